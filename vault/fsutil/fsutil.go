@@ -1,0 +1,135 @@
+// Package fsutil holds the file-system primitives every store of the vault
+// uses: private directories, atomic writes and a cross-process lock.
+//
+// # Durability
+//
+// WriteFileAtomic writes to a temporary file in the same directory, syncs it,
+// renames it over the target and syncs the directory, so a reader sees either
+// the old content or the new one, never a torn file, even if the writer is
+// killed half way.
+//
+// # Locking
+//
+// Lock takes an exclusive advisory lock (flock) on a lock file. Every
+// read-modify-write of a shared file happens under it, so concurrent
+// processes never lose each other's changes.
+//
+// # Permissions
+//
+// Directories are created 0700 and files 0600; existing ones are tightened.
+package fsutil
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// DirMode and FileMode are the only permissions the vault creates.
+const (
+	DirMode  os.FileMode = 0o700
+	FileMode os.FileMode = 0o600
+)
+
+// EnsureDir creates dir (and parents) with mode 0700 and tightens it if it
+// already exists with looser permissions.
+func EnsureDir(dir string) error {
+	if err := os.MkdirAll(dir, DirMode); err != nil {
+		return fmt.Errorf("fsutil: create %q: %w", dir, err)
+	}
+	info, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("fsutil: stat %q: %w", dir, err)
+	}
+	if info.Mode().Perm() != DirMode {
+		if err := os.Chmod(dir, DirMode); err != nil {
+			return fmt.Errorf("fsutil: chmod %q: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// WriteFileAtomic replaces path with data (mode 0600) so that a crash at any
+// point leaves either the previous content or the new one.
+func WriteFileAtomic(path string, data []byte) (err error) {
+	dir := filepath.Dir(path)
+	if err := EnsureDir(dir); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("fsutil: temp file in %q: %w", dir, err)
+	}
+	defer func() {
+		if err != nil {
+			_ = os.Remove(tmp.Name())
+		}
+	}()
+	if err := tmp.Chmod(FileMode); err != nil {
+		tmp.Close()
+		return fmt.Errorf("fsutil: chmod temp file: %w", err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("fsutil: write %q: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("fsutil: sync %q: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("fsutil: close %q: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("fsutil: rename into %q: %w", path, err)
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("fsutil: open dir %q: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+		return fmt.Errorf("fsutil: sync dir %q: %w", dir, err)
+	}
+	return nil
+}
+
+// ReadFile reads path; a missing file gives (nil, os.ErrNotExist-wrapping error).
+func ReadFile(path string) ([]byte, error) {
+	return os.ReadFile(path)
+}
+
+// Unlock releases a lock taken by Lock.
+type Unlock func()
+
+// Lock takes an exclusive lock on path (created 0600 if missing), blocking
+// until it is free. Call the returned function to release it.
+func Lock(path string) (Unlock, error) {
+	if err := EnsureDir(filepath.Dir(path)); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, FileMode)
+	if err != nil {
+		return nil, fmt.Errorf("fsutil: open lock %q: %w", path, err)
+	}
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		if !errors.Is(err, syscall.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("fsutil: lock %q: %w", path, err)
+	}
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		_ = f.Close()
+	}, nil
+}
