@@ -1,0 +1,613 @@
+package hostfns
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
+)
+
+// Every function below has the api.GoModuleFunc shape: parameters are read
+// from stack as i32 and the single i32 result is written to stack[0].
+
+func ret(stack []uint64, code int32) { stack[0] = api.EncodeI32(code) }
+
+func arg(stack []uint64, i int) uint32 { return uint32(stack[i]) }
+
+// read returns the guest bytes at (ptr, n); the slice aliases guest memory
+// and is only valid until the guest runs again.
+func read(m api.Module, ptr, n uint32) ([]byte, int32) {
+	mem := m.Memory()
+	if mem == nil {
+		return nil, ErrOutOfRange
+	}
+	b, ok := mem.Read(ptr, n)
+	if !ok {
+		return nil, ErrOutOfRange
+	}
+	return b, 0
+}
+
+// output writes v to the guest buffer (buf, cap) following the getter
+// convention: cap 0 asks for the length only.
+func output(m api.Module, buf, capacity uint32, v []byte) int32 {
+	if _, code := read(m, buf, capacity); code != 0 {
+		return code
+	}
+	if len(v) > int(^uint32(0)>>1) {
+		return ErrLimit
+	}
+	if capacity == 0 {
+		return int32(len(v))
+	}
+	if uint32(len(v)) > capacity {
+		return ErrTooSmall
+	}
+	m.Memory().Write(buf, v)
+	return int32(len(v))
+}
+
+func fnParam(ctx context.Context, m api.Module, stack []uint64) {
+	c := CallFrom(ctx)
+	if c == nil {
+		ret(stack, ErrInternal)
+		return
+	}
+	name, code := read(m, arg(stack, 0), arg(stack, 1))
+	if code != 0 {
+		ret(stack, code)
+		return
+	}
+	v, ok := c.Params[string(name)]
+	if !ok {
+		ret(stack, ErrNotFound)
+		return
+	}
+	ret(stack, outputString(m, arg(stack, 2), arg(stack, 3), v))
+}
+
+func outputString(m api.Module, buf, capacity uint32, v string) int32 {
+	if _, code := read(m, buf, capacity); code != 0 {
+		return code
+	}
+	if capacity == 0 {
+		return int32(len(v))
+	}
+	if uint32(len(v)) > capacity {
+		return ErrTooSmall
+	}
+	m.Memory().WriteString(buf, v)
+	return int32(len(v))
+}
+
+func fnSecretOpen(ctx context.Context, m api.Module, stack []uint64) {
+	c := CallFrom(ctx)
+	if c == nil {
+		ret(stack, ErrInternal)
+		return
+	}
+	name, code := read(m, arg(stack, 0), arg(stack, 1))
+	if code != 0 {
+		ret(stack, code)
+		return
+	}
+	if !validSecretName(name) {
+		ret(stack, ErrBadArgument)
+		return
+	}
+	ret(stack, c.open(name))
+}
+
+func validSecretName(b []byte) bool {
+	if len(b) == 0 || len(b) > 256 {
+		return false
+	}
+	for _, ch := range b {
+		if ch <= ' ' || ch >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func fnRequestGet(ctx context.Context, m api.Module, stack []uint64) {
+	c := CallFrom(ctx)
+	if c == nil || c.Req == nil {
+		ret(stack, ErrInternal)
+		return
+	}
+	buf, capacity := arg(stack, 1), arg(stack, 2)
+	r := c.Req
+	switch int32(arg(stack, 0)) {
+	case FieldMethod:
+		ret(stack, outputString(m, buf, capacity, r.Method))
+	case FieldBody:
+		ret(stack, output(m, buf, capacity, r.Body))
+	case FieldURL, FieldHost, FieldPath, FieldQuery:
+		if r.URL == nil {
+			ret(stack, ErrNotFound)
+			return
+		}
+		ret(stack, outputString(m, buf, capacity, urlField(c, int32(arg(stack, 0)))))
+	default:
+		ret(stack, ErrBadArgument)
+	}
+}
+
+func urlField(c *Call, field int32) string {
+	u := c.Req.URL
+	switch field {
+	case FieldURL:
+		return u.String()
+	case FieldHost:
+		return u.Host
+	case FieldPath:
+		return u.EscapedPath()
+	}
+	return u.RawQuery
+}
+
+func fnHeaderGet(ctx context.Context, m api.Module, stack []uint64) {
+	c := CallFrom(ctx)
+	if c == nil || c.Req == nil {
+		ret(stack, ErrInternal)
+		return
+	}
+	name, code := read(m, arg(stack, 0), arg(stack, 1))
+	if code != 0 {
+		ret(stack, code)
+		return
+	}
+	vs := findHeader(c.Req.Header, name)
+	if len(vs) == 0 {
+		ret(stack, ErrNotFound)
+		return
+	}
+	ret(stack, outputString(m, arg(stack, 2), arg(stack, 3), vs[0]))
+}
+
+func findHeader(h http.Header, name []byte) []string {
+	if vs, ok := h[http.CanonicalHeaderKey(string(name))]; ok {
+		return vs
+	}
+	for k, vs := range h {
+		if strings.EqualFold(k, string(name)) {
+			return vs
+		}
+	}
+	return nil
+}
+
+func fnHeaderSet(ctx context.Context, m api.Module, stack []uint64) {
+	c := CallFrom(ctx)
+	if c == nil || c.Req == nil {
+		ret(stack, ErrInternal)
+		return
+	}
+	name, code := read(m, arg(stack, 0), arg(stack, 1))
+	if code != 0 {
+		ret(stack, code)
+		return
+	}
+	value, code := read(m, arg(stack, 2), arg(stack, 3))
+	if code != 0 {
+		ret(stack, code)
+		return
+	}
+	if len(value) > MaxValueLen {
+		ret(stack, ErrLimit)
+		return
+	}
+	if !validHeaderName(name) || !validHeaderValue(value) {
+		ret(stack, ErrBadArgument)
+		return
+	}
+	setHeader(c.Req, headerName(name), string(value))
+	ret(stack, 0)
+}
+
+func fnHeaderDel(ctx context.Context, m api.Module, stack []uint64) {
+	c := CallFrom(ctx)
+	if c == nil || c.Req == nil {
+		ret(stack, ErrInternal)
+		return
+	}
+	name, code := read(m, arg(stack, 0), arg(stack, 1))
+	if code != 0 {
+		ret(stack, code)
+		return
+	}
+	if !validHeaderName(name) {
+		ret(stack, ErrBadArgument)
+		return
+	}
+	delHeader(c.Req.Header, name)
+	ret(stack, 0)
+}
+
+// commonHeaders avoids allocating the most frequent header names.
+var commonHeaders = []string{"Authorization", "X-Api-Key", "Content-Type", "X-Signature"}
+
+func headerName(b []byte) string {
+	for _, h := range commonHeaders {
+		if h == string(b) {
+			return h
+		}
+	}
+	return string(b)
+}
+
+func delHeader(h http.Header, name []byte) {
+	for k := range h {
+		if strings.EqualFold(k, string(name)) {
+			delete(h, k)
+		}
+	}
+}
+
+// setHeader replaces every header matching name without case by one header
+// whose key is name exactly as given.
+func setHeader(r *Request, name, value string) {
+	if r.Header == nil {
+		r.Header = make(http.Header)
+	}
+	if len(r.Header) > 0 {
+		delHeader(r.Header, []byte(name))
+	}
+	r.Header[name] = []string{value}
+}
+
+func validHeaderName(b []byte) bool {
+	if len(b) == 0 || len(b) > 256 {
+		return false
+	}
+	for _, ch := range b {
+		if !isTokenChar(ch) {
+			return false
+		}
+	}
+	return true
+}
+
+func isTokenChar(ch byte) bool {
+	switch {
+	case ch >= 'a' && ch <= 'z', ch >= 'A' && ch <= 'Z', ch >= '0' && ch <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", ch) >= 0
+}
+
+func validHeaderValue(b []byte) bool {
+	for _, ch := range b {
+		if ch == '\r' || ch == '\n' || ch == 0 || (ch < ' ' && ch != '\t') || ch == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func fnHeaderSetSecret(ctx context.Context, m api.Module, stack []uint64) {
+	c := CallFrom(ctx)
+	if c == nil || c.Req == nil {
+		ret(stack, ErrInternal)
+		return
+	}
+	name, code := read(m, arg(stack, 0), arg(stack, 1))
+	if code != 0 {
+		ret(stack, code)
+		return
+	}
+	prefix, code := read(m, arg(stack, 2), arg(stack, 3))
+	if code != 0 {
+		ret(stack, code)
+		return
+	}
+	if len(prefix) > MaxValueLen {
+		ret(stack, ErrLimit)
+		return
+	}
+	h := c.lookup(int32(arg(stack, 4)))
+	if h == nil {
+		ret(stack, ErrBadHandle)
+		return
+	}
+	if !validHeaderName(name) || !validHeaderValue(prefix) {
+		ret(stack, ErrBadArgument)
+		return
+	}
+	value, ok := encodeSecret(c, h.value, int32(arg(stack, 5)), prefix)
+	if !ok || !validHeaderValue(value[len(prefix):]) {
+		ret(stack, ErrBadArgument)
+		return
+	}
+	setHeader(c.Req, headerName(name), string(value))
+	ret(stack, 0)
+}
+
+// encodeSecret returns prefix followed by the secret in the given encoding.
+func encodeSecret(c *Call, secret []byte, encoding int32, prefix []byte) ([]byte, bool) {
+	enc := base64.StdEncoding
+	switch encoding {
+	case EncodingRaw:
+		out := make([]byte, 0, len(prefix)+len(secret))
+		return append(append(out, prefix...), secret...), true
+	case EncodingBase64:
+	case EncodingBasic:
+		if len(secret) == 0 {
+			return nil, false
+		}
+		if !containsByte(secret, ':') {
+			userOnly := make([]byte, 0, len(secret)+1)
+			secret = append(append(userOnly, secret...), ':')
+			c.addExtra(secret)
+		}
+	default:
+		return nil, false
+	}
+	out := make([]byte, len(prefix)+enc.EncodedLen(len(secret)))
+	copy(out, prefix)
+	enc.Encode(out[len(prefix):], secret)
+	return out, true
+}
+
+func containsByte(b []byte, ch byte) bool {
+	for _, x := range b {
+		if x == ch {
+			return true
+		}
+	}
+	return false
+}
+
+func fnQuerySetSecret(ctx context.Context, m api.Module, stack []uint64) {
+	c := CallFrom(ctx)
+	if c == nil || c.Req == nil || c.Req.URL == nil {
+		ret(stack, ErrInternal)
+		return
+	}
+	name, code := read(m, arg(stack, 0), arg(stack, 1))
+	if code != 0 {
+		ret(stack, code)
+		return
+	}
+	h := c.lookup(int32(arg(stack, 2)))
+	if h == nil {
+		ret(stack, ErrBadHandle)
+		return
+	}
+	if len(name) == 0 || len(name) > 256 {
+		ret(stack, ErrBadArgument)
+		return
+	}
+	c.Req.URL.RawQuery = setPair(c.Req.URL.RawQuery, string(name), h.value)
+	c.Req.URL.ForceQuery = false
+	ret(stack, 0)
+}
+
+func fnFormSetSecret(ctx context.Context, m api.Module, stack []uint64) {
+	c := CallFrom(ctx)
+	if c == nil || c.Req == nil {
+		ret(stack, ErrInternal)
+		return
+	}
+	field, code := read(m, arg(stack, 0), arg(stack, 1))
+	if code != 0 {
+		ret(stack, code)
+		return
+	}
+	h := c.lookup(int32(arg(stack, 2)))
+	if h == nil {
+		ret(stack, ErrBadHandle)
+		return
+	}
+	const formType = "application/x-www-form-urlencoded"
+	if len(field) == 0 || len(field) > 256 || !contentTypeIs(c.Req.Header, func(mt string) bool { return mt == formType }) {
+		ret(stack, ErrBadArgument)
+		return
+	}
+	c.Req.Body = []byte(setPair(string(c.Req.Body), string(field), h.value))
+	if len(findHeader(c.Req.Header, []byte("Content-Type"))) == 0 {
+		setHeader(c.Req, "Content-Type", formType)
+	}
+	ret(stack, 0)
+}
+
+// contentTypeIs reports whether the request has no Content-Type or one whose
+// media type satisfies ok.
+func contentTypeIs(h http.Header, ok func(mediaType string) bool) bool {
+	vs := findHeader(h, []byte("Content-Type"))
+	if len(vs) == 0 {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(vs[0])
+	return err == nil && ok(mt)
+}
+
+func isJSONType(mt string) bool {
+	return mt == "application/json" || strings.HasSuffix(mt, "+json")
+}
+
+// setPair sets name=value in a urlencoded string, keeping every other pair
+// verbatim and in order; pairs whose decoded key equals name are replaced.
+func setPair(raw, name string, value []byte) string {
+	var b strings.Builder
+	b.Grow(len(raw) + len(name) + 3*len(value) + 2)
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		if pair == "" || pairKey(pair) == name {
+			continue
+		}
+		b.WriteString(pair)
+		b.WriteByte('&')
+	}
+	b.WriteString(escapeComponent(name))
+	b.WriteByte('=')
+	b.WriteString(escapeComponent(string(value)))
+	return b.String()
+}
+
+func pairKey(pair string) string {
+	k, _, _ := strings.Cut(pair, "=")
+	if u, err := unescapeComponent(k); err == nil {
+		return u
+	}
+	return k
+}
+
+func fnJSONSetSecret(ctx context.Context, m api.Module, stack []uint64) {
+	c := CallFrom(ctx)
+	if c == nil || c.Req == nil {
+		ret(stack, ErrInternal)
+		return
+	}
+	path, code := read(m, arg(stack, 0), arg(stack, 1))
+	if code != 0 {
+		ret(stack, code)
+		return
+	}
+	h := c.lookup(int32(arg(stack, 2)))
+	if h == nil {
+		ret(stack, ErrBadHandle)
+		return
+	}
+	if len(path) == 0 || len(path) > 1024 || !contentTypeIs(c.Req.Header, isJSONType) {
+		ret(stack, ErrBadArgument)
+		return
+	}
+	body := c.Req.Body
+	if len(strings.TrimSpace(string(body))) == 0 {
+		body = []byte("{}")
+	}
+	if !gjson.ValidBytes(body) {
+		ret(stack, ErrBadArgument)
+		return
+	}
+	out, err := sjson.SetBytes(body, string(path), string(h.value))
+	if err != nil || !gjson.ValidBytes(out) {
+		ret(stack, ErrBadArgument)
+		return
+	}
+	c.Req.Body = out
+	if len(findHeader(c.Req.Header, []byte("Content-Type"))) == 0 {
+		setHeader(c.Req, "Content-Type", "application/json")
+	}
+	ret(stack, 0)
+}
+
+func fnHMACSecret(ctx context.Context, m api.Module, stack []uint64) {
+	c := CallFrom(ctx)
+	if c == nil {
+		ret(stack, ErrInternal)
+		return
+	}
+	h := c.lookup(int32(arg(stack, 0)))
+	if h == nil {
+		ret(stack, ErrBadHandle)
+		return
+	}
+	data, code := read(m, arg(stack, 2), arg(stack, 3))
+	if code != 0 {
+		ret(stack, code)
+		return
+	}
+	out, capacity := arg(stack, 4), arg(stack, 5)
+	if _, code := read(m, out, capacity); code != 0 {
+		ret(stack, code)
+		return
+	}
+	var sum []byte
+	switch int32(arg(stack, 1)) {
+	case HMACSHA256:
+		mac := hmac.New(sha256.New, h.value)
+		mac.Write(data)
+		sum = mac.Sum(nil)
+	case HMACSHA512:
+		mac := hmac.New(sha512.New, h.value)
+		mac.Write(data)
+		sum = mac.Sum(nil)
+	default:
+		ret(stack, ErrBadArgument)
+		return
+	}
+	ret(stack, output(m, out, capacity, sum))
+}
+
+func fnRedact(ctx context.Context, m api.Module, stack []uint64) {
+	c := CallFrom(ctx)
+	if c == nil {
+		ret(stack, ErrInternal)
+		return
+	}
+	h := c.lookup(int32(arg(stack, 0)))
+	if h == nil {
+		ret(stack, ErrBadHandle)
+		return
+	}
+	h.redact = true
+	ret(stack, 0)
+}
+
+func fnDeny(ctx context.Context, m api.Module, stack []uint64) {
+	c := CallFrom(ctx)
+	if c == nil {
+		ret(stack, ErrInternal)
+		return
+	}
+	reason, code := read(m, arg(stack, 0), arg(stack, 1))
+	if code != 0 {
+		// Still deny: a guest that wants to stop the call is obeyed.
+		c.denied = true
+		ret(stack, code)
+		return
+	}
+	c.denied, c.reason = true, sanitize(reason)
+	ret(stack, 0)
+}
+
+func fnLog(ctx context.Context, m api.Module, stack []uint64) {
+	c := CallFrom(ctx)
+	if c == nil {
+		ret(stack, ErrInternal)
+		return
+	}
+	level := int32(arg(stack, 0))
+	msg, code := read(m, arg(stack, 1), arg(stack, 2))
+	if code != 0 {
+		ret(stack, code)
+		return
+	}
+	if level < 0 || level > 3 {
+		ret(stack, ErrBadArgument)
+		return
+	}
+	if c.Log != nil {
+		c.Log(int(level), sanitize(msg))
+	}
+	ret(stack, 0)
+}
+
+// sanitize keeps printable ASCII of a guest-provided text, bounded to
+// MaxReasonLen bytes.
+func sanitize(b []byte) string {
+	if len(b) > MaxReasonLen {
+		b = b[:MaxReasonLen]
+	}
+	out := make([]byte, 0, len(b))
+	for _, ch := range b {
+		if ch >= ' ' && ch < 0x7f {
+			out = append(out, ch)
+		} else {
+			out = append(out, '?')
+		}
+	}
+	return string(out)
+}
