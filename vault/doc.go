@@ -1,0 +1,49 @@
+// Package vault is the local secrets store: the context a command runs in
+// (workspace, project, environment), the values kept in a keychain backend,
+// and an index of names that never holds a value.
+//
+// # Layout on disk
+//
+// The home directory is $AGENTSECRETS_HOME, or ~/.agentsecrets (the home
+// directory comes from $HOME, or from the user database when $HOME is unset,
+// as it is for processes spawned with an empty environment). It holds:
+//
+//	config.json  active workspace, backend kind, active project and
+//	             environment (used where no project.json is found), last sync
+//	index.json   workspaces -> allowlist; projects -> environments -> keys ->
+//	             version, updated time, fingerprint, expiry, domain bindings
+//	.lock        the cross-process lock every read-modify-write takes
+//
+// A project directory holds .agentsecrets/project.json (project, workspace,
+// environment, storage mode, last pull and push). It is found in the working
+// directory or its parents, as git finds .git.
+//
+// # Values
+//
+// Values live in a keychain.Backend, one item per (workspace, project,
+// environment, key). The index records a fingerprint of each value: an
+// HMAC-SHA256 under a random per-workspace key that is itself kept in the
+// backend, so drift between environments is detected without storing or
+// comparing values. A value read from the store is a Secret, which prints as
+// "[secret]" through fmt, encoding/json and log/slog; only Secret.Bytes gives
+// the value, for the code that splices it.
+//
+// # Context resolution
+//
+// A project.json beats the global config; Options.Project and
+// Options.Environment (the --project and --env flags) beat both.
+//
+// # Durability
+//
+// Every change takes the lock, re-reads the files inside it, writes the
+// backend first and the index second, each file replaced atomically. Files
+// are 0600 and directories 0700. Input is validated before anything is
+// touched, so a rejected command changes nothing on disk.
+//
+// # Storage modes
+//
+// Mode 1 (the default) keeps values in the backend only and writes a
+// .env.example of key names next to .agentsecrets. Mode 2 also writes a
+// plaintext .env with the active environment's values on every change, and
+// says so loudly on the warning writer each time.
+package vault

@@ -1,0 +1,156 @@
+package vault
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Environment names. Every project has exactly these three.
+const (
+	Development = "development"
+	Staging     = "staging"
+	Production  = "production"
+)
+
+// Environments lists the environment names in display order.
+var Environments = []string{Development, Staging, Production}
+
+// DefaultWorkspace is the local workspace used when none is chosen.
+const DefaultWorkspace = "default"
+
+// MaxKeyNameLen bounds a key name.
+const MaxKeyNameLen = 128
+
+var (
+	keyNameRE     = regexp.MustCompile(`^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$`)
+	projectNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	nonKeyChars   = regexp.MustCompile(`[^A-Z0-9]+`)
+)
+
+const keyNameHint = "key names are UPPER_SNAKE_CASE: a capital letter, then capitals, digits and single underscores " +
+	"(STRIPE_KEY, STRIPE_TEST_KEY, OPENAI_KEY, GITHUB_TOKEN, AWS_SECRET_KEY, SERVICENAME_KEY)"
+
+// ValidateKeyName accepts UPPER_SNAKE_CASE names such as STRIPE_KEY. The
+// error names the rejected key and, where one exists, suggests a valid name.
+func ValidateKeyName(name string) error {
+	if keyNameRE.MatchString(name) && len(name) <= MaxKeyNameLen {
+		return nil
+	}
+	hint := keyNameHint
+	if s := suggestKeyName(name); s != "" && s != name {
+		hint = fmt.Sprintf("try %q; %s", s, keyNameHint)
+	}
+	if len(name) > MaxKeyNameLen {
+		return newError(ErrInvalid, hint, "invalid key name: longer than %d characters", MaxKeyNameLen)
+	}
+	return newError(ErrInvalid, hint, "invalid key name %q", name)
+}
+
+func suggestKeyName(name string) string {
+	s := nonKeyChars.ReplaceAllString(strings.ToUpper(name), "_")
+	s = strings.Trim(s, "_")
+	s = strings.TrimLeft(s, "0123456789_")
+	if keyNameRE.MatchString(s) && len(s) <= MaxKeyNameLen {
+		return s
+	}
+	return ""
+}
+
+// ValidateEnvironment accepts development, staging and production.
+func ValidateEnvironment(env string) error {
+	for _, e := range Environments {
+		if env == e {
+			return nil
+		}
+	}
+	return newError(ErrInvalid, "environments are "+strings.Join(Environments, ", "),
+		"unknown environment %q", env)
+}
+
+// ValidateProjectName accepts 1-64 letters, digits, '.', '_' and '-',
+// starting with a letter or digit.
+func ValidateProjectName(name string) error {
+	if projectNameRE.MatchString(name) {
+		return nil
+	}
+	return newError(ErrInvalid, "project names are 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. OPENCLAW_MANAGER)",
+		"invalid project name %q", name)
+}
+
+// ProjectNameFrom turns a folder name into a valid project name, or "".
+func ProjectNameFrom(folder string) string {
+	var b strings.Builder
+	for _, r := range folder {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('-')
+		}
+	}
+	s := strings.Trim(b.String(), "._-")
+	if len(s) > 64 {
+		s = s[:64]
+	}
+	if ValidateProjectName(s) != nil {
+		return ""
+	}
+	return s
+}
+
+// NormalizeDomain validates an allowlist or binding entry and returns it in
+// canonical form (lower case, no trailing dot). Entries are host names with
+// an optional leading "*." wildcard; schemes, paths, ports and user info
+// are rejected with a suggestion.
+func NormalizeDomain(domain string) (string, error) {
+	d := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(domain)), ".")
+	if d == "" {
+		return "", newError(ErrInvalid, "give a host name such as api.stripe.com", "empty domain")
+	}
+	if strings.ContainsAny(d, "/:@?#") || strings.ContainsAny(d, " \t") {
+		hint := "give a host name only, without scheme, path or port (e.g. api.stripe.com)"
+		if h := hostOf(d); h != "" {
+			if _, err := NormalizeDomain(h); err == nil {
+				hint = fmt.Sprintf("try %q: a host name only, without scheme, path or port", h)
+			}
+		}
+		return "", newError(ErrInvalid, hint, "invalid domain %q", domain)
+	}
+	host := strings.TrimPrefix(d, "*.")
+	if len(d) > 253 || !validHost(host) {
+		return "", newError(ErrInvalid, "domains are host names with an optional leading \"*.\" (e.g. api.stripe.com, *.example.com)",
+			"invalid domain %q", domain)
+	}
+	return d, nil
+}
+
+var labelRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+func validHost(h string) bool {
+	if h == "" {
+		return false
+	}
+	for _, l := range strings.Split(h, ".") {
+		if !labelRE.MatchString(l) {
+			return false
+		}
+	}
+	return true
+}
+
+func hostOf(s string) string {
+	if i := strings.Index(s, "://"); i >= 0 {
+		s = s[i+3:]
+	}
+	if i := strings.IndexAny(s, "/?#"); i >= 0 {
+		s = s[:i]
+	}
+	if i := strings.LastIndex(s, "@"); i >= 0 {
+		s = s[i+1:]
+	}
+	if i := strings.LastIndex(s, ":"); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}

@@ -1,0 +1,149 @@
+package vault
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestValidateKeyName(t *testing.T) {
+	tests := []struct {
+		name   string
+		ok     bool
+		suggest string
+	}{
+		{"STRIPE_KEY", true, ""},
+		{"AWS_SECRET_KEY", true, ""},
+		{"S3", true, ""},
+		{"A1_B2", true, ""},
+		{"stripe_key", false, "STRIPE_KEY"},
+		{"Stripe-Key", false, "STRIPE_KEY"},
+		{"_KEY", false, "KEY"},
+		{"KEY_", false, "KEY"},
+		{"A__B", false, "A_B"},
+		{"1KEY", false, "KEY"},
+		{"", false, ""},
+		{"KEY NAME", false, "KEY_NAME"},
+		{strings.Repeat("A", MaxKeyNameLen+1), false, ""},
+	}
+	for _, tt := range tests {
+		err := ValidateKeyName(tt.name)
+		if (err == nil) != tt.ok {
+			t.Errorf("ValidateKeyName(%q) = %v, want ok=%v", tt.name, err, tt.ok)
+			continue
+		}
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("ValidateKeyName(%q) error %v is not ErrInvalid", tt.name, err)
+		}
+		var ve *Error
+		if !errors.As(err, &ve) || !strings.Contains(ve.Hint(), "UPPER_SNAKE_CASE") {
+			t.Errorf("ValidateKeyName(%q): hint missing the naming rule: %v", tt.name, err)
+		}
+		if tt.suggest != "" && !strings.Contains(ve.Hint(), `"`+tt.suggest+`"`) {
+			t.Errorf("ValidateKeyName(%q): hint %q does not suggest %q", tt.name, ve.Hint(), tt.suggest)
+		}
+	}
+}
+
+func FuzzValidateKeyName(f *testing.F) {
+	for _, s := range []string{"STRIPE_KEY", "a", "A__B", "_", "Z9_9", "\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		err := ValidateKeyName(name)
+		if err == nil {
+			// Accepted names are shell- and env-safe.
+			for i := 0; i < len(name); i++ {
+				c := name[i]
+				if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+					t.Fatalf("accepted %q with byte %q", name, c)
+				}
+			}
+			if name[0] < 'A' || name[0] > 'Z' || strings.HasSuffix(name, "_") || strings.Contains(name, "__") {
+				t.Fatalf("accepted malformed %q", name)
+			}
+			return
+		}
+		var ve *Error
+		if !errors.As(err, &ve) {
+			t.Fatalf("error %v is not *Error", err)
+		}
+		if s := suggestKeyName(name); s != "" && ValidateKeyName(s) != nil {
+			t.Fatalf("suggestion %q for %q is itself invalid", s, name)
+		}
+	})
+}
+
+func TestValidateEnvironment(t *testing.T) {
+	for _, env := range Environments {
+		if err := ValidateEnvironment(env); err != nil {
+			t.Errorf("%s: %v", env, err)
+		}
+	}
+	err := ValidateEnvironment("prod")
+	var ve *Error
+	if !errors.As(err, &ve) || !strings.Contains(ve.Hint(), "development, staging, production") {
+		t.Fatalf("ValidateEnvironment(prod) = %v, want a hint listing the environments", err)
+	}
+}
+
+func TestNormalizeDomain(t *testing.T) {
+	tests := []struct {
+		in, want string
+		hint     string
+	}{
+		{"api.stripe.com", "api.stripe.com", ""},
+		{"API.Stripe.COM.", "api.stripe.com", ""},
+		{"*.example.com", "*.example.com", ""},
+		{"localhost", "localhost", ""},
+		{"https://api.stripe.com/v1", "", `"api.stripe.com"`},
+		{"api.stripe.com:443", "", `"api.stripe.com"`},
+		{"user@host.com", "", `"host.com"`},
+		{"a..b", "", ""},
+		{"*", "", ""},
+		{"ex*ample.com", "", ""},
+		{"-bad.com", "", ""},
+		{"", "", ""},
+	}
+	for _, tt := range tests {
+		got, err := NormalizeDomain(tt.in)
+		if got != tt.want || (err == nil) != (tt.want != "") {
+			t.Errorf("NormalizeDomain(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+			continue
+		}
+		if tt.hint != "" {
+			var ve *Error
+			if !errors.As(err, &ve) || !strings.Contains(ve.Hint(), tt.hint) {
+				t.Errorf("NormalizeDomain(%q) hint = %v, want it to contain %s", tt.in, err, tt.hint)
+			}
+		}
+	}
+}
+
+func TestDomainAllowed(t *testing.T) {
+	list := []string{"api.stripe.com", "*.example.com"}
+	tests := map[string]bool{
+		"api.stripe.com": true, "API.STRIPE.COM.": true, "stripe.com": false,
+		"a.example.com": true, "a.b.example.com": true, "example.com": false, "badexample.com": false,
+	}
+	for host, want := range tests {
+		if got := DomainAllowed(list, host); got != want {
+			t.Errorf("DomainAllowed(%q) = %v, want %v", host, got, want)
+		}
+	}
+	if DomainAllowed(nil, "api.stripe.com") {
+		t.Error("an empty allowlist allowed a host")
+	}
+}
+
+func TestProjectNameFrom(t *testing.T) {
+	tests := map[string]string{"my app": "my-app", "api_v2": "api_v2", ".hidden": "hidden", "...": "", "ünï": "n"}
+	for in, want := range tests {
+		if got := ProjectNameFrom(in); got != want {
+			t.Errorf("ProjectNameFrom(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,343 @@
+package vault
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/The-17/agentsecrets/vault/fsutil"
+	"github.com/The-17/agentsecrets/vault/keychain"
+)
+
+// InitOptions configure Init.
+type InitOptions struct {
+	// Dir is the project directory; "" means the working directory.
+	Dir string
+	// Project names the project; "" means the directory's name.
+	Project string
+	// StorageMode is 1 (default) or 2.
+	StorageMode int
+}
+
+// Init creates Dir/.agentsecrets/project.json, creates the project in the
+// index if needed, records the backend kind on the first init (the
+// $AGENTSECRETS_BACKEND override, else the OS keychain when it answers,
+// else the encrypted file) and makes the project active in the global
+// config when none is.
+func (s *Store) Init(o InitOptions) (Context, error) {
+	if o.Dir == "" {
+		o.Dir = s.cwd
+	}
+	if o.StorageMode == 0 {
+		o.StorageMode = 1
+	}
+	if o.StorageMode != 1 && o.StorageMode != 2 {
+		return Context{}, newError(ErrInvalid, "use --storage-mode 1 (keychain only) or 2 (also a plaintext .env)",
+			"unknown storage mode %d", o.StorageMode)
+	}
+	if o.Project == "" {
+		o.Project = ProjectNameFrom(filepath.Base(o.Dir))
+		if o.Project == "" {
+			return Context{}, newError(ErrInvalid, "name it: agentsecrets init --project NAME",
+				"cannot make a project name from the directory %q", filepath.Base(o.Dir))
+		}
+	}
+	if err := ValidateProjectName(o.Project); err != nil {
+		return Context{}, err
+	}
+	pcPath := filepath.Join(o.Dir, ProjectDirName, ProjectFile)
+	if _, err := os.Stat(pcPath); err == nil {
+		return Context{}, newError(ErrExists, "agentsecrets status", "already initialized: %q exists", pcPath)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return Context{}, err
+	}
+	if filepath.Join(o.Dir, ProjectDirName) == s.home {
+		return Context{}, newError(ErrInvalid, "run it in a project directory", "cannot initialize a project in the agentsecrets home")
+	}
+	cfg, err := s.Config()
+	if err != nil {
+		return Context{}, err
+	}
+	kind := cfg.Backend
+	if k := s.getenv("AGENTSECRETS_BACKEND"); k != "" {
+		kind = k
+	}
+	if kind == "" {
+		kind = "file"
+		if keychain.KeychainAvailable(s.opts.BackendTimeout) {
+			kind = "keychain"
+		}
+	}
+	pc := ProjectConfig{Project: o.Project, Workspace: cfg.Workspace, Environment: Development, StorageMode: o.StorageMode}
+	ctx := Context{Workspace: pc.Workspace, Project: pc.Project, Environment: pc.Environment, ProjectFile: pcPath, StorageMode: pc.StorageMode}
+	err = s.update("", "", func(cfg *Config, ix *Index) error {
+		if cfg.Backend == "" {
+			cfg.Backend = kind
+		}
+		if cfg.Project == "" {
+			cfg.Project, cfg.Environment = o.Project, Development
+		}
+		w := ix.workspace(pc.Workspace, true)
+		if w.Projects[o.Project] == nil {
+			w.Projects[o.Project] = &ProjectIndex{Created: s.now().UTC(), Environments: map[string]map[string]*Entry{}}
+		}
+		if err := fsutil.EnsureDir(filepath.Dir(pcPath)); err != nil {
+			return err
+		}
+		if err := writeJSON(pcPath, pc); err != nil {
+			return err
+		}
+		return s.writeFilesFor(pc, filepath.Dir(filepath.Dir(pcPath)), ix)
+	})
+	return ctx, err
+}
+
+// ProjectInfo describes a project of the active workspace.
+type ProjectInfo struct {
+	Name        string         `json:"name"`
+	Description string         `json:"description,omitempty"`
+	Created     time.Time      `json:"created"`
+	Active      bool           `json:"active"`
+	Secrets     map[string]int `json:"secrets"`
+}
+
+// Projects lists the projects of the active workspace.
+func (s *Store) Projects() ([]ProjectInfo, error) {
+	ctx, _, err := s.resolve()
+	if err != nil {
+		return nil, err
+	}
+	ix, err := s.index()
+	if err != nil {
+		return nil, err
+	}
+	w := ix.workspace(ctx.Workspace, false)
+	out := []ProjectInfo{}
+	if w == nil {
+		return out, nil
+	}
+	for _, name := range sortedKeys(w.Projects) {
+		p := w.Projects[name]
+		info := ProjectInfo{Name: name, Description: p.Description, Created: p.Created, Active: name == ctx.Project, Secrets: map[string]int{}}
+		for _, env := range Environments {
+			info.Secrets[env] = len(p.Environments[env])
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+// CreateProject adds a project to the active workspace.
+func (s *Store) CreateProject(name, description string) error {
+	if err := ValidateProjectName(name); err != nil {
+		return err
+	}
+	ws, err := s.Workspace()
+	if err != nil {
+		return err
+	}
+	return s.update("", "", func(_ *Config, ix *Index) error {
+		w := ix.workspace(ws, true)
+		if w.Projects[name] != nil {
+			return newError(ErrExists, "agentsecrets project use "+name, "project %q already exists", name)
+		}
+		w.Projects[name] = &ProjectIndex{Description: description, Created: s.now().UTC(), Environments: map[string]map[string]*Entry{}}
+		return nil
+	})
+}
+
+// UseProject makes an existing project active: in the project.json found
+// from the working directory, if any, and in the global config (which is
+// what runs outside a project directory see).
+func (s *Store) UseProject(name string) error {
+	if err := ValidateProjectName(name); err != nil {
+		return err
+	}
+	ctx, pc, err := s.resolve()
+	if err != nil {
+		return err
+	}
+	return s.update(ctx.Workspace, name, func(cfg *Config, ix *Index) error {
+		if _, err := projectOf(ix, Context{Workspace: ctx.Workspace, Project: name}); err != nil {
+			return err
+		}
+		cfg.Project = name
+		if pc != nil && pc.Project != name {
+			pc.Project = name
+			return writeJSON(ctx.ProjectFile, pc)
+		}
+		return nil
+	})
+}
+
+// SwitchEnvironment makes env active, in project.json when one is found and
+// in the global config.
+func (s *Store) SwitchEnvironment(env string) error {
+	if err := ValidateEnvironment(env); err != nil {
+		return err
+	}
+	ctx, pc, err := s.resolve()
+	if err != nil {
+		return err
+	}
+	return s.update(ctx.Workspace, ctx.Project, func(cfg *Config, _ *Index) error {
+		cfg.Environment = env
+		if pc != nil && pc.Environment != env {
+			pc.Environment = env
+			return writeJSON(ctx.ProjectFile, pc)
+		}
+		return nil
+	})
+}
+
+// ProjectUpdate lists the changes UpdateProject makes; nil fields stay.
+type ProjectUpdate struct {
+	Name        *string
+	Description *string
+}
+
+// UpdateProject renames a project (moving its values in the backend and
+// following it in the global config and the local project.json) and/or
+// sets its description.
+func (s *Store) UpdateProject(name string, u ProjectUpdate) error {
+	if err := ValidateProjectName(name); err != nil {
+		return err
+	}
+	if u.Name != nil {
+		if err := ValidateProjectName(*u.Name); err != nil {
+			return err
+		}
+	}
+	ctx, pc, err := s.resolve()
+	if err != nil {
+		return err
+	}
+	from := Context{Workspace: ctx.Workspace, Project: name}
+	if err := s.requireProject(from); err != nil {
+		return err
+	}
+	var b keychain.Backend
+	rename := u.Name != nil && *u.Name != name
+	if rename {
+		if b, err = s.Backend(); err != nil {
+			return err
+		}
+	}
+	return s.update("", "", func(cfg *Config, ix *Index) error {
+		p, err := projectOf(ix, from)
+		if err != nil {
+			return err
+		}
+		if u.Description != nil {
+			p.Description = *u.Description
+		}
+		if !rename {
+			return nil
+		}
+		w := ix.workspace(ctx.Workspace, false)
+		if w.Projects[*u.Name] != nil {
+			return newError(ErrExists, "choose another name", "project %q already exists", *u.Name)
+		}
+		to := from.WithProject(*u.Name)
+		for _, env := range Environments {
+			for _, k := range p.keys(env) {
+				v, err := b.Get(ref(from, env, k))
+				if err != nil {
+					return err
+				}
+				if err := b.Set(ref(to, env, k), v); err != nil {
+					return err
+				}
+			}
+		}
+		w.Projects[*u.Name] = p
+		delete(w.Projects, name)
+		for _, env := range Environments {
+			for _, k := range p.keys(env) {
+				if err := b.Delete(ref(from, env, k)); err != nil && !errors.Is(err, keychain.ErrNotFound) {
+					return err
+				}
+			}
+		}
+		if cfg.Project == name {
+			cfg.Project = *u.Name
+		}
+		if pc != nil && pc.Project == name && pc.Workspace == ctx.Workspace {
+			pc.Project = *u.Name
+			return writeJSON(ctx.ProjectFile, pc)
+		}
+		return nil
+	})
+}
+
+// DeleteProject deletes a project and all of its values from the backend.
+// It returns the number of values removed.
+func (s *Store) DeleteProject(name string) (int, error) {
+	if err := ValidateProjectName(name); err != nil {
+		return 0, err
+	}
+	ws, err := s.Workspace()
+	if err != nil {
+		return 0, err
+	}
+	ctx := Context{Workspace: ws, Project: name}
+	if err := s.requireProject(ctx); err != nil {
+		return 0, err
+	}
+	b, err := s.Backend()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	err = s.update("", "", func(cfg *Config, ix *Index) error {
+		p, err := projectOf(ix, ctx)
+		if err != nil {
+			return err
+		}
+		for _, env := range Environments {
+			for _, k := range p.keys(env) {
+				if err := b.Delete(ref(ctx, env, k)); err != nil && !errors.Is(err, keychain.ErrNotFound) {
+					return err
+				}
+				n++
+			}
+		}
+		delete(ix.Workspaces[ws].Projects, name)
+		if cfg.Project == name {
+			cfg.Project = ""
+		}
+		return nil
+	})
+	return n, err
+}
+
+// WorkspaceInfo describes a local workspace.
+type WorkspaceInfo struct {
+	Name      string `json:"name"`
+	Active    bool   `json:"active"`
+	Projects  int    `json:"projects"`
+	Allowlist int    `json:"allowlist"`
+}
+
+// Workspaces lists the local workspaces (the active one always included).
+func (s *Store) Workspaces() ([]WorkspaceInfo, error) {
+	active, err := s.Workspace()
+	if err != nil {
+		return nil, err
+	}
+	ix, err := s.index()
+	if err != nil {
+		return nil, err
+	}
+	if ix.Workspaces[active] == nil {
+		ix.workspace(active, true)
+	}
+	out := []WorkspaceInfo{}
+	for _, name := range sortedKeys(ix.Workspaces) {
+		w := ix.Workspaces[name]
+		out = append(out, WorkspaceInfo{Name: name, Active: name == active, Projects: len(w.Projects), Allowlist: len(w.Allowlist)})
+	}
+	return out, nil
+}

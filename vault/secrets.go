@@ -1,0 +1,411 @@
+package vault
+
+import (
+	"errors"
+	"time"
+
+	"github.com/The-17/agentsecrets/vault/keychain"
+)
+
+func (s *Store) checkKey(ctx Context, key string) error {
+	if err := ValidateKeyName(key); err != nil {
+		return err
+	}
+	return ValidateEnvironment(ctx.Environment)
+}
+
+func notFound(ctx Context, key string) error {
+	return newError(ErrNotFound, "the user can set it in a terminal: agentsecrets secrets set "+key,
+		"secret %q not found in project %q (%s)", key, ctx.Project, ctx.Environment)
+}
+
+// Set stores value under key in ctx (backend first, then the index, under
+// the lock). The key name must be valid, the value non-empty and the
+// project must exist.
+func (s *Store) Set(ctx Context, key string, value []byte) error {
+	if err := s.checkKey(ctx, key); err != nil {
+		return err
+	}
+	if len(value) == 0 {
+		return newError(ErrInvalid, "give a non-empty value", "empty value for %q", key)
+	}
+	if err := s.requireProject(ctx); err != nil {
+		return err
+	}
+	b, err := s.Backend()
+	if err != nil {
+		return err
+	}
+	return s.update(ctx.Workspace, ctx.Project, func(_ *Config, ix *Index) error {
+		p, err := projectOf(ix, ctx)
+		if err != nil {
+			return err
+		}
+		fp, err := s.fingerprint(b, ctx.Workspace, value)
+		if err != nil {
+			return err
+		}
+		if err := b.Set(ref(ctx, ctx.Environment, key), value); err != nil {
+			return err
+		}
+		env := p.env(ctx.Environment)
+		e := env[key]
+		if e == nil {
+			e = &Entry{}
+			env[key] = e
+		}
+		e.Version++
+		e.Updated = s.now().UTC()
+		e.Fingerprint = fp
+		return nil
+	})
+}
+
+// requireProject fails early, without the lock, when the project is unknown.
+func (s *Store) requireProject(ctx Context) error {
+	ix, err := s.index()
+	if err != nil {
+		return err
+	}
+	_, err = projectOf(ix, ctx)
+	return err
+}
+
+// Entry returns the index entry (metadata, no value) of key in ctx.
+func (s *Store) Entry(ctx Context, key string) (Entry, error) {
+	if err := s.checkKey(ctx, key); err != nil {
+		return Entry{}, err
+	}
+	ix, err := s.index()
+	if err != nil {
+		return Entry{}, err
+	}
+	p, err := projectOf(ix, ctx)
+	if err != nil {
+		return Entry{}, err
+	}
+	e := p.Environments[ctx.Environment][key]
+	if e == nil {
+		return Entry{}, notFound(ctx, key)
+	}
+	return *e, nil
+}
+
+// Get returns the value of key in ctx, or an error matching ErrNotFound.
+func (s *Store) Get(ctx Context, key string) (Secret, error) {
+	if _, err := s.Entry(ctx, key); err != nil {
+		return Secret{}, err
+	}
+	b, err := s.Backend()
+	if err != nil {
+		return Secret{}, err
+	}
+	v, err := b.Get(ref(ctx, ctx.Environment, key))
+	if errors.Is(err, keychain.ErrNotFound) {
+		return Secret{}, newError(ErrNotFound, "set it again: agentsecrets secrets set "+key,
+			"secret %q is listed but its value is missing from the %s backend", key, b.Name())
+	}
+	if err != nil {
+		return Secret{}, err
+	}
+	return NewSecret(v), nil
+}
+
+// Delete removes key from ctx. A missing key is ErrNotFound and changes
+// nothing.
+func (s *Store) Delete(ctx Context, key string) error {
+	if _, err := s.Entry(ctx, key); err != nil {
+		return err
+	}
+	b, err := s.Backend()
+	if err != nil {
+		return err
+	}
+	return s.update(ctx.Workspace, ctx.Project, func(_ *Config, ix *Index) error {
+		p, err := projectOf(ix, ctx)
+		if err != nil {
+			return err
+		}
+		if p.Environments[ctx.Environment][key] == nil {
+			return notFound(ctx, key)
+		}
+		if err := b.Delete(ref(ctx, ctx.Environment, key)); err != nil && !errors.Is(err, keychain.ErrNotFound) {
+			return err
+		}
+		delete(p.Environments[ctx.Environment], key)
+		return nil
+	})
+}
+
+// KeyStatus is one key of a project with its coverage across environments.
+type KeyStatus struct {
+	Name string `json:"name"`
+	// Environments maps each of development, staging, production to
+	// whether the key is set there.
+	Environments map[string]bool `json:"environments"`
+	// Expires maps environments to the key's expiry there, when set.
+	Expires map[string]time.Time `json:"expires,omitempty"`
+	// Domains maps environments to the key's domain binding, when set.
+	Domains map[string][]string `json:"domains,omitempty"`
+}
+
+// List returns every key of ctx's project (any environment), sorted, with
+// coverage. It never reads a value.
+func (s *Store) List(ctx Context) ([]KeyStatus, error) {
+	ix, err := s.index()
+	if err != nil {
+		return nil, err
+	}
+	p, err := projectOf(ix, ctx)
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]*KeyStatus{}
+	for _, env := range Environments {
+		for name, e := range p.Environments[env] {
+			ks := byName[name]
+			if ks == nil {
+				ks = &KeyStatus{Name: name, Environments: map[string]bool{}}
+				for _, env := range Environments {
+					ks.Environments[env] = false
+				}
+				byName[name] = ks
+			}
+			ks.Environments[env] = true
+			if e.Expires != nil {
+				if ks.Expires == nil {
+					ks.Expires = map[string]time.Time{}
+				}
+				ks.Expires[env] = *e.Expires
+			}
+			if len(e.Domains) > 0 {
+				if ks.Domains == nil {
+					ks.Domains = map[string][]string{}
+				}
+				ks.Domains[env] = append([]string(nil), e.Domains...)
+			}
+		}
+	}
+	out := make([]KeyStatus, 0, len(byName))
+	for _, name := range sortedKeys(byName) {
+		out = append(out, *byName[name])
+	}
+	return out, nil
+}
+
+// Names returns the sorted key names set in ctx's environment.
+func (s *Store) Names(ctx Context) ([]string, error) {
+	if err := ValidateEnvironment(ctx.Environment); err != nil {
+		return nil, err
+	}
+	ix, err := s.index()
+	if err != nil {
+		return nil, err
+	}
+	p, err := projectOf(ix, ctx)
+	if err != nil {
+		return nil, err
+	}
+	return p.keys(ctx.Environment), nil
+}
+
+// Diff compares two environments of a project by fingerprint.
+type Diff struct {
+	From       string   `json:"from"`
+	To         string   `json:"to"`
+	OnlyInFrom []string `json:"only_in_from"`
+	OnlyInTo   []string `json:"only_in_to"`
+	Differ     []string `json:"differ"`
+	Same       []string `json:"same"`
+}
+
+// InSync reports whether both environments hold the same keys and values.
+func (d Diff) InSync() bool {
+	return len(d.OnlyInFrom) == 0 && len(d.OnlyInTo) == 0 && len(d.Differ) == 0
+}
+
+// Diff compares environments from and to of ctx's project.
+func (s *Store) Diff(ctx Context, from, to string) (Diff, error) {
+	if err := ValidateEnvironment(from); err != nil {
+		return Diff{}, err
+	}
+	if err := ValidateEnvironment(to); err != nil {
+		return Diff{}, err
+	}
+	ix, err := s.index()
+	if err != nil {
+		return Diff{}, err
+	}
+	p, err := projectOf(ix, ctx)
+	if err != nil {
+		return Diff{}, err
+	}
+	d := Diff{From: from, To: to, OnlyInFrom: []string{}, OnlyInTo: []string{}, Differ: []string{}, Same: []string{}}
+	a, b := p.Environments[from], p.Environments[to]
+	for _, k := range sortedKeys(a) {
+		switch e, ok := b[k]; {
+		case !ok:
+			d.OnlyInFrom = append(d.OnlyInFrom, k)
+		case e.Fingerprint != a[k].Fingerprint:
+			d.Differ = append(d.Differ, k)
+		default:
+			d.Same = append(d.Same, k)
+		}
+	}
+	for _, k := range sortedKeys(b) {
+		if _, ok := a[k]; !ok {
+			d.OnlyInTo = append(d.OnlyInTo, k)
+		}
+	}
+	return d, nil
+}
+
+// EnvironmentSummary is one environment of a project.
+type EnvironmentSummary struct {
+	Name    string `json:"name"`
+	Secrets int    `json:"secrets"`
+	Active  bool   `json:"active"`
+}
+
+// EnvironmentSummaries lists the three environments of ctx's project with
+// their secret counts.
+func (s *Store) EnvironmentSummaries(ctx Context) ([]EnvironmentSummary, error) {
+	ix, err := s.index()
+	if err != nil {
+		return nil, err
+	}
+	p, err := projectOf(ix, ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]EnvironmentSummary, 0, len(Environments))
+	for _, env := range Environments {
+		out = append(out, EnvironmentSummary{Name: env, Secrets: len(p.Environments[env]), Active: env == ctx.Environment})
+	}
+	return out, nil
+}
+
+// Copy copies every key of environment from into environment to (same
+// values), overwriting keys that exist there. It returns the copied names.
+func (s *Store) Copy(ctx Context, from, to string) ([]string, error) {
+	if err := ValidateEnvironment(from); err != nil {
+		return nil, err
+	}
+	if err := ValidateEnvironment(to); err != nil {
+		return nil, err
+	}
+	if from == to {
+		return nil, newError(ErrInvalid, "name two different environments", "cannot copy %q onto itself", from)
+	}
+	if err := s.requireProject(ctx); err != nil {
+		return nil, err
+	}
+	b, err := s.Backend()
+	if err != nil {
+		return nil, err
+	}
+	var copied []string
+	err = s.update(ctx.Workspace, ctx.Project, func(_ *Config, ix *Index) error {
+		p, err := projectOf(ix, ctx)
+		if err != nil {
+			return err
+		}
+		src, dst := p.Environments[from], p.env(to)
+		for _, k := range sortedKeys(src) {
+			v, err := b.Get(ref(ctx, from, k))
+			if err != nil {
+				return err
+			}
+			if err := b.Set(ref(ctx, to, k), v); err != nil {
+				return err
+			}
+			e := dst[k]
+			if e == nil {
+				e = &Entry{}
+				dst[k] = e
+			}
+			e.Version++
+			e.Updated = s.now().UTC()
+			e.Fingerprint = src[k].Fingerprint
+			e.Expires = src[k].Expires
+			e.Domains = append([]string(nil), src[k].Domains...)
+			copied = append(copied, k)
+		}
+		return nil
+	})
+	return copied, err
+}
+
+// Clean deletes every key of ctx's environment and returns their names.
+func (s *Store) Clean(ctx Context) ([]string, error) {
+	if err := ValidateEnvironment(ctx.Environment); err != nil {
+		return nil, err
+	}
+	if err := s.requireProject(ctx); err != nil {
+		return nil, err
+	}
+	b, err := s.Backend()
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	err = s.update(ctx.Workspace, ctx.Project, func(_ *Config, ix *Index) error {
+		p, err := projectOf(ix, ctx)
+		if err != nil {
+			return err
+		}
+		for _, k := range p.keys(ctx.Environment) {
+			if err := b.Delete(ref(ctx, ctx.Environment, k)); err != nil && !errors.Is(err, keychain.ErrNotFound) {
+				return err
+			}
+			delete(p.Environments[ctx.Environment], k)
+			removed = append(removed, k)
+		}
+		return nil
+	})
+	return removed, err
+}
+
+// SetExpiry records when key's value in ctx expires (nil clears it).
+func (s *Store) SetExpiry(ctx Context, key string, expires *time.Time) error {
+	return s.editEntry(ctx, key, func(e *Entry) {
+		if expires == nil {
+			e.Expires = nil
+			return
+		}
+		t := expires.UTC()
+		e.Expires = &t
+	})
+}
+
+// SetBinding restricts key in ctx to the given domains (each checked with
+// NormalizeDomain); an empty list removes the binding.
+func (s *Store) SetBinding(ctx Context, key string, domains []string) error {
+	norm := make([]string, 0, len(domains))
+	for _, d := range domains {
+		n, err := NormalizeDomain(d)
+		if err != nil {
+			return err
+		}
+		norm = append(norm, n)
+	}
+	return s.editEntry(ctx, key, func(e *Entry) { e.Domains = norm })
+}
+
+func (s *Store) editEntry(ctx Context, key string, edit func(*Entry)) error {
+	if _, err := s.Entry(ctx, key); err != nil {
+		return err
+	}
+	return s.update("", "", func(_ *Config, ix *Index) error {
+		p, err := projectOf(ix, ctx)
+		if err != nil {
+			return err
+		}
+		e := p.Environments[ctx.Environment][key]
+		if e == nil {
+			return notFound(ctx, key)
+		}
+		edit(e)
+		return nil
+	})
+}

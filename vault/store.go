@@ -1,0 +1,229 @@
+package vault
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/The-17/agentsecrets/vault/fsutil"
+	"github.com/The-17/agentsecrets/vault/keychain"
+)
+
+// DefaultBackendTimeout bounds every keychain call.
+const DefaultBackendTimeout = 5 * time.Second
+
+// fingerprintRef names the backend item holding a workspace's fingerprint
+// key. Its project name is not a valid project name, so it never collides.
+func fingerprintRef(ws string) keychain.Ref {
+	return keychain.Ref{Workspace: ws, Project: "_agentsecrets", Environment: "_", Key: "FINGERPRINT_KEY"}
+}
+
+// Options configure a Store. The zero value uses the process environment,
+// working directory and the backend recorded in the global config.
+type Options struct {
+	// Home is the agentsecrets home; "" means HomeDir(Getenv).
+	Home string
+	// Cwd is where project.json is searched from; "" means os.Getwd.
+	Cwd string
+	// Getenv reads the environment; nil means os.Getenv.
+	Getenv func(string) string
+	// Backend, when set, is used instead of opening one.
+	Backend keychain.Backend
+	// Passphrase supplies the file backend's passphrase; nil means
+	// $AGENTSECRETS_PASSPHRASE or keychain.ErrNoPassphrase.
+	Passphrase func() ([]byte, error)
+	// Project and Environment override the resolved context (--project,
+	// --env).
+	Project, Environment string
+	// Warn receives warnings (the storage mode 2 .env notice); nil discards.
+	Warn io.Writer
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// BackendTimeout bounds keychain calls; 0 means DefaultBackendTimeout.
+	BackendTimeout time.Duration
+}
+
+// Store is the vault. Opening it is cheap: files are read when needed and
+// the backend (which may ask for a passphrase) is opened only by operations
+// that read or write values. A Store is meant for one goroutine; separate
+// Stores and separate processes are serialised by the lock file.
+type Store struct {
+	opts    Options
+	home    string
+	cwd     string
+	getenv  func(string) string
+	backend keychain.Backend
+	fpKeys  map[string][]byte
+	warn    io.Writer
+	now     func() time.Time
+}
+
+// Open prepares a Store. It validates the overrides and touches nothing.
+func Open(opts Options) (*Store, error) {
+	s := &Store{opts: opts, getenv: opts.Getenv, backend: opts.Backend, fpKeys: map[string][]byte{},
+		warn: opts.Warn, now: opts.Now, home: opts.Home, cwd: opts.Cwd}
+	if s.getenv == nil {
+		s.getenv = os.Getenv
+	}
+	if s.warn == nil {
+		s.warn = io.Discard
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.opts.BackendTimeout == 0 {
+		s.opts.BackendTimeout = DefaultBackendTimeout
+	}
+	var err error
+	if s.home == "" {
+		if s.home, err = HomeDir(s.getenv); err != nil {
+			return nil, err
+		}
+	}
+	if s.cwd == "" {
+		if s.cwd, err = os.Getwd(); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Project != "" {
+		if err := ValidateProjectName(opts.Project); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Environment != "" {
+		if err := ValidateEnvironment(opts.Environment); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Home returns the home directory.
+func (s *Store) Home() string { return s.home }
+
+func (s *Store) path(name string) string { return filepath.Join(s.home, name) }
+
+// Config reads the global config (defaults when it does not exist yet).
+func (s *Store) Config() (Config, error) { return readConfig(s.path(ConfigFile)) }
+
+// BackendKind is the backend that will be opened: $AGENTSECRETS_BACKEND,
+// else the kind recorded at init, else "" (automatic).
+func (s *Store) BackendKind() (string, error) {
+	if k := s.getenv("AGENTSECRETS_BACKEND"); k != "" {
+		return k, nil
+	}
+	cfg, err := s.Config()
+	return cfg.Backend, err
+}
+
+// Backend opens (once) and returns the value backend. It records the kind
+// in the global config the first time one is chosen automatically.
+func (s *Store) Backend() (keychain.Backend, error) {
+	if s.backend != nil {
+		return s.backend, nil
+	}
+	kind, err := s.BackendKind()
+	if err != nil {
+		return nil, err
+	}
+	b, err := keychain.Open(keychain.Options{Dir: s.home, Kind: kind, Passphrase: s.passphrase, Timeout: s.opts.BackendTimeout})
+	if err != nil {
+		return nil, err
+	}
+	s.backend = b
+	if kind == "" && (b.Name() == "keychain" || b.Name() == "file") {
+		err = s.update("", "", func(cfg *Config, _ *Index) error {
+			if cfg.Backend == "" {
+				cfg.Backend = b.Name()
+			}
+			return nil
+		})
+	}
+	return b, err
+}
+
+func (s *Store) passphrase() ([]byte, error) {
+	if s.opts.Passphrase != nil {
+		return s.opts.Passphrase()
+	}
+	if p := s.getenv("AGENTSECRETS_PASSPHRASE"); p != "" {
+		return []byte(p), nil
+	}
+	return nil, keychain.ErrNoPassphrase
+}
+
+// update runs fn on the config and index under the lock, re-read inside
+// it, and writes back whichever changed. When project is non-empty and the
+// project.json found from the working directory names (ws, project), the
+// .env.example (and, in storage mode 2, .env) files are rewritten too.
+func (s *Store) update(ws, project string, fn func(cfg *Config, ix *Index) error) error {
+	unlock, err := fsutil.Lock(s.path(LockFile))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	cfg, err := s.Config()
+	if err != nil {
+		return err
+	}
+	ix, err := readIndex(s.path(IndexFile))
+	if err != nil {
+		return err
+	}
+	cfgBefore, _ := json.Marshal(cfg)
+	ixBefore, _ := json.Marshal(ix)
+	if err := fn(&cfg, ix); err != nil {
+		return err
+	}
+	if ixAfter, _ := json.Marshal(ix); !bytes.Equal(ixBefore, ixAfter) {
+		if err := writeJSON(s.path(IndexFile), ix); err != nil {
+			return err
+		}
+	}
+	if cfgAfter, _ := json.Marshal(cfg); !bytes.Equal(cfgBefore, cfgAfter) {
+		if err := writeJSON(s.path(ConfigFile), cfg); err != nil {
+			return err
+		}
+	}
+	if project != "" {
+		return s.writeProjectFiles(ws, project, ix)
+	}
+	return nil
+}
+
+// index reads the index without the lock (it is replaced atomically).
+func (s *Store) index() (*Index, error) { return readIndex(s.path(IndexFile)) }
+
+func (s *Store) fingerprint(b keychain.Backend, ws string, value []byte) (string, error) {
+	key := s.fpKeys[ws]
+	if key == nil {
+		k, err := b.Get(fingerprintRef(ws))
+		if errors.Is(err, keychain.ErrNotFound) {
+			k = make([]byte, 32)
+			if _, err := rand.Read(k); err != nil {
+				return "", err
+			}
+			err = b.Set(fingerprintRef(ws), k)
+		}
+		if err != nil {
+			return "", err
+		}
+		key = k
+		s.fpKeys[ws] = k
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write(value)
+	return hex.EncodeToString(m.Sum(nil)), nil
+}
+
+func ref(ctx Context, env, key string) keychain.Ref {
+	return keychain.Ref{Workspace: ctx.Workspace, Project: ctx.Project, Environment: env, Key: key}
+}

@@ -1,0 +1,248 @@
+package vault
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/The-17/agentsecrets/vault/keychain"
+)
+
+// newTestStore returns a store over a memory backend with a project "app"
+// initialized in a fresh directory.
+func newTestStore(t *testing.T) (*Store, Context) {
+	t.Helper()
+	home, dir := t.TempDir(), filepath.Join(t.TempDir(), "app")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(Options{Home: home, Cwd: dir, Backend: keychain.NewMemory(),
+		Getenv: func(k string) string { return map[string]string{"AGENTSECRETS_BACKEND": "file"}[k] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, err := s.Init(InitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, ctx
+}
+
+func TestSetGetListDelete(t *testing.T) {
+	s, ctx := newTestStore(t)
+	if ctx.Project != "app" || ctx.Environment != Development || ctx.Workspace != DefaultWorkspace {
+		t.Fatalf("init context = %+v", ctx)
+	}
+	must(t, s.Set(ctx, "STRIPE_KEY", []byte("sk_dev")))
+	must(t, s.Set(ctx.WithEnvironment(Production), "STRIPE_KEY", []byte("sk_prod")))
+	must(t, s.Set(ctx, "OPENAI_KEY", []byte("oa")))
+
+	v, err := s.Get(ctx, "STRIPE_KEY")
+	if err != nil || string(v.Bytes()) != "sk_dev" {
+		t.Fatalf("Get = %v, %v", string(v.Bytes()), err)
+	}
+	list, err := s.List(ctx)
+	must(t, err)
+	got := fmt.Sprint(list)
+	want := "[{OPENAI_KEY map[development:true production:false staging:false] map[] map[]} {STRIPE_KEY map[development:true production:true staging:false] map[] map[]}]"
+	if got != want {
+		t.Fatalf("List = %s\nwant %s", got, want)
+	}
+	e, err := s.Entry(ctx, "STRIPE_KEY")
+	must(t, err)
+	must(t, s.Set(ctx, "STRIPE_KEY", []byte("sk_dev2")))
+	e2, _ := s.Entry(ctx, "STRIPE_KEY")
+	if e2.Version != e.Version+1 || e2.Fingerprint == e.Fingerprint {
+		t.Fatalf("second set: version %d -> %d, fingerprint changed %v", e.Version, e2.Version, e2.Fingerprint != e.Fingerprint)
+	}
+	must(t, s.Delete(ctx, "STRIPE_KEY"))
+	if _, err := s.Get(ctx, "STRIPE_KEY"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Get after delete = %v, want ErrNotFound", err)
+	}
+	if err := s.Delete(ctx, "STRIPE_KEY"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("second Delete = %v, want ErrNotFound", err)
+	}
+}
+
+func TestBadInputChangesNothing(t *testing.T) {
+	s, ctx := newTestStore(t)
+	must(t, s.Set(ctx, "A_KEY", []byte("v")))
+	before := snapshot(t, s.Home())
+	checks := []struct {
+		name string
+		err  error
+		kind error
+	}{
+		{"bad key", s.Set(ctx, "lower", []byte("v")), ErrInvalid},
+		{"empty value", s.Set(ctx, "B_KEY", nil), ErrInvalid},
+		{"bad env", s.Set(ctx.WithEnvironment("prod"), "B_KEY", []byte("v")), ErrInvalid},
+		{"missing project", s.Set(ctx.WithProject("nope"), "B_KEY", []byte("v")), ErrProjectNotFound},
+		{"missing key", s.Delete(ctx, "NOPE_KEY"), ErrNotFound},
+		{"copy onto itself", second(s.Copy(ctx, Development, Development)), ErrInvalid},
+		{"bad domain", second(s.AllowlistAdd([]string{"https://x.com/"})), ErrInvalid},
+		{"remove absent domain", second(s.AllowlistRemove([]string{"x.com"})), ErrNotFound},
+		{"duplicate project", s.CreateProject("app", ""), ErrExists},
+		{"use missing project", s.UseProject("nope"), ErrProjectNotFound},
+	}
+	for _, c := range checks {
+		if !errors.Is(c.err, c.kind) {
+			t.Errorf("%s: error %v, want %v", c.name, c.err, c.kind)
+		}
+	}
+	if after := snapshot(t, s.Home()); after != before {
+		t.Fatalf("home changed by rejected input:\n%s\n---\n%s", before, after)
+	}
+}
+
+func TestDiffCopyClean(t *testing.T) {
+	s, ctx := newTestStore(t)
+	must(t, s.Set(ctx, "SAME_KEY", []byte("1")))
+	must(t, s.Set(ctx, "DIFF_KEY", []byte("a")))
+	must(t, s.Set(ctx, "DEV_ONLY", []byte("x")))
+	prod := ctx.WithEnvironment(Production)
+	must(t, s.Set(prod, "SAME_KEY", []byte("1")))
+	must(t, s.Set(prod, "DIFF_KEY", []byte("b")))
+	must(t, s.Set(prod, "PROD_ONLY", []byte("y")))
+	d, err := s.Diff(ctx, Development, Production)
+	must(t, err)
+	if fmt.Sprint(d.OnlyInFrom, d.OnlyInTo, d.Differ, d.Same) != "[DEV_ONLY] [PROD_ONLY] [DIFF_KEY] [SAME_KEY]" {
+		t.Fatalf("Diff = %+v", d)
+	}
+	copied, err := s.Copy(ctx, Development, Staging)
+	must(t, err)
+	if len(copied) != 3 {
+		t.Fatalf("copied %v", copied)
+	}
+	v, _ := s.Get(ctx.WithEnvironment(Staging), "DIFF_KEY")
+	if string(v.Bytes()) != "a" {
+		t.Fatal("copy did not copy the value")
+	}
+	if d, _ := s.Diff(ctx, Development, Staging); !d.InSync() {
+		t.Fatalf("after copy: %+v", d)
+	}
+	removed, err := s.Clean(ctx.WithEnvironment(Staging))
+	must(t, err)
+	sums, _ := s.EnvironmentSummaries(ctx)
+	if len(removed) != 3 || fmt.Sprint(sums) != "[{development 3 true} {staging 0 false} {production 3 false}]" {
+		t.Fatalf("clean removed %v, summaries %v", removed, sums)
+	}
+}
+
+func TestProjectsLifecycle(t *testing.T) {
+	s, ctx := newTestStore(t)
+	must(t, s.Set(ctx, "K", []byte("v")))
+	must(t, s.CreateProject("other", "second"))
+	newName := "renamed"
+	must(t, s.UpdateProject("app", ProjectUpdate{Name: &newName}))
+	cur, err := s.Context()
+	must(t, err)
+	if cur.Project != "renamed" {
+		t.Fatalf("project.json not following the rename: %+v", cur)
+	}
+	v, err := s.Get(cur, "K")
+	if err != nil || string(v.Bytes()) != "v" {
+		t.Fatalf("value lost in rename: %v", err)
+	}
+	if _, err := s.backend.Get(keychain.Ref{Workspace: "default", Project: "app", Environment: Development, Key: "K"}); !errors.Is(err, keychain.ErrNotFound) {
+		t.Fatalf("old value left behind: %v", err)
+	}
+	n, err := s.DeleteProject("renamed")
+	if err != nil || n != 1 {
+		t.Fatalf("DeleteProject = %d, %v", n, err)
+	}
+	if _, err := s.backend.Get(ref(cur, Development, "K")); !errors.Is(err, keychain.ErrNotFound) {
+		t.Fatalf("delete left the value in the backend: %v", err)
+	}
+	ps, _ := s.Projects()
+	if len(ps) != 1 || ps[0].Name != "other" || ps[0].Description != "second" {
+		t.Fatalf("Projects = %+v", ps)
+	}
+}
+
+func TestStorageModeFiles(t *testing.T) {
+	s, ctx := newTestStore(t)
+	must(t, s.Set(ctx, "B_KEY", []byte("secret value")))
+	dir := filepath.Dir(filepath.Dir(ctx.ProjectFile))
+	ex, err := os.ReadFile(filepath.Join(dir, ".env.example"))
+	must(t, err)
+	if !strings.Contains(string(ex), "\nB_KEY=\n") || strings.Contains(string(ex), "secret value") {
+		t.Fatalf(".env.example = %q", ex)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".env")); !os.IsNotExist(err) {
+		t.Fatalf("storage mode 1 wrote .env: %v", err)
+	}
+
+	var warn strings.Builder
+	dir2 := filepath.Join(t.TempDir(), "two")
+	must(t, os.Mkdir(dir2, 0o700))
+	s2, err := Open(Options{Home: s.Home(), Cwd: dir2, Backend: s.backend, Warn: &warn, Getenv: func(string) string { return "" }})
+	must(t, err)
+	ctx2, err := s2.Init(InitOptions{StorageMode: 2})
+	must(t, err)
+	must(t, s2.Set(ctx2, "C_KEY", []byte(`a "b"`)))
+	env, err := os.ReadFile(filepath.Join(dir2, ".env"))
+	must(t, err)
+	if !strings.Contains(string(env), `C_KEY="a \"b\""`) || !strings.Contains(warn.String(), "PLAINTEXT") {
+		t.Fatalf(".env = %q, warning %q", env, warn.String())
+	}
+}
+
+func TestSecretNeverPrints(t *testing.T) {
+	s := NewSecret([]byte("hunter2"))
+	js, _ := json.Marshal(map[string]any{"s": s})
+	for _, out := range []string{fmt.Sprint(s), fmt.Sprintf("%v %+v %#v %s %q %x %X %d", s, s, s, s, s, s, s, s), string(js)} {
+		if strings.Contains(out, "hunter2") || strings.Contains(out, "68756e") {
+			t.Fatalf("secret printed: %s", out)
+		}
+	}
+	if string(s.Bytes()) != "hunter2" {
+		t.Fatal("Bytes lost the value")
+	}
+}
+
+func TestContextNotInitialized(t *testing.T) {
+	s, err := Open(Options{Home: t.TempDir(), Cwd: t.TempDir(), Backend: keychain.NewMemory()})
+	must(t, err)
+	if _, err := s.Context(); !errors.Is(err, ErrNotInitialized) {
+		t.Fatalf("Context = %v, want ErrNotInitialized", err)
+	}
+	st, err := s.Status()
+	if err != nil || st.Initialized {
+		t.Fatalf("Status = %+v, %v", st, err)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func second[T any](_ T, err error) error { return err }
+
+// snapshot lists every file under dir with its content.
+func snapshot(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "%s %v\n", p, info.Mode())
+		if !info.IsDir() {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			b.Write(data)
+		}
+		return nil
+	})
+	must(t, err)
+	return b.String()
+}
