@@ -1,0 +1,70 @@
+// Package audit is the local audit log: one row per authenticated call,
+// proxied request, environment injection or secret resolution, kept in an
+// embedded SQLite database (modernc.org/sqlite, pure Go) that only ever grows.
+//
+// # What a row holds
+//
+// An Event names what happened and never what was used: the time, the front
+// end (Source), the agent identity ("anonymous", a declared id or
+// "token:<token id>", never a raw token), workspace, project, environment,
+// method, the target URL with every injected query parameter replaced by its
+// key name (SanitizeURL), the key names and auth styles used, the status
+// code, the duration, the decision with its reason and the number of
+// redactions made in the response. Neither Event nor the table has a column
+// that could hold a credential value, and the store is never given one.
+//
+// # Schema
+//
+// The database is versioned with PRAGMA user_version and migrated in a
+// write transaction by Open. Version 1:
+//
+//	events(id INTEGER PRIMARY KEY, time_ns, source, agent, workspace,
+//	       project, environment, method, url, keys, auth_styles, status,
+//	       duration_ns, decision, reason, redactions, prev_hash, hash) STRICT
+//	chain_head(id = 1, last_id, hash) STRICT
+//
+// keys and auth_styles are JSON arrays of names. Triggers refuse UPDATE and
+// DELETE on events and DELETE on chain_head, so the store is append-only for
+// every client that does not first drop them.
+//
+// The database runs in WAL mode with synchronous=NORMAL and a busy timeout,
+// and is safe for concurrent use by goroutines and by processes: each append
+// takes the write lock (BEGIN IMMEDIATE), so ids are given in commit order
+// and a reader polling by id (Watch) never misses a row. The file, its -wal
+// and -shm companions are 0600; a directory Open has to create is 0700.
+//
+// # Chain
+//
+// Rows are numbered 1, 2, 3, ... without gaps. Each row stores the hash of
+// the row before it (prev_hash; 64 zero digits for row 1) and its own hash,
+//
+//	hash = hex(SHA-256(prev_hash bytes || canonical encoding of the row))
+//
+// where the canonical encoding is a version tag followed by the id and every
+// field in a fixed order, strings and lists length-prefixed, integers
+// big-endian, so no two different rows encode alike. chain_head records the
+// last id and its hash and is updated in the same transaction as the insert.
+//
+// Verify walks the rows in id order and reports:
+//
+//   - an edited row: its stored hash no longer matches its content;
+//   - a row moved to another id: its content hashes under another id and
+//     its prev_hash points at a row that is not its predecessor;
+//   - a deleted row in the middle: a gap in the ids;
+//   - a deleted last row (or several): chain_head names a later id than the
+//     last row present;
+//   - a re-hashed row: a row whose own hash is consistent but which the next
+//     row (or chain_head) does not follow.
+//
+// # Limits
+//
+// The chain is tamper-evident, not tamper-proof. It is kept by the same user
+// account that runs the tool, with no secret key and no copy elsewhere, so
+// someone who can write the file can drop the triggers, rewrite every row
+// from the first edited one onwards, recompute the hashes and update
+// chain_head, and Verify will find nothing; replacing the whole file with an
+// older copy, or deleting it, is likewise undetected. What the chain does
+// catch is a partial edit: a changed, removed or reordered row left with the
+// rest of the log as it was. Anchoring the head hash outside the machine (a
+// sync server) is what closes the gap.
+package audit

@@ -1,0 +1,91 @@
+package audit
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations[i] brings the schema from user_version i to i+1.
+var migrations = []string{
+	`CREATE TABLE events (
+		id          INTEGER PRIMARY KEY,
+		time_ns     INTEGER NOT NULL,
+		source      TEXT    NOT NULL,
+		agent       TEXT    NOT NULL,
+		workspace   TEXT    NOT NULL,
+		project     TEXT    NOT NULL,
+		environment TEXT    NOT NULL,
+		method      TEXT    NOT NULL,
+		url         TEXT    NOT NULL,
+		keys        TEXT    NOT NULL,
+		auth_styles TEXT    NOT NULL,
+		status      INTEGER NOT NULL,
+		duration_ns INTEGER NOT NULL,
+		decision    TEXT    NOT NULL,
+		reason      TEXT    NOT NULL,
+		redactions  INTEGER NOT NULL,
+		prev_hash   TEXT    NOT NULL,
+		hash        TEXT    NOT NULL
+	) STRICT;
+	CREATE TABLE chain_head (
+		id      INTEGER PRIMARY KEY CHECK (id = 1),
+		last_id INTEGER NOT NULL,
+		hash    TEXT    NOT NULL
+	) STRICT;
+	INSERT INTO chain_head (id, last_id, hash) VALUES (1, 0, '` + genesisHash + `');
+	CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
+		BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+	CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
+		BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+	CREATE TRIGGER chain_head_keep BEFORE DELETE ON chain_head
+		BEGIN SELECT RAISE(ABORT, 'audit chain head cannot be deleted'); END;`,
+}
+
+// schemaVersion is the user_version this program writes.
+var schemaVersion = len(migrations)
+
+// migrate brings the database to schemaVersion. The common case, an
+// up-to-date database, costs one pragma read.
+func (s *Store) migrate(ctx context.Context) error {
+	version, err := s.userVersion(ctx, s.db)
+	if err != nil {
+		return err
+	}
+	if version == schemaVersion {
+		return nil
+	}
+	if version > schemaVersion {
+		return fmt.Errorf("%w (version %d, this program knows %d)", ErrNewerSchema, version, schemaVersion)
+	}
+	tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: one migrator at a time
+	if err != nil {
+		return fmt.Errorf("audit: migrate: %v", err)
+	}
+	defer tx.Rollback()
+	if version, err = s.userVersion(ctx, tx); err != nil {
+		return err
+	}
+	for v := version; v < schemaVersion; v++ {
+		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			return fmt.Errorf("audit: migrate to version %d: %v", v+1, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {
+		return fmt.Errorf("audit: migrate: set version: %v", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("audit: migrate: commit: %v", err)
+	}
+	return nil
+}
+
+func (s *Store) userVersion(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}) (int, error) {
+	var v int
+	if err := q.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return 0, fmt.Errorf("audit: read schema version: %v", err)
+	}
+	return v, nil
+}

@@ -1,0 +1,187 @@
+package audit
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/The-17/agentsecrets/vault/fsutil"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// FileName is the audit database's usual name inside the agentsecrets home.
+const FileName = "audit.db"
+
+// busyTimeout bounds how long an append waits for another writer.
+const busyTimeout = 10 * time.Second
+
+// ErrNewerSchema is returned by Open for a database written by a newer
+// version of the program.
+var ErrNewerSchema = errors.New("audit: database schema is newer than this program")
+
+// Store is the SQLite audit log. It implements Sink and is safe for
+// concurrent use by goroutines and processes.
+type Store struct {
+	db   *sql.DB
+	path string
+	// mu serialises this process's appends, so they queue here instead of
+	// polling SQLite's busy handler; other processes are kept out by the
+	// database's write lock.
+	mu sync.Mutex
+}
+
+var _ Sink = (*Store)(nil)
+
+// Open opens (creating it if needed) the audit database at path. The file
+// and its WAL companions are made 0600; a missing parent directory is
+// created 0700.
+func Open(path string) (*Store, error) {
+	if path == "" || strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("audit: unusable database path %q", path)
+	}
+	if err := prepareFiles(path); err != nil {
+		return nil, err
+	}
+	db, err := sql.Open("sqlite", dsn(path))
+	if err != nil {
+		return nil, fmt.Errorf("audit: open %q: %v", path, err)
+	}
+	s := &Store{db: db, path: path}
+	if err := s.migrate(context.Background()); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := tightenCompanions(path); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func dsn(path string) string {
+	return path + "?_txlock=immediate" +
+		fmt.Sprintf("&_pragma=busy_timeout(%d)", busyTimeout.Milliseconds()) +
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+}
+
+// prepareFiles creates the database file 0600 (and its directory 0700 if
+// missing) before SQLite opens it, so it is never readable by others, not
+// even for a moment; SQLite gives the -wal and -shm files the same mode.
+func prepareFiles(path string) error {
+	dir := filepath.Dir(path)
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		if err := fsutil.EnsureDir(dir); err != nil {
+			return fmt.Errorf("audit: %v", err)
+		}
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, fsutil.FileMode)
+	if err != nil {
+		return fmt.Errorf("audit: open %q: %v", path, err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("audit: stat %q: %v", path, err)
+	}
+	if info.Mode().Perm() != fsutil.FileMode {
+		if err := f.Chmod(fsutil.FileMode); err != nil {
+			return fmt.Errorf("audit: chmod %q: %v", path, err)
+		}
+	}
+	return nil
+}
+
+// tightenCompanions makes existing -wal and -shm files 0600, in case an
+// older program left them looser.
+func tightenCompanions(path string) error {
+	for _, p := range []string{path + "-wal", path + "-shm"} {
+		info, err := os.Stat(p)
+		if err != nil || info.Mode().Perm() == fsutil.FileMode {
+			continue
+		}
+		if err := os.Chmod(p, fsutil.FileMode); err != nil {
+			return fmt.Errorf("audit: chmod %q: %v", p, err)
+		}
+	}
+	return nil
+}
+
+// Path is the database file.
+func (s *Store) Path() string { return s.path }
+
+// Close closes the database.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("audit: close: %v", err)
+	}
+	return nil
+}
+
+// Record appends e to the chain. A zero Time is set to now.
+func (s *Store) Record(ctx context.Context, e Event) error {
+	e, err := normalize(e)
+	if err != nil {
+		return err
+	}
+	keys, styles := encodeNames(e.Keys), encodeNames(e.AuthStyles)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: takes the write lock now
+	if err != nil {
+		return fmt.Errorf("audit: record: %v", err)
+	}
+	defer tx.Rollback()
+	var lastID int64
+	var head string
+	if err := tx.QueryRowContext(ctx, `SELECT last_id, hash FROM chain_head WHERE id = 1`).Scan(&lastID, &head); err != nil {
+		return fmt.Errorf("audit: record: read chain head: %v", err)
+	}
+	id := lastID + 1
+	hash := chainHash(head, id, e)
+	if _, err := tx.ExecContext(ctx, insertEvent,
+		id, e.Time.UnixNano(), e.Source, e.Agent, e.Workspace, e.Project, e.Environment,
+		e.Method, e.URL, keys, styles, e.Status, int64(e.Duration), string(e.Decision),
+		e.Reason, e.Redactions, head, hash); err != nil {
+		return fmt.Errorf("audit: record: insert: %v", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE chain_head SET last_id = ?, hash = ? WHERE id = 1`, id, hash); err != nil {
+		return fmt.Errorf("audit: record: update chain head: %v", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("audit: record: commit: %v", err)
+	}
+	return nil
+}
+
+const insertEvent = `INSERT INTO events (id, time_ns, source, agent, workspace, project,
+	environment, method, url, keys, auth_styles, status, duration_ns, decision, reason,
+	redactions, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// encodeNames stores a list of names as a JSON array ("[]" when empty).
+func encodeNames(names []string) string {
+	if len(names) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(names) // a []string always marshals
+	return string(b)
+}
+
+// decodeNames reads encodeNames's output; an empty list is nil.
+func decodeNames(s string) ([]string, error) {
+	var names []string
+	if err := json.Unmarshal([]byte(s), &names); err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	return names, nil
+}

@@ -1,0 +1,629 @@
+package audit
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// fullEvent sets every field of Event to a non-zero value.
+func fullEvent() Event {
+	return Event{
+		Time:        time.Date(2026, 3, 4, 5, 6, 7, 891011, time.FixedZone("X", 3600)),
+		Source:      SourceProxy,
+		Agent:       "token:tok_42",
+		Workspace:   "acme",
+		Project:     "billing",
+		Environment: "production",
+		Method:      "POST",
+		URL:         "https://api.stripe.com/v1/charges?key={STRIPE_KEY}",
+		Keys:        []string{"STRIPE_KEY", "STRIPE_ACCOUNT"},
+		AuthStyles:  []string{"bearer", "header"},
+		Status:      402,
+		Duration:    1234567 * time.Nanosecond,
+		Decision:    DecisionPolicyDenied,
+		Reason:      "policy \"sign\" denied: missing body",
+		Redactions:  3,
+	}
+}
+
+func TestFullEventSetsEveryField(t *testing.T) {
+	v := reflect.ValueOf(fullEvent())
+	for i := range v.NumField() {
+		if v.Field(i).IsZero() {
+			t.Errorf("fullEvent leaves %s zero; the round trip would not cover it", v.Type().Field(i).Name)
+		}
+	}
+}
+
+func TestRoundTripEveryField(t *testing.T) {
+	s := openTemp(t)
+	want := fullEvent()
+	if err := s.Record(context.Background(), want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Query(context.Background(), Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 {
+		t.Fatalf("got %d entries, want 1", len(got))
+	}
+	if got[0].ID != 1 || len(got[0].Hash) != 64 {
+		t.Errorf("id %d hash %q", got[0].ID, got[0].Hash)
+	}
+	if !got[0].Time.Equal(want.Time) {
+		t.Errorf("time %v, want %v", got[0].Time, want.Time)
+	}
+	want.Time = want.Time.UTC()
+	if !reflect.DeepEqual(got[0].Event, want) {
+		t.Errorf("round trip:\n got %+v\nwant %+v", got[0].Event, want)
+	}
+}
+
+func TestRecordNormalises(t *testing.T) {
+	tests := []struct {
+		name    string
+		edit    func(*Event)
+		check   func(*testing.T, Event)
+		wantErr string
+	}{
+		{
+			name:  "zero time becomes now",
+			edit:  func(e *Event) { e.Time = time.Time{} },
+			check: func(t *testing.T, e Event) { checkRecent(t, e.Time) },
+		},
+		{
+			name: "userinfo dropped",
+			edit: func(e *Event) { e.URL = "https://bob:hunter2@api.example.com/x?a=1" },
+			check: func(t *testing.T, e Event) {
+				if e.URL != "https://api.example.com/x?a=1" {
+					t.Errorf("url %q", e.URL)
+				}
+			},
+		},
+		{
+			name: "empty lists read back nil",
+			edit: func(e *Event) { e.Keys, e.AuthStyles = []string{}, nil },
+			check: func(t *testing.T, e Event) {
+				if e.Keys != nil || e.AuthStyles != nil {
+					t.Errorf("keys %#v styles %#v", e.Keys, e.AuthStyles)
+				}
+			},
+		},
+		{name: "unknown decision", edit: func(e *Event) { e.Decision = "maybe" }, wantErr: `audit: unknown decision "maybe"`},
+		{name: "empty decision", edit: func(e *Event) { e.Decision = "" }, wantErr: `audit: unknown decision ""`},
+		{name: "time out of range", edit: func(e *Event) { e.Time = time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC) }, wantErr: "out of range"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, sink := range []Sink{openTemp(t), &MemorySink{}} {
+				e := fullEvent()
+				tt.edit(&e)
+				err := sink.Record(context.Background(), e)
+				if tt.wantErr != "" {
+					if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+						t.Fatalf("%T: err %v, want %q", sink, err, tt.wantErr)
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				tt.check(t, lastEvent(t, sink))
+			}
+		})
+	}
+}
+
+func checkRecent(t *testing.T, tm time.Time) {
+	t.Helper()
+	if d := time.Since(tm); d < 0 || d > time.Hour {
+		t.Errorf("time %v is not now", tm)
+	}
+}
+
+func lastEvent(t *testing.T, sink Sink) Event {
+	t.Helper()
+	switch s := sink.(type) {
+	case *Store:
+		entries, err := s.Query(context.Background(), Filter{Last: 1})
+		if err != nil || len(entries) != 1 {
+			t.Fatalf("query: %v, %d entries", err, len(entries))
+		}
+		return entries[0].Event
+	case *MemorySink:
+		events := s.Events()
+		return events[len(events)-1]
+	}
+	t.Fatalf("unknown sink %T", sink)
+	return Event{}
+}
+
+func TestMemorySinkKeepsCopies(t *testing.T) {
+	var m MemorySink
+	e := fullEvent()
+	if err := m.Record(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	e.Keys[0] = "CHANGED"
+	got := m.Events()
+	got[0].AuthStyles[0] = "CHANGED"
+	again := m.Events()
+	if again[0].Keys[0] != "STRIPE_KEY" || again[0].AuthStyles[0] != "bearer" {
+		t.Errorf("stored event shares slices with callers: %+v", again[0])
+	}
+}
+
+func TestQueryFilters(t *testing.T) {
+	s := openTemp(t)
+	base := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	rows := []Event{
+		{Source: SourceCall, Agent: "anonymous", Environment: "development", Keys: []string{"STRIPE_KEY"}},
+		{Source: SourceProxy, Agent: "token:t1", Environment: "production", Keys: []string{"OPENAI_KEY", "STRIPE_KEY"}},
+		{Source: SourceExec, Agent: "deploy-bot", Environment: "production", Keys: []string{"OPENAI_KEY"}},
+		{Source: SourceProxy, Agent: "token:t1", Environment: "staging", Keys: []string{"STRIPE_KEY_OLD"}},
+		{Source: SourceCall, Agent: "anonymous", Environment: "production"},
+	}
+	for i, e := range rows {
+		e.Time = base.Add(time.Duration(i) * time.Minute)
+		e.Decision = DecisionOK
+		if err := s.Record(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name   string
+		filter Filter
+		want   []int64
+	}{
+		{"all", Filter{}, []int64{1, 2, 3, 4, 5}},
+		{"last 2", Filter{Last: 2}, []int64{4, 5}},
+		{"last more than rows", Filter{Last: 50}, []int64{1, 2, 3, 4, 5}},
+		{"secret exact name", Filter{Secret: "STRIPE_KEY"}, []int64{1, 2}},
+		{"secret no prefix match", Filter{Secret: "STRIPE"}, nil},
+		{"env", Filter{Env: "production"}, []int64{2, 3, 5}},
+		{"agent", Filter{Agent: "token:t1"}, []int64{2, 4}},
+		{"source", Filter{Source: SourceCall}, []int64{1, 5}},
+		{"since", Filter{Since: base.Add(3 * time.Minute)}, []int64{4, 5}},
+		{"after id", Filter{AfterID: 3}, []int64{4, 5}},
+		{"combined", Filter{Env: "production", Secret: "OPENAI_KEY", Last: 1}, []int64{3}},
+		{"env last", Filter{Env: "production", Last: 2}, []int64{3, 5}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.Query(context.Background(), tt.filter)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []int64
+			for _, e := range got {
+				ids = append(ids, e.ID)
+			}
+			if !slices.Equal(ids, tt.want) {
+				t.Errorf("ids %v, want %v", ids, tt.want)
+			}
+		})
+	}
+	if _, err := s.Query(context.Background(), Filter{Last: -1}); err == nil {
+		t.Error("negative Last accepted")
+	}
+}
+
+func TestVerifyIntact(t *testing.T) {
+	s := openTemp(t)
+	res, err := s.Verify(context.Background())
+	if err != nil || !res.OK || res.Rows != 0 {
+		t.Fatalf("empty store: %+v, %v", res, err)
+	}
+	recordN(t, s, 12)
+	res, err = s.Verify(context.Background())
+	if err != nil || !res.OK || res.Rows != 12 || len(res.Problems) != 0 {
+		t.Fatalf("intact store: %+v, %v", res, err)
+	}
+}
+
+func TestVerifyDetectsTampering(t *testing.T) {
+	swap := func(a, b string) []string {
+		cols := "time_ns, source, agent, workspace, project, environment, method, url, keys, auth_styles, status, duration_ns, decision, reason, redactions, prev_hash, hash"
+		return []string{
+			"CREATE TEMP TABLE saved AS SELECT * FROM events WHERE id IN (" + a + "," + b + ")",
+			"UPDATE events SET (" + cols + ") = (SELECT " + cols + " FROM saved WHERE saved.id = " + b + ") WHERE id = " + a,
+			"UPDATE events SET (" + cols + ") = (SELECT " + cols + " FROM saved WHERE saved.id = " + a + ") WHERE id = " + b,
+		}
+	}
+	tests := []struct {
+		name     string
+		tamper   []string
+		rows     int
+		problems []string
+	}{
+		{
+			name:     "edited row",
+			tamper:   []string{"UPDATE events SET status = 500 WHERE id = 7"},
+			rows:     10,
+			problems: []string{"row 7: hash mismatch (edited)"},
+		},
+		{
+			name:     "edited key names",
+			tamper:   []string{`UPDATE events SET keys = '["OTHER_KEY"]' WHERE id = 2`},
+			rows:     10,
+			problems: []string{"row 2: hash mismatch (edited)"},
+		},
+		{
+			name:     "unreadable key names",
+			tamper:   []string{`UPDATE events SET keys = 'not json' WHERE id = 4`},
+			rows:     10,
+			problems: []string{"row 4: hash mismatch (edited)"},
+		},
+		{
+			name:     "deleted middle row",
+			tamper:   []string{"DELETE FROM events WHERE id = 5"},
+			rows:     9,
+			problems: []string{"row 5 missing (deleted)"},
+		},
+		{
+			name:     "deleted last row",
+			tamper:   []string{"DELETE FROM events WHERE id = 10"},
+			rows:     9,
+			problems: []string{"row 10 missing (deleted)"},
+		},
+		{
+			name:     "deleted every row",
+			tamper:   []string{"DELETE FROM events"},
+			rows:     0,
+			problems: []string{"rows 1-10 missing (deleted)"},
+		},
+		{
+			name:   "reordered rows",
+			tamper: swap("3", "4"),
+			rows:   10,
+			problems: []string{
+				"row 3: out of order (moved from another position)",
+				"row 4: out of order (moved from another position)",
+				"row 5: does not follow row 4 (row 4 re-hashed, or rows reordered)",
+			},
+		},
+		{
+			name:     "re-hashed row",
+			tamper:   []string{"UPDATE events SET hash = (SELECT hash FROM events WHERE id = 1) WHERE id = 6"},
+			rows:     10,
+			problems: []string{"row 6: hash mismatch (edited)", "row 7: does not follow row 6 (row 6 re-hashed, or rows reordered)"},
+		},
+		{
+			name:     "row appended outside the store",
+			tamper:   []string{"INSERT INTO events SELECT 11, time_ns, source, agent, workspace, project, environment, method, url, keys, auth_styles, status, duration_ns, decision, reason, redactions, hash, hash FROM events WHERE id = 10"},
+			rows:     11,
+			problems: []string{"row 11: hash mismatch (edited)", "row 11: after the chain head (inserted outside the store)"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openTemp(t)
+			recordN(t, s, 10)
+			tamper(t, s.Path(), tt.tamper...)
+			res, err := s.Verify(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.OK || res.Rows != tt.rows || !slices.Equal(res.Problems, tt.problems) {
+				t.Errorf("verify = %+v\nwant rows %d, problems %q", res, tt.rows, tt.problems)
+			}
+		})
+	}
+}
+
+func TestAppendOnlyTriggers(t *testing.T) {
+	s := openTemp(t)
+	recordN(t, s, 3)
+	db, err := sql.Open("sqlite", s.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []string{
+		"UPDATE events SET status = 1 WHERE id = 2",
+		"DELETE FROM events WHERE id = 3",
+		"DELETE FROM chain_head",
+	} {
+		if _, err := db.Exec(q); err == nil || !strings.Contains(err.Error(), "audit") {
+			t.Errorf("%s: err %v, want refusal", q, err)
+		}
+	}
+	if res, err := s.Verify(context.Background()); err != nil || !res.OK {
+		t.Errorf("verify after refused edits: %+v, %v", res, err)
+	}
+}
+
+func TestConcurrentRecorders(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns processes")
+	}
+	s := openTemp(t)
+	const goroutines, perGoroutine, processes = 6, 25, 2
+	var wg sync.WaitGroup
+	cmds := make([]*exec.Cmd, processes)
+	for p := range cmds {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), childDBEnv+"="+s.Path(), childAgentEnv+"=process")
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds[p] = cmd
+	}
+	for range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perGoroutine {
+				e := sampleEvent(i)
+				e.Agent = "goroutine"
+				if err := s.Record(context.Background(), e); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("recorder process: %v", err)
+		}
+	}
+	for agent, want := range map[string]int{"goroutine": goroutines * perGoroutine, "process": processes * childRows} {
+		got, err := s.Query(context.Background(), Filter{Agent: agent})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != want {
+			t.Errorf("%s rows = %d, want %d", agent, len(got), want)
+		}
+	}
+	res, err := s.Verify(context.Background())
+	total := goroutines*perGoroutine + processes*childRows
+	if err != nil || !res.OK || res.Rows != total {
+		t.Errorf("verify = %+v, %v; want OK with %d rows", res, err, total)
+	}
+}
+
+func TestNoValueInDatabase(t *testing.T) {
+	const secret = "sk_live_9f8e7d6c5b4a39281706"
+	s := openTemp(t)
+	u := mustParseURL(t, "https://maps.example.com/geo?address=x&key="+secret)
+	e := fullEvent()
+	e.Keys = []string{"GOOGLE_MAPS_KEY"}
+	e.AuthStyles = []string{"query"}
+	e.URL = SanitizeURL(u, map[string]string{"key": "GOOGLE_MAPS_KEY"})
+	if err := s.Record(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	forms := valueForms(secret)
+	// While open, the row lives in the WAL; after Close, in the main file.
+	scan := func(when string) {
+		var all []byte
+		for _, p := range []string{s.Path(), s.Path() + "-wal", s.Path() + "-shm"} {
+			b, err := os.ReadFile(p)
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
+				t.Fatal(err)
+			}
+			all = append(all, b...)
+		}
+		if !strings.Contains(string(all), "GOOGLE_MAPS_KEY") {
+			t.Fatalf("%s: key name not found in the database files; the scan reads the wrong bytes", when)
+		}
+		for name, form := range forms {
+			if strings.Contains(string(all), form) {
+				t.Errorf("%s: database files contain the secret (%s)", when, name)
+			}
+		}
+	}
+	scan("open")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	scan("closed")
+}
+
+func TestEventHasNoValueField(t *testing.T) {
+	forbidden := []string{"value", "secret", "token", "credential", "password", "passwd", "plaintext"}
+	check := func(what, name string) {
+		lower := strings.ToLower(name)
+		for _, f := range forbidden {
+			if strings.Contains(lower, f) {
+				t.Errorf("%s %q looks like it could hold a value", what, name)
+			}
+		}
+	}
+	allowed := map[reflect.Type]bool{
+		reflect.TypeFor[string](): true, reflect.TypeFor[[]string](): true, reflect.TypeFor[int](): true,
+		reflect.TypeFor[time.Time](): true, reflect.TypeFor[time.Duration](): true, reflect.TypeFor[Decision](): true,
+	}
+	typ := reflect.TypeFor[Event]()
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		check("Event field", f.Name)
+		if !allowed[f.Type] {
+			t.Errorf("Event field %s has type %v; only plain names, numbers and times belong here", f.Name, f.Type)
+		}
+	}
+	s := openTemp(t)
+	for _, table := range []string{"events", "chain_head"} {
+		rows, err := s.db.Query("SELECT name FROM pragma_table_info(?)", table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for rows.Next() {
+			var col string
+			if err := rows.Scan(&col); err != nil {
+				t.Fatal(err)
+			}
+			check(table+" column", col)
+			n++
+		}
+		rows.Close()
+		if n == 0 {
+			t.Errorf("table %s has no columns", table)
+		}
+	}
+}
+
+func TestFileModes(t *testing.T) {
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	dir := filepath.Join(t.TempDir(), "a", "b")
+	path := filepath.Join(dir, FileName)
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	recordN(t, s, 2)
+	want := map[string]os.FileMode{dir: 0o700, path: 0o600, path + "-wal": 0o600, path + "-shm": 0o600}
+	for p, mode := range want {
+		info, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Mode().Perm() != mode {
+			t.Errorf("%s mode %v, want %v", filepath.Base(p), info.Mode().Perm(), mode)
+		}
+	}
+}
+
+func TestOpenTightensLooseFiles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), FileName)
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recordN(t, s, 1)
+	s.Close()
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	info, _ := os.Stat(path)
+	if info.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v after reopening", info.Mode().Perm())
+	}
+}
+
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), FileName)
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	tamper(t, path, "PRAGMA user_version = 99")
+	if _, err := Open(path); !errors.Is(err, ErrNewerSchema) {
+		t.Fatalf("err %v, want ErrNewerSchema", err)
+	}
+}
+
+func TestReopenKeepsChain(t *testing.T) {
+	path := filepath.Join(t.TempDir(), FileName)
+	for range 3 {
+		s, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recordN(t, s, 2)
+		s.Close()
+	}
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	res, err := s.Verify(context.Background())
+	if err != nil || !res.OK || res.Rows != 6 {
+		t.Fatalf("verify = %+v, %v", res, err)
+	}
+}
+
+func TestOpenRejectsBadPath(t *testing.T) {
+	for _, p := range []string{"", "/tmp/a?mode=ro", "/tmp/a#b"} {
+		if _, err := Open(p); err == nil {
+			t.Errorf("Open(%q) succeeded", p)
+		}
+	}
+}
+
+func TestWatch(t *testing.T) {
+	s := openTemp(t)
+	recordN(t, s, 5)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	got := make(chan Entry, 64)
+	done := make(chan error, 1)
+	go func() {
+		done <- s.WatchEvery(ctx, Filter{Last: 2, Env: "development"}, 5*time.Millisecond, func(e Entry) { got <- e })
+	}()
+	var ids []int64
+	next := func() {
+		select {
+		case e := <-got:
+			ids = append(ids, e.ID)
+		case <-ctx.Done():
+			t.Fatalf("watch delivered only %v", ids)
+		}
+	}
+	next()
+	next()
+	other := sampleEvent(0)
+	other.Environment = "production"
+	if err := s.Record(context.Background(), other); err != nil { // id 6, filtered out
+		t.Fatal(err)
+	}
+	recordN(t, s, 2) // ids 7, 8
+	next()
+	next()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("watch returned %v after cancel", err)
+	}
+	if want := []int64{4, 5, 7, 8}; !slices.Equal(ids, want) {
+		t.Errorf("ids %v, want %v", ids, want)
+	}
+}
+
+func TestWatchEmptyFirstBatchSkipsOlderRows(t *testing.T) {
+	s := openTemp(t)
+	recordN(t, s, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	got := make(chan Entry, 16)
+	go s.WatchEvery(ctx, Filter{Last: 5, Agent: "nobody-yet"}, 5*time.Millisecond, func(e Entry) { got <- e })
+	e := sampleEvent(9)
+	e.Agent = "nobody-yet"
+	recordN(t, s, 2)
+	if err := s.Record(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case first := <-got:
+		if first.ID != 6 {
+			t.Errorf("first delivered id %d, want 6", first.ID)
+		}
+	case <-ctx.Done():
+		t.Fatal("nothing delivered")
+	}
+}
