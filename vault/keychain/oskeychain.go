@@ -1,0 +1,95 @@
+package keychain
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/zalando/go-keyring"
+)
+
+// osKeychain stores values in the OS keychain through go-keyring.
+type osKeychain struct {
+	timeout time.Duration
+}
+
+func newOSKeychain(timeout time.Duration) *osKeychain {
+	return &osKeychain{timeout: timeout}
+}
+
+func (k *osKeychain) Name() string { return KindKeychain }
+
+func (k *osKeychain) Get(ref Ref) ([]byte, error) {
+	if err := ref.validate(); err != nil {
+		return nil, err
+	}
+	value, err := withTimeout(k.timeout, func() (string, error) {
+		return keyring.Get(ServiceName, ref.Account())
+	})
+	if err != nil {
+		return nil, mapKeyringError("get", ref, err)
+	}
+	return []byte(value), nil
+}
+
+func (k *osKeychain) Set(ref Ref, value []byte) error {
+	if err := ref.validate(); err != nil {
+		return err
+	}
+	_, err := withTimeout(k.timeout, func() (struct{}, error) {
+		return struct{}{}, keyring.Set(ServiceName, ref.Account(), string(value))
+	})
+	if err != nil {
+		return mapKeyringError("set", ref, err)
+	}
+	return nil
+}
+
+func (k *osKeychain) Delete(ref Ref) error {
+	if err := ref.validate(); err != nil {
+		return err
+	}
+	_, err := withTimeout(k.timeout, func() (struct{}, error) {
+		return struct{}{}, keyring.Delete(ServiceName, ref.Account())
+	})
+	if err != nil {
+		return mapKeyringError("delete", ref, err)
+	}
+	return nil
+}
+
+// withTimeout runs call in a goroutine and gives up after timeout. An
+// abandoned call keeps running in the background; its result is dropped.
+func withTimeout[T any](timeout time.Duration, call func() (T, error)) (T, error) {
+	if !sessionBusKnown() {
+		var zero T
+		return zero, errNoSessionBus
+	}
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := call()
+		done <- result{v, err}
+	}()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-timer.C:
+		var zero T
+		return zero, fmt.Errorf("no answer within %s", timeout)
+	}
+}
+
+// mapKeyringError turns a go-keyring error into ErrNotFound or
+// ErrUnavailable. go-keyring and D-Bus errors carry no secret value.
+func mapKeyringError(op string, ref Ref, err error) error {
+	if errors.Is(err, keyring.ErrNotFound) {
+		return errorf(ErrNotFound, "keychain: secret %q not found", ref.Account())
+	}
+	return errorf(ErrUnavailable, "keychain: %s %q: OS keychain unavailable: %v (start a Secret Service such as gnome-keyring, or set AGENTSECRETS_BACKEND=file)", op, ref.Account(), err)
+}
