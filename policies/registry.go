@@ -1,0 +1,195 @@
+package policies
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/The-17/agentsecrets/vault/fsutil"
+	"github.com/The-17/agentsecrets/wasm"
+)
+
+// Registry stores custom policies under names, in a directory (e.g.
+// ~/.agentsecrets/policies): each module once, as sha256-<hex>.wasm, and an
+// index.json mapping names to digests. Modules are validated on Add and
+// their digest checked on Get. Safe across processes (file lock).
+type Registry struct {
+	dir string
+}
+
+// Entry describes a registered policy.
+type Entry struct {
+	Name   string    `json:"name"`
+	SHA256 string    `json:"sha256"`
+	Size   int       `json:"size"`
+	Added  time.Time `json:"added"`
+}
+
+type index struct {
+	Policies map[string]Entry `json:"policies"`
+}
+
+// NewRegistry returns a registry kept in dir (created on first Add).
+func NewRegistry(dir string) *Registry { return &Registry{dir: dir} }
+
+// Dir returns the registry's directory.
+func (r *Registry) Dir() string { return r.dir }
+
+// ValidName reports whether name may be registered: lower-case letters,
+// digits, '-' and '_', starting with a letter, at most 64 bytes, and not a
+// built-in's name.
+func ValidName(name string) bool {
+	if name == "" || len(name) > 64 || name[0] < 'a' || name[0] > 'z' || wasm.IsBuiltin(name) {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// Add validates code as a policy and registers it under name, replacing a
+// previous module of that name.
+func (r *Registry) Add(name string, code []byte) (Entry, error) {
+	if !ValidName(name) {
+		return Entry{}, fmt.Errorf("policies: invalid policy name %q (lower-case letters, digits, '-', '_'; not a built-in)", name)
+	}
+	info, err := Inspect(code)
+	if err != nil {
+		return Entry{}, err
+	}
+	if !info.Valid {
+		return Entry{}, fmt.Errorf("policies: %q is not a valid policy: %s", name, info.Problem)
+	}
+	unlock, err := fsutil.Lock(filepath.Join(r.dir, ".lock"))
+	if err != nil {
+		return Entry{}, fmt.Errorf("policies: registry: %w", err)
+	}
+	defer unlock()
+	idx, err := r.readIndex()
+	if err != nil {
+		return Entry{}, err
+	}
+	if err := fsutil.WriteFileAtomic(r.blobPath(info.SHA256), code); err != nil {
+		return Entry{}, fmt.Errorf("policies: registry: %w", err)
+	}
+	e := Entry{Name: name, SHA256: info.SHA256, Size: len(code), Added: time.Now().UTC().Truncate(time.Second)}
+	old, had := idx.Policies[name]
+	idx.Policies[name] = e
+	if err := r.writeIndex(idx); err != nil {
+		return Entry{}, err
+	}
+	if had && old.SHA256 != e.SHA256 {
+		r.removeUnreferenced(idx, old.SHA256)
+	}
+	return e, nil
+}
+
+// Remove unregisters name; it wraps ErrPolicyNotFound when absent.
+func (r *Registry) Remove(name string) error {
+	unlock, err := fsutil.Lock(filepath.Join(r.dir, ".lock"))
+	if err != nil {
+		return fmt.Errorf("policies: registry: %w", err)
+	}
+	defer unlock()
+	idx, err := r.readIndex()
+	if err != nil {
+		return err
+	}
+	e, ok := idx.Policies[name]
+	if !ok {
+		return fmt.Errorf("%w: %q is not registered", ErrPolicyNotFound, name)
+	}
+	delete(idx.Policies, name)
+	if err := r.writeIndex(idx); err != nil {
+		return err
+	}
+	r.removeUnreferenced(idx, e.SHA256)
+	return nil
+}
+
+// List returns the registered policies sorted by name.
+func (r *Registry) List() ([]Entry, error) {
+	idx, err := r.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Entry, 0, len(idx.Policies))
+	for _, e := range idx.Policies {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Get returns the module registered as name, after checking its digest.
+func (r *Registry) Get(name string) ([]byte, Entry, error) {
+	idx, err := r.readIndex()
+	if err != nil {
+		return nil, Entry{}, err
+	}
+	e, ok := idx.Policies[name]
+	if !ok {
+		return nil, Entry{}, fmt.Errorf("%w: %q is not registered", ErrPolicyNotFound, name)
+	}
+	code, err := os.ReadFile(r.blobPath(e.SHA256))
+	if err != nil {
+		return nil, Entry{}, fmt.Errorf("policies: registered policy %q: module missing: %w", name, errors.Unwrap(err))
+	}
+	sum := sha256.Sum256(code)
+	if hex.EncodeToString(sum[:]) != e.SHA256 {
+		return nil, Entry{}, fmt.Errorf("policies: registered policy %q: module does not match its digest (modified on disk); add it again", name)
+	}
+	return code, e, nil
+}
+
+func (r *Registry) blobPath(sum string) string {
+	return filepath.Join(r.dir, "sha256-"+sum+".wasm")
+}
+
+func (r *Registry) readIndex() (index, error) {
+	idx := index{Policies: map[string]Entry{}}
+	b, err := os.ReadFile(filepath.Join(r.dir, "index.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return idx, nil
+	}
+	if err != nil {
+		return idx, fmt.Errorf("policies: registry index: %w", errors.Unwrap(err))
+	}
+	if err := json.Unmarshal(b, &idx); err != nil {
+		return idx, fmt.Errorf("policies: registry index %q is corrupt: %v", filepath.Join(r.dir, "index.json"), err)
+	}
+	if idx.Policies == nil {
+		idx.Policies = map[string]Entry{}
+	}
+	return idx, nil
+}
+
+func (r *Registry) writeIndex(idx index) error {
+	b, err := json.MarshalIndent(idx, "", "  ")
+	if err != nil {
+		return fmt.Errorf("policies: registry index: %v", err)
+	}
+	if err := fsutil.WriteFileAtomic(filepath.Join(r.dir, "index.json"), append(b, '\n')); err != nil {
+		return fmt.Errorf("policies: registry index: %w", err)
+	}
+	return nil
+}
+
+func (r *Registry) removeUnreferenced(idx index, sum string) {
+	for _, e := range idx.Policies {
+		if e.SHA256 == sum {
+			return
+		}
+	}
+	_ = os.Remove(r.blobPath(sum))
+}

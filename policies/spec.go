@@ -1,0 +1,132 @@
+package policies
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Spec is one policy of a chain and its configuration, e.g.
+// {Name: "bearer", Params: {"key": "STRIPE_KEY"}}. Name is a built-in, a
+// registered name or a path to a .wasm file.
+type Spec struct {
+	Name   string
+	Params map[string]string
+}
+
+// injection describes a built-in injection style: the param its "name"
+// part goes to (empty when the argument is just KEY) and how to check it.
+type injection struct {
+	nameParam string
+	form      string
+	check     func(string) bool
+}
+
+var injections = map[string]injection{
+	"bearer":     {form: "KEY"},
+	"basic":      {form: "KEY"},
+	"redact":     {form: "KEY"},
+	"header":     {nameParam: "name", form: "Header-Name=KEY", check: validHeaderName},
+	"query":      {nameParam: "param", form: "param=KEY", check: validComponent},
+	"body-field": {nameParam: "path", form: "path=KEY", check: validPath},
+	"form-field": {nameParam: "field", form: "field=KEY", check: validComponent},
+}
+
+// ParseInjection maps an injection flag to a built-in policy spec. style is
+// one of bearer, basic, redact (arg "KEY") or header, query, body-field,
+// form-field (arg "name=KEY", split at the last '='). Names keep their case;
+// KEY must look like an environment variable name in upper case
+// ([A-Z][A-Z0-9_]*).
+func ParseInjection(style, arg string) (Spec, error) {
+	inj, ok := injections[style]
+	if !ok {
+		return Spec{}, fmt.Errorf("policies: unknown injection style %q (want bearer, basic, header, query, body-field, form-field or redact)", style)
+	}
+	key := arg
+	params := make(map[string]string, 2)
+	if inj.nameParam != "" {
+		i := strings.LastIndexByte(arg, '=')
+		if i < 0 {
+			return Spec{}, fmt.Errorf("policies: %s injection wants %s, got %q", style, inj.form, arg)
+		}
+		name := arg[:i]
+		key = arg[i+1:]
+		if name == "" || !inj.check(name) {
+			return Spec{}, fmt.Errorf("policies: %s injection: invalid %s %q in %q (want %s)", style, inj.nameParam, name, arg, inj.form)
+		}
+		params[inj.nameParam] = name
+	}
+	if !validKey(key) {
+		return Spec{}, fmt.Errorf("policies: %s injection: invalid secret name %q in %q (want %s, KEY like STRIPE_KEY)", style, key, arg, inj.form)
+	}
+	params["key"] = key
+	return Spec{Name: style, Params: params}, nil
+}
+
+// ParseParams turns "k=v" arguments (from --param) into a params map.
+func ParseParams(args []string) (map[string]string, error) {
+	out := make(map[string]string, len(args))
+	for _, a := range args {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("policies: param %q is not name=value", a)
+		}
+		if _, dup := out[k]; dup {
+			return nil, fmt.Errorf("policies: param %q given twice", k)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+func validKey(s string) bool {
+	if s == "" || len(s) > 128 || s[0] < 'A' || s[0] > 'Z' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func validHeaderName(s string) bool {
+	if len(s) > 256 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// validComponent accepts printable query/form names without separators.
+func validComponent(s string) bool {
+	if len(s) > 256 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || c == '&' || c == '#' || c == '=' {
+			return false
+		}
+	}
+	return true
+}
+
+// validPath accepts sjson paths made of printable characters.
+func validPath(s string) bool {
+	if len(s) > 1024 || strings.HasPrefix(s, ".") || strings.HasSuffix(s, ".") {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
