@@ -285,7 +285,7 @@ func (e *Engine) compileCustom(ctx context.Context, name string, code []byte, su
 func (e *Engine) compile(ctx context.Context, r wazero.Runtime, name string, code []byte) (*policy, error) {
 	m, err := r.CompileModule(ctx, code)
 	if err != nil {
-		return nil, fmt.Errorf("policies: policy %q: not a valid WebAssembly module: %v", name, err)
+		return nil, fmt.Errorf("policies: policy %q: cannot compile: %v", name, err)
 	}
 	if err := validate(m); err != nil {
 		m.Close(ctx)

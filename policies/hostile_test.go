@@ -1,0 +1,131 @@
+package policies
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func guest(name string) string { return "../testdata/guests/" + name + ".wasm" }
+
+// TestHostileGuests runs each hostile guest and checks the error it gets,
+// then that the same Engine still serves the same guest slot and a
+// built-in.
+func TestHostileGuests(t *testing.T) {
+	e := newTestEngine(t, Config{Timeout: 200 * time.Millisecond, MemoryLimitPages: 64})
+	ctx := context.Background()
+	tests := []struct {
+		guest   string
+		wantErr error
+		wantMsg string
+	}{
+		{"loop", ErrPolicyFailed, "timed out"},
+		{"membomb", ErrPolicyFailed, "trapped"},
+		{"recurse", ErrPolicyFailed, "trapped"},
+		{"trap", ErrPolicyFailed, "trapped: wasm error: unreachable"},
+		{"bigmem", nil, "over limit of 64 pages"},
+		{"badimport", nil, `import "fetch" from module "env" is not allowed`},
+		{"badsig", nil, "import agentsecrets.secret_open has signature (i32) -> i32, want (i32, i32) -> i32"},
+		{"noexport", nil, `does not export "on_request"`},
+		{"deny", ErrDenied, `denied the request: not on weekends`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.guest, func(t *testing.T) {
+			for round := 0; round < 2; round++ {
+				call := newCall(t, "https://api.example.com/", map[string]string{"API_KEY": testSecret})
+				err := e.Run(ctx, []Spec{{Name: guest(tt.guest), Params: map[string]string{"key": "API_KEY"}}}, call)
+				if err == nil || !strings.Contains(err.Error(), tt.wantMsg) {
+					t.Fatalf("round %d: err = %v, want it to contain %q", round, err, tt.wantMsg)
+				}
+				if !strings.Contains(err.Error(), guest(tt.guest)) {
+					t.Errorf("error does not name the policy: %v", err)
+				}
+				if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+					t.Errorf("err = %v, want errors.Is %v", err, tt.wantErr)
+				}
+				assertEngineServes(t, e)
+			}
+		})
+	}
+}
+
+func assertEngineServes(t *testing.T, e *Engine) {
+	t.Helper()
+	call := newCall(t, "https://api.example.com/", map[string]string{"API_KEY": testSecret})
+	if err := e.Run(context.Background(), []Spec{spec(t, "bearer", "API_KEY")}, call); err != nil {
+		t.Fatalf("engine no longer serves after a hostile guest: %v", err)
+	}
+	if call.Req.Header.Get("Authorization") != "Bearer "+testSecret {
+		t.Fatal("bearer did not place the secret after a hostile guest")
+	}
+}
+
+// TestHostileGuestsKeepInstanceHealthy runs the guests whose host calls
+// must all be refused: they deny (naming the case) if the host accepts one.
+// The second round reuses the pooled instance, so stale handles are tried.
+func TestHostileGuestsKeepInstanceHealthy(t *testing.T) {
+	e := newTestEngine(t, Config{})
+	for _, g := range []string{"badptr", "handles"} {
+		t.Run(g, func(t *testing.T) {
+			for round := 0; round < 3; round++ {
+				// badptr opens the secret named "key" itself.
+				call := newCall(t, "https://api.example.com/", map[string]string{"API_KEY": testSecret, "key": testSecret})
+				call.Req.Header.Set("X-Test", "1")
+				if err := e.Run(context.Background(), []Spec{{Name: guest(g), Params: map[string]string{"key": "API_KEY"}}}, call); err != nil {
+					t.Fatalf("round %d: %v", round, err)
+				}
+			}
+			p, err := e.load(context.Background(), guest(g))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p.idle) != 1 {
+				t.Errorf("pool holds %d instances after sequential calls, want the one reused", len(p.idle))
+			}
+		})
+	}
+}
+
+func TestStaleHandleFromAnotherCallOfTheChain(t *testing.T) {
+	// Two copies of the handles guest in one chain share one Call; each
+	// invocation draws a new generation, so the first one's handle is
+	// stale in the second (the guest's global is per instance, so the
+	// pool is forced to one instance by running the same policy twice).
+	e := newTestEngine(t, Config{MaxIdle: 1})
+	s := Spec{Name: guest("handles"), Params: map[string]string{"key": "API_KEY"}}
+	call := newCall(t, "https://api.example.com/", map[string]string{"API_KEY": testSecret})
+	if err := e.Run(context.Background(), []Spec{s, s, s}, call); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDeadlineFromCaller(t *testing.T) {
+	e := newTestEngine(t, Config{Timeout: time.Minute})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	call := newCall(t, "https://api.example.com/", nil)
+	err := e.Run(ctx, []Spec{{Name: guest("loop")}}, call)
+	if !errors.Is(err, ErrPolicyFailed) {
+		t.Fatalf("err = %v, want a failed policy", err)
+	}
+	assertEngineServes(t, e)
+}
+
+func TestUnknownPolicy(t *testing.T) {
+	e := newTestEngine(t, Config{})
+	call := newCall(t, "https://api.example.com/", nil)
+	err := e.Run(context.Background(), []Spec{{Name: "nope"}}, call)
+	if !errors.Is(err, ErrPolicyNotFound) || !strings.Contains(err.Error(), `"nope"`) {
+		t.Errorf("err = %v", err)
+	}
+	err = e.Run(context.Background(), []Spec{{Name: "./missing.wasm"}}, call)
+	if err == nil || !strings.Contains(err.Error(), "missing.wasm") {
+		t.Errorf("err = %v", err)
+	}
+	if _, err := os.Stat("missing.wasm"); err == nil {
+		t.Fatal("test precondition: missing.wasm exists")
+	}
+}
