@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/The-17/agentsecrets/vault/seal"
@@ -454,6 +456,31 @@ func BenchmarkFileGet(b *testing.B) {
 	for b.Loop() {
 		if _, err := be.Get(testRef("A")); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestFileConcurrentGoroutinesLoseNothing(t *testing.T) {
+	dir := t.TempDir()
+	b := openFile(t, dir, "pw")
+	const workers, each = 4, 25
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				if err := b.Set(testRef(fmt.Sprintf("W%d_%d", w, i)), []byte(streamValue("W", w*each+i))); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for w := 0; w < workers; w++ {
+		for i := 0; i < each; i++ {
+			wantValue(t, b, testRef(fmt.Sprintf("W%d_%d", w, i)), streamValue("W", w*each+i))
 		}
 	}
 }
