@@ -8,8 +8,8 @@ import (
 
 func TestValidateKeyName(t *testing.T) {
 	tests := []struct {
-		name   string
-		ok     bool
+		name    string
+		ok      bool
 		suggest string
 	}{
 		{"STRIPE_KEY", true, ""},

@@ -1,0 +1,206 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/The-17/agentsecrets/vault"
+	"github.com/The-17/agentsecrets/vault/keychain"
+)
+
+// Version is set at build time with
+// -ldflags "-X github.com/The-17/agentsecrets/cmd/cli.Version=v1.2.3".
+var Version = ""
+
+// registry holds the constructors of the top-level commands; each command
+// file adds its own in an init function.
+var registry []func(*Factory) *cobra.Command
+
+// register adds a top-level command constructor.
+func register(newCmd func(*Factory) *cobra.Command) { registry = append(registry, newCmd) }
+
+// Factory gives commands their dependencies, created on first use.
+type Factory struct {
+	IO     *IOStreams
+	Getenv func(string) string
+	// Project and Environment are the --project and --env flags.
+	Project, Environment string
+
+	store *vault.Store
+}
+
+// Store opens the vault (once). It touches no file and no keychain by
+// itself; the backend is opened by the operations that read or write values.
+func (f *Factory) Store() (*vault.Store, error) {
+	if f.store != nil {
+		return f.store, nil
+	}
+	s, err := vault.Open(vault.Options{Getenv: f.Getenv, Project: f.Project, Environment: f.Environment,
+		Passphrase: f.passphrase, Warn: f.IO.ErrOut})
+	if err != nil {
+		return nil, err
+	}
+	f.store = s
+	return s, nil
+}
+
+// Context resolves the active workspace, project and environment.
+func (f *Factory) Context() (vault.Context, error) {
+	s, err := f.Store()
+	if err != nil {
+		return vault.Context{}, err
+	}
+	return s.Context()
+}
+
+// passphrase is $AGENTSECRETS_PASSPHRASE, else asked on the terminal.
+func (f *Factory) passphrase() ([]byte, error) {
+	if p := f.Getenv("AGENTSECRETS_PASSPHRASE"); p != "" {
+		return []byte(p), nil
+	}
+	tty, err := f.IO.TTY()
+	if err != nil {
+		return nil, keychain.ErrNoPassphrase
+	}
+	defer tty.Close()
+	p, err := tty.PromptHidden("agentsecrets vault passphrase: ")
+	if err != nil || len(p) == 0 {
+		return nil, keychain.ErrNoPassphrase
+	}
+	return p, nil
+}
+
+// Main runs the command line of the process and returns the exit code.
+func Main() int {
+	return Run(os.Args[1:], NewIOStreams(os.Stdin, os.Stdout, os.Stderr, os.Getenv), os.Getenv)
+}
+
+// Run runs one command line with the given streams and environment and
+// returns the exit code.
+func Run(args []string, streams *IOStreams, getenv func(string) string) int {
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	f := &Factory{IO: streams, Getenv: getenv}
+	root := newRootCmd(f)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return ExitOK
+	}
+	var silent *silentError
+	if !errors.As(err, &silent) {
+		printError(streams.ErrOut, err, streams.ErrColorEnabled())
+	}
+	return exitCode(err)
+}
+
+// silentError carries an exit code for a command that has already said
+// everything it has to say.
+type silentError struct{ code int }
+
+func (e *silentError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func newRootCmd(f *Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "agentsecrets",
+		Short: "Secrets an AI agent operates without ever seeing a value",
+		Long: `agentsecrets keeps credentials in the OS keychain (or an encrypted file) and
+lets an AI agent manage them by name: projects, environments, drift, domain
+allowlists. Values are typed by a human and never printed to an agent.`,
+		Example: `  agentsecrets init --storage-mode 1
+  agentsecrets secrets set STRIPE_KEY        # the user types the value
+  agentsecrets secrets list
+  agentsecrets status --json`,
+		Version:       version(),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetIn(f.IO.In)
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.ErrOut)
+	root.SetVersionTemplate("agentsecrets {{.Version}}\n")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError(c.CommandPath(), "%v", err)
+	})
+	root.PersistentFlags().StringVar(&f.Project, "project", "", "use this project instead of the active one")
+	root.PersistentFlags().StringVar(&f.Environment, "env", "", "use this environment (development, staging, production) instead of the active one")
+	for _, newCmd := range registry {
+		root.AddCommand(newCmd(f))
+	}
+	return root
+}
+
+func version() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// exactArgs is cobra.ExactArgs with a usage error naming the arguments.
+func exactArgs(n int, names string) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usageError(c.CommandPath(), "%s takes %s (got %d argument(s))", c.CommandPath(), names, len(args))
+		}
+		return nil
+	}
+}
+
+// minArgs requires at least n arguments.
+func minArgs(n int, names string) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) < n {
+			return usageError(c.CommandPath(), "%s takes %s", c.CommandPath(), names)
+		}
+		return nil
+	}
+}
+
+// printJSON writes v as indented JSON to stdout.
+func (f *Factory) printJSON(v any) error {
+	enc := json.NewEncoder(f.IO.Out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// confirm asks a yes/no question on the terminal unless yes is set. Without
+// a terminal it fails, telling the user to pass --yes.
+func (f *Factory) confirm(yes bool, cmdPath, question string) error {
+	if yes {
+		return nil
+	}
+	tty, err := f.IO.TTY()
+	if err != nil {
+		return newError(ExitUsage, "rerun with --yes to confirm: "+cmdPath+" --yes",
+			"%s needs a confirmation and there is no terminal to ask on", cmdPath)
+	}
+	defer tty.Close()
+	answer, err := tty.Prompt(question + " [y/N]: ")
+	if err != nil {
+		return err
+	}
+	switch strings.ToLower(strings.TrimSpace(answer)) {
+	case "y", "yes":
+		return nil
+	}
+	return newError(ExitError, "", "cancelled; nothing changed")
+}
+
+// plural returns "1 secret" / "2 secrets".
+func plural(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}

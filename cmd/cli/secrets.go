@@ -1,0 +1,383 @@
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/The-17/agentsecrets/vault"
+)
+
+// maxValueSize bounds a value read from stdin.
+const maxValueSize = 1 << 20
+
+func init() { register(newSecretsCmd) }
+
+func newSecretsCmd(f *Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "secrets",
+		Short: "Set, get, list, delete and compare secrets",
+		Long: `Secrets live in the active project and environment (--project and --env
+override them). Names are UPPER_SNAKE_CASE; values are typed by a human and
+never printed to an agent.`,
+		Example: `  agentsecrets secrets set STRIPE_KEY          # hidden prompt
+  printf %s "$VALUE" | agentsecrets secrets set STRIPE_KEY
+  agentsecrets secrets list
+  agentsecrets secrets diff --from development --to production`,
+	}
+	cmd.AddCommand(newSecretsSetCmd(f), newSecretsGetCmd(f), newSecretsListCmd(f), newSecretsDeleteCmd(f),
+		newSecretsDiffCmd(f), newSyncCmd(f, "push", "Upload secrets to the sync server (encrypted)"),
+		newSyncCmd(f, "pull", "Download secrets from the sync server into the vault"))
+	return cmd
+}
+
+type assignment struct {
+	key   string
+	value []byte
+}
+
+func newSecretsSetCmd(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "set KEY | KEY=value [KEY=value ...]",
+		Short: "Store a secret in the active environment",
+		Long: `Store a secret. With a bare KEY the value comes from a hidden prompt when
+stdin is a terminal, or from stdin when it is piped (one trailing newline is
+removed). KEY=value pairs are accepted too, several at once, but a value on the
+command line is visible to other processes and shell history, so a warning is
+printed.`,
+		Example: `  agentsecrets secrets set STRIPE_KEY
+  printf %s "$TOKEN" | agentsecrets secrets set GITHUB_TOKEN
+  agentsecrets secrets set STRIPE_KEY=sk_test_123 OPENAI_KEY=sk-abc`,
+		Args: minArgs(1, "KEY, or one or more KEY=value"),
+		RunE: func(c *cobra.Command, args []string) error {
+			as, err := parseAssignments(c.CommandPath(), args)
+			if err != nil {
+				return err
+			}
+			s, err := f.Store()
+			if err != nil {
+				return err
+			}
+			ctx, err := s.Context()
+			if err != nil {
+				return err
+			}
+			if len(as) == 1 && as[0].value == nil {
+				if as[0].value, err = f.readValue(as[0].key); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintln(f.IO.ErrOut, "agentsecrets: warning: values given as KEY=value are visible to other processes and kept in shell history; prefer `agentsecrets secrets set KEY` and type the value")
+			}
+			for _, a := range as {
+				if err := s.Set(ctx, a.key, a.value); err != nil {
+					return err
+				}
+				fmt.Fprintf(f.IO.Out, "Set %s in %s (%s)\n", a.key, ctx.Project, ctx.Environment)
+			}
+			return nil
+		},
+	}
+}
+
+// parseAssignments validates every argument before anything is stored.
+func parseAssignments(cmdPath string, args []string) ([]assignment, error) {
+	var out []assignment
+	seen := map[string]bool{}
+	for _, arg := range args {
+		key, value, hasValue := strings.Cut(arg, "=")
+		if err := vault.ValidateKeyName(key); err != nil {
+			return nil, err
+		}
+		if !hasValue && len(args) > 1 {
+			return nil, usageError(cmdPath, "give either one KEY (value from a prompt or stdin) or KEY=value pairs, not %q among pairs", key)
+		}
+		if hasValue && value == "" {
+			return nil, newError(ExitUsage, "give a value, or use `agentsecrets secrets set "+key+"` to type it", "empty value for %s", key)
+		}
+		if seen[key] {
+			return nil, usageError(cmdPath, "%s given twice", key)
+		}
+		seen[key] = true
+		a := assignment{key: key}
+		if hasValue {
+			a.value = []byte(value)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// readValue reads a value from a hidden prompt (stdin a terminal) or from
+// piped stdin, removing one trailing newline.
+func (f *Factory) readValue(key string) ([]byte, error) {
+	if f.IO.IsStdinTTY() {
+		v, err := f.IO.readHiddenStdin(fmt.Sprintf("Value for %s (hidden): ", key))
+		if err != nil {
+			return nil, err
+		}
+		if len(v) == 0 {
+			return nil, newError(ExitUsage, "", "empty value for %s; nothing stored", key)
+		}
+		return v, nil
+	}
+	if f.IO.In == nil {
+		return nil, newError(ExitUsage, "pipe the value: printf %s \"$VALUE\" | agentsecrets secrets set "+key, "no value for %s on stdin", key)
+	}
+	v, err := io.ReadAll(io.LimitReader(f.IO.In, maxValueSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(v) > maxValueSize {
+		return nil, newError(ExitUsage, "", "value for %s is larger than %d bytes", key, maxValueSize)
+	}
+	if bytes.HasSuffix(v, []byte("\r\n")) {
+		v = v[:len(v)-2]
+	} else if bytes.HasSuffix(v, []byte("\n")) {
+		v = v[:len(v)-1]
+	}
+	if len(v) == 0 {
+		return nil, newError(ExitUsage, "the user runs `agentsecrets secrets set "+key+"` in a terminal and types the value",
+			"empty value for %s on stdin; nothing stored", key)
+	}
+	return v, nil
+}
+
+func newSecretsGetCmd(f *Factory) *cobra.Command {
+	var toPipe bool
+	cmd := &cobra.Command{
+		Use:   "get KEY",
+		Short: "Print a secret's value to the terminal (for the user, not an agent)",
+		Long: `Print the value of KEY. It is printed only when stdout is a terminal; writing
+it to a pipe or file needs --reveal-to-pipe, which warns. Agents use
+` + "`agentsecrets call`" + `, ` + "`env`" + ` or ` + "`exec`" + ` instead and never read values.`,
+		Example: "  agentsecrets secrets get STRIPE_KEY\n  agentsecrets secrets get STRIPE_KEY --reveal-to-pipe | pbcopy",
+		Args:    exactArgs(1, "a KEY"),
+		RunE: func(_ *cobra.Command, args []string) error {
+			if err := vault.ValidateKeyName(args[0]); err != nil {
+				return err
+			}
+			s, err := f.Store()
+			if err != nil {
+				return err
+			}
+			ctx, err := s.Context()
+			if err != nil {
+				return err
+			}
+			if _, err := s.Entry(ctx, args[0]); err != nil {
+				return err
+			}
+			tty := f.IO.IsStdoutTTY()
+			if !tty && !toPipe {
+				return newError(ExitError, "the user runs it in a terminal; to write the value to a pipe add --reveal-to-pipe",
+					"refusing to print the value of %s: stdout is not a terminal", args[0])
+			}
+			v, err := s.Get(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if !tty {
+				fmt.Fprintf(f.IO.ErrOut, "agentsecrets: warning: writing the value of %s to a pipe (--reveal-to-pipe)\n", args[0])
+				_, err = f.IO.Out.Write(v.Bytes())
+				return err
+			}
+			_, err = fmt.Fprintf(f.IO.Out, "%s\n", v.Bytes())
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&toPipe, "reveal-to-pipe", false, "write the value even when stdout is not a terminal (warns)")
+	return cmd
+}
+
+func newSecretsListCmd(f *Factory) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List key names with coverage across environments (never values)",
+		Example: `  agentsecrets secrets list
+  agentsecrets secrets list --project OPENCLAW_MANAGER --json`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(_ *cobra.Command, _ []string) error {
+			s, err := f.Store()
+			if err != nil {
+				return err
+			}
+			ctx, err := s.Context()
+			if err != nil {
+				return err
+			}
+			keys, err := s.List(ctx)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return f.printJSON(map[string]any{"workspace": ctx.Workspace, "project": ctx.Project,
+					"environment": ctx.Environment, "keys": keys})
+			}
+			fmt.Fprintf(f.IO.Out, "Project %s (workspace %s), active environment: %s\n", ctx.Project, ctx.Workspace, ctx.Environment)
+			if len(keys) == 0 {
+				fmt.Fprintln(f.IO.Out, "No secrets yet. The user adds one in a terminal: agentsecrets secrets set KEY_NAME")
+				return nil
+			}
+			tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "KEY\tDEVELOPMENT\tSTAGING\tPRODUCTION\tEXPIRES")
+			for _, k := range keys {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.Name, mark(k.Environments[vault.Development]),
+					mark(k.Environments[vault.Staging]), mark(k.Environments[vault.Production]), expiries(k.Expires))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func mark(set bool) string {
+	if set {
+		return "set"
+	}
+	return "-"
+}
+
+func expiries(m map[string]time.Time) string {
+	if len(m) == 0 {
+		return ""
+	}
+	var parts []string
+	for env, t := range m {
+		parts = append(parts, env+":"+t.Format("2006-01-02"))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, " ")
+}
+
+func newSecretsDeleteCmd(f *Factory) *cobra.Command {
+	var yes bool
+	cmd := &cobra.Command{
+		Use:     "delete KEY",
+		Short:   "Delete a secret from the active environment",
+		Long:    "Delete KEY from the active environment (or --env). Asks on the terminal; --yes confirms. Cannot be undone.",
+		Example: "  agentsecrets secrets delete OLD_KEY --yes",
+		Args:    exactArgs(1, "a KEY"),
+		RunE: func(c *cobra.Command, args []string) error {
+			if err := vault.ValidateKeyName(args[0]); err != nil {
+				return err
+			}
+			s, err := f.Store()
+			if err != nil {
+				return err
+			}
+			ctx, err := s.Context()
+			if err != nil {
+				return err
+			}
+			if _, err := s.Entry(ctx, args[0]); err != nil {
+				return err
+			}
+			if err := f.confirm(yes, c.CommandPath(), fmt.Sprintf("Delete %s from %s (%s)?", args[0], ctx.Project, ctx.Environment)); err != nil {
+				return err
+			}
+			if err := s.Delete(ctx, args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(f.IO.Out, "Deleted %s from %s (%s)\n", args[0], ctx.Project, ctx.Environment)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
+	return cmd
+}
+
+func newSecretsDiffCmd(f *Factory) *cobra.Command {
+	var from, to string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "diff --from ENV --to ENV",
+		Short: "Compare two environments (by fingerprint, never by value)",
+		Long: `Show keys missing on either side and keys whose values differ between two
+environments. Values are compared by keyed fingerprint and never shown. Without
+--from/--to it would compare the vault with a sync server, which is not
+configured (local-first).`,
+		Example: "  agentsecrets secrets diff --from development --to production\n  agentsecrets secrets diff --from staging --to production --json",
+		Args:    exactArgs(0, "no arguments (use --from and --to)"),
+		RunE: func(c *cobra.Command, _ []string) error {
+			if from == "" && to == "" {
+				return noSyncServer("secrets diff", "compare environments instead: agentsecrets secrets diff --from development --to production")
+			}
+			if from == "" || to == "" {
+				return usageError(c.CommandPath(), "give both --from and --to")
+			}
+			s, err := f.Store()
+			if err != nil {
+				return err
+			}
+			ctx, err := s.Context()
+			if err != nil {
+				return err
+			}
+			d, err := s.Diff(ctx, from, to)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return f.printJSON(struct {
+					Project string `json:"project"`
+					InSync  bool   `json:"in_sync"`
+					vault.Diff
+				}{ctx.Project, d.InSync(), d})
+			}
+			printDiff(f, ctx.Project, d)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&from, "from", "", "environment to compare from")
+	cmd.Flags().StringVar(&to, "to", "", "environment to compare to")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func printDiff(f *Factory, project string, d vault.Diff) {
+	w := f.IO.Out
+	fmt.Fprintf(w, "Project %s: %s -> %s\n", project, d.From, d.To)
+	if d.InSync() {
+		fmt.Fprintf(w, "In sync: %s\n", plural(len(d.Same), "key"))
+		return
+	}
+	section := func(title string, keys []string) {
+		if len(keys) == 0 {
+			return
+		}
+		fmt.Fprintln(w, title)
+		for _, k := range keys {
+			fmt.Fprintf(w, "  %s\n", k)
+		}
+	}
+	section("Missing in "+d.To+" (only in "+d.From+"):", d.OnlyInFrom)
+	section("Missing in "+d.From+" (only in "+d.To+"):", d.OnlyInTo)
+	section("Different values:", d.Differ)
+	fmt.Fprintf(w, "Same: %s\n", plural(len(d.Same), "key"))
+}
+
+func noSyncServer(what, hint string) error {
+	return newError(ExitError, hint, "%s: no sync server configured yet (agentsecrets is local-first; values stay in this machine's vault)", what)
+}
+
+func newSyncCmd(f *Factory, name, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:     name,
+		Short:   short,
+		Long:    short + ". No sync server is configured yet: values stay in this machine's vault.",
+		Example: "  agentsecrets secrets " + name,
+		Args:    exactArgs(0, "no arguments"),
+		RunE: func(_ *cobra.Command, _ []string) error {
+			return noSyncServer("secrets "+name, "nothing to do: secrets are stored locally; see agentsecrets secrets list")
+		},
+	}
+}

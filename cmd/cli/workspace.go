@@ -1,0 +1,208 @@
+package cli
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/The-17/agentsecrets/vault"
+)
+
+func init() { register(newWorkspaceCmd) }
+
+func newWorkspaceCmd(f *Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "workspace",
+		Short: "Workspaces and their domain allowlist",
+		Long: `A workspace holds projects and the domain allowlist. Locally there is one
+workspace, "default"; team workspaces come with a sync server.`,
+		Example: "  agentsecrets workspace list\n  agentsecrets workspace allowlist list",
+	}
+	cmd.AddCommand(newWorkspaceListCmd(f), newAllowlistCmd(f))
+	return cmd
+}
+
+func newWorkspaceListCmd(f *Factory) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:     "list",
+		Short:   "List the local workspaces",
+		Example: "  agentsecrets workspace list --json",
+		Args:    exactArgs(0, "no arguments"),
+		RunE: func(_ *cobra.Command, _ []string) error {
+			s, err := f.Store()
+			if err != nil {
+				return err
+			}
+			ws, err := s.Workspaces()
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return f.printJSON(map[string]any{"workspaces": ws})
+			}
+			tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "  NAME\tPROJECTS\tALLOWED DOMAINS")
+			for _, w := range ws {
+				m := " "
+				if w.Active {
+					m = "*"
+				}
+				fmt.Fprintf(tw, "%s %s\t%d\t%d\n", m, w.Name, w.Projects, w.Allowlist)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newAllowlistCmd(f *Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "allowlist",
+		Short: "Domains secrets may be sent to",
+		Long: `The allowlist names the hosts authenticated calls may reach. An empty
+allowlist blocks every call. Adding or removing domains needs a human typing a
+confirmation at a terminal; no flag skips it, so an agent cannot change it.`,
+		Example: `  agentsecrets workspace allowlist list
+  agentsecrets workspace allowlist add api.stripe.com *.example.com`,
+	}
+	cmd.AddCommand(newAllowlistListCmd(f), newAllowlistChangeCmd(f, true), newAllowlistChangeCmd(f, false))
+	return cmd
+}
+
+func newAllowlistListCmd(f *Factory) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:     "list",
+		Short:   "List the allowed domains",
+		Example: "  agentsecrets workspace allowlist list --json",
+		Args:    exactArgs(0, "no arguments"),
+		RunE: func(_ *cobra.Command, _ []string) error {
+			s, err := f.Store()
+			if err != nil {
+				return err
+			}
+			ws, err := s.Workspace()
+			if err != nil {
+				return err
+			}
+			list, err := s.Allowlist()
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return f.printJSON(map[string]any{"workspace": ws, "domains": list})
+			}
+			if len(list) == 0 {
+				fmt.Fprintf(f.IO.Out, "The allowlist of workspace %q is empty: every call is blocked.\n", ws)
+				return nil
+			}
+			for _, d := range list {
+				fmt.Fprintln(f.IO.Out, d)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newAllowlistChangeCmd(f *Factory, add bool) *cobra.Command {
+	verb, prep := "remove", "from"
+	if add {
+		verb, prep = "add", "to"
+	}
+	return &cobra.Command{
+		Use:   verb + " DOMAIN [DOMAIN...]",
+		Short: strings.ToUpper(verb[:1]) + verb[1:] + " domains " + prep + " the allowlist (a human confirms at a terminal)",
+		Long: `Domains are host names with an optional leading "*." (api.stripe.com,
+*.example.com); no scheme, path or port. The change is shown on the terminal
+and a human confirms it by typing the domain(s) back, or "yes". There is no
+flag to skip this: without a terminal the command fails and nothing changes.`,
+		Example: "  agentsecrets workspace allowlist " + verb + " api.stripe.com",
+		Args:    minArgs(1, "one or more DOMAINs"),
+		RunE: func(c *cobra.Command, args []string) error {
+			domains, err := vault.NormalizeDomains(args)
+			if err != nil {
+				return err
+			}
+			s, err := f.Store()
+			if err != nil {
+				return err
+			}
+			ws, err := s.Workspace()
+			if err != nil {
+				return err
+			}
+			current, err := s.Allowlist()
+			if err != nil {
+				return err
+			}
+			var change []string
+			for _, d := range domains {
+				if slices.Contains(current, d) == !add {
+					change = append(change, d)
+				} else if !add {
+					return newError(ExitNotFound, "agentsecrets workspace allowlist list", "domain %q is not in the allowlist", d)
+				}
+			}
+			if len(change) == 0 {
+				fmt.Fprintf(f.IO.Out, "Already allowed: %s\n", strings.Join(domains, " "))
+				return nil
+			}
+			if err := f.confirmAllowlist(ws, verb, prep, change); err != nil {
+				return err
+			}
+			if add {
+				_, err = s.AllowlistAdd(change)
+			} else {
+				_, err = s.AllowlistRemove(change)
+			}
+			if err != nil {
+				return err
+			}
+			past := map[bool]string{true: "Added", false: "Removed"}[add]
+			fmt.Fprintf(f.IO.Out, "%s %s %s the allowlist of workspace %q\n", past, strings.Join(change, " "), prep, ws)
+			return nil
+		},
+	}
+}
+
+// confirmAllowlist shows the change on the controlling terminal and wants
+// the domains typed back, or "yes".
+func (f *Factory) confirmAllowlist(ws, verb, prep string, domains []string) error {
+	cmdLine := "agentsecrets workspace allowlist " + verb + " " + strings.Join(domains, " ")
+	tty, err := f.IO.TTY()
+	if err != nil {
+		return newError(ExitAuth, "ask the user to run this in their terminal: "+cmdLine,
+			"allowlist changes need a human at a terminal, and there is none; nothing changed")
+	}
+	defer tty.Close()
+	tty.Printf("About to %s %s the domain allowlist of workspace %q:\n", strings.ToUpper(verb), prep, ws)
+	for _, d := range domains {
+		tty.Printf("  %s\n", d)
+	}
+	answer, err := tty.Prompt("Type the domain(s) above, or \"yes\", to confirm: ")
+	if err != nil {
+		return err
+	}
+	answer = strings.TrimSpace(answer)
+	if strings.EqualFold(answer, "yes") {
+		return nil
+	}
+	typed, err := vault.NormalizeDomains(strings.Fields(answer))
+	if err == nil {
+		slices.Sort(typed)
+		want := slices.Clone(domains)
+		slices.Sort(want)
+		if slices.Equal(typed, want) {
+			return nil
+		}
+	}
+	return newError(ExitError, "run it again and type the domain(s) exactly: "+cmdLine,
+		"confirmation did not match; nothing changed")
+}
