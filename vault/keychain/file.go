@@ -134,6 +134,10 @@ func (b *fileBackend) Delete(ref Ref) error {
 // the result atomically. needKey says whether change seals anything; a
 // missing file is then created.
 func (b *fileBackend) update(change func(vf *vaultFile, key []byte) error, needKey bool) error {
+	if !needKey && !fileExists(b.path) {
+		// Nothing to change: create neither the directory nor the lock.
+		return change(&vaultFile{Items: map[string]item{}}, nil)
+	}
 	unlock, err := fsutil.Lock(b.lock)
 	if err != nil {
 		return fmt.Errorf("keychain: %v", err)
@@ -316,4 +320,9 @@ func itemAAD(ref Ref, version uint64) []byte {
 
 func errNoPassphrase() error {
 	return errorf(ErrNoPassphrase, "keychain: no passphrase for the encrypted vault file (set AGENTSECRETS_PASSPHRASE, or use a running OS keychain with AGENTSECRETS_BACKEND=keychain)")
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return !errors.Is(err, fs.ErrNotExist)
 }
