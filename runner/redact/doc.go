@@ -1,0 +1,66 @@
+// Package redact removes secrets, in every common encoding, from data on its
+// way to an agent: response headers and bodies, process output. Each
+// occurrence becomes Replacement.
+//
+// # Forms covered
+//
+// A Set is built from secret values (NewSet). Each value is expanded into
+// its forms (Forms lists them):
+//
+//   - the raw bytes;
+//   - base64, standard and URL-safe, with and without padding;
+//   - the base64 characters that depend on the secret alone when it sits at
+//     byte offset 0, 1 or 2 of a longer base64 stream, so a secret embedded
+//     in an encoded blob is caught too — for instance the password inside a
+//     Basic-auth header, base64("user:" + secret); fragments shorter than 6
+//     characters are not used;
+//   - hex, lower and upper case;
+//   - URL escapes: url.QueryEscape and url.PathEscape, with upper- and
+//     lower-case %XX digits;
+//   - JSON string escapes: encoding/json with and without HTML escaping
+//     (\u003c for <), with non-ASCII characters as \uXXXX (lower and upper
+//     hex digits), and with '/' escaped as \/;
+//   - partial echoes: any run of PartialRun (16) or more consecutive bytes of
+//     the raw value or of its JSON escapes. Secrets shorter than that are
+//     matched as whole values only.
+//
+// Overlapping or adjacent occurrences are merged and replaced once, so an
+// echoed stretch of a secret becomes a single Replacement. Results do not
+// depend on how the data is split: a stream gives the same output and count
+// as Set.Redact over the whole of it.
+//
+// # Matching
+//
+// Every occurrence is at least as long as the shortest form (or PartialRun),
+// so the scanner samples a 4-byte gram at a fixed stride no greater than that
+// length minus 3 and tests it against a bitset of the grams of every form.
+// Only a sample whose gram belongs to some form is verified, by comparing the
+// forms holding that gram at that alignment. Text without secrets costs a
+// load, a multiply and a bit test every dozen bytes or so.
+//
+// # Streaming and memory bound
+//
+// Set.NewWriter and Set.NewReader redact a stream of any length. A secret
+// split across writes, reads or HTTP chunks is still found: the stream keeps
+// the last bytes seen (as many as the longest form) as context for the next
+// input. Output is released as soon as it is final: after each input only
+// the bytes that could begin an occurrence completed by later input are held
+// back — usually none or a few — so server-sent events pass through event by
+// event. Memory is bounded by the longest form plus one input chunk (32 KiB),
+// whatever the length of the stream. Writer.Close and the end of a Reader's
+// input release the held tail. When the underlying reader fails, the held
+// tail is discarded instead of being released unchecked.
+//
+// # Decoding policy
+//
+// A compressed body cannot be scanned. DecodeBody decodes gzip (and
+// x-gzip), deflate (zlib-wrapped as the HTTP specification says, or raw as
+// some servers send it), identity, and lists of these, and removes
+// Content-Encoding and Content-Length, since what is passed on is the
+// decoded, redacted body. Any other encoding (br, zstd, compress, ...) gives
+// ErrUnsupportedEncoding: the response must be refused, never passed through
+// unscanned. Requests should ask for identity first (AcceptEncoding).
+//
+// A Set is immutable and safe for concurrent use; a Writer or Reader is for
+// one goroutine.
+package redact

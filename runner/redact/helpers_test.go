@@ -1,0 +1,195 @@
+package redact_test
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"unicode/utf16"
+
+	"github.com/The-17/agentsecrets/runner/redact"
+)
+
+// testSecret holds every character that needs escaping in some encoding.
+const testSecret = `sk_live_Ab+/=&%"\é9xYz0123456789`
+
+// namedForm is one encoding of a secret, named for failure messages.
+type namedForm struct {
+	name string
+	text string
+}
+
+// expectedForms computes, independently of the package, the encodings of
+// secret that must never survive redaction.
+func expectedForms(secret string) []namedForm {
+	var fs []namedForm
+	add := func(name, text string) {
+		if text != "" {
+			fs = append(fs, namedForm{name, text})
+		}
+	}
+	add("raw", secret)
+	add("base64 std", base64.StdEncoding.EncodeToString([]byte(secret)))
+	add("base64 std raw", base64.RawStdEncoding.EncodeToString([]byte(secret)))
+	add("base64 url", base64.URLEncoding.EncodeToString([]byte(secret)))
+	add("base64 url raw", base64.RawURLEncoding.EncodeToString([]byte(secret)))
+	for lead := range 3 {
+		for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
+			e := enc.EncodeToString(append(make([]byte, lead), secret...))
+			// Characters wholly made of the secret's bits.
+			lo, hi := (8*lead+5)/6, 8*(lead+len(secret))/6
+			if hi-lo >= 6 {
+				add(fmt.Sprintf("base64 at offset %d", lead), e[lo:hi])
+			}
+		}
+	}
+	add("hex", hex.EncodeToString([]byte(secret)))
+	add("HEX", strings.ToUpper(hex.EncodeToString([]byte(secret))))
+	q, p := url.QueryEscape(secret), url.PathEscape(secret)
+	add("query escape", q)
+	add("path escape", p)
+	add("query escape lower", lowerEscapes(q))
+	add("path escape lower", lowerEscapes(p))
+	jHTML, jPlain := jsonBody(secret, true), jsonBody(secret, false)
+	add("json", jHTML)
+	add("json no html", jPlain)
+	add("json ascii", jsonASCII(jPlain))
+	for _, base := range []string{secret, jHTML, jPlain} {
+		for i := 0; i+16 <= len(base); i++ {
+			add(fmt.Sprintf("16-byte window at %d of %q-form", i, formKind(base, secret)), base[i:i+16])
+		}
+	}
+	return fs
+}
+
+func formKind(base, secret string) string {
+	if base == secret {
+		return "raw"
+	}
+	return "json"
+}
+
+var escapeRE = regexp.MustCompile(`%[0-9A-F]{2}`)
+
+func lowerEscapes(s string) string {
+	return escapeRE.ReplaceAllStringFunc(s, strings.ToLower)
+}
+
+// jsonBody is secret as encoding/json writes it inside a string.
+func jsonBody(secret string, html bool) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(html)
+	if err := enc.Encode(secret); err != nil {
+		panic(err)
+	}
+	return strings.TrimSuffix(b.String(), "\n")[1 : b.Len()-2]
+}
+
+// jsonASCII escapes every non-ASCII UTF-16 unit of s as \uXXXX.
+func jsonASCII(s string) string {
+	var b strings.Builder
+	for _, u := range utf16.Encode([]rune(s)) {
+		if u < 0x80 {
+			b.WriteByte(byte(u))
+		} else {
+			fmt.Fprintf(&b, `\u%04x`, u)
+		}
+	}
+	return b.String()
+}
+
+// leaks returns the name of every form of secret found in out that does not
+// overlap a Replacement (an overlap is the replacement text itself, not the
+// secret).
+func leaks(out []byte, secret string) []string {
+	reps := occurrences(out, redact.Replacement)
+	var found []string
+	for _, f := range expectedForms(secret) {
+		for _, at := range occurrences(out, f.text) {
+			if !overlapsAny(reps, at, at+len(f.text), len(redact.Replacement)) {
+				found = append(found, fmt.Sprintf("%s at %d", f.name, at))
+				break
+			}
+		}
+	}
+	return found
+}
+
+func occurrences(b []byte, s string) []int {
+	var at []int
+	for i := 0; i < len(b); {
+		j := bytes.Index(b[i:], []byte(s))
+		if j < 0 {
+			break
+		}
+		at = append(at, i+j)
+		i += j + 1
+	}
+	return at
+}
+
+// overlapsAny reports whether [a, b) overlaps [r, r+n) for some sorted r.
+func overlapsAny(starts []int, a, b, n int) bool {
+	i := sort.SearchInts(starts, a-n+1)
+	return i < len(starts) && starts[i] < b
+}
+
+// readChunks is an io.Reader returning src in pieces of the given sizes
+// (cycled), to split data at chosen boundaries.
+type readChunks struct {
+	src   []byte
+	sizes []int
+	n     int
+}
+
+func (r *readChunks) Read(p []byte) (int, error) {
+	if len(r.src) == 0 {
+		return 0, io.EOF
+	}
+	size := min(r.sizes[r.n%len(r.sizes)], len(p), len(r.src))
+	r.n++
+	copy(p, r.src[:size])
+	r.src = r.src[size:]
+	return size, nil
+}
+
+// randomSizes returns n chunk sizes between 1 and maxSize.
+func randomSizes(rng *rand.Rand, n, maxSize int) []int {
+	sizes := make([]int, n)
+	for i := range sizes {
+		sizes[i] = 1 + rng.IntN(maxSize)
+	}
+	return sizes
+}
+
+// viaReader redacts body through a Reader fed in the given chunk sizes.
+func viaReader(s *redact.Set, body []byte, sizes []int) ([]byte, int, error) {
+	r := s.NewReader(&readChunks{src: body, sizes: sizes})
+	out, err := io.ReadAll(r)
+	return out, r.Count(), err
+}
+
+// viaWriter redacts body through a Writer written in the given chunk sizes.
+func viaWriter(s *redact.Set, body []byte, sizes []int) ([]byte, int, error) {
+	var out bytes.Buffer
+	w := s.NewWriter(&out)
+	for i := 0; len(body) > 0; i++ {
+		n := min(sizes[i%len(sizes)], len(body))
+		if _, err := w.Write(body[:n]); err != nil {
+			return nil, 0, err
+		}
+		body = body[n:]
+	}
+	if err := w.Close(); err != nil {
+		return nil, 0, err
+	}
+	return out.Bytes(), w.Count(), nil
+}

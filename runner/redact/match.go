@@ -1,0 +1,194 @@
+package redact
+
+import "encoding/binary"
+
+// span is a half-open range of absolute stream positions.
+type span struct{ start, end int }
+
+// matcher finds occurrences in a stream and writes the redacted stream to
+// out. Positions are absolute (counted from the start of the stream); the
+// caller's buffer holds the stream from position base on.
+//
+// Invariants: every byte before done has been written out (as itself or as
+// part of a replacement) and its fate is final; pending holds the merged
+// occurrences found so far that are not written yet, sorted, disjoint, not
+// adjacent, each ending after done.
+type matcher struct {
+	set     *Set
+	base    int
+	done    int
+	pending []span
+	count   int
+	out     []byte
+	// lazy defers copying text to out until the first replacement (whole
+	// buffer mode, where buf is the entire stream and base is 0).
+	lazy bool
+}
+
+// scan looks for occurrences in buf, whose bytes from index from on are new,
+// and writes out everything that can no longer be part of an occurrence (at
+// the end of the stream, everything).
+//
+// Occurrences ending in the new bytes start after from-maxLen; the samples
+// cover that whole range, so every such occurrence holds a sampled gram.
+func (m *matcher) scan(buf []byte, from int, final bool) {
+	s := m.set
+	start := max(from-s.maxLen, 0)
+	if s.gram == 4 {
+		bitset, shift, stride := s.bitset, s.shift, s.stride
+		for i := start; i+4 <= len(buf); i += stride {
+			k := binary.LittleEndian.Uint32(buf[i:])
+			h := (k * hashMul) >> shift
+			if bitset[h>>6]&(1<<(h&63)) != 0 {
+				m.verify(buf, i, k)
+			}
+		}
+	} else {
+		for i := start; i+s.gram <= len(buf); i += s.stride {
+			k := gramKey(buf[i:], s.gram)
+			h := (k * hashMul) >> s.shift
+			if s.bitset[h>>6]&(1<<(h&63)) != 0 {
+				m.verify(buf, i, k)
+			}
+		}
+	}
+	frontier := m.base + len(buf)
+	if !final {
+		frontier -= s.heldSuffix(buf)
+	}
+	m.release(buf, frontier, final)
+}
+
+// verify checks every form holding gram k against buf at sample position i.
+func (m *matcher) verify(buf []byte, i int, k uint32) {
+	s := m.set
+	hits, ok := s.grams[k]
+	if !ok {
+		return
+	}
+	for _, h := range hits {
+		f := &s.forms[h.form]
+		t, off := f.text, int(h.off)
+		if f.whole() {
+			a := i - off
+			if a < 0 || a+len(t) > len(buf) || string(buf[a:a+len(t)]) != string(t) {
+				continue
+			}
+			m.found(m.base+a, m.base+a+len(t))
+			continue
+		}
+		// Partial form: extend the gram to the longest run of t around it.
+		l := 0
+		for l < off && l < i && buf[i-l-1] == t[off-l-1] {
+			l++
+		}
+		r := s.gram
+		for off+r < len(t) && i+r < len(buf) && buf[i+r] == t[off+r] {
+			r++
+		}
+		if l+r >= f.minRun {
+			m.found(m.base+i-l, m.base+i+r)
+		}
+	}
+	// Later samples only find occurrences starting at or after this limit,
+	// so pending occurrences ending before it are final.
+	limit := m.base + i + s.gram - s.maxLen
+	if len(m.pending) > 0 && m.pending[0].end < limit {
+		m.release(buf, limit, false)
+	}
+}
+
+// found records the occurrence [a, b), merging it with overlapping or
+// adjacent pending ones. Parts already written (found again while rescanning
+// the held context) are ignored.
+func (m *matcher) found(a, b int) {
+	if b <= m.done {
+		return
+	}
+	a = max(a, m.done)
+	p := m.pending
+	n := len(p)
+	if n == 0 || p[n-1].end < a {
+		m.pending = append(p, span{a, b})
+		return
+	}
+	j := n
+	for j > 0 && p[j-1].end >= a {
+		j--
+	}
+	k := j
+	for k < n && p[k].start <= b {
+		a = min(a, p[k].start)
+		b = max(b, p[k].end)
+		k++
+	}
+	switch {
+	case k == j: // no overlap: insert before p[j]
+		p = append(p, span{})
+		copy(p[j+1:], p[j:])
+		p[j] = span{a, b}
+	default: // replace p[j:k] with the merged span
+		p[j] = span{a, b}
+		p = append(p[:j+1], p[k:]...)
+	}
+	m.pending = p
+}
+
+// release writes out everything before frontier: text and the replacement
+// of every pending occurrence ending before it (at the end of the stream,
+// every pending occurrence). An occurrence reaching the frontier may still
+// grow, so writing stops at its start.
+func (m *matcher) release(buf []byte, frontier int, final bool) {
+	n := 0
+	for ; n < len(m.pending); n++ {
+		p := m.pending[n]
+		if !final && p.end >= frontier {
+			break
+		}
+		m.text(buf, p.start)
+		m.replace(buf)
+		m.done = p.end
+	}
+	if n > 0 {
+		m.pending = m.pending[:copy(m.pending, m.pending[n:])]
+	}
+	if len(m.pending) > 0 && m.pending[0].start < frontier {
+		frontier = m.pending[0].start
+	}
+	if frontier > m.done {
+		m.text(buf, frontier)
+	}
+}
+
+// text writes the stream from done up to to.
+func (m *matcher) text(buf []byte, to int) {
+	if to == m.done {
+		return // may lie before base: held covered bytes are dropped
+	}
+	if !(m.lazy && m.count == 0) {
+		m.out = append(m.out, buf[m.done-m.base:to-m.base]...)
+	}
+	m.done = to
+}
+
+// replace writes one replacement at done.
+func (m *matcher) replace(buf []byte) {
+	if m.lazy && m.count == 0 {
+		m.out = make([]byte, 0, len(buf)+len(Replacement))
+		m.out = append(m.out, buf[:m.done]...)
+	}
+	m.out = append(m.out, Replacement...)
+	m.count++
+}
+
+// heldFrom returns the index into buf of the first byte the stream must
+// keep: the context needed to find occurrences that end in bytes not yet
+// seen, and every byte of text not yet written.
+func (m *matcher) heldFrom(buf []byte) int {
+	keep := max(len(buf)-m.set.maxLen, 0)
+	need := m.done
+	if len(m.pending) > 0 && m.pending[0].start == m.done {
+		need = m.pending[0].end
+	}
+	return min(keep, need-m.base)
+}

@@ -1,0 +1,45 @@
+package redact
+
+import "net/http"
+
+// Redact returns b with every occurrence of every form of every secret of
+// the set replaced by Replacement (overlapping or adjacent occurrences
+// become one replacement), and the number of replacements. When nothing is
+// replaced the result is b itself; otherwise it is a new slice.
+func (s *Set) Redact(b []byte) ([]byte, int) {
+	if s.Empty() {
+		return b, 0
+	}
+	m := matcher{set: s, lazy: true}
+	m.scan(b, 0, true)
+	if m.count == 0 {
+		return b, 0
+	}
+	return m.out, m.count
+}
+
+// RedactString is Redact for a string.
+func (s *Set) RedactString(v string) (string, int) {
+	out, n := s.Redact([]byte(v))
+	if n == 0 {
+		return v, 0
+	}
+	return string(out), n
+}
+
+// Headers redacts every header value of h in place and returns the number
+// of replacements. Header names are left as they are.
+func (s *Set) Headers(h http.Header) int {
+	if s.Empty() {
+		return 0
+	}
+	total := 0
+	for _, values := range h {
+		for i, v := range values {
+			r, n := s.RedactString(v)
+			values[i] = r
+			total += n
+		}
+	}
+	return total
+}
