@@ -19,7 +19,7 @@ import (
 )
 
 // testSecret holds characters that every encoding treats specially.
-const testSecret = `sk_live"q\w+e/r=t&y%zé-0123456789abcdef`
+const testSecret = `sk_live"q\w+e/r=t&y%zé-Q7vXk2Lm9PzR4tWb`
 
 // fakeSecrets is the secret gate for tests: values by name, and names
 // that exist but are not bound to the request's host.
@@ -299,6 +299,14 @@ func idleMemory(t *testing.T, e *Engine, name string) []byte {
 
 func assertNoSecret(t *testing.T, mem []byte, secret string) {
 	t.Helper()
+	for _, what := range leaks(mem, secret) {
+		t.Errorf("guest memory holds the secret (%s)", what)
+	}
+}
+
+// leaks lists the encodings of secret found in mem, including any run of
+// 16 consecutive bytes of the raw value.
+func leaks(mem []byte, secret string) []string {
 	forms := map[string]string{
 		"raw":       secret,
 		"hex":       hex.EncodeToString([]byte(secret)),
@@ -308,16 +316,34 @@ func assertNoSecret(t *testing.T, mem []byte, secret string) {
 		"basic":     base64.StdEncoding.EncodeToString([]byte(secret + ":")),
 		"query":     url.QueryEscape(secret),
 	}
+	var found []string
 	for what, form := range forms {
 		if bytes.Contains(mem, []byte(form)) {
-			t.Errorf("guest memory holds the secret (%s)", what)
+			found = append(found, what)
 		}
 	}
-	// Any run of 16 characters of the value is a partial leak too.
 	for i := 0; i+16 <= len(secret); i++ {
 		if bytes.Contains(mem, []byte(secret[i:i+16])) {
-			t.Errorf("guest memory holds 16 consecutive bytes of the secret at %d", i)
+			found = append(found, fmt.Sprintf("16 bytes at %d", i))
 			break
 		}
+	}
+	return found
+}
+
+func TestLeaksDetectsEachEncoding(t *testing.T) {
+	for _, planted := range []string{
+		testSecret,
+		base64.StdEncoding.EncodeToString([]byte(testSecret)),
+		strings.ToUpper(hex.EncodeToString([]byte(testSecret))),
+		testSecret[3:19],
+	} {
+		mem := append(append(make([]byte, 100), planted...), make([]byte, 100)...)
+		if len(leaks(mem, testSecret)) == 0 {
+			t.Errorf("leaks missed a planted %q", planted)
+		}
+	}
+	if got := leaks(make([]byte, 4096), testSecret); len(got) != 0 {
+		t.Errorf("leaks found %v in zeroed memory", got)
 	}
 }
