@@ -185,8 +185,8 @@ func TestNoFalsePositives(t *testing.T) {
 	}
 	prose := strings.Repeat(`{"id":42,"name":"Ab+/=&% quoted \"text\" é and sk_live_ test","ok":true}`+"\n", 3000)
 	bodies := map[string]string{
-		"prose":                 prose,
-		"random bytes":          string(random),
+		"prose":                  prose,
+		"random bytes":           string(random),
 		"ends with secret start": "partial: " + testSecret[:15],
 		"ends with base64 start": "b64: " + base64.StdEncoding.EncodeToString([]byte(testSecret))[:20],
 		"15-byte windows":        testSecret[:15] + " " + testSecret[1:16] + " " + testSecret[17:32],
