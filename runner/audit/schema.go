@@ -3,7 +3,12 @@ package audit
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // migrations[i] brings the schema from user_version i to i+1.
@@ -45,6 +50,31 @@ var migrations = []string{
 // schemaVersion is the user_version this program writes.
 var schemaVersion = len(migrations)
 
+// migrateRetrying runs migrate again while the database is busy. Processes
+// opening a new file together can each hold a read lock while switching it
+// to WAL, and SQLite then refuses one of them at once rather than making it
+// wait; by the next attempt the file is in WAL mode.
+func (s *Store) migrateRetrying(ctx context.Context) error {
+	deadline := time.Now().Add(busyTimeout)
+	for attempt := 1; ; attempt++ {
+		err := s.migrate(ctx)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(min(time.Duration(attempt)*2*time.Millisecond, 50*time.Millisecond))
+	}
+}
+
+// isBusy reports whether err is SQLite's "database is locked".
+func isBusy(err error) bool {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	code := e.Code() & 0xff
+	return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED
+}
+
 // migrate brings the database to schemaVersion. The common case, an
 // up-to-date database, costs one pragma read.
 func (s *Store) migrate(ctx context.Context) error {
@@ -60,7 +90,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: one migrator at a time
 	if err != nil {
-		return fmt.Errorf("audit: migrate: %v", err)
+		return fmt.Errorf("audit: migrate: %w", err)
 	}
 	defer tx.Rollback()
 	if version, err = s.userVersion(ctx, tx); err != nil {
@@ -85,7 +115,7 @@ func (s *Store) userVersion(ctx context.Context, q interface {
 }) (int, error) {
 	var v int
 	if err := q.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-		return 0, fmt.Errorf("audit: read schema version: %v", err)
+		return 0, fmt.Errorf("audit: read schema version: %w", err)
 	}
 	return v, nil
 }

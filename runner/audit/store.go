@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/The-17/agentsecrets/vault/fsutil"
-
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // FileName is the audit database's usual name inside the agentsecrets home.
@@ -50,12 +48,9 @@ func Open(path string) (*Store, error) {
 	if err := prepareFiles(path); err != nil {
 		return nil, err
 	}
-	db, err := sql.Open("sqlite", dsn(path))
-	if err != nil {
-		return nil, fmt.Errorf("audit: open %q: %v", path, err)
-	}
+	db := openDB(dsn(path))
 	s := &Store{db: db, path: path}
-	if err := s.migrate(context.Background()); err != nil {
+	if err := s.migrateRetrying(context.Background()); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -69,7 +64,8 @@ func Open(path string) (*Store, error) {
 func dsn(path string) string {
 	return path + "?_txlock=immediate" +
 		fmt.Sprintf("&_pragma=busy_timeout(%d)", busyTimeout.Milliseconds()) +
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" +
+		"&_pragma=journal_size_limit(4194304)"
 }
 
 // prepareFiles creates the database file 0600 (and its directory 0700 if

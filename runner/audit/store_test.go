@@ -349,23 +349,41 @@ func TestConcurrentRecorders(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}
-	s := openTemp(t)
-	const goroutines, perGoroutine, processes = 6, 25, 2
-	var wg sync.WaitGroup
+	// Everyone starts on a file that does not exist yet, so the schema
+	// creation races too.
+	path := filepath.Join(t.TempDir(), "home", FileName)
+	const processes, goroutines, perGoroutine = 2, 6, 25
 	cmds := make([]*exec.Cmd, processes)
 	for p := range cmds {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), childDBEnv+"="+s.Path(), childAgentEnv+"=process")
+		cmd.Env = append(os.Environ(), childDBEnv+"="+path, childAgentEnv+"=process")
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		cmds[p] = cmd
 	}
-	for range goroutines {
+	// Half the goroutines share one Store, the others open their own.
+	shared, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shared.Close()
+	var wg sync.WaitGroup
+	for g := range goroutines {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			s := shared
+			if g%2 == 1 {
+				own, err := Open(path)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer own.Close()
+				s = own
+			}
 			for i := range perGoroutine {
 				e := sampleEvent(i)
 				e.Agent = "goroutine"
@@ -383,7 +401,7 @@ func TestConcurrentRecorders(t *testing.T) {
 		}
 	}
 	for agent, want := range map[string]int{"goroutine": goroutines * perGoroutine, "process": processes * childRows} {
-		got, err := s.Query(context.Background(), Filter{Agent: agent})
+		got, err := shared.Query(context.Background(), Filter{Agent: agent})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -391,7 +409,7 @@ func TestConcurrentRecorders(t *testing.T) {
 			t.Errorf("%s rows = %d, want %d", agent, len(got), want)
 		}
 	}
-	res, err := s.Verify(context.Background())
+	res, err := shared.Verify(context.Background())
 	total := goroutines*perGoroutine + processes*childRows
 	if err != nil || !res.OK || res.Rows != total {
 		t.Errorf("verify = %+v, %v; want OK with %d rows", res, err, total)

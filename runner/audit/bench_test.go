@@ -1,0 +1,69 @@
+package audit
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+)
+
+// BenchmarkOpenRecordClose is what a one-shot command pays to audit its call.
+func BenchmarkOpenRecordClose(b *testing.B) {
+	path := filepath.Join(b.TempDir(), FileName)
+	e := fullEvent()
+	for b.Loop() {
+		s, err := Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Record(context.Background(), e); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRecord is the per-request cost in a long-running front end.
+func BenchmarkRecord(b *testing.B) {
+	s := openTemp(b)
+	e := fullEvent()
+	for b.Loop() {
+		if err := s.Record(context.Background(), e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkRecordParallel(b *testing.B) {
+	s := openTemp(b)
+	e := fullEvent()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := s.Record(context.Background(), e); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkQueryLast50(b *testing.B) {
+	s := openTemp(b)
+	recordN(b, s, 2000)
+	for b.Loop() {
+		if _, err := s.Query(context.Background(), Filter{Last: 50, Secret: "STRIPE_KEY"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkVerify1000(b *testing.B) {
+	s := openTemp(b)
+	recordN(b, s, 1000)
+	for b.Loop() {
+		if res, err := s.Verify(context.Background()); err != nil || !res.OK {
+			b.Fatal(res, err)
+		}
+	}
+}
