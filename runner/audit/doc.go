@@ -30,8 +30,14 @@
 // The database runs in WAL mode with synchronous=NORMAL and a busy timeout,
 // and is safe for concurrent use by goroutines and by processes: each append
 // takes the write lock (BEGIN IMMEDIATE), so ids are given in commit order
-// and a reader polling by id (Watch) never misses a row. The file, its -wal
-// and -shm companions are 0600; a directory Open has to create is 0700.
+// and a reader polling by id (Watch) never misses a row. The WAL is
+// persistent: the -wal and -shm files stay beside the database after the
+// last connection closes, so a one-shot command opening the store to record
+// one row does not create and delete them each time (see
+// BenchmarkOpenRecordClose). The file and both companions are 0600 (SQLite
+// gives the companions the database file's mode, which Open sets before
+// SQLite first touches the file); a directory Open has to create is 0700,
+// an existing one is left as it is.
 //
 // # Chain
 //
@@ -58,11 +64,16 @@
 //
 // # Limits
 //
+// With synchronous=NORMAL a committed row survives a killed process but the
+// last rows before a power loss or kernel crash may be lost; the chain stays
+// consistent either way, since a row and the chain head commit together.
+//
 // The chain is tamper-evident, not tamper-proof. It is kept by the same user
 // account that runs the tool, with no secret key and no copy elsewhere, so
 // someone who can write the file can drop the triggers, rewrite every row
 // from the first edited one onwards, recompute the hashes and update
-// chain_head, and Verify will find nothing; replacing the whole file with an
+// chain_head, and Verify will find nothing (deleting the newest rows and
+// winding chain_head back to the new last row is enough); replacing the whole file with an
 // older copy, or deleting it, is likewise undetected. What the chain does
 // catch is a partial edit: a changed, removed or reordered row left with the
 // rest of the log as it was. Anchoring the head hash outside the machine (a

@@ -29,7 +29,7 @@ type Entry struct {
 const selectColumns = `id, time_ns, source, agent, workspace, project, environment, method,
 	url, keys, auth_styles, status, duration_ns, decision, reason, redactions, prev_hash, hash`
 
-// Query returns the matching rows, oldest first.
+// Query returns the matching rows, oldest first, with times in UTC.
 func (s *Store) Query(ctx context.Context, f Filter) ([]Entry, error) {
 	if f.Last < 0 {
 		return nil, fmt.Errorf("audit: query: negative Last %d", f.Last)
