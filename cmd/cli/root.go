@@ -10,6 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/The-17/agentsecrets/policies"
+	"github.com/The-17/agentsecrets/runner/audit"
 	"github.com/The-17/agentsecrets/vault"
 	"github.com/The-17/agentsecrets/vault/keychain"
 )
@@ -32,7 +34,9 @@ type Factory struct {
 	// Project and Environment are the --project and --env flags.
 	Project, Environment string
 
-	store *vault.Store
+	store      *vault.Store
+	auditStore *audit.Store
+	engine     *policies.Engine
 }
 
 // Store opens the vault (once). It touches no file and no keychain by
