@@ -1,0 +1,485 @@
+package hostfns
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"net/http"
+	"net/url"
+	"os"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+)
+
+const secretValue = `s3cr"et\+/=&%é-Hq8ZpLw2Vn`
+
+type gate map[string]string
+
+func (g gate) Open(name string) ([]byte, error) {
+	if name == "ELSEWHERE" {
+		return nil, fmt.Errorf("%w: %q", ErrSecretDenied, name)
+	}
+	if name == "BROKEN" {
+		return nil, errors.New("vault locked")
+	}
+	v, ok := g[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrSecretNotFound, name)
+	}
+	return []byte(v), nil
+}
+
+// harness runs host functions through the abiproxy guest, which re-exports
+// each of them as call_<name>, against real guest memory.
+type harness struct {
+	t    testing.TB
+	mod  api.Module
+	call *Call
+	ctx  context.Context
+	next uint32 // bump allocator in guest memory for test strings
+}
+
+func newHarness(t testing.TB) *harness {
+	t.Helper()
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	t.Cleanup(func() { r.Close(ctx) })
+	if _, err := Instantiate(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	code, err := os.ReadFile("../testdata/guests/abiproxy.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod, err := r.InstantiateWithConfig(ctx, code, wazero.NewModuleConfig().WithName(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse("https://api.example.com/v1/items?b=2&a=1")
+	c := &Call{
+		Req:     &Request{Method: "POST", URL: u, Header: http.Header{"X-Plain": {"yes"}}},
+		Params:  map[string]string{"key": "API_KEY", "name": "X-Api-Key"},
+		Secrets: gate{"API_KEY": secretValue, "USER": "alice:pw"},
+	}
+	c.Begin(c.Params)
+	return &harness{t: t, mod: mod, call: c, ctx: WithCall(ctx, c), next: 1024}
+}
+
+// str copies s into guest memory and returns (ptr, len).
+func (h *harness) str(s string) (uint32, uint32) {
+	p := h.next
+	if !h.mod.Memory().WriteString(p, s) {
+		h.t.Fatalf("test string does not fit")
+	}
+	h.next += uint32(len(s)) + 8
+	return p, uint32(len(s))
+}
+
+// buf reserves n bytes of guest memory.
+func (h *harness) buf(n uint32) uint32 {
+	p := h.next
+	h.next += n + 8
+	return p
+}
+
+func (h *harness) read(p, n uint32) string {
+	b, ok := h.mod.Memory().Read(p, n)
+	if !ok {
+		h.t.Fatalf("read out of range")
+	}
+	return string(b)
+}
+
+func (h *harness) invoke(name string, args ...uint32) int32 {
+	h.t.Helper()
+	fn := h.mod.ExportedFunction("call_" + name)
+	if fn == nil {
+		h.t.Fatalf("no proxy for %q", name)
+	}
+	params := make([]uint64, len(args))
+	for i, a := range args {
+		params[i] = uint64(a)
+	}
+	res, err := fn.Call(h.ctx, params...)
+	if err != nil {
+		h.t.Fatalf("%s: %v", name, err)
+	}
+	return int32(res[0])
+}
+
+func (h *harness) open(name string) uint32 {
+	h.t.Helper()
+	p, n := h.str(name)
+	r := h.invoke("secret_open", p, n)
+	if r < 0 {
+		h.t.Fatalf("secret_open(%q) = %d", name, r)
+	}
+	return uint32(r)
+}
+
+func TestDocMatchesTable(t *testing.T) {
+	doc, err := os.ReadFile("doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`(?m)^//\t([a-z_]+)\(([a-z_, ]*)\) ->`)
+	var documented []string
+	for _, m := range re.FindAllStringSubmatch(string(doc), -1) {
+		documented = append(documented, m[1]+"("+m[2]+")")
+	}
+	var table []string
+	for _, f := range Functions() {
+		table = append(table, f.Name+"("+strings.Join(f.Params, ", ")+")")
+	}
+	if !slices.Equal(documented, table) {
+		t.Errorf("doc.go and the registration table differ:\ndoc:   %v\ntable: %v", documented, table)
+	}
+}
+
+func TestParamAndGetterConvention(t *testing.T) {
+	h := newHarness(t)
+	name, nl := h.str("name")
+	out := h.buf(64)
+	if got := h.invoke("param", name, nl, out, 64); got != 9 || h.read(out, 9) != "X-Api-Key" {
+		t.Errorf("param(name) = %d %q", got, h.read(out, 9))
+	}
+	if got := h.invoke("param", name, nl, 0, 0); got != 9 {
+		t.Errorf("param with cap 0 = %d, want the length 9", got)
+	}
+	small := h.buf(4)
+	if got := h.invoke("param", name, nl, small, 4); got != ErrTooSmall {
+		t.Errorf("param into 4 bytes = %d, want ErrTooSmall", got)
+	}
+	missing, ml := h.str("nope")
+	if got := h.invoke("param", missing, ml, out, 64); got != ErrNotFound {
+		t.Errorf("param(nope) = %d, want ErrNotFound", got)
+	}
+}
+
+func TestSecretOpen(t *testing.T) {
+	h := newHarness(t)
+	tests := []struct {
+		name string
+		want int32
+	}{{"MISSING", ErrNotFound}, {"ELSEWHERE", ErrDenied}, {"BROKEN", ErrInternal}, {"", ErrBadArgument}, {"A B", ErrBadArgument}}
+	for _, tt := range tests {
+		p, n := h.str(tt.name)
+		if got := h.invoke("secret_open", p, n); got != tt.want {
+			t.Errorf("secret_open(%q) = %d, want %d", tt.name, got, tt.want)
+		}
+	}
+	if name, err := h.call.OpenError(); name != "MISSING" || !errors.Is(err, ErrSecretNotFound) {
+		t.Errorf("OpenError() = %q, %v; want the first failure", name, err)
+	}
+	a, b := h.open("API_KEY"), h.open("API_KEY")
+	if a != b {
+		t.Errorf("opening twice gave %d and %d, want the same handle", a, b)
+	}
+	if got := h.call.Opened(); !slices.Equal(got, []string{"API_KEY"}) {
+		t.Errorf("Opened() = %v", got)
+	}
+}
+
+func TestHandleLimit(t *testing.T) {
+	h := newHarness(t)
+	names := map[string]string{}
+	for i := range MaxHandles + 1 {
+		names[fmt.Sprintf("K%d", i)] = "v"
+	}
+	h.call.Secrets = gate(names)
+	for i := range MaxHandles {
+		h.open(fmt.Sprintf("K%d", i))
+	}
+	p, n := h.str(fmt.Sprintf("K%d", MaxHandles))
+	if got := h.invoke("secret_open", p, n); got != ErrLimit {
+		t.Errorf("secret_open past the limit = %d, want ErrLimit", got)
+	}
+}
+
+func TestHandlesDoNotOutliveTheirInvocation(t *testing.T) {
+	h := newHarness(t)
+	old := h.open("API_KEY")
+	hn, hl := h.str("X-K")
+	if got := h.invoke("header_set_secret", hn, hl, 0, 0, old, 0); got != 0 {
+		t.Fatalf("header_set_secret with a fresh handle = %d", got)
+	}
+	h.call.Begin(nil)
+	for _, fn := range []string{"redact", "header_set_secret", "query_set_secret"} {
+		var got int32
+		switch fn {
+		case "redact":
+			got = h.invoke(fn, old)
+		case "header_set_secret":
+			got = h.invoke(fn, hn, hl, 0, 0, old, 0)
+		default:
+			got = h.invoke(fn, hn, hl, old)
+		}
+		if got != ErrBadHandle {
+			t.Errorf("%s with a stale handle = %d, want ErrBadHandle", fn, got)
+		}
+	}
+	h.call.Reset()
+	h.call.Begin(nil)
+	if got := h.invoke("redact", old); got != ErrBadHandle {
+		t.Errorf("redact after Reset = %d, want ErrBadHandle", got)
+	}
+	if len(h.call.RedactSet()) != 0 {
+		t.Error("RedactSet not empty after Reset")
+	}
+}
+
+func TestRequestGet(t *testing.T) {
+	h := newHarness(t)
+	h.call.Req.Body = []byte(`{"a":1}`)
+	want := map[int32]string{
+		FieldMethod: "POST", FieldURL: "https://api.example.com/v1/items?b=2&a=1", FieldHost: "api.example.com",
+		FieldPath: "/v1/items", FieldQuery: "b=2&a=1", FieldBody: `{"a":1}`,
+	}
+	out := h.buf(256)
+	for f, w := range want {
+		n := h.invoke("request_get", uint32(f), out, 256)
+		if n < 0 || h.read(out, uint32(n)) != w {
+			t.Errorf("request_get(%d) = %d %q, want %q", f, n, h.read(out, max(0, uint32(n))), w)
+		}
+	}
+	if got := h.invoke("request_get", 99, out, 256); got != ErrBadArgument {
+		t.Errorf("request_get(99) = %d, want ErrBadArgument", got)
+	}
+}
+
+func TestPlainHeaders(t *testing.T) {
+	h := newHarness(t)
+	n, nl := h.str("x-plain")
+	out := h.buf(16)
+	if got := h.invoke("header_get", n, nl, out, 16); got != 3 || h.read(out, 3) != "yes" {
+		t.Errorf("header_get(x-plain) = %d", got)
+	}
+	name, namel := h.str("x-Trace-ID")
+	val, vall := h.str("abc")
+	if got := h.invoke("header_set", name, namel, val, vall); got != 0 || h.call.Req.Header["x-Trace-ID"][0] != "abc" {
+		t.Errorf("header_set = %d, headers %v", got, h.call.Req.Header)
+	}
+	bad, badl := h.str("a\r\nInjected: 1")
+	if got := h.invoke("header_set", name, namel, bad, badl); got != ErrBadArgument {
+		t.Errorf("header_set with CRLF = %d, want ErrBadArgument", got)
+	}
+	sp, spl := h.str("Bad Name")
+	if got := h.invoke("header_set", sp, spl, val, vall); got != ErrBadArgument {
+		t.Errorf("header_set with a space in the name = %d", got)
+	}
+	if got := h.invoke("header_del", n, nl); got != 0 || len(h.call.Req.Header["X-Plain"]) != 0 {
+		t.Errorf("header_del = %d, headers %v", got, h.call.Req.Header)
+	}
+}
+
+func TestHeaderSetSecretEncodings(t *testing.T) {
+	b64 := base64.StdEncoding.EncodeToString
+	tests := []struct {
+		key, prefix string
+		enc         int32
+		want        string
+		code        int32
+	}{
+		{"API_KEY", "Bearer ", EncodingRaw, "Bearer " + secretValue, 0},
+		{"API_KEY", "", EncodingBase64, b64([]byte(secretValue)), 0},
+		{"USER", "Basic ", EncodingBasic, "Basic " + b64([]byte("alice:pw")), 0},
+		{"API_KEY", "Basic ", EncodingBasic, "Basic " + b64([]byte(secretValue+":")), 0},
+		{"API_KEY", "", 7, "", ErrBadArgument},
+		{"API_KEY", "a\nb", EncodingRaw, "", ErrBadArgument},
+		{"NEWLINE", "", EncodingRaw, "", ErrBadArgument},
+	}
+	for _, tt := range tests {
+		h := newHarness(t)
+		h.call.Secrets = gate{"API_KEY": secretValue, "USER": "alice:pw", "NEWLINE": "a\r\nX: y"}
+		hd := h.open(tt.key)
+		n, nl := h.str("Authorization")
+		p, pl := h.str(tt.prefix)
+		got := h.invoke("header_set_secret", n, nl, p, pl, hd, uint32(tt.enc))
+		if got != tt.code || h.call.Req.Header.Get("Authorization") != tt.want {
+			t.Errorf("%s enc %d: code %d header %q, want %d %q", tt.key, tt.enc, got, h.call.Req.Header.Get("Authorization"), tt.code, tt.want)
+		}
+	}
+}
+
+func TestQuerySetSecret(t *testing.T) {
+	h := newHarness(t)
+	h.call.Req.URL.RawQuery = "api_key=old&API_KEY=keep&x=1"
+	hd := h.open("API_KEY")
+	n, nl := h.str("api_key")
+	if got := h.invoke("query_set_secret", n, nl, hd); got != 0 {
+		t.Fatalf("query_set_secret = %d", got)
+	}
+	q := h.call.Req.URL.Query()
+	if q.Get("api_key") != secretValue || q.Get("API_KEY") != "keep" || q.Get("x") != "1" || len(q["api_key"]) != 1 {
+		t.Errorf("query = %q", h.call.Req.URL.RawQuery)
+	}
+}
+
+func TestJSONSetSecret(t *testing.T) {
+	tests := []struct {
+		body, ctype, path string
+		code              int32
+		want              string
+	}{
+		{"", "", "client_secret", 0, `{"client_secret":"` + jsonEscape(secretValue) + `"}`},
+		{`{"a":1}`, "application/json; charset=utf-8", "b.c", 0, `{"a":1,"b":{"c":"` + jsonEscape(secretValue) + `"}}`},
+		{`{"a":1}`, "application/vnd.api+json", "a", 0, `{"a":"` + jsonEscape(secretValue) + `"}`},
+		{`{bad`, "", "a", ErrBadArgument, `{bad`},
+		{`{}`, "text/plain", "a", ErrBadArgument, `{}`},
+		{`{}`, "", "", ErrBadArgument, `{}`},
+	}
+	for _, tt := range tests {
+		h := newHarness(t)
+		h.call.Req.Body = []byte(tt.body)
+		if tt.ctype != "" {
+			h.call.Req.Header.Set("Content-Type", tt.ctype)
+		}
+		hd := h.open("API_KEY")
+		p, pl := h.str(tt.path)
+		got := h.invoke("json_set_secret", p, pl, hd)
+		if got != tt.code || !sameJSON(h.call.Req.Body, tt.want) {
+			t.Errorf("body %q path %q: code %d body %s, want %d %s", tt.body, tt.path, got, h.call.Req.Body, tt.code, tt.want)
+		}
+	}
+}
+
+// sameJSON compares JSON documents by value, and anything else by bytes.
+func sameJSON(got []byte, want string) bool {
+	var g, w any
+	if json.Unmarshal(got, &g) != nil || json.Unmarshal([]byte(want), &w) != nil {
+		return string(got) == want
+	}
+	return reflect.DeepEqual(g, w)
+}
+
+func jsonEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s)
+}
+
+func TestFormSetSecret(t *testing.T) {
+	h := newHarness(t)
+	h.call.Req.Body = []byte("grant_type=client_credentials&client_secret=old")
+	hd := h.open("API_KEY")
+	f, fl := h.str("client_secret")
+	if got := h.invoke("form_set_secret", f, fl, hd); got != 0 {
+		t.Fatalf("form_set_secret = %d", got)
+	}
+	v, err := url.ParseQuery(string(h.call.Req.Body))
+	if err != nil || v.Get("client_secret") != secretValue || v.Get("grant_type") != "client_credentials" || len(v["client_secret"]) != 1 {
+		t.Errorf("body = %q", h.call.Req.Body)
+	}
+	if h.call.Req.Header.Get("Content-Type") != "application/x-www-form-urlencoded" {
+		t.Errorf("Content-Type = %q", h.call.Req.Header.Get("Content-Type"))
+	}
+}
+
+func TestHMACSecret(t *testing.T) {
+	h := newHarness(t)
+	hd := h.open("API_KEY")
+	d, dl := h.str("payload")
+	for _, tt := range []struct {
+		alg  int32
+		want []byte
+	}{
+		{HMACSHA256, mac(sha256.New, "payload")},
+		{HMACSHA512, mac(sha512.New, "payload")},
+	} {
+		out := h.buf(64)
+		n := h.invoke("hmac_secret", hd, uint32(tt.alg), d, dl, out, 64)
+		if n != int32(len(tt.want)) || h.read(out, uint32(n)) != string(tt.want) {
+			t.Errorf("alg %d: n=%d, MAC differs from crypto/hmac", tt.alg, n)
+		}
+	}
+	out := h.buf(16)
+	if got := h.invoke("hmac_secret", hd, 0, d, dl, out, 16); got != ErrTooSmall {
+		t.Errorf("hmac into 16 bytes = %d, want ErrTooSmall", got)
+	}
+	if got := h.invoke("hmac_secret", hd, 9, d, dl, out, 16); got != ErrBadArgument {
+		t.Errorf("hmac alg 9 = %d, want ErrBadArgument", got)
+	}
+}
+
+func mac(newHash func() hash.Hash, data string) []byte {
+	m := hmac.New(newHash, []byte(secretValue))
+	m.Write([]byte(data))
+	return m.Sum(nil)
+}
+
+func TestDenyAndLog(t *testing.T) {
+	h := newHarness(t)
+	var logged []string
+	h.call.Log = func(level int, msg string) { logged = append(logged, fmt.Sprint(level, msg)) }
+	r, rl := h.str("no\x00 thanks\n")
+	if got := h.invoke("deny", r, rl); got != 0 {
+		t.Fatalf("deny = %d", got)
+	}
+	if denied, reason := h.call.Denied(); !denied || reason != "no? thanks?" {
+		t.Errorf("Denied() = %v %q", denied, reason)
+	}
+	m, ml := h.str(strings.Repeat("x", 1000))
+	if got := h.invoke("log", 2, m, ml); got != 0 || len(logged) != 1 || len(logged[0]) != 1+MaxReasonLen {
+		t.Errorf("log = %d, logged %d messages", got, len(logged))
+	}
+	if got := h.invoke("log", 9, m, ml); got != ErrBadArgument {
+		t.Errorf("log level 9 = %d", got)
+	}
+	h.call.Begin(nil)
+	if denied, _ := h.call.Denied(); denied {
+		t.Error("Begin did not clear the denial")
+	}
+}
+
+func TestNoCallInContext(t *testing.T) {
+	h := newHarness(t)
+	h.ctx = context.Background()
+	p, n := h.str("key")
+	if got := h.invoke("param", p, n, 0, 0); got != ErrInternal {
+		t.Errorf("param without a Call = %d, want ErrInternal", got)
+	}
+}
+
+// FuzzHostABI calls a host function with arbitrary arguments: it must
+// never panic, must answer a documented code, and must never write the
+// secret (in any form) into guest memory.
+func FuzzHostABI(f *testing.F) {
+	f.Add(uint8(0), uint32(0), uint32(3), uint32(1024), uint32(64), uint32(0), uint32(0))
+	f.Add(uint8(6), uint32(16), uint32(13), uint32(0xfffffff0), uint32(0x7fffffff), uint32(0x10000), uint32(1))
+	f.Add(uint8(10), uint32(0), uint32(0), uint32(0), uint32(65536), uint32(2048), uint32(64))
+	h := newHarness(f)
+	fns := Functions()
+	f.Fuzz(func(t *testing.T, fn uint8, a0, a1, a2, a3, a4, a5 uint32) {
+		h.t, h.next = t, 1024
+		h.call.Reset()
+		h.call.Req.Body = nil
+		h.call.Begin(h.call.Params)
+		hd := h.open("API_KEY")
+		if a0%4 == 0 {
+			a0 = hd // a real handle sometimes, in the first slot
+		}
+		def := fns[int(fn)%len(fns)]
+		args := []uint32{a0, a1, a2, a3, a4, a5}[:len(def.Params)]
+		got := h.invoke(def.Name, args...)
+		if got < ErrInternal {
+			t.Fatalf("%s%v = %d, not a documented code", def.Name, args, got)
+		}
+		mem, _ := h.mod.Memory().Read(0, h.mod.Memory().Size())
+		for _, form := range []string{secretValue, base64.StdEncoding.EncodeToString([]byte(secretValue))} {
+			if bytes.Contains(mem, []byte(form)) {
+				t.Fatalf("%s%v wrote the secret into guest memory", def.Name, args)
+			}
+		}
+	})
+}
