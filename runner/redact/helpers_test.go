@@ -62,7 +62,8 @@ func expectedForms(secret string) []namedForm {
 	add("json no html", jPlain)
 	add("json ascii", jsonASCII(jPlain))
 	for _, base := range []string{secret, jHTML, jPlain} {
-		for i := 0; i+16 <= len(base); i++ {
+		// Partial echoes count only for secrets of 16 bytes or more.
+		for i := 0; len(secret) >= 16 && i+16 <= len(base); i++ {
 			add(fmt.Sprintf("16-byte window at %d of %q-form", i, formKind(base, secret)), base[i:i+16])
 		}
 	}
