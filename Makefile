@@ -1,0 +1,42 @@
+# agentsecrets — build, test and demo targets.
+#
+#   make demo    the main job end to end on embedded defaults (needs only Go)
+#   make test    every test; under a real Secret Service when gnome-keyring is installed
+#   make bench   the benchmarks whose figures the README reports
+#   make lint    gofmt and go vet
+#   make wasm    rebuild the built-in policies from their WebAssembly text (needs wat2wasm)
+
+GO      ?= go
+BIN     ?= bin/agentsecrets
+PKGS    ?= ./...
+
+.PHONY: build test test-short lint demo bench wasm fuzz clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/agentsecrets
+
+test: lint
+	scripts/with-keyring.sh $(GO) test -count=1 $(PKGS)
+
+test-short:
+	$(GO) test -short -count=1 $(PKGS)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+demo:
+	@scripts/demo.sh
+
+bench:
+	@scripts/bench.sh
+
+wasm:
+	wasm/build.sh
+
+fuzz:
+	@scripts/fuzz.sh 5s
+
+clean:
+	rm -rf bin .bench

@@ -1,0 +1,267 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/The-17/agentsecrets/policies"
+	"github.com/The-17/agentsecrets/runner"
+)
+
+func init() { register(newCallCmd) }
+
+// callOptions are the flags of `call`; also used by the MCP api_call tool.
+type callOptions struct {
+	URL, Method string
+	Bearer      []string
+	Basic       []string
+	Header      []string
+	Query       []string
+	BodyField   []string
+	FormField   []string
+	Body        string
+	Plain       []string // -H 'Name: value'
+	Policy      []string
+	Param       []string
+	JSON        bool
+	Timeout     time.Duration
+	Agent       string
+}
+
+func newCallCmd(f *Factory) *cobra.Command {
+	o := &callOptions{}
+	cmd := &cobra.Command{
+		Use:   "call --url URL [--bearer KEY | --header Name=KEY | ...]",
+		Short: "Make an authenticated HTTP call; secrets are injected, never shown",
+		Long: `Make one HTTP request with secrets injected by name. The value never reaches
+the caller: a WebAssembly policy splices it in at the last moment, and every
+echo of it in the response (raw, base64, hex, URL- or JSON-escaped) is replaced
+with [REDACTED_BY_AGENTSECRETS].
+
+The target host must be on the workspace allowlist (agentsecrets workspace
+allowlist list). The response body is printed to stdout and the status line to
+stderr, like curl -s; --json prints status, headers and body as one object.
+
+Exit codes: 0 ok (2xx/3xx), 3 the server answered 4xx/5xx, 5 denied (domain
+not allowlisted, secret not bound, address refused), 6 a secret is missing,
+2 bad usage, 1 anything else.`,
+		Example: `  agentsecrets call --url https://api.stripe.com/v1/balance --bearer STRIPE_KEY
+  agentsecrets call --url https://api.sendgrid.com/v3/mail/send --method POST \
+      --header X-Api-Key=SENDGRID_KEY -H 'Content-Type: application/json' --body @mail.json
+  agentsecrets call --url 'https://maps.googleapis.com/maps/api/geocode/json?address=Lagos' \
+      --query key=GOOGLE_MAPS_KEY
+  agentsecrets call --url https://auth.example.com/token --method POST \
+      --body-field client_secret=CLIENT_SECRET --json
+  agentsecrets call --url https://api.example.com/hook --method POST --body @event.json \
+      --policy ./hmac.wasm --param key=WEBHOOK_SECRET`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return runCall(c.Context(), f, o) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.URL, "url", "", "target URL (required)")
+	fl.StringVarP(&o.Method, "method", "X", "GET", "HTTP method")
+	fl.StringArrayVar(&o.Bearer, "bearer", nil, "send KEY as Authorization: Bearer (repeatable)")
+	fl.StringArrayVar(&o.Basic, "basic", nil, "send KEY (stored as user:password) as Basic auth")
+	fl.StringArrayVar(&o.Header, "header", nil, "send KEY in header Name: --header Name=KEY (repeatable)")
+	fl.StringArrayVar(&o.Query, "query", nil, "send KEY as query parameter: --query param=KEY (repeatable)")
+	fl.StringArrayVar(&o.BodyField, "body-field", nil, "set JSON body field: --body-field path=KEY (repeatable)")
+	fl.StringArrayVar(&o.FormField, "form-field", nil, "set form field: --form-field field=KEY (repeatable)")
+	fl.StringVar(&o.Body, "body", "", "request body: JSON text, @file, or - for stdin")
+	fl.StringArrayVarP(&o.Plain, "H", "H", nil, "plain (non-secret) header: -H 'Name: value' (repeatable)")
+	fl.StringArrayVar(&o.Policy, "policy", nil, "custom policy: a .wasm file or a registered name (repeatable)")
+	fl.StringArrayVar(&o.Param, "param", nil, "parameter for --policy: --param k=v (repeatable)")
+	fl.BoolVar(&o.JSON, "json", false, "print {status, headers, body, redactions} as one JSON object")
+	fl.DurationVar(&o.Timeout, "timeout", runner.DefaultTimeout, "give up after this long")
+	fl.StringVar(&o.Agent, "agent", "", "agent identity recorded in the audit log (default $AGENTSECRETS_AGENT_ID or anonymous)")
+	_ = cmd.MarkFlagRequired("url")
+	return cmd
+}
+
+// buildCall turns the options into a runner.Call; it reads no secret.
+func buildCall(f *Factory, o *callOptions) (*runner.Call, error) {
+	specs, err := o.specs()
+	if err != nil {
+		return nil, err
+	}
+	header, err := parsePlainHeaders(o.Plain)
+	if err != nil {
+		return nil, err
+	}
+	body, err := readBody(f, o.Body)
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > 0 && header.Get("Content-Type") == "" && json.Valid(body) {
+		header.Set("Content-Type", "application/json")
+	}
+	agent := o.Agent
+	if agent == "" {
+		agent = f.Getenv("AGENTSECRETS_AGENT_ID")
+	}
+	return &runner.Call{Method: o.Method, URL: o.URL, Header: header, Body: body,
+		Policies: specs, Agent: agent, Source: "call", Timeout: o.Timeout}, nil
+}
+
+// specs maps the injection flags to a policy chain. Built-ins run first in a
+// fixed order; custom policies run last, so a signing policy sees the final
+// request.
+func (o *callOptions) specs() ([]policies.Spec, error) {
+	var specs []policies.Spec
+	for _, g := range []struct {
+		style string
+		args  []string
+	}{
+		{"bearer", o.Bearer}, {"basic", o.Basic}, {"header", o.Header},
+		{"query", o.Query}, {"body-field", o.BodyField}, {"form-field", o.FormField},
+	} {
+		for _, arg := range g.args {
+			s, err := policies.ParseInjection(g.style, arg)
+			if err != nil {
+				return nil, usageError("agentsecrets call", "--%s %q: %v", g.style, arg, err)
+			}
+			specs = append(specs, s)
+		}
+	}
+	params, err := policies.ParseParams(o.Param)
+	if err != nil {
+		return nil, usageError("agentsecrets call", "--param: %v", err)
+	}
+	if len(o.Param) > 0 && len(o.Policy) == 0 {
+		return nil, usageError("agentsecrets call", "--param is for --policy; there is no --policy")
+	}
+	for _, p := range o.Policy {
+		specs = append(specs, policies.Spec{Name: p, Params: params})
+	}
+	return specs, nil
+}
+
+// parsePlainHeaders reads -H 'Name: value' flags.
+func parsePlainHeaders(lines []string) (http.Header, error) {
+	h := http.Header{}
+	for _, line := range lines {
+		name, value, ok := strings.Cut(line, ":")
+		name = strings.TrimSpace(name)
+		if !ok || !validHeaderName(name) {
+			return nil, usageError("agentsecrets call", "-H %q: want 'Name: value'", line)
+		}
+		if strings.HasPrefix(strings.ToLower(name), "x-as-") {
+			return nil, usageError("agentsecrets call", "-H %q: X-AS-* headers are reserved", name)
+		}
+		h.Add(name, strings.TrimSpace(value))
+	}
+	return h, nil
+}
+
+func validHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for _, r := range name {
+		if r <= ' ' || r >= 0x7f || strings.ContainsRune("()<>@,;:\\\"/[]?={}", r) {
+			return false
+		}
+	}
+	return true
+}
+
+// readBody resolves --body: literal text, @file, or - for stdin.
+func readBody(f *Factory, arg string) ([]byte, error) {
+	switch {
+	case arg == "":
+		return nil, nil
+	case arg == "-":
+		b, err := io.ReadAll(io.LimitReader(f.IO.In, maxBody+1))
+		if err != nil {
+			return nil, err
+		}
+		return checkBodySize(b)
+	case strings.HasPrefix(arg, "@"):
+		b, err := os.ReadFile(arg[1:])
+		if err != nil {
+			return nil, usageError("agentsecrets call", "--body %s: %v", arg, err)
+		}
+		return checkBodySize(b)
+	}
+	return []byte(arg), nil
+}
+
+const maxBody = 32 << 20
+
+func checkBodySize(b []byte) ([]byte, error) {
+	if len(b) > maxBody {
+		return nil, usageError("agentsecrets call", "--body is larger than %d MiB", maxBody>>20)
+	}
+	return b, nil
+}
+
+func runCall(ctx context.Context, f *Factory, o *callOptions) error {
+	call, err := buildCall(f, o)
+	if err != nil {
+		return err
+	}
+	r, _, err := f.Runner(false)
+	if err != nil {
+		return err
+	}
+	res, err := r.Do(ctx, call)
+	if err != nil {
+		return callError(err)
+	}
+	defer res.Body.Close()
+	if o.JSON {
+		err = writeCallJSON(f.IO.Out, res)
+	} else {
+		fmt.Fprintf(f.IO.ErrOut, "HTTP %d %s\n", res.Status, http.StatusText(res.Status))
+		_, err = io.Copy(f.IO.Out, res.Body)
+	}
+	if err != nil {
+		return err
+	}
+	if res.Status >= 400 {
+		return &silentError{code: ExitHTTP}
+	}
+	return nil
+}
+
+// callResult is the --json shape of a call's result.
+type callResult struct {
+	Status     int               `json:"status"`
+	Headers    map[string]string `json:"headers"`
+	Body       json.RawMessage   `json:"body"`
+	Redactions int               `json:"redactions"`
+}
+
+func readCallResult(res *runner.Result) (callResult, error) {
+	body, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
+	if err != nil {
+		return callResult{}, err
+	}
+	out := callResult{Status: res.Status, Headers: map[string]string{}, Redactions: res.Redactions()}
+	for k, v := range res.Header {
+		out.Headers[k] = strings.Join(v, ", ")
+	}
+	if json.Valid(body) && len(body) > 0 {
+		out.Body = body
+	} else {
+		out.Body, _ = json.Marshal(string(body))
+	}
+	return out, nil
+}
+
+func writeCallJSON(w io.Writer, res *runner.Result) error {
+	out, err := readCallResult(res)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}

@@ -1,0 +1,88 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/The-17/agentsecrets/policies"
+	"github.com/The-17/agentsecrets/runner"
+)
+
+// Engine returns the policy engine (once per process), with the compilation
+// cache and the custom policy registry under the home directory.
+func (f *Factory) Engine() (*policies.Engine, error) {
+	if f.engine != nil {
+		return f.engine, nil
+	}
+	s, err := f.Store()
+	if err != nil {
+		return nil, err
+	}
+	e, err := policies.NewEngine(context.Background(), policies.Config{
+		CacheDir: filepath.Join(s.Home(), "cache"),
+		Registry: f.Registry(s.Home()),
+	})
+	if err != nil {
+		return nil, err
+	}
+	f.engine = e
+	return e, nil
+}
+
+// Registry is the custom policy registry under home.
+func (f *Factory) Registry(home string) *policies.Registry {
+	return policies.NewRegistry(filepath.Join(home, "policies"))
+}
+
+// Runner assembles the call pipeline for the active context. cache keeps
+// values in memory between calls (long-running front ends) and then also
+// redacts every secret of the environment from each response.
+func (f *Factory) Runner(cache bool) (*runner.Runner, *runner.StoreVault, error) {
+	s, err := f.Store()
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, err := s.Context()
+	if err != nil {
+		return nil, nil, err
+	}
+	engine, err := f.Engine()
+	if err != nil {
+		return nil, nil, err
+	}
+	sink, err := f.Audit()
+	if err != nil {
+		return nil, nil, err
+	}
+	v := &runner.StoreVault{Store: s, Ctx: ctx, Cache: cache}
+	r := runner.New(engine, v, sink)
+	r.RedactAll = cache
+	return r, v, nil
+}
+
+// callError turns a runner error into the CLI's error with an exit code and
+// the command a human must run.
+func callError(err error) error {
+	var hostErr *runner.HostError
+	switch {
+	case errors.As(err, &hostErr) && hostErr.Key != "":
+		return &Error{Code: ExitDenied, Err: err, Msg: err.Error(),
+			Hint: fmt.Sprintf("secret %s may only be sent to its bound domains; ask the human to review its bindings", hostErr.Key)}
+	case errors.As(err, &hostErr):
+		return &Error{Code: ExitDenied, Err: err, Msg: err.Error(),
+			Hint: "ask the human to run: agentsecrets workspace allowlist add " + hostErr.Host}
+	case errors.Is(err, runner.ErrSSRF):
+		return &Error{Code: ExitDenied, Err: err, Msg: err.Error(),
+			Hint: "metadata and link-local addresses are always refused; loopback and private ones need the exact host on the allowlist"}
+	case errors.Is(err, runner.ErrSecretMissing):
+		return &Error{Code: ExitNotFound, Err: err, Msg: err.Error(),
+			Hint: "check `agentsecrets secrets list`; ask the human to run `agentsecrets secrets set KEY` in their terminal"}
+	case errors.Is(err, runner.ErrPolicyDenied):
+		return &Error{Code: ExitDenied, Err: err, Msg: err.Error()}
+	case errors.Is(err, runner.ErrBadRequest):
+		return &Error{Code: ExitUsage, Err: err, Msg: err.Error(), Hint: "agentsecrets call --help"}
+	}
+	return err
+}

@@ -1,0 +1,28 @@
+package runner
+
+import "errors"
+
+// The errors a call fails with, for front ends to branch on (exit codes in
+// the CLI, statuses and codes in the proxy). Each is wrapped with a message
+// that names what was refused, never a value.
+var (
+	// ErrNotAllowed: the target host is not on the workspace allowlist.
+	ErrNotAllowed = errors.New("domain not allowed")
+	// ErrNotBound: a secret is bound to other domains than the target's.
+	ErrNotBound = errors.New("secret not bound to this domain")
+	// ErrSecretMissing: a secret named by the call does not exist.
+	ErrSecretMissing = errors.New("secret not found")
+	// ErrPolicyDenied: a policy refused the call.
+	ErrPolicyDenied = errors.New("denied by policy")
+	// ErrSSRF: the target is a metadata, link-local or unallowed private address.
+	ErrSSRF = errors.New("target address refused")
+	// ErrBadRequest: the call itself is malformed (URL, method, body).
+	ErrBadRequest = errors.New("bad request")
+	// ErrUpstream: the upstream could not be reached or broke the exchange.
+	ErrUpstream = errors.New("upstream unreachable")
+	// ErrTimeout: the call's deadline passed.
+	ErrTimeout = errors.New("upstream timeout")
+	// ErrUnsafeResponse: the response uses an encoding the redactor cannot
+	// read, so it is refused rather than passed through unscrubbed.
+	ErrUnsafeResponse = errors.New("response refused")
+)

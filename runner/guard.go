@@ -1,0 +1,135 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"syscall"
+)
+
+// Allowlist is the workspace's list of domains a call may reach. An entry is
+// an exact host ("api.stripe.com", "127.0.0.1") or a wildcard ("*.stripe.com",
+// which matches subdomains but not the apex). An empty allowlist allows
+// nothing.
+type Allowlist []string
+
+// Match reports whether host is allowed and whether it was named exactly
+// (only an exact entry lets a call reach a loopback or private address).
+func (a Allowlist) Match(host string) (allowed, exact bool) {
+	host = normalizeHost(host)
+	for _, entry := range a {
+		entry = normalizeHost(entry)
+		if entry == host {
+			return true, true
+		}
+		if suffix, ok := strings.CutPrefix(entry, "*."); ok && strings.HasSuffix(host, "."+suffix) {
+			allowed = true
+		}
+	}
+	return allowed, false
+}
+
+// BindingAllows reports whether a secret bound to domains may be sent to
+// host. A secret without bindings may go to any allowlisted host.
+func BindingAllows(domains []string, host string) bool {
+	if len(domains) == 0 {
+		return true
+	}
+	ok, _ := Allowlist(domains).Match(host)
+	return ok
+}
+
+func normalizeHost(h string) string {
+	h = strings.ToLower(strings.TrimSuffix(h, "."))
+	return strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+}
+
+// metadataHosts are cloud metadata endpoints, refused whatever the allowlist
+// says: a credential or a response from them is never what a caller wants.
+var metadataHosts = map[string]bool{
+	"metadata.google.internal": true,
+	"metadata.goog":            true,
+	"metadata":                 true,
+	"instance-data":            true,
+}
+
+var metadataAddrs = []netip.Addr{
+	netip.MustParseAddr("169.254.169.254"), // AWS, GCP, Azure, OpenStack
+	netip.MustParseAddr("169.254.170.2"),   // AWS ECS task metadata
+	netip.MustParseAddr("100.100.100.200"), // Alibaba Cloud
+	netip.MustParseAddr("fd00:ec2::254"),   // AWS IPv6
+}
+
+// CheckHostName refuses metadata host names before any lookup.
+func CheckHostName(host string) error {
+	if metadataHosts[normalizeHost(host)] {
+		return fmt.Errorf("%w: %q is a cloud metadata endpoint", ErrSSRF, host)
+	}
+	return nil
+}
+
+// CheckAddr decides whether a connection to addr is allowed. Metadata and
+// link-local addresses are always refused; loopback, private and other
+// non-public addresses only when privateOK (the host was allowlisted by its
+// exact name).
+func CheckAddr(addr netip.Addr, privateOK bool) error {
+	addr = addr.Unmap()
+	for _, m := range metadataAddrs {
+		if addr == m {
+			return fmt.Errorf("%w: %s is a cloud metadata address", ErrSSRF, addr)
+		}
+	}
+	switch {
+	case addr.IsLinkLocalUnicast(), addr.IsLinkLocalMulticast():
+		return fmt.Errorf("%w: %s is link-local", ErrSSRF, addr)
+	case addr.IsUnspecified(), addr.IsMulticast(), addr.IsInterfaceLocalMulticast():
+		return fmt.Errorf("%w: %s is not a unicast address", ErrSSRF, addr)
+	case addr.IsLoopback(), addr.IsPrivate(), isSharedOrReserved(addr):
+		if !privateOK {
+			return fmt.Errorf("%w: %s is a loopback or private address and the host is not allowlisted by its exact name", ErrSSRF, addr)
+		}
+	}
+	return nil
+}
+
+var reservedPrefixes = []netip.Prefix{
+	netip.MustParsePrefix("100.64.0.0/10"), // carrier-grade NAT
+	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("192.0.0.0/24"),
+	netip.MustParsePrefix("198.18.0.0/15"),
+	netip.MustParsePrefix("240.0.0.0/4"),
+}
+
+func isSharedOrReserved(a netip.Addr) bool {
+	for _, p := range reservedPrefixes {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+type privateOKKey struct{}
+
+// withPrivateOK marks a request context as allowed to reach non-public
+// addresses; the dialer reads it when it connects.
+func withPrivateOK(ctx context.Context, ok bool) context.Context {
+	return context.WithValue(ctx, privateOKKey{}, ok)
+}
+
+// dialControl runs after name resolution, on the address actually dialled,
+// so a name that resolves (or re-resolves) to a forbidden address is caught.
+func dialControl(ctx context.Context, network, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return fmt.Errorf("%w: bad address %q", ErrSSRF, address)
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return fmt.Errorf("%w: bad address %q", ErrSSRF, address)
+	}
+	privateOK, _ := ctx.Value(privateOKKey{}).(bool)
+	return CheckAddr(addr, privateOK)
+}

@@ -1,0 +1,84 @@
+package runner
+
+import (
+	"errors"
+	"net/netip"
+	"testing"
+)
+
+func TestAllowlistMatch(t *testing.T) {
+	list := Allowlist{"api.stripe.com", "*.example.com", "127.0.0.1", "LOCALHOST"}
+	tests := []struct {
+		host           string
+		allowed, exact bool
+	}{
+		{"api.stripe.com", true, true},
+		{"API.Stripe.com.", true, true},
+		{"stripe.com", false, false},
+		{"evil-api.stripe.com", false, false},
+		{"a.example.com", true, false},
+		{"a.b.example.com", true, false},
+		{"example.com", false, false},
+		{"notexample.com", false, false},
+		{"127.0.0.1", true, true},
+		{"localhost", true, true},
+		{"[::1]", false, false},
+	}
+	for _, tt := range tests {
+		allowed, exact := list.Match(tt.host)
+		if allowed != tt.allowed || exact != tt.exact {
+			t.Errorf("Match(%q) = %v, %v; want %v, %v", tt.host, allowed, exact, tt.allowed, tt.exact)
+		}
+	}
+	if ok, _ := (Allowlist{}).Match("api.stripe.com"); ok {
+		t.Error("an empty allowlist must allow nothing")
+	}
+}
+
+func TestBindingAllows(t *testing.T) {
+	if !BindingAllows(nil, "any.host") {
+		t.Error("unbound secret refused")
+	}
+	if !BindingAllows([]string{"api.stripe.com"}, "api.stripe.com") {
+		t.Error("bound host refused")
+	}
+	if BindingAllows([]string{"api.stripe.com"}, "api.github.com") {
+		t.Error("secret sent to a host it is not bound to")
+	}
+}
+
+func TestCheckAddr(t *testing.T) {
+	tests := []struct {
+		addr      string
+		privateOK bool
+		refused   bool
+	}{
+		{"169.254.169.254", true, true},
+		{"169.254.1.1", true, true},
+		{"fe80::1", true, true},
+		{"fd00:ec2::254", true, true},
+		{"100.100.100.200", true, true},
+		{"::ffff:169.254.169.254", true, true},
+		{"0.0.0.0", true, true},
+		{"127.0.0.1", false, true},
+		{"127.0.0.1", true, false},
+		{"10.1.2.3", false, true},
+		{"192.168.1.1", true, false},
+		{"::1", false, true},
+		{"100.64.0.1", false, true},
+		{"93.184.216.34", false, false},
+		{"2606:4700::1", false, false},
+	}
+	for _, tt := range tests {
+		err := CheckAddr(netip.MustParseAddr(tt.addr), tt.privateOK)
+		if (err != nil) != tt.refused {
+			t.Errorf("CheckAddr(%s, %v) = %v; refused want %v", tt.addr, tt.privateOK, err, tt.refused)
+		}
+		if err != nil && !errors.Is(err, ErrSSRF) {
+			t.Errorf("CheckAddr(%s) error %v is not ErrSSRF", tt.addr, err)
+		}
+	}
+	if err := CheckHostName("metadata.google.internal."); !errors.Is(err, ErrSSRF) {
+		t.Errorf("metadata host name not refused: %v", err)
+	}
+}

@@ -1,0 +1,381 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/The-17/agentsecrets/hostfns"
+	"github.com/The-17/agentsecrets/policies"
+	"github.com/The-17/agentsecrets/runner/audit"
+	"github.com/The-17/agentsecrets/runner/redact"
+)
+
+// DefaultTimeout bounds a call when the caller sets none.
+const DefaultTimeout = 30 * time.Second
+
+// Call is one authenticated request as a front end describes it: no value
+// anywhere, only the policies that will splice them in.
+type Call struct {
+	Method   string
+	URL      string
+	Header   http.Header // plain, non-secret headers
+	Body     []byte
+	Policies []policies.Spec
+	// Agent is the caller's identity for the audit: "anonymous", a declared
+	// id, or "token:<id>".
+	Agent string
+	// Source names the front end: "call", "proxy", "mcp".
+	Source  string
+	Timeout time.Duration
+}
+
+// Result is the upstream's answer, already scrubbed: Header is redacted and
+// Body streams through the redactor. Closing Body records the audit event.
+type Result struct {
+	Status int
+	Header http.Header
+	Body   io.ReadCloser
+	// Redactions reports how many replacements were made so far (headers
+	// and the body read up to now).
+	Redactions func() int
+}
+
+// Runner runs calls. It is safe for concurrent use; one Runner serves a
+// whole proxy.
+type Runner struct {
+	Engine *policies.Engine
+	Vault  Vault
+	Client *http.Client
+	Audit  audit.Sink
+	// RedactAll adds every secret of the active environment to each
+	// response's redaction set, not only those the call opened.
+	RedactAll bool
+
+	allOnce sync.Once
+	all     *redact.Set
+	allErr  error
+}
+
+// New returns a Runner with a client on a fresh tuned transport.
+func New(engine *policies.Engine, v Vault, sink audit.Sink) *Runner {
+	return &Runner{Engine: engine, Vault: v, Audit: sink, Client: NewClient(NewTransport())}
+}
+
+// NewClient wraps a transport with the same-host redirect rule.
+func NewClient(t http.RoundTripper) *http.Client {
+	return &http.Client{Transport: t, CheckRedirect: checkRedirect}
+}
+
+// Do runs c through the pipeline. On error nothing carrying a credential
+// has left the process unless the error wraps ErrUpstream or ErrTimeout.
+func (r *Runner) Do(ctx context.Context, c *Call) (*Result, error) {
+	start := time.Now()
+	ev := r.newEvent(c)
+	res, err := r.do(ctx, c, ev)
+	if err != nil {
+		ev.Duration = time.Since(start)
+		ev.Decision, ev.Reason = decisionFor(err), err.Error()
+		r.record(ev)
+		return nil, err
+	}
+	res.Body = &auditedBody{ReadCloser: res.Body, done: func() {
+		ev.Duration = time.Since(start)
+		ev.Redactions = res.Redactions()
+		r.record(ev)
+	}}
+	return res, nil
+}
+
+func (r *Runner) newEvent(c *Call) *audit.Event {
+	ws, project, env := r.Vault.Where()
+	ev := &audit.Event{Source: c.Source, Agent: c.Agent, Workspace: ws, Project: project,
+		Environment: env, Method: c.method(), Decision: audit.DecisionOK}
+	if ev.Agent == "" {
+		ev.Agent = "anonymous"
+	}
+	credParams := map[string]string{}
+	for _, s := range c.Policies {
+		ev.AuthStyles = append(ev.AuthStyles, s.Name)
+		if k := s.Params["key"]; k != "" {
+			ev.Keys = append(ev.Keys, k)
+		}
+		if s.Name == "query" && s.Params["param"] != "" {
+			credParams[s.Params["param"]] = s.Params["key"]
+		}
+	}
+	if u, err := url.Parse(c.URL); err == nil {
+		ev.URL = audit.SanitizeURL(u, credParams)
+	}
+	return ev
+}
+
+func (c *Call) method() string {
+	if c.Method == "" {
+		return http.MethodGet
+	}
+	return strings.ToUpper(c.Method)
+}
+
+func (r *Runner) do(ctx context.Context, c *Call, ev *audit.Event) (*Result, error) {
+	u, err := parseTarget(c.URL)
+	if err != nil {
+		return nil, err
+	}
+	host := u.Hostname()
+	exact, err := r.guardHost(host)
+	if err != nil {
+		return nil, err
+	}
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	req := &hostfns.Request{Method: c.method(), URL: u, Header: cloneHeader(c.Header), Body: c.Body}
+	hc := &hostfns.Call{Req: req, Secrets: &gate{vault: r.Vault, host: host}}
+	if err := r.Engine.Run(ctx, c.Policies, hc); err != nil {
+		cancel()
+		return nil, policyError(err)
+	}
+	if opened := hc.Opened(); len(opened) > 0 {
+		ev.Keys = opened
+	}
+	set, err := r.redactionSet(hc.RedactSet())
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp, err := r.send(withPrivateOK(ctx, exact), req)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	ev.Status = resp.StatusCode
+	return r.scrub(resp, set, cancel)
+}
+
+func parseTarget(raw string) (*url.URL, error) {
+	if raw == "" {
+		return nil, fmt.Errorf("%w: no target URL", ErrBadRequest)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: target URL does not parse", ErrBadRequest)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("%w: target URL must be http or https, got %q", ErrBadRequest, u.Scheme)
+	}
+	if u.Hostname() == "" {
+		return nil, fmt.Errorf("%w: target URL has no host", ErrBadRequest)
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("%w: target URL must not carry user info; use --basic", ErrBadRequest)
+	}
+	return u, nil
+}
+
+// guardHost applies the allowlist and the metadata-name rule, and reports
+// whether the host was named exactly (allowing loopback/private addresses).
+func (r *Runner) guardHost(host string) (exact bool, err error) {
+	if err := CheckHostName(host); err != nil {
+		return false, err
+	}
+	list, err := r.Vault.Allowlist()
+	if err != nil {
+		return false, err
+	}
+	allowed, exact := Allowlist(list).Match(host)
+	if !allowed {
+		return false, &HostError{Host: host, Err: ErrNotAllowed}
+	}
+	return exact, nil
+}
+
+// HostError names the host a guard refused.
+type HostError struct {
+	Host string
+	Key  string
+	Err  error
+}
+
+func (e *HostError) Error() string {
+	if e.Key != "" {
+		return fmt.Sprintf("runner: secret %q is not bound to %q", e.Key, e.Host)
+	}
+	return fmt.Sprintf("runner: domain %q is not on the workspace allowlist", e.Host)
+}
+
+func (e *HostError) Unwrap() error { return e.Err }
+
+// gate is what policies open secrets through: the binding is checked before
+// the value is read.
+type gate struct {
+	vault Vault
+	host  string
+}
+
+func (g *gate) Open(name string) ([]byte, error) {
+	domains, err := g.vault.Bindings(name)
+	if err != nil {
+		if errors.Is(err, ErrSecretMissing) {
+			return nil, fmt.Errorf("%w: %w", hostfns.ErrSecretNotFound, err)
+		}
+		return nil, err
+	}
+	if !BindingAllows(domains, g.host) {
+		return nil, fmt.Errorf("%w: %w", hostfns.ErrSecretDenied, &HostError{Host: g.host, Key: name, Err: ErrNotBound})
+	}
+	val, err := g.vault.Secret(name)
+	if errors.Is(err, ErrSecretMissing) {
+		return nil, fmt.Errorf("%w: %w", hostfns.ErrSecretNotFound, err)
+	}
+	return val, err
+}
+
+// policyError maps a policy failure to the runner's errors.
+func policyError(err error) error {
+	var hostErr *HostError
+	switch {
+	case errors.As(err, &hostErr):
+		return hostErr
+	case errors.Is(err, ErrSecretMissing), errors.Is(err, hostfns.ErrSecretNotFound):
+		var de *policies.DeniedError
+		if errors.As(err, &de) && de.Secret != "" {
+			return fmt.Errorf("%w: %q", ErrSecretMissing, de.Secret)
+		}
+		return fmt.Errorf("%w: %w", ErrSecretMissing, err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%w: %w", ErrTimeout, err)
+	}
+	var de *policies.DeniedError
+	if errors.As(err, &de) {
+		return fmt.Errorf("%w: %w", ErrPolicyDenied, err)
+	}
+	return err
+}
+
+func (r *Runner) redactionSet(opened [][]byte) (*redact.Set, error) {
+	if !r.RedactAll {
+		return redact.NewSet(opened...), nil
+	}
+	all, err := r.Vault.All()
+	if err != nil {
+		return nil, err
+	}
+	return redact.NewSet(append(all, opened...)...), nil
+}
+
+func (r *Runner) send(ctx context.Context, req *hostfns.Request) (*http.Response, error) {
+	hreq, err := http.NewRequestWithContext(ctx, req.Method, req.URL.String(), bytes.NewReader(req.Body))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	hreq.Header = req.Header
+	if len(req.Body) == 0 {
+		hreq.Body, hreq.GetBody, hreq.ContentLength = http.NoBody, nil, 0
+	}
+	hreq.Header.Set("Accept-Encoding", redact.AcceptEncoding)
+	resp, err := r.Client.Do(hreq)
+	if err != nil {
+		return nil, transportError(ctx, req.URL.Hostname(), err)
+	}
+	return resp, nil
+}
+
+func transportError(ctx context.Context, host string, err error) error {
+	switch {
+	case errors.Is(err, ErrSSRF):
+		return fmt.Errorf("%w: %q: %w", ErrSSRF, host, errors.Unwrap(err))
+	case errors.Is(err, context.DeadlineExceeded), ctx.Err() != nil:
+		return fmt.Errorf("%w: %q did not answer in time", ErrTimeout, host)
+	}
+	return fmt.Errorf("%w: %q: %s", ErrUpstream, host, scrubTransportMessage(err))
+}
+
+// scrubTransportMessage keeps only the innermost cause of a transport error:
+// url.Error repeats the full URL, which may carry an injected query value.
+func scrubTransportMessage(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
+}
+
+// scrub redacts the response headers and wraps the decoded body in a
+// streaming redactor.
+func (r *Runner) scrub(resp *http.Response, set *redact.Set, cancel context.CancelFunc) (*Result, error) {
+	headerCount := set.Headers(resp.Header)
+	plain, err := redact.DecodeBody(resp.Header, resp.Body)
+	if err != nil {
+		resp.Body.Close()
+		cancel()
+		return nil, fmt.Errorf("%w: %w", ErrUnsafeResponse, err)
+	}
+	body := set.NewReader(plain)
+	return &Result{
+		Status:     resp.StatusCode,
+		Header:     resp.Header,
+		Body:       &cancelOnClose{ReadCloser: body, cancel: cancel},
+		Redactions: func() int { return headerCount + body.Count() },
+	}, nil
+}
+
+func cloneHeader(h http.Header) http.Header {
+	if h == nil {
+		return http.Header{}
+	}
+	return h.Clone()
+}
+
+func (r *Runner) record(ev *audit.Event) {
+	if r.Audit == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = r.Audit.Record(ctx, *ev)
+}
+
+func decisionFor(err error) audit.Decision {
+	switch {
+	case errors.Is(err, ErrNotAllowed), errors.Is(err, ErrSSRF):
+		return audit.DecisionBlockedAllowlist
+	case errors.Is(err, ErrNotBound):
+		return audit.DecisionDeniedBinding
+	case errors.Is(err, ErrPolicyDenied):
+		return audit.DecisionPolicyDenied
+	}
+	return audit.DecisionError
+}
+
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
+}
+
+type auditedBody struct {
+	io.ReadCloser
+	once sync.Once
+	done func()
+}
+
+func (a *auditedBody) Close() error {
+	err := a.ReadCloser.Close()
+	a.once.Do(a.done)
+	return err
+}
