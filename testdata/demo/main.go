@@ -81,7 +81,9 @@ func run(bin string) error {
 		func() error { return s.agent("", "status") },
 		func() error { return s.agent("", "secrets", "list") },
 		func() error { return s.agent("", "call", "--url", base+"/v1/balance", "--bearer", "DEMO_KEY") },
-		func() error { return s.agent("", "call", "--url", base+"/geocode?address=Lagos", "--query", "key=DEMO_KEY") },
+		func() error {
+			return s.agent("", "call", "--url", base+"/geocode?address=Lagos", "--query", "key=DEMO_KEY")
+		},
 		func() error {
 			return s.agent("", "call", "--url", base+"/oauth/token", "--method", "POST",
 				"--body", `{"grant_type":"client_credentials"}`, "--body-field", "client_secret=DEMO_KEY")
