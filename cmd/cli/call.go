@@ -65,6 +65,17 @@ not allowlisted, secret not bound, address refused), 6 a secret is missing,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return runCall(c.Context(), f, o) },
 	}
+	addRequestFlags(cmd, o)
+	fl := cmd.Flags()
+	fl.BoolVar(&o.JSON, "json", false, "print {status, headers, body, redactions} as one JSON object")
+	fl.DurationVar(&o.Timeout, "timeout", runner.DefaultTimeout, "give up after this long")
+	fl.StringVar(&o.Agent, "agent", "", "agent identity recorded in the audit log (default $AGENTSECRETS_AGENT_ID or anonymous)")
+	return cmd
+}
+
+// addRequestFlags registers the flags that describe a request and its
+// injections, shared by call and policy test.
+func addRequestFlags(cmd *cobra.Command, o *callOptions) {
 	fl := cmd.Flags()
 	fl.StringVar(&o.URL, "url", "", "target URL (required)")
 	fl.StringVarP(&o.Method, "method", "X", "GET", "HTTP method")
@@ -75,14 +86,10 @@ not allowlisted, secret not bound, address refused), 6 a secret is missing,
 	fl.StringArrayVar(&o.BodyField, "body-field", nil, "set JSON body field: --body-field path=KEY (repeatable)")
 	fl.StringArrayVar(&o.FormField, "form-field", nil, "set form field: --form-field field=KEY (repeatable)")
 	fl.StringVar(&o.Body, "body", "", "request body: JSON text, @file, or - for stdin")
-	fl.StringArrayVarP(&o.Plain, "H", "H", nil, "plain (non-secret) header: -H 'Name: value' (repeatable)")
+	fl.StringArrayVarP(&o.Plain, "plain-header", "H", nil, "plain (non-secret) header: -H 'Name: value' (repeatable)")
 	fl.StringArrayVar(&o.Policy, "policy", nil, "custom policy: a .wasm file or a registered name (repeatable)")
 	fl.StringArrayVar(&o.Param, "param", nil, "parameter for --policy: --param k=v (repeatable)")
-	fl.BoolVar(&o.JSON, "json", false, "print {status, headers, body, redactions} as one JSON object")
-	fl.DurationVar(&o.Timeout, "timeout", runner.DefaultTimeout, "give up after this long")
-	fl.StringVar(&o.Agent, "agent", "", "agent identity recorded in the audit log (default $AGENTSECRETS_AGENT_ID or anonymous)")
 	_ = cmd.MarkFlagRequired("url")
-	return cmd
 }
 
 // buildCall turns the options into a runner.Call; it reads no secret.

@@ -1,0 +1,285 @@
+package cli
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/The-17/agentsecrets/hostfns"
+	"github.com/The-17/agentsecrets/policies"
+	"github.com/The-17/agentsecrets/wasm"
+)
+
+func init() { register(newPolicyCmd) }
+
+func newPolicyCmd(f *Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "policy",
+		Short: "List, register, inspect and dry-run WebAssembly policies",
+		Long: `Every injection is a WebAssembly policy that holds only opaque handles to
+secrets. The built-in ones (bearer, header, query, basic, body-field,
+form-field, redact) back call's flags; custom ones sign requests or handle odd
+auth styles and are used with call --policy NAME --param k=v.`,
+	}
+	cmd.AddCommand(newPolicyListCmd(f), newPolicyAddCmd(f), newPolicyRemoveCmd(f),
+		newPolicyInspectCmd(f), newPolicyTestCmd(f))
+	return cmd
+}
+
+type policyRow struct {
+	Name   string `json:"name"`
+	Kind   string `json:"kind"`
+	SHA256 string `json:"sha256,omitempty"`
+	Size   int    `json:"size"`
+}
+
+func newPolicyListCmd(f *Factory) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:     "list",
+		Short:   "List built-in and registered policies",
+		Example: "  agentsecrets policy list --json",
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			s, err := f.Store()
+			if err != nil {
+				return err
+			}
+			var rows []policyRow
+			for _, name := range wasm.BuiltinNames() {
+				code, _ := wasm.Builtin(name)
+				rows = append(rows, policyRow{Name: name, Kind: "built-in", Size: len(code)})
+			}
+			entries, err := f.Registry(s.Home()).List()
+			if err != nil {
+				return err
+			}
+			for _, e := range entries {
+				rows = append(rows, policyRow{Name: e.Name, Kind: "custom", SHA256: e.SHA256, Size: e.Size})
+			}
+			if asJSON {
+				return f.printJSON(rows)
+			}
+			tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tKIND\tSIZE\tSHA256")
+			for _, r := range rows {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", r.Name, r.Kind, r.Size, shortDigest(r.SHA256))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	return cmd
+}
+
+func shortDigest(d string) string {
+	if len(d) > 12 {
+		return d[:12]
+	}
+	if d == "" {
+		return "-"
+	}
+	return d
+}
+
+func newPolicyAddCmd(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "add NAME FILE.wasm",
+		Short: "Validate a custom policy and register it under a name",
+		Long: `Validate a WebAssembly policy (its exports, and imports only from the
+agentsecrets host module or WASI) and store it by content hash under NAME.`,
+		Example: "  agentsecrets policy add hmac-sign ./hmac.wasm\n  agentsecrets call --url https://api.example.com/hook --policy hmac-sign --param key=WEBHOOK_SECRET",
+		Args:    exactArgs(2, "NAME and FILE.wasm"),
+		RunE: func(c *cobra.Command, args []string) error {
+			code, err := os.ReadFile(args[1])
+			if err != nil {
+				return usageError(c.CommandPath(), "read %q: %v", args[1], err)
+			}
+			s, err := f.Store()
+			if err != nil {
+				return err
+			}
+			e, err := f.Registry(s.Home()).Add(args[0], code)
+			if err != nil {
+				return &Error{Code: ExitUsage, Err: err, Msg: err.Error(), Hint: "agentsecrets policy inspect " + args[1]}
+			}
+			fmt.Fprintf(f.IO.Out, "Registered policy %q (sha256 %s, %d bytes)\n", e.Name, shortDigest(e.SHA256), e.Size)
+			return nil
+		},
+	}
+}
+
+func newPolicyRemoveCmd(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:     "remove NAME",
+		Short:   "Unregister a custom policy",
+		Example: "  agentsecrets policy remove hmac-sign",
+		Args:    exactArgs(1, "NAME"),
+		RunE: func(c *cobra.Command, args []string) error {
+			s, err := f.Store()
+			if err != nil {
+				return err
+			}
+			if err := f.Registry(s.Home()).Remove(args[0]); err != nil {
+				return &Error{Code: ExitNotFound, Err: err, Msg: err.Error(), Hint: "agentsecrets policy list"}
+			}
+			fmt.Fprintf(f.IO.Out, "Removed policy %q\n", args[0])
+			return nil
+		},
+	}
+}
+
+func newPolicyInspectCmd(f *Factory) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:     "inspect FILE.wasm|NAME",
+		Short:   "Show a policy's exports and imports and whether it is valid",
+		Example: "  agentsecrets policy inspect ./hmac.wasm\n  agentsecrets policy inspect bearer --json",
+		Args:    exactArgs(1, "a .wasm file or a policy name"),
+		RunE: func(c *cobra.Command, args []string) error {
+			code, err := f.policyCode(args[0])
+			if err != nil {
+				return err
+			}
+			info, err := policies.Inspect(code)
+			if err != nil {
+				return &Error{Code: ExitUsage, Err: err, Msg: err.Error()}
+			}
+			if asJSON {
+				if err := f.printJSON(info); err != nil {
+					return err
+				}
+			} else {
+				printPolicyInfo(f, args[0], info)
+			}
+			if !info.Valid {
+				return &silentError{code: ExitUsage}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	return cmd
+}
+
+func printPolicyInfo(f *Factory, name string, info policies.Info) {
+	w := f.IO.Out
+	fmt.Fprintf(w, "Policy:  %s\nSHA256:  %s\nSize:    %d bytes\n", name, info.SHA256, info.Size)
+	if info.Valid {
+		fmt.Fprintln(w, "Valid:   yes")
+	} else {
+		fmt.Fprintf(w, "Valid:   no (%s)\n", info.Problem)
+	}
+	fmt.Fprintln(w, "Exports:")
+	for _, e := range info.Exports {
+		fmt.Fprintln(w, "  "+e)
+	}
+	fmt.Fprintln(w, "Imports:")
+	for _, i := range info.Imports {
+		fmt.Fprintln(w, "  "+i)
+	}
+}
+
+// policyCode loads a policy by file path, built-in name or registered name.
+func (f *Factory) policyCode(ref string) ([]byte, error) {
+	if strings.HasSuffix(ref, ".wasm") || strings.ContainsRune(ref, os.PathSeparator) {
+		code, err := os.ReadFile(ref)
+		if err != nil {
+			return nil, usageError("agentsecrets policy", "read %q: %v", ref, err)
+		}
+		return code, nil
+	}
+	if code, ok := wasm.Builtin(ref); ok {
+		return code, nil
+	}
+	s, err := f.Store()
+	if err != nil {
+		return nil, err
+	}
+	code, _, err := f.Registry(s.Home()).Get(ref)
+	if err != nil {
+		return nil, &Error{Code: ExitNotFound, Err: err, Msg: err.Error(), Hint: "agentsecrets policy list"}
+	}
+	return code, nil
+}
+
+func newPolicyTestCmd(f *Factory) *cobra.Command {
+	o := &callOptions{}
+	cmd := &cobra.Command{
+		Use:   "test --url URL [injection flags as for call]",
+		Short: "Show the request a policy chain would send, secrets shown as [SECRET:KEY]",
+		Long: `Run the policy chain against a sample request without opening any secret
+and print the request it would send, every secret shown as [SECRET:KEY].
+Nothing is sent. Keys that do not exist in the active environment are
+reported, as a real call would.`,
+		Example: `  agentsecrets policy test --url https://api.example.com/v1 --bearer API_KEY
+  agentsecrets policy test --url https://api.example.com/hook --method POST \
+      --body '{"a":1}' --policy ./hmac.wasm --param key=WEBHOOK_SECRET`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			call, err := buildCall(f, o)
+			if err != nil {
+				return err
+			}
+			u, err := url.Parse(call.URL)
+			if err != nil || u.Host == "" {
+				return usageError(c.CommandPath(), "--url %q is not an absolute URL", call.URL)
+			}
+			engine, err := f.Engine()
+			if err != nil {
+				return err
+			}
+			known, err := f.knownKeys()
+			if err != nil {
+				return err
+			}
+			req := &hostfns.Request{Method: strings.ToUpper(call.Method), URL: u, Header: call.Header, Body: call.Body}
+			res, err := engine.DryRun(c.Context(), call.Policies, req, known)
+			if err != nil {
+				return callError(policyTestError(err))
+			}
+			fmt.Fprint(f.IO.Out, res.Text)
+			return nil
+		},
+	}
+	addRequestFlags(cmd, o)
+	return cmd
+}
+
+// knownKeys limits a dry run to the keys of the active environment, when
+// there is one.
+func (f *Factory) knownKeys() (func(string) bool, error) {
+	s, err := f.Store()
+	if err != nil {
+		return nil, err
+	}
+	ctx, err := s.Context()
+	if err != nil {
+		return nil, nil // no project: any name is accepted in a dry run
+	}
+	names, err := s.Names(ctx)
+	if err != nil {
+		return nil, err
+	}
+	set := map[string]bool{}
+	for _, n := range names {
+		set[n] = true
+	}
+	return func(k string) bool { return set[k] }, nil
+}
+
+func policyTestError(err error) error {
+	var de *policies.DeniedError
+	if e, ok := err.(*policies.DeniedError); ok {
+		de = e
+	}
+	if de != nil && de.Secret != "" {
+		return &Error{Code: ExitNotFound, Err: err, Msg: fmt.Sprintf("secret %q does not exist in the active environment", de.Secret),
+			Hint: "check `agentsecrets secrets list`"}
+	}
+	return err
+}
