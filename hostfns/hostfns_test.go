@@ -297,13 +297,14 @@ func TestHeaderSetSecretEncodings(t *testing.T) {
 		{"API_KEY", "", EncodingBase64, b64([]byte(secretValue)), 0},
 		{"USER", "Basic ", EncodingBasic, "Basic " + b64([]byte("alice:pw")), 0},
 		{"API_KEY", "Basic ", EncodingBasic, "Basic " + b64([]byte(secretValue+":")), 0},
+		{"LONG", "", EncodingBase64, b64([]byte(strings.Repeat(secretValue, 7))), 0},
 		{"API_KEY", "", 7, "", ErrBadArgument},
 		{"API_KEY", "a\nb", EncodingRaw, "", ErrBadArgument},
 		{"NEWLINE", "", EncodingRaw, "", ErrBadArgument},
 	}
 	for _, tt := range tests {
 		h := newHarness(t)
-		h.call.Secrets = gate{"API_KEY": secretValue, "USER": "alice:pw", "NEWLINE": "a\r\nX: y"}
+		h.call.Secrets = gate{"API_KEY": secretValue, "USER": "alice:pw", "NEWLINE": "a\r\nX: y", "LONG": strings.Repeat(secretValue, 7)}
 		hd := h.open(tt.key)
 		n, nl := h.str("Authorization")
 		p, pl := h.str(tt.prefix)

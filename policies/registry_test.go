@@ -1,0 +1,152 @@
+package policies
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/The-17/agentsecrets/wasm"
+)
+
+func readGuest(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(guest(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestRegistryLifecycle(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "policies")
+	r := NewRegistry(dir)
+	code := readGuest(t, "deny")
+	e, err := r.Add("weekday-guard", code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "sha256-"+e.SHA256+".wasm")); err != nil {
+		t.Errorf("module not stored by digest: %v", err)
+	}
+	if st, err := os.Stat(dir); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("registry dir mode = %v, %v", st.Mode().Perm(), err)
+	}
+	got, _, err := r.Get("weekday-guard")
+	if err != nil || string(got) != string(code) {
+		t.Fatalf("Get = %d bytes, %v", len(got), err)
+	}
+	list, err := r.List()
+	if err != nil || len(list) != 1 || list[0].Name != "weekday-guard" || list[0].Size != len(code) {
+		t.Errorf("List = %+v, %v", list, err)
+	}
+
+	// The engine resolves registered names.
+	eng := newTestEngine(t, Config{Registry: r})
+	err = eng.Run(context.Background(), []Spec{{Name: "weekday-guard"}}, newCall(t, "https://api.example.com/", nil))
+	if !errors.Is(err, ErrDenied) || !strings.Contains(err.Error(), `"weekday-guard"`) {
+		t.Errorf("Run(registered) = %v", err)
+	}
+
+	if err := r.Remove("weekday-guard"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.Get("weekday-guard"); !errors.Is(err, ErrPolicyNotFound) {
+		t.Errorf("Get after Remove = %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "sha256-"+e.SHA256+".wasm")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("unreferenced module kept: %v", err)
+	}
+	if err := r.Remove("weekday-guard"); !errors.Is(err, ErrPolicyNotFound) {
+		t.Errorf("second Remove = %v", err)
+	}
+}
+
+func TestRegistryRefusesBadInput(t *testing.T) {
+	dir := t.TempDir()
+	r := NewRegistry(dir)
+	good := readGuest(t, "deny")
+	tests := []struct {
+		name string
+		code []byte
+		want string
+	}{
+		{"bearer", good, "invalid policy name"},
+		{"Upper", good, "invalid policy name"},
+		{"has/slash", good, "invalid policy name"},
+		{"x.wasm", good, "invalid policy name"},
+		{"evil", readGuest(t, "badimport"), `import "fetch" from module "env" is not allowed`},
+		{"junk", []byte("not wasm"), "not a valid WebAssembly module"},
+		{"noexport", readGuest(t, "noexport"), `does not export "on_request"`},
+	}
+	for _, tt := range tests {
+		if _, err := r.Add(tt.name, tt.code); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Add(%q) = %v, want %q", tt.name, err, tt.want)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.Name() != ".lock" {
+			t.Errorf("refused Add left %q on disk", e.Name())
+		}
+	}
+}
+
+func TestRegistryDetectsTampering(t *testing.T) {
+	r := NewRegistry(t.TempDir())
+	e, err := r.Add("guard", readGuest(t, "deny"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob := filepath.Join(r.Dir(), "sha256-"+e.SHA256+".wasm")
+	if err := os.WriteFile(blob, readGuest(t, "trap"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.Get("guard"); err == nil || !strings.Contains(err.Error(), "does not match its digest") {
+		t.Errorf("Get of a modified module = %v", err)
+	}
+}
+
+func TestRegistryConcurrentAdds(t *testing.T) {
+	r := NewRegistry(t.TempDir())
+	code := readGuest(t, "deny")
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := r.Add("p"+string(rune('a'+i)), code); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if list, _ := r.List(); len(list) != 8 {
+		t.Errorf("List has %d entries after 8 concurrent adds", len(list))
+	}
+}
+
+func TestInspect(t *testing.T) {
+	bearer, _ := wasm.Builtin("bearer")
+	info, err := Inspect(bearer)
+	if err != nil || !info.Valid || info.Problem != "" {
+		t.Fatalf("Inspect(bearer) = %+v, %v", info, err)
+	}
+	wantImport := "agentsecrets.header_set_secret(i32, i32, i32, i32, i32, i32) -> i32"
+	if !strings.Contains(strings.Join(info.Imports, "\n"), wantImport) {
+		t.Errorf("imports %v lack %q", info.Imports, wantImport)
+	}
+	if !strings.Contains(strings.Join(info.Exports, "\n"), "on_request() -> i32") {
+		t.Errorf("exports = %v", info.Exports)
+	}
+	bad, err := Inspect(readGuest(t, "badsig"))
+	if err != nil || bad.Valid || !strings.Contains(bad.Problem, "secret_open") {
+		t.Errorf("Inspect(badsig) = %+v, %v", bad, err)
+	}
+	if _, err := Inspect([]byte("\x00asm garbage")); err == nil {
+		t.Error("Inspect accepted garbage")
+	}
+}

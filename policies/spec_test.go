@@ -1,0 +1,88 @@
+package policies
+
+import (
+	"maps"
+	"strings"
+	"testing"
+)
+
+func TestParseInjection(t *testing.T) {
+	tests := []struct {
+		style, arg string
+		want       map[string]string
+		err        string
+	}{
+		{"bearer", "STRIPE_KEY", map[string]string{"key": "STRIPE_KEY"}, ""},
+		{"basic", "LOGIN_2", map[string]string{"key": "LOGIN_2"}, ""},
+		{"redact", "K", map[string]string{"key": "K"}, ""},
+		{"header", "X-Api-Key=OPENAI_KEY", map[string]string{"name": "X-Api-Key", "key": "OPENAI_KEY"}, ""},
+		{"header", "x-lower-Case=K", map[string]string{"name": "x-lower-Case", "key": "K"}, ""},
+		{"query", "api_key=MAPS_KEY", map[string]string{"param": "api_key", "key": "MAPS_KEY"}, ""},
+		{"query", "Api_Key=K", map[string]string{"param": "Api_Key", "key": "K"}, ""},
+		{"body-field", "auth.client_secret=CS", map[string]string{"path": "auth.client_secret", "key": "CS"}, ""},
+		{"form-field", "client_secret=CS", map[string]string{"field": "client_secret", "key": "CS"}, ""},
+		{"bearer", "stripe_key", nil, `invalid secret name "stripe_key"`},
+		{"bearer", "", nil, "invalid secret name"},
+		{"bearer", "A=B", nil, "invalid secret name"},
+		{"header", "OPENAI_KEY", nil, `header injection wants Header-Name=KEY, got "OPENAI_KEY"`},
+		{"header", "=K", nil, `invalid name ""`},
+		{"header", "Bad Name=K", nil, `invalid name "Bad Name"`},
+		{"header", "X-A=", nil, "invalid secret name"},
+		{"query", "a&b=K", nil, `invalid param "a&b"`},
+		{"body-field", ".a=K", nil, `invalid path ".a"`},
+		{"cookie", "K", nil, `unknown injection style "cookie"`},
+	}
+	for _, tt := range tests {
+		got, err := ParseInjection(tt.style, tt.arg)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("ParseInjection(%q, %q) err = %v, want %q", tt.style, tt.arg, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || got.Name != tt.style || !maps.Equal(got.Params, tt.want) {
+			t.Errorf("ParseInjection(%q, %q) = %+v, %v; want %v", tt.style, tt.arg, got, err, tt.want)
+		}
+	}
+}
+
+func TestParseParams(t *testing.T) {
+	got, err := ParseParams([]string{"key=K", "header=X-Sig", "prefix=", "x=a=b"})
+	want := map[string]string{"key": "K", "header": "X-Sig", "prefix": "", "x": "a=b"}
+	if err != nil || !maps.Equal(got, want) {
+		t.Errorf("ParseParams = %v, %v", got, err)
+	}
+	for _, bad := range [][]string{{"novalue"}, {"=v"}, {"a=1", "a=2"}} {
+		if _, err := ParseParams(bad); err == nil {
+			t.Errorf("ParseParams(%q) accepted", bad)
+		}
+	}
+}
+
+func FuzzParseInjection(f *testing.F) {
+	for _, s := range []string{"bearer", "header", "query", "basic", "body-field", "form-field", "redact", "x"} {
+		f.Add(s, "X-Api-Key=KEY_1")
+		f.Add(s, "KEY")
+	}
+	f.Add("body-field", "a.b=c=D")
+	f.Fuzz(func(t *testing.T, style, arg string) {
+		s, err := ParseInjection(style, arg)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "policies: ") {
+				t.Fatalf("error without package prefix: %v", err)
+			}
+			return
+		}
+		if s.Name != style || !validKey(s.Params["key"]) {
+			t.Fatalf("accepted %q %q as %+v", style, arg, s)
+		}
+		// The name part and KEY recompose the argument.
+		if inj := injections[style]; inj.nameParam != "" {
+			if s.Params[inj.nameParam]+"="+s.Params["key"] != arg {
+				t.Fatalf("%q split into %+v", arg, s.Params)
+			}
+		} else if s.Params["key"] != arg {
+			t.Fatalf("%q parsed as key %q", arg, s.Params["key"])
+		}
+	})
+}
