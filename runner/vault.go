@@ -36,6 +36,15 @@ type StoreVault struct {
 	mu        sync.Mutex
 	values    map[string][]byte
 	allowlist []string
+	gen       uint64
+}
+
+// Generation counts the Refresh calls, so users of cached data derived from
+// the values know when to rebuild it.
+func (v *StoreVault) Generation() uint64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.gen
 }
 
 // Where implements Vault.
@@ -131,6 +140,7 @@ func (v *StoreVault) All() ([][]byte, error) {
 func (v *StoreVault) Refresh() {
 	v.mu.Lock()
 	v.values, v.allowlist = nil, nil
+	v.gen++
 	v.mu.Unlock()
 }
 
