@@ -290,13 +290,28 @@ func (r *Runner) redactionSet(opened [][]byte) (*redact.Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	all = append(all, opened...)
+	all = append(skipShort(all), opened...)
 	es := &envSet{gen: gen, set: redact.NewSet(all...), values: make(map[string]bool, len(all))}
 	for _, v := range all {
 		es.values[string(v)] = true
 	}
 	r.envSet = es
 	return es.set, nil
+}
+
+// minEnvSecretLen keeps tiny environment values (a port, "true") out of the
+// environment-wide set, where they would blank out ordinary text; a secret
+// the call itself opened is redacted whatever its length.
+const minEnvSecretLen = 6
+
+func skipShort(values [][]byte) [][]byte {
+	out := values[:0:0]
+	for _, v := range values {
+		if len(v) >= minEnvSecretLen {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func (es *envSet) covers(values [][]byte) bool {
