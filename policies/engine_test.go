@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -345,5 +347,28 @@ func TestLeaksDetectsEachEncoding(t *testing.T) {
 	}
 	if got := leaks(make([]byte, 4096), testSecret); len(got) != 0 {
 		t.Errorf("leaks found %v in zeroed memory", got)
+	}
+}
+
+func TestCompileCacheOnDisk(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cache")
+	e := newTestEngine(t, Config{CacheDir: dir})
+	call := newCall(t, "https://api.example.com/", nil)
+	if err := e.Run(context.Background(), []Spec{{Name: guest("deny")}}, call); !errors.Is(err, ErrDenied) {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(dir)
+	if err != nil || st.Mode().Perm() != 0o700 {
+		t.Fatalf("cache dir: %v %v", st, err)
+	}
+	var files int
+	filepath.WalkDir(dir, func(_ string, d os.DirEntry, _ error) error {
+		if d != nil && !d.IsDir() {
+			files++
+		}
+		return nil
+	})
+	if files == 0 {
+		t.Error("no compiled code written to the cache directory")
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -158,12 +157,4 @@ func Inspect(wasm []byte) (Info, error) {
 		info.Valid = true
 	}
 	return info, nil
-}
-
-// importsWASI reports whether a compiled module imports WASI.
-func importsWASI(m wazero.CompiledModule) bool {
-	return slices.ContainsFunc(m.ImportedFunctions(), func(d api.FunctionDefinition) bool {
-		mod, _, _ := d.Import()
-		return mod == wasiModule
-	})
 }
