@@ -1,0 +1,214 @@
+package openclaw
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/The-17/agentsecrets/vault"
+	"github.com/The-17/agentsecrets/vault/keychain"
+)
+
+// newStore returns a vault over backend b with project "app" initialized
+// (active, development) and project "other" created.
+func newStore(t *testing.T, home string, b keychain.Backend, pass func() ([]byte, error)) (*vault.Store, vault.Context) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "app")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s, err := vault.Open(vault.Options{Home: home, Cwd: dir, Backend: b, Passphrase: pass,
+		Getenv: func(k string) string { return map[string]string{"AGENTSECRETS_BACKEND": "file"}[k] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, err := s.Init(vault.InitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateProject("other", ""); err != nil {
+		t.Fatal(err)
+	}
+	return s, ctx
+}
+
+func mustSet(t *testing.T, s *vault.Store, ctx vault.Context, key, value string) {
+	t.Helper()
+	if err := s.Set(ctx, key, []byte(value)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// countingVault counts the reads that reach the store.
+type countingVault struct {
+	Vault
+	n int
+}
+
+func (c *countingVault) Get(ctx vault.Context, key string) (vault.Secret, error) {
+	c.n++
+	return c.Vault.Get(ctx, key)
+}
+
+func TestResolve(t *testing.T) {
+	s, ctx := newStore(t, t.TempDir(), keychain.NewMemory(), nil)
+	mustSet(t, s, ctx, "OPENAI_KEY", "sk-dev-1")
+	mustSet(t, s, ctx.WithEnvironment(vault.Production), "OPENAI_KEY", "sk-prod-2")
+	mustSet(t, s, ctx.WithProject("other").WithEnvironment(vault.Staging), "DB_URL", `postgres://u:p"w@db/x`)
+	mustSet(t, s, ctx, "BINARY_KEY", "\xff\xfe\x00")
+
+	var outcomes []Outcome
+	var provider string
+	r := &Resolver{Vault: s, Base: ctx, Audit: func(_ context.Context, p string, o []Outcome) error {
+		provider, outcomes = p, o
+		return nil
+	}}
+	ids := []string{"OPENAI_KEY", "production/OPENAI_KEY", "app/production/OPENAI_KEY", "other/staging/DB_URL",
+		"OPENAI_KEY", "MISSING_KEY", "staging/OPENAI_KEY", "nope/development/OPENAI_KEY", "BINARY_KEY",
+		"bad id", "prod/OPENAI_KEY", "a/b/c/d"}
+	resp := r.Resolve(context.Background(), Request{ProtocolVersion: 1, Provider: "agentsecrets", IDs: ids})
+
+	wantValues := map[string]string{
+		"OPENAI_KEY": "sk-dev-1", "production/OPENAI_KEY": "sk-prod-2", "app/production/OPENAI_KEY": "sk-prod-2",
+		"other/staging/DB_URL": `postgres://u:p"w@db/x`,
+	}
+	wantErrors := map[string]string{
+		"MISSING_KEY": CodeNotFound, "staging/OPENAI_KEY": CodeNotFound, "nope/development/OPENAI_KEY": CodeNotFound,
+		"BINARY_KEY": CodeInvalidValue, "bad id": CodeInvalidID, "prod/OPENAI_KEY": CodeInvalidID, "a/b/c/d": CodeInvalidID,
+	}
+	if len(resp.Values) != len(wantValues) || len(resp.Errors) != len(wantErrors) {
+		t.Fatalf("%d values, %d errors; want %d, %d: %+v", len(resp.Values), len(resp.Errors), len(wantValues), len(wantErrors), resp.Errors)
+	}
+	for id, want := range wantValues {
+		if got := string(resp.Values[id].Bytes()); got != want {
+			t.Errorf("value of %q = %q, want %q", id, got, want)
+		}
+	}
+	for id, code := range wantErrors {
+		e := resp.Errors[id]
+		if e.Code != code || e.Message == "" {
+			t.Errorf("error of %q = %+v, want code %s", id, e, code)
+		}
+	}
+	if m := resp.Errors["MISSING_KEY"].Message; !strings.Contains(m, `"MISSING_KEY"`) {
+		t.Errorf("NOT_FOUND message %q does not name the key", m)
+	}
+
+	// Outcomes: names grouped by project, environment and code; no value.
+	if provider != "agentsecrets" {
+		t.Errorf("provider %q", provider)
+	}
+	got := fmt.Sprint(outcomes)
+	want := "[{default app development [OPENAI_KEY] } {default app production [OPENAI_KEY OPENAI_KEY] } " +
+		"{default other staging [DB_URL] } {default app development [MISSING_KEY] NOT_FOUND} " +
+		"{default app staging [OPENAI_KEY] NOT_FOUND} {default nope development [OPENAI_KEY] NOT_FOUND} " +
+		"{default app development [BINARY_KEY] INVALID_VALUE} {default   [bad id prod/OPENAI_KEY a/b/c/d] INVALID_ID}]"
+	if got != want {
+		t.Errorf("outcomes\n got %s\nwant %s", got, want)
+	}
+	for _, v := range wantValues {
+		for _, e := range resp.Errors {
+			if strings.Contains(e.Message, v) {
+				t.Errorf("error message %q holds a value", e.Message)
+			}
+		}
+	}
+}
+
+func TestResolveWithoutActiveProject(t *testing.T) {
+	s, ctx := newStore(t, t.TempDir(), keychain.NewMemory(), nil)
+	mustSet(t, s, ctx.WithEnvironment(vault.Staging), "API_KEY", "v-staging")
+	r := &Resolver{Vault: s, Base: vault.Context{Workspace: ctx.Workspace},
+		BaseErr: errors.New("vault: no project: none active")}
+	resp := r.Resolve(context.Background(), Request{ProtocolVersion: 1, IDs: []string{"API_KEY", "staging/API_KEY", "app/staging/API_KEY"}})
+	if string(resp.Values["app/staging/API_KEY"].Bytes()) != "v-staging" {
+		t.Fatalf("full id not resolved: %+v", resp.Errors)
+	}
+	for _, id := range []string{"API_KEY", "staging/API_KEY"} {
+		e := resp.Errors[id]
+		if e.Code != CodeNoContext || !strings.Contains(e.Message, "none active") || !strings.Contains(e.Message, "PROJECT/ENV/KEY") {
+			t.Errorf("%s: %+v", id, e)
+		}
+	}
+}
+
+func TestResolveAuditFailureWithholdsValues(t *testing.T) {
+	s, ctx := newStore(t, t.TempDir(), keychain.NewMemory(), nil)
+	mustSet(t, s, ctx, "API_KEY", "v1")
+	r := &Resolver{Vault: s, Base: ctx, Audit: func(context.Context, string, []Outcome) error {
+		return errors.New("audit: disk full")
+	}}
+	resp := r.Resolve(context.Background(), Request{ProtocolVersion: 1, IDs: []string{"API_KEY", "MISSING_KEY"}})
+	if len(resp.Values) != 0 {
+		t.Fatalf("values given out without audit")
+	}
+	if e := resp.Errors["API_KEY"]; e.Code != CodeAuditFailed || !strings.Contains(e.Message, "disk full") {
+		t.Fatalf("API_KEY: %+v", e)
+	}
+	if e := resp.Errors["MISSING_KEY"]; e.Code != CodeNotFound {
+		t.Fatalf("MISSING_KEY: %+v", e)
+	}
+}
+
+func TestResolveEmptyValue(t *testing.T) {
+	r := &Resolver{Vault: stubVault{"EMPTY_KEY": ""}, Base: vault.Context{Workspace: "default", Project: "app", Environment: "development"}}
+	resp := r.Resolve(context.Background(), Request{IDs: []string{"EMPTY_KEY"}})
+	if e := resp.Errors["EMPTY_KEY"]; e.Code != CodeEmptyValue || len(resp.Values) != 0 {
+		t.Fatalf("%+v", resp)
+	}
+}
+
+// A locked file vault is asked once; every id gets its error.
+func TestResolveLockedVaultIsAskedOnce(t *testing.T) {
+	home := t.TempDir()
+	good := func() ([]byte, error) { return []byte("right passphrase"), nil }
+	s, ctx := newStore(t, home, nil, good)
+	for _, k := range []string{"A_KEY", "B_KEY", "C_KEY"} {
+		mustSet(t, s, ctx, k, "value-"+k)
+	}
+	for _, tc := range []struct {
+		name string
+		pass func() ([]byte, error)
+	}{
+		{"no passphrase", func() ([]byte, error) { return nil, keychain.ErrNoPassphrase }},
+		{"wrong passphrase", func() ([]byte, error) { return []byte("wrong"), nil }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			locked, err := vault.Open(vault.Options{Home: home, Cwd: t.TempDir(), Passphrase: tc.pass,
+				Getenv: func(k string) string { return map[string]string{"AGENTSECRETS_BACKEND": "file"}[k] }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cv := &countingVault{Vault: locked}
+			r := &Resolver{Vault: cv, Base: ctx}
+			resp := r.Resolve(context.Background(), Request{IDs: []string{"A_KEY", "B_KEY", "C_KEY"}})
+			if cv.n != 1 {
+				t.Errorf("%d reads, want 1", cv.n)
+			}
+			for _, id := range []string{"A_KEY", "B_KEY", "C_KEY"} {
+				if e := resp.Errors[id]; e.Code != CodeLocked {
+					t.Errorf("%s: %+v", id, e)
+				}
+			}
+		})
+	}
+}
+
+func TestResolveAfterDeadline(t *testing.T) {
+	s, ctx := newStore(t, t.TempDir(), keychain.NewMemory(), nil)
+	mustSet(t, s, ctx, "A_KEY", "v")
+	cv := &countingVault{Vault: s}
+	cctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	resp := (&Resolver{Vault: cv, Base: ctx}).Resolve(cctx, Request{IDs: []string{"A_KEY", "bad id"}})
+	if e := resp.Errors["A_KEY"]; e.Code != CodeTimeout || cv.n != 0 {
+		t.Fatalf("%+v after %d reads", e, cv.n)
+	}
+	if e := resp.Errors["bad id"]; e.Code != CodeInvalidID {
+		t.Fatalf("%+v", e)
+	}
+}
