@@ -1,0 +1,185 @@
+package childenv
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/The-17/agentsecrets/runner/redact"
+)
+
+// Errors of LookPath.
+var (
+	ErrCommandNotFound = errors.New("childenv: command not found")
+	ErrNotExecutable   = errors.New("childenv: command not executable")
+)
+
+// ForwardedSignals are the signals Run passes on to the child by default.
+var ForwardedSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}
+
+// Var is one variable given to the child.
+type Var struct {
+	Name  string
+	Value []byte
+}
+
+// Command describes a child to run.
+type Command struct {
+	// Path is the program (see LookPath); Args is argv, Args[0] included.
+	Path string
+	Args []string
+	// Env is the parent's environment, as os.Environ gives it.
+	Env []string
+	// Secrets are added to Env, replacing variables of the same name.
+	Secrets []Var
+	Stdin   io.Reader
+	Stdout  io.Writer
+	Stderr  io.Writer
+	// Mask, when non-nil, redacts the child's standard output and error.
+	Mask *redact.Set
+	// Signals are forwarded to the child; nil means ForwardedSignals.
+	Signals []os.Signal
+}
+
+// Result is how the child ended.
+type Result struct {
+	// ExitCode is the child's exit code, or 128+N when signal N killed it.
+	ExitCode int
+	// Signal is the signal that killed the child, or 0.
+	Signal syscall.Signal
+	// Redactions counts the replacements made in the child's output.
+	Redactions int
+}
+
+// LookPath finds name as a shell would: a name with a slash is used as
+// given, any other is searched in $PATH. The error matches ErrCommandNotFound
+// or ErrNotExecutable.
+func LookPath(name string) (string, error) {
+	if name == "" {
+		return "", fmt.Errorf("%w: empty command name", ErrCommandNotFound)
+	}
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p, nil
+	}
+	if errors.Is(err, exec.ErrDot) {
+		return "", fmt.Errorf("%w: %q resolves to the current directory through $PATH; use ./%s", ErrNotExecutable, name, name)
+	}
+	if errors.Is(err, fs.ErrPermission) {
+		return "", fmt.Errorf("%w: %q (permission denied)", ErrNotExecutable, name)
+	}
+	if strings.Contains(name, "/") {
+		if info, serr := os.Stat(name); serr == nil {
+			if info.IsDir() {
+				return "", fmt.Errorf("%w: %q is a directory", ErrNotExecutable, name)
+			}
+			return "", fmt.Errorf("%w: %q", ErrNotExecutable, name)
+		}
+		return "", fmt.Errorf("%w: %q does not exist", ErrCommandNotFound, name)
+	}
+	return "", fmt.Errorf("%w: %q is not in $PATH", ErrCommandNotFound, name)
+}
+
+// Environ returns env with secrets added, each replacing any variable of the
+// same name. It refuses a name or value no environment can hold.
+func Environ(env []string, secrets []Var) ([]string, error) {
+	set := make(map[string]bool, len(secrets))
+	for _, s := range secrets {
+		if s.Name == "" || strings.ContainsAny(s.Name, "=\x00") {
+			return nil, fmt.Errorf("childenv: %q cannot be an environment variable name", s.Name)
+		}
+		if bytes.IndexByte(s.Value, 0) >= 0 {
+			return nil, fmt.Errorf("childenv: the value of %s holds a NUL byte and cannot be an environment variable", s.Name)
+		}
+		set[s.Name] = true
+	}
+	out := make([]string, 0, len(env)+len(secrets))
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		if !set[name] {
+			out = append(out, kv)
+		}
+	}
+	for _, s := range secrets {
+		out = append(out, s.Name+"="+string(s.Value))
+	}
+	return out, nil
+}
+
+// Run starts the child, forwards signals to it while it runs and waits for
+// it and for its output. An error means the child could not be started (or
+// its output could not be written); how it ended is in Result otherwise.
+func Run(c Command) (Result, error) {
+	env, err := Environ(c.Env, c.Secrets)
+	if err != nil {
+		return Result{}, err
+	}
+	cmd := &exec.Cmd{Path: c.Path, Args: c.Args, Env: env, Stdin: c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr}
+	var outs []*redact.Writer
+	if c.Mask != nil {
+		stdout, stderr := c.Mask.NewWriter(orDiscard(c.Stdout)), c.Mask.NewWriter(orDiscard(c.Stderr))
+		cmd.Stdout, cmd.Stderr = stdout, stderr
+		outs = append(outs, stdout, stderr)
+	}
+	sigs := c.Signals
+	if sigs == nil {
+		sigs = ForwardedSignals
+	}
+	ch := make(chan os.Signal, 8)
+	signal.Notify(ch, sigs...)
+	defer signal.Stop(ch)
+	if err := cmd.Start(); err != nil {
+		return Result{}, fmt.Errorf("childenv: starting %s: %w", c.Args[0], err)
+	}
+	done := make(chan struct{})
+	go forward(ch, cmd.Process, done)
+	waitErr := cmd.Wait()
+	close(done)
+	res := result(cmd.ProcessState)
+	var closeErr error
+	for _, w := range outs {
+		closeErr = errors.Join(closeErr, w.Close())
+		res.Redactions += w.Count()
+	}
+	var exitErr *exec.ExitError
+	if waitErr != nil && !errors.As(waitErr, &exitErr) {
+		return res, fmt.Errorf("childenv: %s: %w", c.Args[0], waitErr)
+	}
+	return res, closeErr
+}
+
+func orDiscard(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
+}
+
+// forward passes the signals received on ch to p until done is closed.
+func forward(ch <-chan os.Signal, p *os.Process, done <-chan struct{}) {
+	for {
+		select {
+		case sig := <-ch:
+			_ = p.Signal(sig) // the child may have exited already
+		case <-done:
+			return
+		}
+	}
+}
+
+func result(ps *os.ProcessState) Result {
+	if ps == nil {
+		return Result{ExitCode: 1}
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return Result{ExitCode: 128 + int(ws.Signal()), Signal: ws.Signal()}
+	}
+	return Result{ExitCode: ps.ExitCode()}
+}

@@ -1,0 +1,269 @@
+package childenv
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/The-17/agentsecrets/runner/redact"
+)
+
+// The test binary doubles as the child: with CHILDENV_CHILD set it runs one
+// of the behaviours below instead of the tests.
+func TestMain(m *testing.M) {
+	if mode := os.Getenv("CHILDENV_CHILD"); mode != "" {
+		os.Exit(child(mode, os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+func child(mode string, args []string) int {
+	switch mode {
+	case "printenv":
+		for _, k := range args {
+			v, ok := os.LookupEnv(k)
+			fmt.Printf("%s=%q %v\n", k, v, ok)
+		}
+	case "argv":
+		fmt.Println(strings.Join(os.Args, " "))
+	case "leak":
+		v := os.Getenv(args[0])
+		fmt.Printf("raw: %s\n", v)
+		fmt.Fprintf(os.Stderr, "b64: %s\n", base64.StdEncoding.EncodeToString([]byte(v)))
+		fmt.Printf("basic: Basic %s\n", base64.StdEncoding.EncodeToString([]byte("user:"+v)))
+	case "exit":
+		n, _ := strconv.Atoi(args[0])
+		return n
+	case "killself":
+		syscall.Kill(os.Getpid(), syscall.SIGTERM)
+		time.Sleep(time.Minute)
+	case "trap":
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+		fmt.Println("ready")
+		select {
+		case sig := <-ch:
+			fmt.Printf("got %v\n", sig)
+			return 7
+		case <-time.After(time.Minute):
+			return 1
+		}
+	case "interactive":
+		fmt.Println("first")
+		line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+		fmt.Printf("second after %q\n", strings.TrimSpace(line))
+	}
+	return 0
+}
+
+func self(t *testing.T) string {
+	t.Helper()
+	p, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// command runs the test binary in the given mode.
+func command(t *testing.T, mode string, args ...string) Command {
+	return Command{Path: self(t), Args: append([]string{"child"}, args...),
+		Env: append(os.Environ(), "CHILDENV_CHILD="+mode, "PARENT_ONLY=kept", "SHARED_KEY=from-parent")}
+}
+
+func run(t *testing.T, c Command) (Result, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errOut
+	res, err := Run(c)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return res, out.String(), errOut.String()
+}
+
+func TestChildSeesSecretsAndParentEnvironment(t *testing.T) {
+	c := command(t, "printenv", "API_KEY", "SHARED_KEY", "PARENT_ONLY", "UNSET_KEY")
+	c.Secrets = []Var{{"API_KEY", []byte("v=1 2")}, {"SHARED_KEY", []byte("from-vault")}}
+	res, out, _ := run(t, c)
+	want := "API_KEY=\"v=1 2\" true\nSHARED_KEY=\"from-vault\" true\nPARENT_ONLY=\"kept\" true\nUNSET_KEY=\"\" false\n"
+	if out != want || res.ExitCode != 0 {
+		t.Fatalf("got %q (exit %d), want %q", out, res.ExitCode, want)
+	}
+}
+
+func TestSecretsNeverInArgv(t *testing.T) {
+	c := command(t, "argv", "plain-arg")
+	c.Secrets = []Var{{"API_KEY", []byte("sk-argv-check-123")}}
+	_, out, _ := run(t, c)
+	if !strings.Contains(out, "plain-arg") || strings.Contains(out, "sk-argv-check-123") {
+		t.Fatalf("argv %q", out)
+	}
+}
+
+func TestOutputIsRedacted(t *testing.T) {
+	secret := "sk-live-4f9a8b7c6d5e"
+	for _, masked := range []bool{true, false} {
+		t.Run(fmt.Sprintf("masked=%v", masked), func(t *testing.T) {
+			c := command(t, "leak", "API_KEY")
+			c.Secrets = []Var{{"API_KEY", []byte(secret)}}
+			if masked {
+				c.Mask = redact.NewSet([]byte(secret))
+			}
+			res, out, errOut := run(t, c)
+			b64 := base64.StdEncoding.EncodeToString([]byte(secret))
+			leaked := strings.Contains(out+errOut, secret) || strings.Contains(out+errOut, b64)
+			if leaked == masked {
+				t.Fatalf("stdout %q stderr %q", out, errOut)
+			}
+			if !masked {
+				return
+			}
+			for _, want := range []string{"raw: " + redact.Replacement + "\n", "basic: Basic "} {
+				if !strings.Contains(out, want) {
+					t.Errorf("stdout %q lacks %q", out, want)
+				}
+			}
+			if errOut != "b64: "+redact.Replacement+"\n" || res.Redactions != 3 {
+				t.Errorf("stderr %q, %d redactions", errOut, res.Redactions)
+			}
+		})
+	}
+}
+
+func TestExitStatus(t *testing.T) {
+	tests := []struct {
+		mode   string
+		args   []string
+		code   int
+		signal syscall.Signal
+	}{
+		{"exit", []string{"0"}, 0, 0},
+		{"exit", []string{"3"}, 3, 0},
+		{"exit", []string{"255"}, 255, 0},
+		{"killself", nil, 128 + int(syscall.SIGTERM), syscall.SIGTERM},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.mode, tt.args), func(t *testing.T) {
+			res, _, _ := run(t, command(t, tt.mode, tt.args...))
+			if res.ExitCode != tt.code || res.Signal != tt.signal {
+				t.Fatalf("got %+v, want exit %d signal %v", res, tt.code, tt.signal)
+			}
+		})
+	}
+}
+
+// A signal sent to the parent reaches the child, which handles it.
+func TestSignalsAreForwarded(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			pr, pw := io.Pipe()
+			c := command(t, "trap")
+			c.Stdout, c.Stderr = pw, io.Discard
+			c.Mask = redact.NewSet([]byte("some-secret-value"))
+			type ran struct {
+				res Result
+				err error
+			}
+			done := make(chan ran, 1)
+			go func() {
+				res, err := Run(c)
+				pw.Close()
+				done <- ran{res, err}
+			}()
+			lines := bufio.NewScanner(pr)
+			if !lines.Scan() || lines.Text() != "ready" {
+				t.Fatalf("child said %q", lines.Text())
+			}
+			if err := syscall.Kill(os.Getpid(), sig); err != nil {
+				t.Fatal(err)
+			}
+			var rest []string
+			for lines.Scan() {
+				rest = append(rest, lines.Text())
+			}
+			r := <-done
+			if r.err != nil || r.res.ExitCode != 7 || strings.Join(rest, "|") != "got "+sig.String() {
+				t.Fatalf("result %+v %v, output %q", r.res, r.err, rest)
+			}
+		})
+	}
+}
+
+// Output reaches the parent while the child still runs.
+func TestOutputIsProgressive(t *testing.T) {
+	pr, pw := io.Pipe()
+	inR, inW := io.Pipe()
+	c := command(t, "interactive")
+	c.Stdin, c.Stdout, c.Stderr = inR, pw, io.Discard
+	c.Mask = redact.NewSet([]byte("another-secret-value"))
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(c)
+		pw.Close()
+		done <- err
+	}()
+	lines := bufio.NewScanner(pr)
+	if !lines.Scan() || lines.Text() != "first" {
+		t.Fatalf("first line %q", lines.Text())
+	}
+	// The child is blocked on stdin: "first" came through before it ended.
+	fmt.Fprintln(inW, "go")
+	inW.Close()
+	if !lines.Scan() || lines.Text() != `second after "go"` {
+		t.Fatalf("second line %q", lines.Text())
+	}
+	for lines.Scan() {
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestEnvironRefusesWhatNoEnvironmentHolds(t *testing.T) {
+	for _, v := range []Var{{"A_KEY", []byte("a\x00b")}, {"", []byte("x")}, {"A=B", []byte("x")}} {
+		if _, err := Environ(nil, []Var{v}); err == nil || strings.Contains(err.Error(), "a\x00b") {
+			t.Errorf("%q: error %v", v.Name, err)
+		}
+		if _, err := Run(Command{Path: "/bin/true", Args: []string{"true"}, Secrets: []Var{v}}); err == nil {
+			t.Errorf("%q: Run started", v.Name)
+		}
+	}
+}
+
+func TestLookPath(t *testing.T) {
+	dir := t.TempDir()
+	noexec := filepath.Join(dir, "noexec")
+	if err := os.WriteFile(noexec, []byte("#!/bin/sh\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		want error
+	}{
+		{"sh", nil},
+		{self(t), nil},
+		{"agentsecrets-no-such-command", ErrCommandNotFound},
+		{filepath.Join(dir, "missing"), ErrCommandNotFound},
+		{"", ErrCommandNotFound},
+		{noexec, ErrNotExecutable},
+		{dir, ErrNotExecutable},
+	}
+	for _, tt := range tests {
+		p, err := LookPath(tt.name)
+		if !errors.Is(err, tt.want) || (err == nil && !filepath.IsAbs(p)) {
+			t.Errorf("LookPath(%q) = %q, %v; want %v", tt.name, p, err, tt.want)
+		}
+	}
+}
