@@ -88,6 +88,9 @@ func run(bin string) error {
 			return s.agent("", "call", "--url", base+"/oauth/token", "--method", "POST",
 				"--body", `{"grant_type":"client_credentials"}`, "--body-field", "client_secret=DEMO_KEY")
 		},
+		func() error {
+			return s.agent("", "call", "--json", "--url", base+"/v1/customers", "--bearer", "DEMO_KEY")
+		},
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -161,11 +164,25 @@ func (s *session) verify() error {
 			return fmt.Errorf("LEAK: the %s form of the secret reached the agent", name)
 		}
 	}
+	if n := bytes.Count(bytes.ReplaceAll(s.out.Bytes(), []byte(" "), nil), []byte(`"credential_matches":true`)); n != 4 {
+		return fmt.Errorf("the API confirmed the credential in %d of 4 calls", n)
+	}
 	if !bytes.Contains(s.out.Bytes(), []byte("[REDACTED_BY_AGENTSECRETS]")) {
 		return fmt.Errorf("the echoed credential was not shown redacted")
 	}
 	fmt.Println("\nThe API received the credential in every call; the agent saw only [REDACTED_BY_AGENTSECRETS].")
 	return nil
+}
+
+// receivedSecret reports whether the request carried exactly the demo
+// secret as a bearer token, a "key" query parameter or a "client_secret"
+// JSON field.
+func receivedSecret(r *http.Request, body []byte) bool {
+	var fields map[string]any
+	_ = json.Unmarshal(body, &fields)
+	return r.Header.Get("Authorization") == "Bearer "+demoSecret ||
+		r.URL.Query().Get("key") == demoSecret ||
+		fields["client_secret"] == demoSecret
 }
 
 func quoteAll(args []string) []string {
@@ -197,7 +214,7 @@ func startEchoAPI() (net.Listener, error) {
 			"received_query":     r.URL.RawQuery,
 			"received_body":      string(body),
 			"received_auth_b64":  base64.StdEncoding.EncodeToString([]byte(auth)),
-			"credential_present": auth != "" || strings.Contains(r.URL.RawQuery, "key=") || bytes.Contains(body, []byte("client_secret")),
+			"credential_matches": receivedSecret(r, body),
 		})
 	})
 	go func() { _ = http.Serve(ln, handler) }()
