@@ -1,0 +1,326 @@
+package mcpserver_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/The-17/agentsecrets/runner/mcpserver"
+)
+
+// fakeBackend answers with canned outputs and records what it was asked.
+type fakeBackend struct {
+	mu      sync.Mutex
+	calls   []mcpserver.APICallInput
+	checks  []mcpserver.CheckSecretInput
+	filters []mcpserver.AuditLogsInput
+	callOut mcpserver.APICallOutput
+	callErr error
+	secrets mcpserver.ListSecretsOutput
+	status  mcpserver.StatusOutput
+	envs    mcpserver.ListEnvironmentsOutput
+	check   mcpserver.CheckSecretOutput
+	logs    mcpserver.AuditLogsOutput
+	listErr error
+}
+
+func (f *fakeBackend) APICall(_ context.Context, in mcpserver.APICallInput) (mcpserver.APICallOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, in)
+	return f.callOut, f.callErr
+}
+
+func (f *fakeBackend) ListSecrets(context.Context) (mcpserver.ListSecretsOutput, error) {
+	return f.secrets, f.listErr
+}
+
+func (f *fakeBackend) Status(context.Context) (mcpserver.StatusOutput, error) { return f.status, nil }
+
+func (f *fakeBackend) ListEnvironments(context.Context) (mcpserver.ListEnvironmentsOutput, error) {
+	return f.envs, nil
+}
+
+func (f *fakeBackend) CheckSecret(_ context.Context, in mcpserver.CheckSecretInput) (mcpserver.CheckSecretOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.checks = append(f.checks, in)
+	return f.check, nil
+}
+
+func (f *fakeBackend) AuditLogs(_ context.Context, in mcpserver.AuditLogsInput) (mcpserver.AuditLogsOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.filters = append(f.filters, in)
+	return f.logs, nil
+}
+
+// connect serves b over in-memory transports and returns a client session
+// of the official SDK.
+func connect(t *testing.T, b mcpserver.Backend) *mcp.ClientSession {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	st, ct := mcp.NewInMemoryTransports()
+	done := make(chan error, 1)
+	go func() { done <- mcpserver.Serve(ctx, b, st, mcpserver.Options{Version: "test"}) }()
+	client := mcp.NewClient(&mcp.Implementation{Name: "test-client", Version: "1"}, nil)
+	cs, err := client.Connect(ctx, ct, nil)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cs.Close()
+		cancel()
+		<-done
+	})
+	return cs
+}
+
+func callTool(t *testing.T, cs *mcp.ClientSession, name string, args any) *mcp.CallToolResult {
+	t.Helper()
+	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: name, Arguments: args})
+	if err != nil {
+		t.Fatalf("%s: protocol error: %v", name, err)
+	}
+	return res
+}
+
+func text(res *mcp.CallToolResult) string {
+	var b strings.Builder
+	for _, c := range res.Content {
+		if tc, ok := c.(*mcp.TextContent); ok {
+			b.WriteString(tc.Text)
+		}
+	}
+	return b.String()
+}
+
+// structured decodes the structured content of res into v.
+func structured(t *testing.T, res *mcp.CallToolResult, v any) {
+	t.Helper()
+	data, err := json.Marshal(res.StructuredContent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		t.Fatalf("structured content %s: %v", data, err)
+	}
+}
+
+func TestToolsAreListedWithTheRules(t *testing.T) {
+	cs := connect(t, &fakeBackend{})
+	res, err := cs.ListTools(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tool := range res.Tools {
+		names = append(names, tool.Name)
+		for _, rule := range []string{
+			"never see, ask for, or handle secret values",
+			"agentsecrets secrets set KEY",
+			"agentsecrets workspace allowlist add DOMAIN",
+			"Never put a secret value in any tool argument",
+		} {
+			if !strings.Contains(tool.Description, rule) {
+				t.Errorf("tool %s: description lacks %q", tool.Name, rule)
+			}
+		}
+		if tool.OutputSchema == nil {
+			t.Errorf("tool %s has no output schema", tool.Name)
+		}
+	}
+	slices.Sort(names)
+	want := []string{"api_call", "audit_logs", "check_secret", "list_environments", "list_secrets", "status"}
+	if !reflect.DeepEqual(names, want) {
+		t.Fatalf("tools %v, want %v", names, want)
+	}
+	if !strings.Contains(cs.InitializeResult().Instructions, "agentsecrets secrets set KEY") {
+		t.Error("server instructions lack the rules")
+	}
+}
+
+func TestAPICallSchema(t *testing.T) {
+	cs := connect(t, &fakeBackend{})
+	res, err := cs.ListTools(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(res.Tools, func(tool *mcp.Tool) bool { return tool.Name == mcpserver.ToolAPICall })
+	schema, _ := json.Marshal(res.Tools[i].InputSchema)
+	var s struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+		Required   []string                   `json:"required"`
+	}
+	if err := json.Unmarshal(schema, &s); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"url", "method", "bearer", "basic", "header", "query", "body_field", "form_field", "headers", "body", "policy", "params", "timeout"} {
+		if _, ok := s.Properties[p]; !ok {
+			t.Errorf("api_call input schema lacks %q", p)
+		}
+	}
+	if !reflect.DeepEqual(s.Required, []string{"url"}) {
+		t.Errorf("required %v, want [url]", s.Required)
+	}
+}
+
+func TestAPICallPassesArgumentsAndRendersTheResponse(t *testing.T) {
+	tests := []struct {
+		name     string
+		body     json.RawMessage
+		wantText string
+	}{
+		{"json body", json.RawMessage(`{"ok":true,"token":"[REDACTED_BY_AGENTSECRETS]"}`), `{"ok":true,"token":"[REDACTED_BY_AGENTSECRETS]"}`},
+		{"text body", json.RawMessage(`"plain text\nline two"`), "plain text\nline two"},
+		{"empty body", json.RawMessage(`""`), "HTTP 201 Created\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fb := &fakeBackend{callOut: mcpserver.APICallOutput{Status: 201, Headers: map[string]string{"Content-Type": "application/json"}, Body: tc.body, Redactions: 1}}
+			// The CLI backend passes the body on as raw JSON; the server must keep it.
+			cs := connect(t, fb)
+			args := map[string]any{
+				"url": "https://api.example.com/v1/x", "method": "post", "bearer": []string{"STRIPE_KEY"},
+				"header": []string{"X-Api-Key=OTHER_KEY"}, "query": []string{"key=MAPS_KEY"},
+				"headers": map[string]string{"Accept": "application/json"}, "body": `{"a":1}`,
+				"policy": []string{"hmac"}, "params": map[string]string{"key": "HOOK_SECRET"}, "timeout": 5,
+			}
+			res := callTool(t, cs, mcpserver.ToolAPICall, args)
+			if res.IsError {
+				t.Fatalf("tool error: %s", text(res))
+			}
+			want := mcpserver.APICallInput{URL: "https://api.example.com/v1/x", Method: "post", Bearer: []string{"STRIPE_KEY"},
+				Header: []string{"X-Api-Key=OTHER_KEY"}, Query: []string{"key=MAPS_KEY"},
+				Headers: map[string]string{"Accept": "application/json"}, Body: `{"a":1}`,
+				Policy: []string{"hmac"}, Params: map[string]string{"key": "HOOK_SECRET"}, Timeout: 5}
+			if len(fb.calls) != 1 || !reflect.DeepEqual(fb.calls[0], want) {
+				t.Fatalf("backend got %+v, want %+v", fb.calls, want)
+			}
+			var out mcpserver.APICallOutput
+			structured(t, res, &out)
+			if out.Status != 201 || out.Headers["Content-Type"] != "application/json" || out.Redactions != 1 {
+				t.Errorf("structured output %+v", out)
+			}
+			if got, _ := json.Marshal(out.Body); !jsonEqual(t, got, tc.body) {
+				t.Errorf("structured body %s, want %s", out.Body, tc.body)
+			}
+			got := text(res)
+			if !strings.HasPrefix(got, "HTTP 201 Created\nContent-Type: application/json\n\n") || !strings.Contains(got, tc.wantText) {
+				t.Errorf("text content %q lacks %q", got, tc.wantText)
+			}
+		})
+	}
+}
+
+func jsonEqual(t *testing.T, a, b []byte) bool {
+	t.Helper()
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+func TestBackendErrorsAreToolErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want []string
+	}{
+		{"coded with hint", &mcpserver.Error{Code: mcpserver.CodeNotAllowed, Message: `domain not allowed: "evil.example"`,
+			Hint: "ask the human to run: agentsecrets workspace allowlist add evil.example"},
+			[]string{"DOMAIN_NOT_ALLOWED: domain not allowed", "\nhint: ask the human to run: agentsecrets workspace allowlist add evil.example"}},
+		{"coded without hint", &mcpserver.Error{Code: mcpserver.CodeUpstream, Message: "upstream unreachable"}, []string{"UPSTREAM_ERROR: upstream unreachable"}},
+		{"plain error", errors.New("something broke"), []string{"something broke"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cs := connect(t, &fakeBackend{callErr: tc.err})
+			res := callTool(t, cs, mcpserver.ToolAPICall, map[string]any{"url": "https://evil.example/"})
+			if !res.IsError {
+				t.Fatal("want a tool error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(text(res), w) {
+					t.Errorf("error text %q lacks %q", text(res), w)
+				}
+			}
+			if strings.Contains(text(res), "hint:") != strings.Contains(tc.err.Error(), "hint:") {
+				t.Errorf("hint shown = %v for %q", strings.Contains(text(res), "hint:"), text(res))
+			}
+		})
+	}
+}
+
+func TestMalformedArgumentsNeverReachTheBackend(t *testing.T) {
+	for _, args := range []map[string]any{
+		{},
+		{"url": 42},
+		{"url": "https://x.example/", "bearer": "NOT_AN_ARRAY"},
+		{"url": "https://x.example/", "headers": []string{"a"}},
+	} {
+		fb := &fakeBackend{}
+		cs := connect(t, fb)
+		res := callTool(t, cs, mcpserver.ToolAPICall, args)
+		if !res.IsError {
+			t.Errorf("%v: want a tool error", args)
+		}
+		if len(fb.calls) != 0 {
+			t.Errorf("%v reached the backend", args)
+		}
+	}
+}
+
+func TestReadOnlyToolsReturnTheBackendAnswer(t *testing.T) {
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	fb := &fakeBackend{
+		secrets: mcpserver.ListSecretsOutput{Workspace: "default", Project: "app", Environment: "development",
+			Secrets: []mcpserver.SecretCoverage{{Name: "STRIPE_KEY", Environments: map[string]bool{"development": true, "staging": false, "production": true}, Missing: []string{"staging"}}}},
+		status: mcpserver.StatusOutput{State: "OK", Workspace: "default", Project: "app", Environment: "development", Backend: "file", StorageMode: 1, Home: "/h", Agent: "anonymous"},
+		envs:   mcpserver.ListEnvironmentsOutput{Project: "app", Environments: []mcpserver.EnvironmentInfo{{Name: "development", Secrets: 1, Active: true}}},
+		check: mcpserver.CheckSecretOutput{Key: "STRIPE_KEY", Exists: true, Environment: "development",
+			Environments: map[string]bool{"development": true}, Domains: map[string][]string{"development": {"api.stripe.com"}}},
+		logs: mcpserver.AuditLogsOutput{Entries: []mcpserver.AuditEntry{{ID: 7, Time: now, Source: "mcp", Agent: "bot", Environment: "development",
+			Method: "GET", URL: "https://api.stripe.com/v1/balance", Keys: []string{"STRIPE_KEY"}, Status: 200, Decision: "ok"}}},
+	}
+	cs := connect(t, fb)
+	tests := []struct {
+		tool string
+		args any
+		got  any
+		want any
+	}{
+		{mcpserver.ToolListSecrets, nil, &mcpserver.ListSecretsOutput{}, &fb.secrets},
+		{mcpserver.ToolStatus, map[string]any{}, &mcpserver.StatusOutput{}, &fb.status},
+		{mcpserver.ToolListEnvironments, nil, &mcpserver.ListEnvironmentsOutput{}, &fb.envs},
+		{mcpserver.ToolCheckSecret, map[string]any{"key": "STRIPE_KEY"}, &mcpserver.CheckSecretOutput{}, &fb.check},
+		{mcpserver.ToolAuditLogs, map[string]any{"last": 5, "secret": "STRIPE_KEY", "env": "production", "agent": "bot"}, &mcpserver.AuditLogsOutput{}, &fb.logs},
+	}
+	for _, tc := range tests {
+		res := callTool(t, cs, tc.tool, tc.args)
+		if res.IsError {
+			t.Errorf("%s: %s", tc.tool, text(res))
+			continue
+		}
+		structured(t, res, tc.got)
+		if !reflect.DeepEqual(tc.got, tc.want) {
+			t.Errorf("%s: got %+v, want %+v", tc.tool, tc.got, tc.want)
+		}
+	}
+	if len(fb.checks) != 1 || fb.checks[0].Key != "STRIPE_KEY" {
+		t.Errorf("check_secret got %+v", fb.checks)
+	}
+	if want := (mcpserver.AuditLogsInput{Last: 5, Secret: "STRIPE_KEY", Env: "production", Agent: "bot"}); len(fb.filters) != 1 || fb.filters[0] != want {
+		t.Errorf("audit_logs got %+v, want %+v", fb.filters, want)
+	}
+}
