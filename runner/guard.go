@@ -17,14 +17,17 @@ type Allowlist []string
 
 // Match reports whether host is allowed and whether it was named exactly
 // (only an exact entry lets a call reach a loopback or private address).
+// A wildcard matches domain names only, never an IP address.
 func (a Allowlist) Match(host string) (allowed, exact bool) {
 	host = normalizeHost(host)
+	_, ipErr := netip.ParseAddr(host)
+	isIP := ipErr == nil
 	for _, entry := range a {
 		entry = normalizeHost(entry)
 		if entry == host {
 			return true, true
 		}
-		if suffix, ok := strings.CutPrefix(entry, "*."); ok && strings.HasSuffix(host, "."+suffix) {
+		if suffix, ok := strings.CutPrefix(entry, "*."); ok && !isIP && strings.HasSuffix(host, "."+suffix) {
 			allowed = true
 		}
 	}
@@ -62,10 +65,18 @@ var metadataAddrs = []netip.Addr{
 	netip.MustParseAddr("fd00:ec2::254"),   // AWS IPv6
 }
 
-// CheckHostName refuses metadata host names before any lookup.
+// CheckHostName refuses metadata host names before any lookup, and IP
+// literals that no allowlist entry can open (metadata, link-local,
+// unspecified, multicast), so such a call is refused before a secret is
+// read or a connection attempted. Loopback and private literals are left to
+// the dialer, which knows whether the host was allowlisted exactly.
 func CheckHostName(host string) error {
-	if metadataHosts[normalizeHost(host)] {
+	h := normalizeHost(host)
+	if metadataHosts[h] {
 		return fmt.Errorf("%w: %q is a cloud metadata endpoint", ErrSSRF, host)
+	}
+	if addr, err := netip.ParseAddr(h); err == nil {
+		return CheckAddr(addr, true)
 	}
 	return nil
 }

@@ -82,3 +82,45 @@ func TestCheckAddr(t *testing.T) {
 		t.Errorf("metadata host name not refused: %v", err)
 	}
 }
+
+func TestWildcardNeverMatchesIP(t *testing.T) {
+	list := Allowlist{"*.0.0.1", "*.168.1.1", "*.1]", "*.example.com"}
+	for _, host := range []string{"127.0.0.1", "192.168.1.1", "[::1]", "::1"} {
+		if ok, _ := list.Match(host); ok {
+			t.Errorf("Match(%q) allowed through a wildcard", host)
+		}
+	}
+	if ok, exact := list.Match("api.example.com"); !ok || exact {
+		t.Errorf("Match(api.example.com) = %v, %v; want allowed, not exact", ok, exact)
+	}
+}
+
+func TestCheckHostNameIPLiterals(t *testing.T) {
+	tests := []struct {
+		host    string
+		refused bool
+	}{
+		{"169.254.169.254", true},
+		{"[fd00:ec2::254]", true},
+		{"::ffff:169.254.169.254", true},
+		{"169.254.0.7", true},
+		{"fe80::1%eth0", true},
+		{"0.0.0.0", true},
+		{"224.0.0.1", true},
+		{"METADATA.", true},
+		{"instance-data", true},
+		{"127.0.0.1", false}, // left to the dialer and the exact-entry rule
+		{"10.0.0.1", false},
+		{"93.184.216.34", false},
+		{"api.stripe.com", false},
+	}
+	for _, tt := range tests {
+		err := CheckHostName(tt.host)
+		if (err != nil) != tt.refused {
+			t.Errorf("CheckHostName(%q) = %v; refused want %v", tt.host, err, tt.refused)
+		}
+		if err != nil && !errors.Is(err, ErrSSRF) {
+			t.Errorf("CheckHostName(%q) error %v is not ErrSSRF", tt.host, err)
+		}
+	}
+}
