@@ -108,10 +108,10 @@ func TestInjectionStyles(t *testing.T) {
 					t.Fatalf("upstream got invalid JSON: %q", r.Body)
 				}
 				for path, want := range map[string]string{
-					"client_secret":     testSecret,
+					"client_secret":      testSecret,
 					"auth.client_Secret": testSecret,
-					"grant_type":        "client_credentials",
-					"auth.scope":        "read",
+					"grant_type":         "client_credentials",
+					"auth.scope":         "read",
 				} {
 					if got := gjson.GetBytes(r.Body, path).String(); got != want {
 						t.Errorf("body %s = %q, want %q", path, got, want)
