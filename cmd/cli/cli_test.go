@@ -42,6 +42,9 @@ func TestScripts(t *testing.T) {
 					e.Setenv(k, v)
 				}
 			}
+			if err := copyFixtures(e.WorkDir); err != nil {
+				return err
+			}
 			return os.MkdirAll(filepath.Join(e.WorkDir, "app"), 0o700)
 		},
 		Condition: func(cond string) (bool, error) {
@@ -57,6 +60,26 @@ func TestScripts(t *testing.T) {
 			"privmodes": cmdPrivModes,
 		},
 	})
+}
+
+// scriptFixtures are binary files scripts need (txtar holds only text),
+// copied into $WORK under the given names.
+var scriptFixtures = map[string]string{
+	"bad-import.wasm": "../../testdata/guests/badimport.wasm",
+	"good.wasm":       "../../wasm/builtin/bearer.wasm",
+}
+
+func copyFixtures(work string) error {
+	for name, src := range scriptFixtures {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(work, name), data, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // cmdCode: code N program [args...] runs the program and wants exit code N.

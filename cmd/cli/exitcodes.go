@@ -60,9 +60,12 @@ func usageError(cmdPath, format string, args ...any) *Error {
 // exitCode maps an error to an exit code.
 func exitCode(err error) int {
 	var ce *Error
+	var silent *silentError
 	switch {
 	case err == nil:
 		return ExitOK
+	case errors.As(err, &silent):
+		return silent.code
 	case errors.As(err, &ce) && ce.Code != 0:
 		return ce.Code
 	case errors.Is(err, vault.ErrNotFound), errors.Is(err, vault.ErrProjectNotFound), errors.Is(err, vault.ErrNotInitialized):
