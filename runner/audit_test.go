@@ -1,0 +1,151 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/The-17/agentsecrets/policies"
+	"github.com/The-17/agentsecrets/runner/audit"
+)
+
+// TestAuditEvents: every call, allowed or refused, leaves one event with
+// the key names, the decision and a sanitized URL, and no event holds any
+// encoding of a value.
+func TestAuditEvents(t *testing.T) {
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/missing" {
+			w.WriteHeader(http.StatusNotFound)
+		}
+		echoHandler(w, r)
+	})
+	v := newFakeVault([]string{"127.0.0.1", "*.stripe.com"}, map[string]string{
+		"API_KEY": testSecret, "OTHER_KEY": otherSecret, "BOUND_KEY": testSecret + "-bound",
+	})
+	v.bindings["BOUND_KEY"] = []string{"api.stripe.com"}
+	r, sink, _ := newTestRunner(t, v)
+	query := spec("query", "param", "api_key", "key", "API_KEY")
+	tests := []struct {
+		name     string
+		call     Call
+		decision audit.Decision
+		status   int
+		keys     []string
+		styles   []string
+		url      string // the event's URL, UPSTREAM replaced by the upstream's host:port
+	}{
+		{name: "ok with query and bearer",
+			call: Call{URL: up.URL + "/v1/x?q=1", Agent: "agent-7", Source: "call",
+				Policies: []policies.Spec{query, spec("bearer", "key", "OTHER_KEY")}},
+			decision: audit.DecisionOK, status: 200, keys: []string{"API_KEY", "OTHER_KEY"},
+			styles: []string{"query", "bearer"}, url: "http://UPSTREAM/v1/x?q=1&api_key={API_KEY}"},
+		{name: "ok with a query credential already in the URL",
+			call:     Call{URL: up.URL + "/v1/x?api_key=placeholder&q=1", Source: "proxy", Policies: []policies.Spec{query}},
+			decision: audit.DecisionOK, status: 200, keys: []string{"API_KEY"}, styles: []string{"query"},
+			url: "http://UPSTREAM/v1/x?api_key={API_KEY}&q=1"},
+		{name: "upstream error status",
+			call:     Call{Method: "post", URL: up.URL + "/missing", Policies: []policies.Spec{spec("bearer", "key", "API_KEY")}},
+			decision: audit.DecisionOK, status: 404, keys: []string{"API_KEY"}, styles: []string{"bearer"},
+			url: "http://UPSTREAM/missing"},
+		{name: "host not allowed",
+			call:     Call{URL: "http://api.github.com/user?api_key=x", Policies: []policies.Spec{query}},
+			decision: audit.DecisionBlockedAllowlist, keys: []string{"API_KEY"}, styles: []string{"query"},
+			url: "http://api.github.com/user?api_key={API_KEY}"},
+		{name: "metadata address",
+			call:     Call{URL: "http://169.254.169.254/latest", Policies: []policies.Spec{spec("bearer", "key", "API_KEY")}},
+			decision: audit.DecisionBlockedAllowlist, keys: []string{"API_KEY"}, styles: []string{"bearer"},
+			url: "http://169.254.169.254/latest"},
+		{name: "secret bound elsewhere",
+			call:     Call{URL: up.URL + "/v1", Policies: []policies.Spec{spec("header", "name", "X-Api-Key", "key", "BOUND_KEY")}},
+			decision: audit.DecisionDeniedBinding, keys: []string{"BOUND_KEY"}, styles: []string{"header"},
+			url: "http://UPSTREAM/v1"},
+		{name: "missing secret",
+			call:     Call{URL: up.URL + "/v1", Policies: []policies.Spec{spec("bearer", "key", "GONE_KEY")}},
+			decision: audit.DecisionError, keys: []string{"GONE_KEY"}, styles: []string{"bearer"},
+			url: "http://UPSTREAM/v1"},
+		{name: "user info never recorded",
+			call:     Call{URL: "http://admin:hunter2@127.0.0.1/", Policies: []policies.Spec{spec("bearer", "key", "API_KEY")}},
+			decision: audit.DecisionError, keys: []string{"API_KEY"}, styles: []string{"bearer"},
+			url: "http://127.0.0.1/"},
+		{name: "a URL that does not parse is not recorded",
+			call:     Call{URL: "http://admin:" + testSecret + "@127.0.0.1/", Policies: []policies.Spec{spec("bearer", "key", "API_KEY")}},
+			decision: audit.DecisionError, keys: []string{"API_KEY"}, styles: []string{"bearer"},
+			url: ""},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := r.Do(context.Background(), &tt.call)
+			if err == nil {
+				// The event is recorded when the caller closes the body.
+				io.Copy(io.Discard, res.Body)
+				if n := len(sink.Events()); n != i {
+					t.Errorf("event recorded before the body was closed")
+				}
+				res.Body.Close()
+				res.Body.Close()
+			}
+			evs := sink.Events()
+			if len(evs) != i+1 {
+				t.Fatalf("%d events after %d calls", len(evs), i+1)
+			}
+			ev := evs[i]
+			if ev.Decision != tt.decision || ev.Status != tt.status {
+				t.Errorf("decision %q status %d, want %q %d (reason %q)", ev.Decision, ev.Status, tt.decision, tt.status, ev.Reason)
+			}
+			if !slices.Equal(ev.Keys, tt.keys) || !slices.Equal(ev.AuthStyles, tt.styles) {
+				t.Errorf("keys %v styles %v, want %v %v", ev.Keys, ev.AuthStyles, tt.keys, tt.styles)
+			}
+			if want := strings.ReplaceAll(tt.url, "UPSTREAM", up.hostPort()); ev.URL != want {
+				t.Errorf("URL %q, want %q", ev.URL, want)
+			}
+			wantAgent := tt.call.Agent
+			if wantAgent == "" {
+				wantAgent = "anonymous"
+			}
+			if ev.Agent != wantAgent || ev.Source != tt.call.Source {
+				t.Errorf("agent %q source %q", ev.Agent, ev.Source)
+			}
+			if ev.Method != strings.ToUpper(tt.call.method()) {
+				t.Errorf("method %q", ev.Method)
+			}
+			if ev.Workspace != "default" || ev.Project != "billing" || ev.Environment != "development" {
+				t.Errorf("where: %q %q %q", ev.Workspace, ev.Project, ev.Environment)
+			}
+			if tt.decision != audit.DecisionOK && ev.Reason == "" {
+				t.Error("a refusal without a reason")
+			}
+		})
+	}
+	all := fmt.Sprintf("%#v", sink.Events())
+	assertNoLeak(t, "audit events", all, testSecret, otherSecret, testSecret+"-bound")
+	if strings.Contains(all, "hunter2") {
+		t.Error("a password from the URL's user info reached the audit")
+	}
+}
+
+// TestAuditRedactionCount: the event counts the replacements made in the
+// headers and the body the caller read.
+func TestAuditRedactionCount(t *testing.T) {
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Echo", testSecret)
+		fmt.Fprintf(w, "%s and %s", testSecret, testSecret)
+	})
+	v := newFakeVault([]string{"127.0.0.1"}, map[string]string{"API_KEY": testSecret})
+	r, sink, _ := newTestRunner(t, v)
+	res, err := r.Do(context.Background(), &Call{URL: up.URL, Policies: []policies.Spec{spec("bearer", "key", "API_KEY")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	output(t, res)
+	evs := sink.Events()
+	if len(evs) != 1 || evs[0].Redactions != 3 || res.Redactions() != 3 {
+		t.Errorf("redactions: event %+v, result %d; want 3", evs, res.Redactions())
+	}
+	if evs[0].Duration <= 0 {
+		t.Error("no duration recorded")
+	}
+}
