@@ -1,0 +1,232 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/The-17/agentsecrets/runner/audit"
+)
+
+type proxyLogsOptions struct {
+	Last   int
+	Secret string
+	Agent  string
+	Source string
+	Watch  bool
+	JSON   bool
+	Verify bool
+}
+
+func newProxyLogsCmd(f *Factory) *cobra.Command {
+	o := &proxyLogsOptions{}
+	cmd := &cobra.Command{
+		Use:   "logs [--last N] [--secret KEY] [--env ENV] [--agent ID] [--watch] [--json] [--verify]",
+		Short: "Show the local audit log (calls, proxied requests, resolutions)",
+		Long: `Show the local audit log: one row per call, proxied request, environment
+injection or secret resolution, with time, agent identity, environment,
+method, target URL (injected query parameters shown by key name), key names,
+status, duration, decision and whether the response was redacted. No value
+is ever logged.
+
+"(REDACTED)" means the upstream echoed a credential and the response was
+scrubbed before it was passed on ([REDACTED_BY_AGENTSECRETS]).
+
+--verify checks the hash chain of the whole log and exits 1, listing the
+problems, when a row was edited, deleted or reordered.`,
+		Example: `  agentsecrets proxy logs --last 20
+  agentsecrets proxy logs --secret STRIPE_KEY --json
+  agentsecrets proxy logs --env production --agent billing-tool
+  agentsecrets proxy logs --watch
+  agentsecrets proxy logs --verify`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return runProxyLogs(c.Context(), f, o) },
+	}
+	fl := cmd.Flags()
+	fl.IntVar(&o.Last, "last", 50, "show the N most recent matching entries (0: all)")
+	fl.StringVar(&o.Secret, "secret", "", "only entries that used this key name")
+	fl.StringVar(&o.Agent, "agent", "", "only entries of this agent identity (anonymous, an id, token:<id>)")
+	fl.StringVar(&o.Source, "source", "", "only entries from this front end (call, proxy, mcp, env, exec)")
+	fl.BoolVar(&o.Watch, "watch", false, "keep printing new entries until interrupted")
+	fl.BoolVar(&o.JSON, "json", false, "print JSON (one object per line with --watch)")
+	fl.BoolVar(&o.Verify, "verify", false, "verify the hash chain instead of listing entries")
+	return cmd
+}
+
+func runProxyLogs(ctx context.Context, f *Factory, o *proxyLogsOptions) error {
+	if o.Last < 0 {
+		return usageError("agentsecrets proxy logs", "--last %d must not be negative", o.Last)
+	}
+	sink, err := f.Audit()
+	if err != nil {
+		return err
+	}
+	store, ok := sink.(*audit.Store)
+	if !ok {
+		return fmt.Errorf("proxy logs: the audit log is not a local store")
+	}
+	if o.Verify {
+		return verifyAudit(ctx, f, store, o.JSON)
+	}
+	filter := audit.Filter{Last: o.Last, Secret: o.Secret, Env: f.Environment, Agent: o.Agent, Source: o.Source}
+	if o.Watch {
+		return watchAudit(ctx, f, store, filter, o.JSON)
+	}
+	entries, err := store.Query(ctx, filter)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		out := make([]logEntry, 0, len(entries))
+		for _, e := range entries {
+			out = append(out, newLogEntry(e))
+		}
+		return f.printJSON(out)
+	}
+	if len(entries) == 0 {
+		fmt.Fprintln(f.IO.Out, "no audit entries match")
+		return nil
+	}
+	tw := newLogTable(f.IO.Out)
+	for _, e := range entries {
+		writeLogRow(tw, e)
+	}
+	return tw.Flush()
+}
+
+func watchAudit(ctx context.Context, f *Factory, store *audit.Store, filter audit.Filter, asJSON bool) error {
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	var tw *tabwriter.Writer
+	if !asJSON {
+		tw = newLogTable(f.IO.Out)
+		_ = tw.Flush()
+	}
+	enc := json.NewEncoder(f.IO.Out)
+	var werr error
+	err := store.Watch(ctx, filter, func(e audit.Entry) {
+		if werr != nil {
+			return
+		}
+		if asJSON {
+			werr = enc.Encode(newLogEntry(e))
+			return
+		}
+		writeLogRow(tw, e)
+		werr = tw.Flush()
+	})
+	if err != nil {
+		return err
+	}
+	return werr
+}
+
+func verifyAudit(ctx context.Context, f *Factory, store *audit.Store, asJSON bool) error {
+	res, err := store.Verify(ctx)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		if err := f.printJSON(res); err != nil {
+			return err
+		}
+	} else if res.OK {
+		fmt.Fprintf(f.IO.Out, "audit log intact: %s, hash chain verified\n", plural(res.Rows, "entry"))
+	} else {
+		fmt.Fprintf(f.IO.Out, "audit log BROKEN: %s found in %s\n", plural(len(res.Problems), "problem"), plural(res.Rows, "entry"))
+		for _, p := range res.Problems {
+			fmt.Fprintf(f.IO.Out, "  %s\n", p)
+		}
+	}
+	if !res.OK {
+		return &silentError{code: ExitError}
+	}
+	return nil
+}
+
+// logEntry is the --json shape of an audit entry.
+type logEntry struct {
+	ID          int64          `json:"id"`
+	Time        time.Time      `json:"time"`
+	Source      string         `json:"source"`
+	Agent       string         `json:"agent"`
+	Workspace   string         `json:"workspace"`
+	Project     string         `json:"project"`
+	Environment string         `json:"environment"`
+	Method      string         `json:"method"`
+	URL         string         `json:"url"`
+	Keys        []string       `json:"keys"`
+	AuthStyles  []string       `json:"auth_styles"`
+	Status      int            `json:"status"`
+	DurationMS  float64        `json:"duration_ms"`
+	Decision    audit.Decision `json:"decision"`
+	Reason      string         `json:"reason,omitempty"`
+	Redactions  int            `json:"redactions"`
+	Hash        string         `json:"hash"`
+}
+
+func newLogEntry(e audit.Entry) logEntry {
+	keys, styles := e.Keys, e.AuthStyles
+	if keys == nil {
+		keys = []string{}
+	}
+	if styles == nil {
+		styles = []string{}
+	}
+	return logEntry{ID: e.ID, Time: e.Time, Source: e.Source, Agent: e.Agent, Workspace: e.Workspace,
+		Project: e.Project, Environment: e.Environment, Method: e.Method, URL: e.URL, Keys: keys,
+		AuthStyles: styles, Status: e.Status, DurationMS: float64(e.Duration.Microseconds()) / 1000,
+		Decision: e.Decision, Reason: e.Reason, Redactions: e.Redactions, Hash: e.Hash}
+}
+
+func newLogTable(w io.Writer) *tabwriter.Writer {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tAGENT\tENV\tMETHOD\tURL\tKEYS\tSTATUS\tDURATION\tDECISION\tREDACTION")
+	return tw
+}
+
+func writeLogRow(tw *tabwriter.Writer, e audit.Entry) {
+	keys := strings.Join(e.Keys, ",")
+	if keys == "" {
+		keys = "-"
+	}
+	status := "-"
+	if e.Status != 0 {
+		status = strconv.Itoa(e.Status)
+	}
+	redaction := "-"
+	if e.Redactions > 0 {
+		redaction = "(REDACTED)"
+	}
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+		e.Time.Local().Format("2006-01-02 15:04:05"), orDash(e.Agent), orDash(e.Environment), orDash(e.Method),
+		orDash(e.URL), keys, status, formatDuration(e.Duration), e.Decision, redaction)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func formatDuration(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "-"
+	case d < time.Millisecond:
+		return d.Round(time.Microsecond).String()
+	case d < time.Second:
+		return d.Round(100 * time.Microsecond).String()
+	}
+	return d.Round(time.Millisecond).String()
+}

@@ -1,0 +1,127 @@
+// Package proxy is the HTTP front end of the runner: a local server that
+// takes a request described by X-AS-* headers, has the runner inject the
+// named secrets and send it, and streams the redacted answer back.
+//
+// # Protocol
+//
+// A client sends any method to /proxy:
+//
+//	POST /proxy HTTP/1.1
+//	Host: 127.0.0.1:8765
+//	X-AS-Session-Token: <contents of proxy.token>
+//	X-AS-Target-URL: https://api.stripe.com/v1/charges
+//	X-AS-Inject-Bearer: STRIPE_KEY
+//	Content-Type: application/json
+//
+//	{"amount":1000}
+//
+// The headers it reads:
+//
+//	X-AS-Target-URL: URL              required; absolute http(s) URL
+//	X-AS-Method: METHOD               default: the request's own method
+//	X-AS-Inject-Bearer: KEY           Authorization: Bearer <KEY>
+//	X-AS-Inject-Basic: KEY            Authorization: Basic (KEY holds user:password)
+//	X-AS-Inject-Header: Name=KEY      header Name
+//	X-AS-Inject-Query: param=KEY      query parameter param
+//	X-AS-Inject-Body: path=KEY        JSON body field at path (sjson syntax)
+//	X-AS-Inject-Form: field=KEY       form-urlencoded body field
+//	X-AS-Inject-Header-<Name>: KEY    seed forms of the four above
+//	X-AS-Inject-Query-<param>: KEY
+//	X-AS-Inject-Body-<path>: KEY
+//	X-AS-Inject-Form-<field>: KEY
+//	X-AS-Policy: NAME                 a registered custom policy
+//	X-AS-Param: k=v, X-AS-Param-<k>: v   its parameters
+//	X-AS-Agent-ID: ID                 the caller's declared identity
+//	X-AS-Agent-Token: TOKEN           the caller's token
+//	X-AS-Session-Token: TOKEN         the proxy's session token
+//
+// Injection headers may be repeated and may list several items separated
+// by commas. Built-in injections run in the order bearer, basic, header,
+// query, body, form; custom policies run after them, in the order given.
+// Only registered policy names are accepted, never file paths.
+//
+// HTTP does not keep the case of header names: Go's server turns
+// X-AS-Inject-Query-api_key into X-As-Inject-Query-Api_key, and HTTP/2
+// sends every name in lower case. The seed forms therefore lose the case of
+// their suffix: a header name is used as canonicalised (header names are
+// case-insensitive anyway), and a query parameter, body path or form field
+// is taken in lower case. To name anything else — apiKey, user.Token — use
+// the case-keeping forms, whose name is in the value (X-AS-Inject-Query:
+// apiKey=MAPS_KEY). X-AS-Param-<k> likewise gives k in lower case; use
+// X-AS-Param: k=v to keep it.
+//
+// Any other X-AS-* header is an error (bad_header), so a misspelt
+// injection never becomes an unauthenticated request. Every X-AS-* header,
+// the hop-by-hop headers and — when it carried the session token —
+// Authorization are removed before the request leaves; all other headers
+// and the body (at most 32 MiB) are passed on. Responses keep the
+// upstream's status and headers (redacted, without hop-by-hop ones and
+// Content-Length) and stream the body through the redactor, flushed after
+// every read, so server-sent events arrive as they are sent.
+//
+// # Identity
+//
+// The audit log records the caller as "anonymous", as its X-AS-Agent-ID, or,
+// when X-AS-Agent-Token is given, as "token:" and the first 8 hex digits of
+// the token's SHA-256 (the raw token is never stored). Tokens are not issued
+// or checked yet: an agent token is a label the caller chooses, like an id,
+// but one that does not reveal itself in the log.
+//
+// # Security
+//
+// Every request but GET /health needs the session token, in
+// X-AS-Session-Token or as Authorization: Bearer <token>, compared in
+// constant time; the token is random, new at each start, and kept in a
+// 0600 file, so other local users and web pages cannot use the proxy. The
+// Host header must be localhost, 127.0.0.1 or [::1] (any port), which
+// defeats DNS rebinding from a browser. /health answers {"status":"ok"}
+// and nothing else. The server listens on loopback unless the caller
+// passes a non-loopback address to CheckBind with allowRemote.
+//
+// # Errors
+//
+// The proxy's own errors are JSON, {"error": CODE, "message": ...,
+// "hint": ...}, with stable codes:
+//
+//	status  code                  when
+//	400     missing_target        no X-AS-Target-URL
+//	400     bad_header            a malformed or unknown X-AS-* header, a bad
+//	                              target URL, an unknown policy
+//	401     unauthorized          no or wrong session token
+//	403     host_not_loopback     the Host header is not a loopback name
+//	403     domain_not_allowed    the target host is not on the allowlist
+//	403     secret_not_bound      a secret is bound to other domains
+//	403     address_refused       metadata, link-local or unallowed private address
+//	403     policy_denied         a policy refused the call
+//	404     secret_not_found      a named secret does not exist
+//	404     not_found             no such endpoint
+//	405     method_not_allowed    /health is GET, /sync is POST
+//	413     body_too_large        the request body exceeds 32 MiB
+//	500     policy_failed         a policy trapped or timed out
+//	500     internal_error        anything else (e.g. the vault cannot be read)
+//	502     upstream_unreachable  the upstream could not be reached
+//	502     response_refused      the response cannot be scanned (e.g. br encoding)
+//	504     upstream_timeout      the upstream did not answer in time
+//
+// A request refused with any 4xx code never reached the upstream.
+//
+// # Endpoints
+//
+//	ANY  /proxy   the protocol above
+//	GET  /health  {"status":"ok"}; no token
+//	POST /sync    forget cached values and allowlist, re-read them now
+//
+// # Lifecycle
+//
+// Listen, Serve (graceful: in-flight requests finish and their audit events
+// are written), Files (pid, token, state and log files in the agentsecrets
+// home), Alive, Health and RequestSync are the pieces the command line
+// builds proxy start, status, stop and sync from.
+//
+// # Audit
+//
+// Each proxied request is one audit event (source "proxy"), written after
+// the response has been sent so the client does not wait for it; at most
+// 256 such writes are pending, past which a request writes its own before
+// returning.
+package proxy

@@ -1,0 +1,271 @@
+package proxy
+
+import (
+	"crypto/subtle"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/The-17/agentsecrets/runner"
+	"github.com/The-17/agentsecrets/runner/audit"
+)
+
+// DefaultMaxBody bounds a proxied request's body; a larger one is refused
+// with 413 body_too_large.
+const DefaultMaxBody = 32 << 20
+
+// The proxy's paths.
+const (
+	PathProxy  = "/proxy"
+	PathHealth = "/health"
+	PathSync   = "/sync"
+)
+
+// maxPendingAudits bounds the audit events being written after their
+// response was sent; past it, a request waits for its own.
+const maxPendingAudits = 256
+
+// Handler serves the proxy protocol. It is safe for concurrent use; one
+// Handler, and so one Runner (policy pool, connection pool, vault cache),
+// serves every connection.
+type Handler struct {
+	// Runner makes the calls.
+	Runner *runner.Runner
+	// Token is the session token every request but /health must carry.
+	Token string
+	// Sync, when set, is run by POST /sync (re-read allowlist, bindings
+	// and values).
+	Sync func() error
+	// MaxBody bounds request bodies; 0 means DefaultMaxBody.
+	MaxBody int64
+	// Timeout bounds each call; 0 means runner.DefaultTimeout.
+	Timeout time.Duration
+	// AllowHosts are IP addresses accepted in the Host header beside the
+	// loopback names: the bind address of a proxy started with
+	// --allow-remote. An IP literal cannot be rebound by DNS.
+	AllowHosts []string
+
+	pending sync.WaitGroup
+	slots   chan struct{}
+	once    sync.Once
+}
+
+// NewHandler returns a Handler for r with the given session token.
+func NewHandler(r *runner.Runner, token string) *Handler {
+	return &Handler{Runner: r, Token: token}
+}
+
+// Wait blocks until every audit event of a finished request is recorded.
+// Call it after http.Server.Shutdown.
+func (h *Handler) Wait() { h.pending.Wait() }
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !LoopbackHost(r.Host) && !h.allowedHost(r.Host) {
+		writeError(w, &Error{Status: http.StatusForbidden, Code: CodeHostNotLoopback,
+			Message: "the Host header must name a loopback address (localhost, 127.0.0.1 or [::1])",
+			Hint:    "send requests to http://127.0.0.1:PORT/proxy"})
+		return
+	}
+	if r.URL.Path == PathHealth {
+		h.serveHealth(w, r)
+		return
+	}
+	viaAuthorization, ok := h.authorized(r.Header)
+	if !ok {
+		writeError(w, &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized,
+			Message: "missing or wrong session token",
+			Hint:    "send X-AS-Session-Token with the contents of the proxy.token file in the agentsecrets home"})
+		return
+	}
+	switch r.URL.Path {
+	case PathProxy:
+		h.serveProxy(w, r, viaAuthorization)
+	case PathSync:
+		h.serveSync(w, r)
+	default:
+		writeError(w, &Error{Status: http.StatusNotFound, Code: CodeNotFound,
+			Message: "no such endpoint", Hint: "proxied requests go to " + PathProxy})
+	}
+}
+
+func (h *Handler) serveHealth(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		writeError(w, &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed, Message: "use GET"})
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
+}
+
+func (h *Handler) serveSync(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		writeError(w, &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed, Message: "use POST"})
+		return
+	}
+	if h.Sync != nil {
+		if err := h.Sync(); err != nil {
+			writeError(w, &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: err.Error()})
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = io.WriteString(w, `{"status":"synced"}`+"\n")
+}
+
+// authorized checks the session token, in X-AS-Session-Token or as
+// Authorization: Bearer, in constant time. viaAuthorization reports that
+// Authorization carried it, so it is not forwarded.
+func (h *Handler) authorized(hd http.Header) (viaAuthorization, ok bool) {
+	if h.Token == "" {
+		return false, false
+	}
+	if v := hd.Values(HeaderSessionToken); len(v) == 1 && h.tokenMatches(v[0]) {
+		return h.bearerIsToken(hd), true
+	}
+	if h.bearerIsToken(hd) {
+		return true, true
+	}
+	return false, false
+}
+
+func (h *Handler) bearerIsToken(hd http.Header) bool {
+	v := hd.Values("Authorization")
+	if len(v) != 1 {
+		return false
+	}
+	scheme, tok, ok := strings.Cut(v[0], " ")
+	return ok && strings.EqualFold(scheme, "Bearer") && h.tokenMatches(strings.TrimSpace(tok))
+}
+
+func (h *Handler) tokenMatches(got string) bool {
+	return subtle.ConstantTimeCompare([]byte(got), []byte(h.Token)) == 1
+}
+
+func (h *Handler) serveProxy(w http.ResponseWriter, r *http.Request, dropAuthorization bool) {
+	parsed, err := ParseHeaders(r.Header, r.Method)
+	if err != nil {
+		writeError(w, parseError(err))
+		return
+	}
+	body, perr := h.readBody(w, r)
+	if perr != nil {
+		writeError(w, perr)
+		return
+	}
+	call := &runner.Call{
+		Method: parsed.Method, URL: parsed.TargetURL, Header: upstreamHeader(r.Header, dropAuthorization),
+		Body: body, Policies: parsed.Policies, Agent: parsed.Agent, Source: audit.SourceProxy, Timeout: h.Timeout,
+	}
+	res, err := h.Runner.Do(r.Context(), call)
+	if err != nil {
+		writeError(w, callError(err))
+		return
+	}
+	copyResponseHeader(w.Header(), res.Header)
+	w.WriteHeader(res.Status)
+	streamBody(w, res.Body)
+	h.closeLater(res.Body)
+}
+
+// readBody reads the request body, bounded by MaxBody.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *Error) {
+	limit := h.MaxBody
+	if limit <= 0 {
+		limit = DefaultMaxBody
+	}
+	tooLarge := &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeBodyTooLarge,
+		Message: "request body is larger than the proxy's limit"}
+	if r.ContentLength > limit {
+		return nil, tooLarge
+	}
+	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return nil, tooLarge
+	case err != nil:
+		return nil, &Error{Status: http.StatusBadRequest, Code: CodeBadHeader, Message: "reading the request body failed"}
+	}
+	return body, nil
+}
+
+// streamBody copies the redacted body to the client, flushing after each
+// read so server-sent events arrive as they are produced. A client that
+// goes away ends the copy.
+func streamBody(w http.ResponseWriter, body io.Reader) {
+	rc := http.NewResponseController(w)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+			if ferr := rc.Flush(); ferr != nil && !errors.Is(ferr, http.ErrNotSupported) {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// closeLater closes the body, which records the call's audit event, after
+// the handler has returned, so the client does not wait for the audit
+// write. At most maxPendingAudits are in flight; past that the request
+// closes its own.
+func (h *Handler) closeLater(body io.Closer) {
+	h.once.Do(func() { h.slots = make(chan struct{}, maxPendingAudits) })
+	select {
+	case h.slots <- struct{}{}:
+	default:
+		_ = body.Close()
+		return
+	}
+	h.pending.Add(1)
+	go func() {
+		defer h.pending.Done()
+		_ = body.Close()
+		<-h.slots
+	}()
+}
+
+func (h *Handler) allowedHost(host string) bool {
+	if name, _, err := net.SplitHostPort(host); err == nil {
+		host = name
+	}
+	host = strings.Trim(host, "[]")
+	for _, a := range h.AllowHosts {
+		if net.ParseIP(a) != nil && strings.EqualFold(a, host) {
+			return true
+		}
+	}
+	return false
+}
+
+// LoopbackHost reports whether a Host header names a loopback address:
+// localhost, 127.0.0.1 or [::1], with or without a port. Any other name is
+// refused, which defeats DNS rebinding from a browser.
+func LoopbackHost(host string) bool {
+	name := host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		name = h
+	} else if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		name = host[1 : len(host)-1]
+	}
+	switch strings.ToLower(name) {
+	case "localhost", "127.0.0.1", "::1":
+		return true
+	}
+	return false
+}

@@ -1,0 +1,60 @@
+package proxy
+
+import (
+	"net/http"
+	"strings"
+)
+
+// hopByHop are the headers that describe one connection, not the message
+// (RFC 9110 §7.6.1); they are never forwarded in either direction.
+var hopByHop = []string{
+	"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+}
+
+// upstreamHeader is what of the client's headers goes to the upstream:
+// everything but X-AS-*, hop-by-hop headers, those the transport sets
+// itself (Content-Length, Accept-Encoding, Host) and, when the session
+// token came in it, Authorization.
+func upstreamHeader(in http.Header, dropAuthorization bool) http.Header {
+	out := make(http.Header, len(in))
+	for name, values := range in {
+		if strings.HasPrefix(name, headerPrefix) {
+			continue
+		}
+		out[name] = values
+	}
+	removeHopByHop(out)
+	for _, name := range []string{"Content-Length", "Accept-Encoding", "Host"} {
+		delete(out, name)
+	}
+	if dropAuthorization {
+		delete(out, "Authorization")
+	}
+	return out
+}
+
+// removeHopByHop deletes the hop-by-hop headers and those Connection names.
+func removeHopByHop(h http.Header) {
+	for _, v := range h["Connection"] {
+		for name := range strings.SplitSeq(v, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				h.Del(name)
+			}
+		}
+	}
+	for _, name := range hopByHop {
+		delete(h, name)
+	}
+}
+
+// copyResponseHeader copies the upstream's (already redacted) headers to
+// the client, minus hop-by-hop ones and Content-Length: the body is
+// redacted on the way, so its length is not known in advance.
+func copyResponseHeader(dst, src http.Header) {
+	for name, values := range src {
+		dst[name] = values
+	}
+	removeHopByHop(dst)
+	delete(dst, "Content-Length")
+}

@@ -1,0 +1,305 @@
+package proxy
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/The-17/agentsecrets/policies"
+)
+
+// The protocol's request headers. Go canonicalises header names, so these
+// are the forms ServeHTTP sees.
+const (
+	HeaderTargetURL    = "X-As-Target-Url"
+	HeaderMethod       = "X-As-Method"
+	HeaderSessionToken = "X-As-Session-Token"
+	HeaderAgentID      = "X-As-Agent-Id"
+	HeaderAgentToken   = "X-As-Agent-Token"
+	HeaderPolicy       = "X-As-Policy"
+	HeaderParam        = "X-As-Param"
+	headerPrefix       = "X-As-"
+	injectPrefix       = "X-As-Inject-"
+	paramPrefix        = "X-As-Param-"
+)
+
+// styles maps the word after X-AS-Inject- to the built-in injection style,
+// in the order a chain runs them (the order of the call command's flags).
+var styles = []struct{ word, style string }{
+	{"Bearer", "bearer"},
+	{"Basic", "basic"},
+	{"Header", "header"},
+	{"Query", "query"},
+	{"Body", "body-field"},
+	{"Form", "form-field"},
+}
+
+// Limits on what the header parser accepts.
+const (
+	maxInjections = 64
+	maxAgentID    = 128
+)
+
+// errBadHeader and errMissingTarget classify parse failures.
+var (
+	errBadHeader     = errors.New("bad header")
+	errMissingTarget = errors.New("missing target")
+)
+
+// Parsed is what the X-AS-* headers of one request ask for. It holds key
+// names and parameters, never a value.
+type Parsed struct {
+	// Method is X-AS-Method, or the request's own method.
+	Method string
+	// TargetURL is X-AS-Target-URL.
+	TargetURL string
+	// Policies is the injection chain: built-ins in the order bearer,
+	// basic, header, query, body, form, then X-AS-Policy in header order.
+	Policies []policies.Spec
+	// Agent is the audit identity: "anonymous", the X-AS-Agent-ID, or
+	// "token:<first 8 hex digits of SHA-256(X-AS-Agent-Token)>".
+	Agent string
+}
+
+// ParseHeaders reads the X-AS-* headers of a proxied request. method is the
+// request's own method, the default for X-AS-Method. Any X-AS-* header it
+// does not know is an error, so a misspelt injection never turns into an
+// unauthenticated request. Errors name the header, never its value beyond
+// what a key name or parameter name reveals.
+func ParseHeaders(h http.Header, method string) (*Parsed, error) {
+	p := &Parsed{Method: method, Agent: "anonymous"}
+	byStyle := make(map[string][]policies.Spec, 2)
+	var custom []string
+	var params []string
+	for _, name := range protocolNames(h) {
+		values := h[name]
+		var err error
+		switch {
+		case name == HeaderSessionToken:
+		case name == HeaderTargetURL:
+			p.TargetURL, err = single(name, values)
+		case name == HeaderMethod:
+			p.Method, err = parseMethod(values)
+		case name == HeaderAgentID:
+			err = p.setAgentID(values)
+		case name == HeaderAgentToken:
+			err = p.setAgentToken(values)
+		case name == HeaderPolicy:
+			custom, err = appendList(custom, name, values)
+		case name == HeaderParam:
+			params, err = appendList(params, name, values)
+		case strings.HasPrefix(name, paramPrefix):
+			params, err = appendSeedParam(params, name, values)
+		case strings.HasPrefix(name, injectPrefix):
+			err = parseInjection(byStyle, name, values)
+		default:
+			err = fmt.Errorf("%w: unknown header %q", errBadHeader, name)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if p.TargetURL == "" {
+		return nil, fmt.Errorf("%w: X-AS-Target-URL is required", errMissingTarget)
+	}
+	for _, s := range styles {
+		p.Policies = append(p.Policies, byStyle[s.style]...)
+	}
+	if len(p.Policies) > maxInjections {
+		return nil, fmt.Errorf("%w: more than %d injections", errBadHeader, maxInjections)
+	}
+	specs, err := customSpecs(custom, params)
+	if err != nil {
+		return nil, err
+	}
+	p.Policies = append(p.Policies, specs...)
+	return p, nil
+}
+
+// protocolNames returns the X-AS-* header names of h, sorted, so that the
+// chain's order does not depend on map iteration.
+func protocolNames(h http.Header) []string {
+	var names []string
+	for name := range h {
+		if strings.HasPrefix(name, headerPrefix) {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+func single(name string, values []string) (string, error) {
+	if len(values) != 1 || strings.TrimSpace(values[0]) == "" {
+		return "", fmt.Errorf("%w: %s must be given once, not empty", errBadHeader, name)
+	}
+	return strings.TrimSpace(values[0]), nil
+}
+
+func parseMethod(values []string) (string, error) {
+	m, err := single(HeaderMethod, values)
+	if err != nil {
+		return "", err
+	}
+	if !isToken(m) || len(m) > 32 {
+		return "", fmt.Errorf("%w: X-AS-Method %q is not an HTTP method", errBadHeader, m)
+	}
+	return strings.ToUpper(m), nil
+}
+
+func (p *Parsed) setAgentID(values []string) error {
+	id, err := single(HeaderAgentID, values)
+	if err != nil {
+		return err
+	}
+	if len(id) > maxAgentID || !printable(id) || strings.HasPrefix(id, "token:") {
+		return fmt.Errorf("%w: X-AS-Agent-ID must be 1-%d printable characters, not starting with \"token:\"", errBadHeader, maxAgentID)
+	}
+	if !strings.HasPrefix(p.Agent, "token:") {
+		p.Agent = id
+	}
+	return nil
+}
+
+func (p *Parsed) setAgentToken(values []string) error {
+	tok, err := single(HeaderAgentToken, values)
+	if err != nil {
+		return err
+	}
+	p.Agent = AgentTokenID(tok)
+	return nil
+}
+
+// AgentTokenID is how an agent token appears in the audit log: "token:"
+// and the first 8 hex digits of its SHA-256, never the token itself.
+func AgentTokenID(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return "token:" + hex.EncodeToString(sum[:4])
+}
+
+// appendList adds the comma-separated items of every value.
+func appendList(list []string, name string, values []string) ([]string, error) {
+	for _, v := range values {
+		for item := range strings.SplitSeq(v, ",") {
+			item = strings.TrimSpace(item)
+			if item == "" {
+				return nil, fmt.Errorf("%w: %s has an empty item", errBadHeader, name)
+			}
+			list = append(list, item)
+			if len(list) > maxInjections {
+				return nil, fmt.Errorf("%w: too many %s items", errBadHeader, name)
+			}
+		}
+	}
+	return list, nil
+}
+
+// appendSeedParam reads X-AS-Param-<k>: v. The name arrives canonicalised,
+// so k is taken in lower case.
+func appendSeedParam(params []string, name string, values []string) ([]string, error) {
+	k := strings.ToLower(strings.TrimPrefix(name, paramPrefix))
+	v, err := single(name, values)
+	if err != nil {
+		return nil, err
+	}
+	return append(params, k+"="+v), nil
+}
+
+// parseInjection reads one X-AS-Inject-* header into byStyle.
+func parseInjection(byStyle map[string][]policies.Spec, name string, values []string) error {
+	rest := strings.TrimPrefix(name, injectPrefix)
+	word, suffix, seed := strings.Cut(rest, "-")
+	style := styleOf(word)
+	if style == "" {
+		return fmt.Errorf("%w: unknown injection header %q (want X-AS-Inject-Bearer, -Basic, -Header, -Query, -Body or -Form)", errBadHeader, name)
+	}
+	keyOnly := style == "bearer" || style == "basic"
+	if seed && (keyOnly || suffix == "") {
+		return fmt.Errorf("%w: unknown injection header %q", errBadHeader, name)
+	}
+	items, err := appendList(nil, name, values)
+	if err != nil {
+		return err
+	}
+	for _, item := range items {
+		arg := item
+		if seed {
+			arg = seedName(style, suffix) + "=" + item
+		}
+		spec, err := policies.ParseInjection(style, arg)
+		if err != nil {
+			return fmt.Errorf("%w: %s: %s", errBadHeader, name, strings.TrimPrefix(err.Error(), "policies: "))
+		}
+		byStyle[style] = append(byStyle[style], spec)
+	}
+	return nil
+}
+
+func styleOf(word string) string {
+	for _, s := range styles {
+		if s.word == word {
+			return s.style
+		}
+	}
+	return ""
+}
+
+// seedName is the name a seed-form header carries in its suffix. Header
+// names are case-insensitive, so the canonical form is kept for them; query
+// parameters, body paths and form fields are taken in lower case, the only
+// case a canonicalised header name can be trusted to carry.
+func seedName(style, suffix string) string {
+	if style == "header" {
+		return suffix
+	}
+	return strings.ToLower(suffix)
+}
+
+// customSpecs builds the X-AS-Policy chain. Only registered names are
+// accepted over HTTP, never file paths; every policy gets every parameter.
+func customSpecs(names, params []string) ([]policies.Spec, error) {
+	if len(params) > 0 && len(names) == 0 {
+		return nil, fmt.Errorf("%w: X-AS-Param is for X-AS-Policy; there is no X-AS-Policy", errBadHeader)
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	pm, err := policies.ParseParams(params)
+	if err != nil {
+		return nil, fmt.Errorf("%w: X-AS-Param: %s", errBadHeader, strings.TrimPrefix(err.Error(), "policies: "))
+	}
+	specs := make([]policies.Spec, 0, len(names))
+	for _, n := range names {
+		if !policies.ValidName(n) {
+			return nil, fmt.Errorf("%w: X-AS-Policy %q is not a registered policy name (lower-case letters, digits, - and _)", errBadHeader, n)
+		}
+		specs = append(specs, policies.Spec{Name: n, Params: pm})
+	}
+	return specs, nil
+}
+
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+func printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c >= 0x7f {
+			return false
+		}
+	}
+	return s != ""
+}

@@ -1,0 +1,109 @@
+package proxy
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// Defaults of the listening address.
+const (
+	DefaultBind = "127.0.0.1"
+	DefaultPort = 8765
+)
+
+// ErrPortInUse is returned by Listen when another process holds the port.
+var ErrPortInUse = errors.New("proxy: port already in use")
+
+// ErrRemoteBind is returned by CheckBind for a non-loopback address given
+// without allowRemote.
+var ErrRemoteBind = errors.New("proxy: refusing to listen on a non-loopback address")
+
+// NewSessionToken returns a fresh random session token: 32 bytes from the
+// system's random source, hex-encoded.
+func NewSessionToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("proxy: session token: %v", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// CheckBind decides whether the proxy may listen on bind (an IP address or
+// "localhost"). Loopback is always allowed; anything else only with
+// allowRemote, and then remote reports true so the caller warns.
+func CheckBind(bind string, allowRemote bool) (remote bool, err error) {
+	if bind == "localhost" {
+		return false, nil
+	}
+	ip := net.ParseIP(bind)
+	if ip == nil {
+		return false, fmt.Errorf("proxy: bind address %q is not an IP address", bind)
+	}
+	if ip.IsLoopback() {
+		return false, nil
+	}
+	if !allowRemote {
+		return true, fmt.Errorf("%w %q", ErrRemoteBind, bind)
+	}
+	return true, nil
+}
+
+// Listen listens on bind:port, reporting a port held by another process as
+// ErrPortInUse.
+func Listen(bind string, port int) (net.Listener, error) {
+	addr := net.JoinHostPort(bind, strconv.Itoa(port))
+	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("%w: %s", ErrPortInUse, addr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("proxy: listen on %s: %v", addr, err)
+	}
+	return ln, nil
+}
+
+// NewServer returns the http.Server for h, with timeouts that bound slow
+// clients but not long responses (server-sent events may run for minutes).
+func NewServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    1 << 20,
+	}
+}
+
+// ShutdownTimeout bounds how long Serve waits for in-flight requests after
+// its context is done.
+const ShutdownTimeout = 30 * time.Second
+
+// Serve serves h on ln until ctx is done, then shuts down gracefully:
+// the listener closes, in-flight requests finish (within
+// ShutdownTimeout), and pending audit events are written.
+func Serve(ctx context.Context, ln net.Listener, h *Handler) error {
+	srv := NewServer(h)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		h.Wait()
+		return fmt.Errorf("proxy: serve: %v", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	h.Wait()
+	if err != nil {
+		return fmt.Errorf("proxy: shutdown: %v", err)
+	}
+	return nil
+}

@@ -1,0 +1,193 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/The-17/agentsecrets/vault/fsutil"
+)
+
+// The files a running proxy keeps in the agentsecrets home, all 0600.
+const (
+	PIDFile   = "proxy.pid"   // the daemon's process id
+	TokenFile = "proxy.token" // the session token of this run
+	StateFile = "proxy.json"  // State: address, port, start time
+	LogFile   = "proxy.log"   // the daemon's stdout and stderr
+)
+
+// State describes a running proxy.
+type State struct {
+	PID     int       `json:"pid"`
+	Bind    string    `json:"bind"`
+	Port    int       `json:"port"`
+	Started time.Time `json:"started"`
+}
+
+// Addr is the address a local client reaches the proxy at: the bind
+// address, or loopback when it listens on every interface.
+func (s State) Addr() string {
+	host := s.Bind
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = DefaultBind
+	}
+	return net.JoinHostPort(host, strconv.Itoa(s.Port))
+}
+
+// Files are the proxy's files in one directory (the agentsecrets home).
+type Files struct{ Dir string }
+
+// Path returns the path of one of the proxy's files.
+func (f Files) Path(name string) string { return filepath.Join(f.Dir, name) }
+
+// Write records a started proxy: pid file, token file and state file.
+func (f Files) Write(st State, token string) error {
+	data, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("proxy: state: %v", err)
+	}
+	for _, w := range []struct {
+		name string
+		data []byte
+	}{
+		{TokenFile, []byte(token + "\n")},
+		{StateFile, append(data, '\n')},
+		{PIDFile, []byte(strconv.Itoa(st.PID) + "\n")},
+	} {
+		if err := fsutil.WriteFileAtomic(f.Path(w.name), w.data); err != nil {
+			return fmt.Errorf("proxy: write %s: %v", w.name, err)
+		}
+	}
+	return nil
+}
+
+// ErrNotRunning means no proxy is recorded in the home directory.
+var ErrNotRunning = errors.New("proxy: not running")
+
+// Read returns the recorded state, or ErrNotRunning when there is no pid
+// file. It does not check that the process is alive (see Alive).
+func (f Files) Read() (State, error) {
+	pidData, err := os.ReadFile(f.Path(PIDFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return State{}, ErrNotRunning
+	}
+	if err != nil {
+		return State{}, fmt.Errorf("proxy: read pid file: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(pidData)))
+	if err != nil || pid <= 0 {
+		return State{}, fmt.Errorf("proxy: pid file %q is malformed", f.Path(PIDFile))
+	}
+	st := State{PID: pid}
+	if data, err := os.ReadFile(f.Path(StateFile)); err == nil {
+		_ = json.Unmarshal(data, &st)
+		st.PID = pid
+	}
+	return st, nil
+}
+
+// Token reads the session token of the running proxy.
+func (f Files) Token() (string, error) {
+	data, err := os.ReadFile(f.Path(TokenFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return "", ErrNotRunning
+	}
+	if err != nil {
+		return "", fmt.Errorf("proxy: read token file: %v", err)
+	}
+	return strings.TrimSpace(string(data)), nil
+}
+
+// Remove deletes the pid, token and state files (not the log).
+func (f Files) Remove() error {
+	var errs []error
+	for _, name := range []string{PIDFile, TokenFile, StateFile} {
+		if err := os.Remove(f.Path(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// RemoveIfOwner deletes the files only if the pid file still names pid, so
+// a proxy that exits late does not remove the files of its successor.
+func (f Files) RemoveIfOwner(pid int) error {
+	st, err := f.Read()
+	if err != nil || st.PID != pid {
+		return nil
+	}
+	return f.Remove()
+}
+
+// Alive reports whether a process with this id exists (signal 0) and, where
+// /proc tells, is not a zombie waiting to be reaped.
+func Alive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	// The state follows the command name, which is in parentheses.
+	if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && i+2 < len(stat) {
+		return stat[i+2] != 'Z'
+	}
+	return true
+}
+
+// client talks to a local proxy; it never goes through an environment
+// proxy.
+var client = &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}, Timeout: 5 * time.Second}
+
+// Health asks the proxy at addr for /health and reports whether it
+// answered {"status":"ok"}.
+func Health(ctx context.Context, addr string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+PathHealth, nil)
+	if err != nil {
+		return fmt.Errorf("proxy: health: %v", err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("proxy: health: %v", err)
+	}
+	defer resp.Body.Close()
+	var body struct{ Status string }
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1024)).Decode(&body); err != nil || resp.StatusCode != http.StatusOK || body.Status != "ok" {
+		return fmt.Errorf("proxy: health: %s at %s is not an agentsecrets proxy", resp.Status, addr)
+	}
+	return nil
+}
+
+// RequestSync asks the proxy at addr to re-read the vault (POST /sync).
+func RequestSync(ctx context.Context, addr, token string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+PathSync, nil)
+	if err != nil {
+		return fmt.Errorf("proxy: sync: %v", err)
+	}
+	req.Header.Set(HeaderSessionToken, token)
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("proxy: sync: %v", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var e Error
+		_ = json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&e)
+		return fmt.Errorf("proxy: sync: %s: %s", resp.Status, e.Message)
+	}
+	return nil
+}
