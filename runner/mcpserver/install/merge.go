@@ -1,0 +1,164 @@
+package install
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+)
+
+// ServersKey is the top-level key holding the servers in both clients.
+const ServersKey = "mcpServers"
+
+// Server is the entry a client starts: a command and its arguments.
+type Server struct {
+	Command string   `json:"command"`
+	Args    []string `json:"args"`
+}
+
+// ErrMalformed marks a config file that cannot be merged into safely.
+var ErrMalformed = errors.New("malformed config")
+
+// Merge returns config with mcpServers[name] running srv, and whether that
+// changed anything. Everything else is kept, in order; the result is
+// indented with two spaces. An empty config counts as {}.
+func Merge(config []byte, name string, srv Server) ([]byte, bool, error) {
+	root, err := parseObject(config)
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	servers := object{}
+	if raw, ok := root.get(ServersKey); ok && !isNull(raw) {
+		if servers, err = parseObject(raw); err != nil {
+			return nil, false, fmt.Errorf("%w: %s is not a JSON object", ErrMalformed, ServersKey)
+		}
+	}
+	entry := object{}
+	if raw, ok := servers.get(name); ok {
+		if e, err := parseObject(raw); err == nil {
+			entry = e
+		}
+	}
+	command, args := marshal(srv.Command), marshal(srv.Args)
+	if srv.Args == nil {
+		args = []byte("[]")
+	}
+	if _, ok := servers.get(name); ok && sameJSON(entry, "command", command) && sameJSON(entry, "args", args) {
+		return nil, false, nil
+	}
+	entry.set("command", command)
+	entry.set("args", args)
+	servers.set(name, entry.encode())
+	root.set(ServersKey, servers.encode())
+	var out bytes.Buffer
+	if err := json.Indent(&out, root.encode(), "", "  "); err != nil {
+		return nil, false, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	out.WriteByte('\n')
+	return out.Bytes(), true, nil
+}
+
+// member is one key of a JSON object with its raw value.
+type member struct {
+	key   string
+	value json.RawMessage
+}
+
+// object is a JSON object that keeps its key order and raw values.
+type object []member
+
+// parseObject reads exactly one JSON object (an empty input is {}).
+func parseObject(data []byte) (object, error) {
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	if len(bytes.TrimSpace(data)) == 0 {
+		return object{}, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, errors.New("the top level is not a JSON object")
+	}
+	o := object{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := tok.(string)
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, err
+		}
+		o = append(o, member{key, raw})
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("data after the JSON object")
+	}
+	return o, nil
+}
+
+// get returns the value of the last occurrence of key, the one JSON
+// parsers keep.
+func (o object) get(key string) (json.RawMessage, bool) {
+	for i := len(o) - 1; i >= 0; i-- {
+		if o[i].key == key {
+			return o[i].value, true
+		}
+	}
+	return nil, false
+}
+
+// set replaces the last occurrence of key, or appends it.
+func (o *object) set(key string, value json.RawMessage) {
+	for i := len(*o) - 1; i >= 0; i-- {
+		if (*o)[i].key == key {
+			(*o)[i].value = value
+			return
+		}
+	}
+	*o = append(*o, member{key, value})
+}
+
+// encode writes the object compactly.
+func (o object) encode() []byte {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, m := range o {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(marshal(m.key))
+		b.WriteByte(':')
+		b.Write(m.value)
+	}
+	b.WriteByte('}')
+	return b.Bytes()
+}
+
+// marshal encodes v without HTML escaping; v is a string or []string.
+func marshal(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	return bytes.TrimRight(b.Bytes(), "\n")
+}
+
+func sameJSON(o object, key string, want []byte) bool {
+	raw, ok := o.get(key)
+	if !ok {
+		return false
+	}
+	var a, b any
+	return json.Unmarshal(raw, &a) == nil && json.Unmarshal(want, &b) == nil && reflect.DeepEqual(a, b)
+}
+
+func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
