@@ -43,11 +43,16 @@
 //
 // # Resolution
 //
-// Resolver resolves a request through one vault Store. Ids are de-duplicated
-// and read one after another. A failure of the backend itself (keychain not
-// answering, no or wrong passphrase) is given to every id not yet read,
-// without asking the backend again, so a locked vault costs one timeout,
-// not one per id. When the context is done, the ids not yet read get TIMEOUT.
+// Resolver resolves a request through a Vault (a *vault.Store). Ids are
+// de-duplicated; the names set in each environment named are read once, so an
+// id whose key is not set costs no backend call. Values are then read from the
+// backend: the first alone (a locked keychain may prompt, once), the others
+// KeychainReaders at a time on the OS keychain, where each read is several
+// D-Bus round trips, and one at a time from the encrypted file. A failure of
+// the backend itself (keychain not answering, no or wrong passphrase) is given
+// to every id not yet read, without asking the backend again, so a locked
+// vault costs one timeout, not one per id. When the context is done, the ids
+// not yet read get TIMEOUT.
 //
 // Before a response is returned its outcomes are given to the Auditor: key
 // names, project, environment and error code, never a value. If the Auditor

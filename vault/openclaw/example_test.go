@@ -30,5 +30,5 @@ func Example() {
 	resp.WriteTo(os.Stdout)
 	// Output:
 	// NOT_FOUND
-	// {"protocolVersion":1,"values":{"OPENAI_KEY":"sk-example"},"errors":{"MISSING_KEY":{"code":"NOT_FOUND","message":"vault: secret \"MISSING_KEY\" not found in project \"app\" (development)"}}}
+	// {"protocolVersion":1,"values":{"OPENAI_KEY":"sk-example"},"errors":{"MISSING_KEY":{"code":"NOT_FOUND","message":"openclaw: secret \"MISSING_KEY\" not found in project \"app\" (development)"}}}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/The-17/agentsecrets/vault"
+	"github.com/The-17/agentsecrets/vault/keychain"
 )
 
 // FuzzParseRequest: any input is either one of the four request errors, on
@@ -59,13 +60,31 @@ func FuzzParseRequest(f *testing.F) {
 }
 
 // stubVault answers from a map in any context: only for fuzzing the
-// protocol; resolution itself is tested against a real vault.Store.
+// protocol and for values the vault refuses to store; resolution itself is
+// tested against a real vault.Store.
 type stubVault map[string]string
 
-func (s stubVault) Get(_ vault.Context, key string) (vault.Secret, error) {
-	v, ok := s[key]
-	if !ok {
-		return vault.Secret{}, vault.ErrNotFound
+func (s stubVault) Names(vault.Context) ([]string, error) {
+	var names []string
+	for k := range s {
+		names = append(names, k)
 	}
-	return vault.NewSecret([]byte(v)), nil
+	return names, nil
 }
+
+func (s stubVault) Backend() (keychain.Backend, error) { return stubBackend(s), nil }
+
+type stubBackend map[string]string
+
+func (stubBackend) Name() string { return "memory" }
+
+func (s stubBackend) Get(ref keychain.Ref) ([]byte, error) {
+	v, ok := s[ref.Key]
+	if !ok {
+		return nil, keychain.ErrNotFound
+	}
+	return []byte(v), nil
+}
+
+func (stubBackend) Set(keychain.Ref, []byte) error { return errors.ErrUnsupported }
+func (stubBackend) Delete(keychain.Ref) error      { return errors.ErrUnsupported }

@@ -4,15 +4,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/The-17/agentsecrets/vault"
 	"github.com/The-17/agentsecrets/vault/keychain"
 )
 
-// Vault reads values; *vault.Store is one.
+// KeychainReaders is how many values are read from the OS keychain at once.
+// Each read is several D-Bus round trips, so reading in parallel divides the
+// time of a batch; the file backend is read one value at a time.
+const KeychainReaders = 8
+
+// Vault is what the resolver reads: the names set in an environment and the
+// backend holding the values. *vault.Store is one.
 type Vault interface {
-	Get(ctx vault.Context, key string) (vault.Secret, error)
+	Names(ctx vault.Context) ([]string, error)
+	Backend() (keychain.Backend, error)
 }
 
 // Outcome is the audit record of a group of ids resolved alike: same
@@ -45,110 +54,208 @@ type Resolver struct {
 	Audit Auditor
 }
 
-// resolution is the state of one request.
-type resolution struct {
-	resp     Response
-	outcomes []Outcome
-	groups   map[outcomeKey]int
-	sticky   *IDError // a backend failure given to every id still to read
+// job is one distinct id of a request and what became of it.
+type job struct {
+	raw   string
+	key   string // the key name, or raw when the id did not parse
+	ctx   vault.Context
+	value vault.Secret
+	err   *IDError
 }
-
-type outcomeKey struct{ project, env, code string }
 
 // Resolve answers req: every distinct id ends up in Values or in Errors.
 func (r *Resolver) Resolve(ctx context.Context, req Request) Response {
-	st := &resolution{
-		resp:   Response{Values: map[string]vault.Secret{}, Errors: map[string]IDError{}},
-		groups: map[outcomeKey]int{},
-	}
-	for _, raw := range req.IDs {
-		if _, done := st.resp.Values[raw]; done {
-			continue
+	jobs := r.plan(req.IDs)
+	pending := r.checkNames(jobs)
+	r.read(ctx, pending)
+	resp := Response{Values: map[string]vault.Secret{}, Errors: map[string]IDError{}}
+	for _, j := range jobs {
+		if j.err != nil {
+			resp.Errors[j.raw] = *j.err
+		} else {
+			resp.Values[j.raw] = j.value
 		}
-		if _, done := st.resp.Errors[raw]; done {
-			continue
-		}
-		r.resolveOne(ctx, st, raw)
 	}
 	if r.Audit != nil {
-		if err := r.Audit(ctx, req.Provider, st.outcomes); err != nil {
-			withhold(&st.resp, err)
+		if err := r.Audit(ctx, req.Provider, outcomes(jobs)); err != nil {
+			withhold(&resp, err)
 		}
 	}
-	return st.resp
+	return resp
 }
 
-func (r *Resolver) resolveOne(ctx context.Context, st *resolution, raw string) {
-	id, err := ParseID(raw)
-	if err != nil {
-		st.fail(raw, r.Base.Workspace, "", "", raw, IDError{CodeInvalidID, err.Error()})
-		return
-	}
-	vctx, ierr := r.contextFor(id)
-	if ierr != nil {
-		st.fail(raw, r.Base.Workspace, id.Project, id.Environment, id.Key, *ierr)
-		return
-	}
-	if st.sticky == nil && ctx.Err() != nil {
-		st.sticky = &IDError{CodeTimeout, "openclaw: the deadline passed before this id was read"}
-	}
-	if st.sticky != nil {
-		st.fail(raw, vctx.Workspace, vctx.Project, vctx.Environment, id.Key, *st.sticky)
-		return
-	}
-	secret, err := r.Vault.Get(vctx, id.Key)
-	if err != nil {
-		e := classify(err)
-		if isBackendFailure(err) {
-			st.sticky = &e
+// plan parses the distinct ids and gives each its context.
+func (r *Resolver) plan(ids []string) []*job {
+	seen := make(map[string]bool, len(ids))
+	jobs := make([]*job, 0, len(ids))
+	for _, raw := range ids {
+		if seen[raw] {
+			continue
 		}
-		st.fail(raw, vctx.Workspace, vctx.Project, vctx.Environment, id.Key, e)
-		return
+		seen[raw] = true
+		j := &job{raw: raw, key: raw, ctx: vault.Context{Workspace: r.Base.Workspace}}
+		jobs = append(jobs, j)
+		id, err := ParseID(raw)
+		if err != nil {
+			j.err = &IDError{CodeInvalidID, err.Error()}
+			continue
+		}
+		j.key = id.Key
+		j.ctx, j.err = r.contextFor(id)
 	}
-	if e := checkValue(id, secret); e != nil {
-		st.fail(raw, vctx.Workspace, vctx.Project, vctx.Environment, id.Key, *e)
-		return
-	}
-	st.resp.Values[raw] = secret
-	st.record(vctx.Workspace, vctx.Project, vctx.Environment, id.Key, "")
+	return jobs
 }
 
 // contextFor fills the parts the id leaves out from Base.
 func (r *Resolver) contextFor(id ID) (vault.Context, *IDError) {
 	c := vault.Context{Workspace: r.Base.Workspace, Project: id.Project, Environment: id.Environment}
 	if c.Project == "" {
-		if r.Base.Project == "" {
-			msg := "openclaw: no active project"
-			if r.BaseErr != nil {
-				msg += " (" + r.BaseErr.Error() + ")"
-			}
-			msg += "; give the id as PROJECT/ENV/KEY, pass --project to exec, or run agentsecrets project use NAME"
-			return c, &IDError{CodeNoContext, msg}
-		}
 		c.Project = r.Base.Project
 	}
 	if c.Environment == "" {
 		c.Environment = r.Base.Environment
-		if c.Environment == "" {
-			c.Environment = vault.Development
+	}
+	if c.Project == "" || c.Environment == "" {
+		msg := "openclaw: no active project"
+		if r.BaseErr != nil {
+			msg += " (" + r.BaseErr.Error() + ")"
 		}
+		msg += "; give the id as PROJECT/ENV/KEY, pass --project to exec, or run agentsecrets project use NAME"
+		return c, &IDError{CodeNoContext, msg}
 	}
 	return c, nil
 }
 
+// checkNames fails the ids whose key is not set, reading the names of each
+// environment once, and returns the jobs left to read.
+func (r *Resolver) checkNames(jobs []*job) []*job {
+	type names struct {
+		set map[string]bool
+		err error
+	}
+	byEnv := map[vault.Context]*names{}
+	var pending []*job
+	for _, j := range jobs {
+		if j.err != nil {
+			continue
+		}
+		n := byEnv[j.ctx]
+		if n == nil {
+			list, err := r.Vault.Names(j.ctx)
+			n = &names{set: map[string]bool{}, err: err}
+			for _, k := range list {
+				n.set[k] = true
+			}
+			byEnv[j.ctx] = n
+		}
+		switch {
+		case n.err != nil:
+			e := classify(n.err)
+			j.err = &e
+		case !n.set[j.key]:
+			j.err = &IDError{CodeNotFound, fmt.Sprintf("openclaw: secret %q not found in project %q (%s)", j.key, j.ctx.Project, j.ctx.Environment)}
+		default:
+			pending = append(pending, j)
+		}
+	}
+	return pending
+}
+
+// read fetches the values of jobs from the backend: the first alone (a locked
+// keychain may prompt once), the rest in parallel on the OS keychain. A
+// backend failure is given to every job not yet read.
+func (r *Resolver) read(ctx context.Context, jobs []*job) {
+	if len(jobs) == 0 {
+		return
+	}
+	b, err := r.Vault.Backend()
+	if err != nil {
+		e := classify(err)
+		for _, j := range jobs {
+			j.err = &e
+		}
+		return
+	}
+	rd := &reader{ctx: ctx, backend: b}
+	rd.readOne(jobs[0])
+	workers := 1
+	if b.Name() == keychain.KindKeychain {
+		workers = KeychainReaders
+	}
+	rest := make(chan *job)
+	var wg sync.WaitGroup
+	for range min(workers, len(jobs)-1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range rest {
+				rd.readOne(j)
+			}
+		}()
+	}
+	for _, j := range jobs[1:] {
+		rest <- j
+	}
+	close(rest)
+	wg.Wait()
+}
+
+// reader reads values until the backend fails or the context ends.
+type reader struct {
+	ctx     context.Context
+	backend keychain.Backend
+	mu      sync.Mutex
+	sticky  *IDError
+}
+
+func (rd *reader) stop() *IDError {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	if rd.sticky == nil && rd.ctx.Err() != nil {
+		rd.sticky = &IDError{CodeTimeout, "openclaw: the deadline passed before this id was read"}
+	}
+	return rd.sticky
+}
+
+func (rd *reader) readOne(j *job) {
+	if e := rd.stop(); e != nil {
+		j.err = e
+		return
+	}
+	v, err := rd.backend.Get(keychain.Ref{Workspace: j.ctx.Workspace, Project: j.ctx.Project, Environment: j.ctx.Environment, Key: j.key})
+	if err != nil {
+		e := classify(err)
+		if errors.Is(err, keychain.ErrNotFound) {
+			e.Message = fmt.Sprintf("openclaw: secret %q is listed in project %q (%s) but its value is missing from the %s backend", j.key, j.ctx.Project, j.ctx.Environment, rd.backend.Name())
+		}
+		if isBackendFailure(err) {
+			rd.mu.Lock()
+			if rd.sticky == nil {
+				rd.sticky = &e
+			}
+			rd.mu.Unlock()
+		}
+		j.err = &e
+		return
+	}
+	j.value = vault.NewSecret(v)
+	j.err = checkValue(j.key, j.value)
+}
+
 // checkValue accepts non-empty UTF-8 text, the only values a JSON string
 // carries unchanged.
-func checkValue(id ID, s vault.Secret) *IDError {
+func checkValue(key string, s vault.Secret) *IDError {
 	switch {
 	case s.Len() == 0:
-		return &IDError{CodeEmptyValue, fmt.Sprintf("openclaw: the value of %q is empty", id.Key)}
+		return &IDError{CodeEmptyValue, fmt.Sprintf("openclaw: the value of %q is empty", key)}
 	case !utf8.Valid(s.Bytes()):
-		return &IDError{CodeInvalidValue, fmt.Sprintf("openclaw: the value of %q is not UTF-8 text and cannot be sent as a JSON string", id.Key)}
+		return &IDError{CodeInvalidValue, fmt.Sprintf("openclaw: the value of %q is not UTF-8 text and cannot be sent as a JSON string", key)}
 	}
 	return nil
 }
 
-// classify maps a vault error to a code; vault errors never hold a value.
+// classify maps a vault or backend error to a code; their messages never
+// hold a value.
 func classify(err error) IDError {
 	code := CodeError
 	switch {
@@ -160,8 +267,6 @@ func classify(err error) IDError {
 		code = CodeUnavailable
 	case errors.Is(err, keychain.ErrTampered):
 		code = CodeTampered
-	case errors.Is(err, vault.ErrInvalid):
-		code = CodeInvalidID
 	}
 	return IDError{Code: code, Message: err.Error()}
 }
@@ -172,20 +277,30 @@ func isBackendFailure(err error) bool {
 		errors.Is(err, keychain.ErrUnavailable)
 }
 
-func (st *resolution) fail(raw, ws, project, env, key string, e IDError) {
-	st.resp.Errors[raw] = e
-	st.record(ws, project, env, key, e.Code)
-}
-
-func (st *resolution) record(ws, project, env, key, code string) {
-	k := outcomeKey{project, env, code}
-	i, ok := st.groups[k]
-	if !ok {
-		i = len(st.outcomes)
-		st.groups[k] = i
-		st.outcomes = append(st.outcomes, Outcome{Workspace: ws, Project: project, Environment: env, Code: code})
+// outcomes groups the jobs by project, environment and code, in request
+// order.
+func outcomes(jobs []*job) []Outcome {
+	type groupKey struct{ project, env, code string }
+	index := map[groupKey]int{}
+	var out []Outcome
+	for _, j := range jobs {
+		code := ""
+		if j.err != nil {
+			code = j.err.Code
+		}
+		k := groupKey{j.ctx.Project, j.ctx.Environment, code}
+		i, ok := index[k]
+		if !ok {
+			i = len(out)
+			index[k] = i
+			out = append(out, Outcome{Workspace: j.ctx.Workspace, Project: j.ctx.Project, Environment: j.ctx.Environment, Code: code})
+		}
+		out[i].Keys = append(out[i].Keys, j.key)
 	}
-	st.outcomes[i].Keys = append(st.outcomes[i].Keys, key)
+	for i := range out {
+		out[i].Keys = slices.Clip(out[i].Keys)
+	}
+	return out
 }
 
 // withhold turns every value into an AUDIT_FAILED error.

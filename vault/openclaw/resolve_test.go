@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/The-17/agentsecrets/vault"
@@ -43,15 +44,31 @@ func mustSet(t *testing.T, s *vault.Store, ctx vault.Context, key, value string)
 	}
 }
 
-// countingVault counts the reads that reach the store.
+// countingVault counts the reads that reach the backend.
 type countingVault struct {
 	Vault
-	n int
+	mu sync.Mutex
+	n  int
 }
 
-func (c *countingVault) Get(ctx vault.Context, key string) (vault.Secret, error) {
-	c.n++
-	return c.Vault.Get(ctx, key)
+func (c *countingVault) Backend() (keychain.Backend, error) {
+	b, err := c.Vault.Backend()
+	if err != nil {
+		return nil, err
+	}
+	return countingBackend{b, c}, nil
+}
+
+type countingBackend struct {
+	keychain.Backend
+	c *countingVault
+}
+
+func (b countingBackend) Get(ref keychain.Ref) ([]byte, error) {
+	b.c.mu.Lock()
+	b.c.n++
+	b.c.mu.Unlock()
+	return b.Backend.Get(ref)
 }
 
 func TestResolve(t *testing.T) {
@@ -209,6 +226,72 @@ func TestResolveAfterDeadline(t *testing.T) {
 		t.Fatalf("%+v after %d reads", e, cv.n)
 	}
 	if e := resp.Errors["bad id"]; e.Code != CodeInvalidID {
+		t.Fatalf("%+v", e)
+	}
+}
+
+// keychainNamed makes a memory backend take the OS keychain's parallel path;
+// fail, when set, is its answer to every read.
+type keychainNamed struct {
+	keychain.Backend
+	fail error
+}
+
+func (keychainNamed) Name() string { return keychain.KindKeychain }
+
+func (k keychainNamed) Get(ref keychain.Ref) ([]byte, error) {
+	if k.fail != nil {
+		return nil, k.fail
+	}
+	return k.Backend.Get(ref)
+}
+
+type withBackend struct {
+	Vault
+	b keychain.Backend
+}
+
+func (w withBackend) Backend() (keychain.Backend, error) { return w.b, nil }
+
+func TestResolveKeychainInParallel(t *testing.T) {
+	mem := keychain.NewMemory()
+	s, ctx := newStore(t, t.TempDir(), mem, nil)
+	var ids []string
+	for i := range 100 {
+		k := fmt.Sprintf("KEY_%d", i)
+		mustSet(t, s, ctx, k, "value-"+k)
+		ids = append(ids, k, "production/"+k)
+	}
+	cv := &countingVault{Vault: withBackend{s, keychainNamed{Backend: mem}}}
+	resp := (&Resolver{Vault: cv, Base: ctx}).Resolve(context.Background(), Request{IDs: ids})
+	if len(resp.Values) != 100 || len(resp.Errors) != 100 || cv.n != 100 {
+		t.Fatalf("%d values, %d errors, %d reads", len(resp.Values), len(resp.Errors), cv.n)
+	}
+	for i := range 100 {
+		k := fmt.Sprintf("KEY_%d", i)
+		if string(resp.Values[k].Bytes()) != "value-"+k || resp.Errors["production/"+k].Code != CodeNotFound {
+			t.Fatalf("%s: %q %+v", k, resp.Values[k].Bytes(), resp.Errors["production/"+k])
+		}
+	}
+
+	// A keychain that does not answer is asked once.
+	down := fmt.Errorf("%w: no answer within 2s", keychain.ErrUnavailable)
+	cv = &countingVault{Vault: withBackend{s, keychainNamed{Backend: mem, fail: down}}}
+	resp = (&Resolver{Vault: cv, Base: ctx}).Resolve(context.Background(), Request{IDs: ids[:20]})
+	if cv.n != 1 || len(resp.Errors) != 20 || resp.Errors["KEY_7"].Code != CodeUnavailable {
+		t.Fatalf("%d reads, errors %+v", cv.n, resp.Errors["KEY_7"])
+	}
+}
+
+func TestResolveListedButMissingValue(t *testing.T) {
+	mem := keychain.NewMemory()
+	s, ctx := newStore(t, t.TempDir(), mem, nil)
+	mustSet(t, s, ctx, "GONE_KEY", "v")
+	if err := mem.Delete(keychain.Ref{Workspace: ctx.Workspace, Project: ctx.Project, Environment: ctx.Environment, Key: "GONE_KEY"}); err != nil {
+		t.Fatal(err)
+	}
+	resp := (&Resolver{Vault: s, Base: ctx}).Resolve(context.Background(), Request{IDs: []string{"GONE_KEY"}})
+	if e := resp.Errors["GONE_KEY"]; e.Code != CodeNotFound || !strings.Contains(e.Message, "value is missing from the memory backend") {
 		t.Fatalf("%+v", e)
 	}
 }
