@@ -5,8 +5,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"testing"
 
+	"github.com/The-17/agentsecrets/hostfns"
 	"github.com/The-17/agentsecrets/policies"
 	"github.com/The-17/agentsecrets/runner/audit"
 )
@@ -117,3 +119,27 @@ func BenchmarkPlainHTTPBearer(b *testing.B) {
 type discardSink struct{}
 
 func (discardSink) Record(context.Context, audit.Event) error { return nil }
+
+// BenchmarkPolicyColdStart is the policy part of a one-shot `call`
+// process: a new engine (runtimes, host module, WASI), compiling the
+// bearer built-in, instantiating it and running it once, then closing.
+func BenchmarkPolicyColdStart(b *testing.B) {
+	ctx := context.Background()
+	cacheDir := b.TempDir()
+	v := newFakeVault([]string{"127.0.0.1"}, map[string]string{"API_KEY": testSecret})
+	specs := []policies.Spec{spec("bearer", "key", "API_KEY")}
+	u, _ := url.Parse("https://api.example.com/v1/balance")
+	b.ReportAllocs()
+	for b.Loop() {
+		e, err := policies.NewEngine(ctx, policies.Config{CacheDir: cacheDir})
+		if err != nil {
+			b.Fatal(err)
+		}
+		call := &hostfns.Call{Req: &hostfns.Request{Method: "GET", URL: u, Header: http.Header{}},
+			Secrets: &gate{vault: v, host: "api.example.com"}}
+		if err := e.Run(ctx, specs, call); err != nil {
+			b.Fatal(err)
+		}
+		e.Close(ctx)
+	}
+}
