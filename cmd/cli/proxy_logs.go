@@ -140,9 +140,9 @@ func verifyAudit(ctx context.Context, f *Factory, store *audit.Store, asJSON boo
 			return err
 		}
 	} else if res.OK {
-		fmt.Fprintf(f.IO.Out, "audit log intact: %s, hash chain verified\n", plural(res.Rows, "entry"))
+		fmt.Fprintf(f.IO.Out, "audit log intact: %s, hash chain verified\n", plural(res.Rows, "row"))
 	} else {
-		fmt.Fprintf(f.IO.Out, "audit log BROKEN: %s found in %s\n", plural(len(res.Problems), "problem"), plural(res.Rows, "entry"))
+		fmt.Fprintf(f.IO.Out, "audit log BROKEN: %s found in %s\n", plural(len(res.Problems), "problem"), plural(res.Rows, "row"))
 		for _, p := range res.Problems {
 			fmt.Fprintf(f.IO.Out, "  %s\n", p)
 		}

@@ -1,0 +1,373 @@
+package cli
+
+import (
+	"bufio"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/The-17/agentsecrets/runner/audit"
+	"github.com/The-17/agentsecrets/runner/proxy"
+)
+
+// freePort returns a loopback port nothing listens on right now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// stopDaemonOnCleanup kills a proxy the test left running.
+func stopDaemonOnCleanup(t *testing.T, sb *sandbox) {
+	t.Cleanup(func() {
+		st, err := (proxy.Files{Dir: sb.home}).Read()
+		if err == nil && proxy.Alive(st.PID) {
+			_ = syscall.Kill(st.PID, syscall.SIGKILL)
+		}
+	})
+}
+
+func mode(t *testing.T, path string) os.FileMode {
+	t.Helper()
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.Mode().Perm()
+}
+
+// proxied sends one request through the proxy at port.
+func proxied(t *testing.T, port int, token, target string, headers ...string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/proxy", port), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-AS-Session-Token", token)
+	req.Header.Set("X-AS-Target-URL", target)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Add(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestProxyStartStatusStop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	sb := callSandbox(t)
+	stopDaemonOnCleanup(t, sb)
+	api := newEchoServer(t)
+	port := freePort(t)
+	files := proxy.Files{Dir: sb.home}
+
+	out, _, code := sb.run("", "proxy", "status")
+	if code != 1 || !strings.Contains(out, "not running") {
+		t.Fatalf("status before start: %d %q", code, out)
+	}
+	out = sb.mustRun("", "proxy", "start", "--port", strconv.Itoa(port))
+	if !strings.Contains(out, fmt.Sprintf("proxy started on http://127.0.0.1:%d/proxy", port)) {
+		t.Fatalf("start: %q", out)
+	}
+	for _, name := range []string{proxy.PIDFile, proxy.TokenFile, proxy.StateFile, proxy.LogFile} {
+		if m := mode(t, files.Path(name)); m != 0o600 {
+			t.Errorf("%s mode %v, want 0600", name, m)
+		}
+	}
+	st, err := files.Read()
+	if err != nil || !proxy.Alive(st.PID) || st.Port != port {
+		t.Fatalf("state %+v %v", st, err)
+	}
+	token1, err := files.Token()
+	if err != nil || len(token1) != 64 {
+		t.Fatalf("token file: %v", err)
+	}
+
+	out = sb.mustRun("", "proxy", "status", "--json")
+	var s proxyStatus
+	if err := json.Unmarshal([]byte(out), &s); err != nil || !s.Running || s.PID != st.PID {
+		t.Fatalf("status --json: %q", out)
+	}
+
+	// A call through the daemon: injected, and the echo redacted.
+	status, body := proxied(t, port, token1, api.URL+"/v1", "X-AS-Inject-Bearer", "API_KEY")
+	if status != 200 || !strings.Contains(body, "[REDACTED_BY_AGENTSECRETS]") {
+		t.Fatalf("proxied call: %d %s", status, body)
+	}
+	noLeak(t, "proxied response", body, callSecret)
+	if status, _ := proxied(t, port, "wrong", api.URL+"/v1"); status != 401 {
+		t.Errorf("wrong token: %d", status)
+	}
+
+	_, errOut, code := sb.run("", "proxy", "start", "--port", strconv.Itoa(port))
+	if code != 1 || !strings.Contains(errOut, "already running") {
+		t.Errorf("second start: %d %q", code, errOut)
+	}
+	sb.mustRun("", "proxy", "sync")
+
+	out = sb.mustRun("", "proxy", "stop")
+	if !strings.Contains(out, "proxy stopped") {
+		t.Errorf("stop: %q", out)
+	}
+	if proxy.Alive(st.PID) {
+		t.Error("process still alive after stop")
+	}
+	for _, name := range []string{proxy.PIDFile, proxy.TokenFile, proxy.StateFile} {
+		if _, err := os.Stat(files.Path(name)); !os.IsNotExist(err) {
+			t.Errorf("%s left after stop", name)
+		}
+	}
+	if _, _, code := sb.run("", "proxy", "status"); code != 1 {
+		t.Errorf("status after stop: exit %d", code)
+	}
+	if _, errOut, code := sb.run("", "proxy", "sync"); code != 1 || !strings.Contains(errOut, "not running") {
+		t.Errorf("sync when stopped: %d %q", code, errOut)
+	}
+
+	// A new start has a new token.
+	sb.mustRun("", "proxy", "start", "--port", strconv.Itoa(port))
+	token2, _ := files.Token()
+	if token2 == token1 || len(token2) != 64 {
+		t.Error("the session token did not change between starts")
+	}
+	sb.mustRun("", "proxy", "stop")
+	noLeak(t, "command output", sb.captured.String(), callSecret)
+}
+
+func TestProxyStalePIDFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	sb := callSandbox(t)
+	stopDaemonOnCleanup(t, sb)
+	files := proxy.Files{Dir: sb.home}
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	stale := proxy.State{PID: dead.Process.Pid, Bind: "127.0.0.1", Port: freePort(t)}
+	if err := files.Write(stale, "old-token"); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code := sb.run("", "proxy", "status")
+	if code != 1 || !strings.Contains(out, "stale pid file") {
+		t.Fatalf("status with a stale pid file: %d %q", code, out)
+	}
+	if _, err := os.Stat(files.Path(proxy.PIDFile)); !os.IsNotExist(err) {
+		t.Error("stale pid file not removed")
+	}
+
+	if err := files.Write(stale, "old-token"); err != nil {
+		t.Fatal(err)
+	}
+	out = sb.mustRun("", "proxy", "stop")
+	if !strings.Contains(out, "stale pid file") {
+		t.Errorf("stop with a stale pid file: %q", out)
+	}
+
+	// start over a stale pid file works.
+	if err := files.Write(stale, "old-token"); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	sb.mustRun("", "proxy", "start", "--port", strconv.Itoa(port))
+	if tok, _ := files.Token(); tok == "old-token" {
+		t.Error("token not renewed")
+	}
+	sb.mustRun("", "proxy", "stop")
+}
+
+func TestProxyPortInUse(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	sb := callSandbox(t)
+	stopDaemonOnCleanup(t, sb)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	for _, args := range [][]string{
+		{"proxy", "start", "--port", strconv.Itoa(port)},
+		{"proxy", "start", "--foreground", "--port", strconv.Itoa(port)},
+	} {
+		_, errOut, code := sb.run("", args...)
+		if code != 1 || !strings.Contains(errOut, fmt.Sprintf("port %d is already in use", port)) || !strings.Contains(errOut, "hint:") || !strings.Contains(errOut, "--port") {
+			t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
+		}
+	}
+	if _, err := os.Stat((proxy.Files{Dir: sb.home}).Path(proxy.PIDFile)); !os.IsNotExist(err) {
+		t.Error("a failed start left a pid file")
+	}
+}
+
+func TestProxyRefusesRemoteBind(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	sb := callSandbox(t)
+	_, errOut, code := sb.run("", "proxy", "start", "--bind", "0.0.0.0", "--port", strconv.Itoa(freePort(t)))
+	if code != ExitUsage || !strings.Contains(errOut, "not a loopback address") || !strings.Contains(errOut, "--allow-remote") {
+		t.Errorf("remote bind: %d %q", code, errOut)
+	}
+}
+
+// auditedSandbox makes calls that leave rows for three agents, two keys and
+// two environments.
+func auditedSandbox(t *testing.T) *sandbox {
+	t.Helper()
+	sb := callSandbox(t)
+	sb.mustRun("prod-value-0123456789abcdef\n", "secrets", "set", "--env", "production", "PROD_KEY")
+	api := newEchoServer(t)
+	sb.mustRun("", "call", "--url", api.URL+"/a", "--bearer", "API_KEY", "--agent", "bot-1")
+	sb.mustRun("", "call", "--url", api.URL+"/b", "--header", "X-Api-Key=BASIC_KEY", "--agent", "bot-2")
+	sb.mustRun("", "call", "--env", "production", "--url", api.URL+"/c", "--bearer", "PROD_KEY", "--agent", "bot-1")
+	return sb
+}
+
+func TestProxyLogs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	sb := auditedSandbox(t)
+	out := sb.mustRun("", "proxy", "logs")
+	for _, want := range []string{"TIME", "AGENT", "REDACTION", "bot-1", "bot-2", "API_KEY", "BASIC_KEY", "PROD_KEY", "(REDACTED)", "production"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("logs table lacks %q:\n%s", want, out)
+		}
+	}
+	tests := []struct {
+		args []string
+		want []string // keys of the rows, in order
+	}{
+		{[]string{"--secret", "API_KEY"}, []string{"API_KEY"}},
+		{[]string{"--env", "production"}, []string{"PROD_KEY"}},
+		{[]string{"--agent", "bot-1"}, []string{"API_KEY", "PROD_KEY"}},
+		{[]string{"--last", "2"}, []string{"BASIC_KEY", "PROD_KEY"}},
+		{[]string{"--agent", "nobody"}, nil},
+	}
+	for _, tc := range tests {
+		out := sb.mustRun("", append([]string{"proxy", "logs", "--json"}, tc.args...)...)
+		var rows []logEntry
+		if err := json.Unmarshal([]byte(out), &rows); err != nil {
+			t.Fatalf("%v: %v\n%s", tc.args, err, out)
+		}
+		var got []string
+		for _, r := range rows {
+			got = append(got, strings.Join(r.Keys, ","))
+		}
+		if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("%v: rows %v, want %v", tc.args, got, tc.want)
+		}
+	}
+	noLeak(t, "logs output", sb.captured.String(), callSecret, "prod-value-0123456789abcdef")
+}
+
+func TestProxyLogsVerify(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	for _, tc := range []struct {
+		name, statement, want string
+	}{
+		{"edited row", "UPDATE events SET url = 'https://elsewhere.example/' WHERE id = 2", "row 2: hash mismatch (edited)"},
+		{"deleted row", "DELETE FROM events WHERE id = 2", "row 2 missing (deleted)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sb := auditedSandbox(t)
+			out := sb.mustRun("", "proxy", "logs", "--verify")
+			if !strings.Contains(out, "audit log intact: 3 rows") {
+				t.Fatalf("verify before tampering: %q", out)
+			}
+			tamperAudit(t, filepath.Join(sb.home, audit.FileName), tc.statement)
+			out, _, code := sb.run("", "proxy", "logs", "--verify")
+			if code != 1 || !strings.Contains(out, "BROKEN") || !strings.Contains(out, tc.want) {
+				t.Errorf("verify after tampering: exit %d\n%s", code, out)
+			}
+		})
+	}
+}
+
+// tamperAudit edits the audit database the way someone with write access
+// to the file would: its own connection, append-only triggers dropped.
+func tamperAudit(t *testing.T, path string, statements ...string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range append([]string{
+		"DROP TRIGGER IF EXISTS events_append_only_update",
+		"DROP TRIGGER IF EXISTS events_append_only_delete",
+		"DROP TRIGGER IF EXISTS chain_head_keep",
+	}, statements...) {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+func TestProxyLogsWatch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	sb := auditedSandbox(t)
+	api := newEchoServer(t)
+	cmd := sb.command("", "proxy", "logs", "--watch", "--json", "--last", "1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	guard := time.AfterFunc(60*time.Second, func() { _ = cmd.Process.Kill() })
+	defer guard.Stop()
+	lines := bufio.NewScanner(stdout)
+	next := func() logEntry {
+		t.Helper()
+		if !lines.Scan() {
+			t.Fatalf("watch ended early: %v", lines.Err())
+		}
+		var e logEntry
+		if err := json.Unmarshal(lines.Bytes(), &e); err != nil {
+			t.Fatalf("%q: %v", lines.Text(), err)
+		}
+		return e
+	}
+	if e := next(); e.ID != 3 {
+		t.Errorf("first watched row %d, want the last one (3)", e.ID)
+	}
+	sb.mustRun("", "call", "--url", api.URL+"/d", "--bearer", "API_KEY", "--agent", "watcher")
+	if e := next(); e.ID != 4 || e.Agent != "watcher" {
+		t.Errorf("new row %+v", e)
+	}
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("watch after SIGINT: %v", err)
+	}
+}
