@@ -39,8 +39,9 @@ type APICallOutput struct {
 	Status  int               `json:"status" jsonschema:"HTTP status code of the upstream"`
 	Headers map[string]string `json:"headers" jsonschema:"response headers, redacted"`
 	// Body is the JSON value of a JSON body, else the body as a string.
-	Body       any `json:"body" jsonschema:"response body, redacted: the JSON value itself, or a string when the body is not JSON"`
-	Redactions int `json:"redactions" jsonschema:"how many secret echoes were replaced with [REDACTED_BY_AGENTSECRETS]"`
+	Body       any  `json:"body" jsonschema:"response body, redacted: the JSON value itself, or a string when the body is not JSON"`
+	Redactions int  `json:"redactions" jsonschema:"how many secret echoes were replaced with [REDACTED_BY_AGENTSECRETS]"`
+	Truncated  bool `json:"truncated,omitempty" jsonschema:"the body was longer than the server passes on and was cut"`
 }
 
 // SecretCoverage is one key and where it is set; never its value.

@@ -72,6 +72,15 @@ func readConfig(path string) ([]byte, error) {
 	return data, nil
 }
 
+// Result is the file as it will be after Apply: the merged content, or the
+// current content when nothing changes.
+func (p *Plan) Result() []byte {
+	if p.Changed {
+		return p.Content
+	}
+	return p.original
+}
+
 // Apply writes the plan: a backup of the existing file first, then the
 // merged file in its place. It returns the backup's path ("" when the file
 // did not exist). An unchanged plan writes nothing.

@@ -1,0 +1,510 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/spf13/cobra"
+
+	"github.com/The-17/agentsecrets/runner"
+	"github.com/The-17/agentsecrets/runner/audit"
+	"github.com/The-17/agentsecrets/runner/mcpserver"
+	"github.com/The-17/agentsecrets/vault"
+	"github.com/The-17/agentsecrets/vault/keychain"
+)
+
+func init() { register(newMCPCmd) }
+
+func newMCPCmd(f *Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "mcp",
+		Short: "Serve agentsecrets to MCP clients (Claude Desktop, Cursor) and install it there",
+		Long: `agentsecrets speaks the Model Context Protocol: an MCP client such as Claude
+Desktop or Cursor starts "agentsecrets mcp serve" and its model gets tools to
+make authenticated API calls and to inspect the vault by key name. Values never
+reach the model: responses are redacted and no tool returns one.
+
+"agentsecrets mcp install" adds the server to the clients' config files.`,
+		Example: `  agentsecrets mcp install                 # Claude Desktop and Cursor
+  agentsecrets mcp install --client cursor --print
+  agentsecrets mcp serve --agent claude-desktop`,
+		Args: exactArgs(0, "a subcommand: serve or install"),
+		RunE: func(c *cobra.Command, _ []string) error { return c.Help() },
+	}
+	cmd.AddCommand(newMCPServeCmd(f), newMCPInstallCmd(f))
+	return cmd
+}
+
+func newMCPServeCmd(f *Factory) *cobra.Command {
+	var agent string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the MCP server on stdin/stdout (started by the MCP client)",
+		Long: `Run the MCP server over stdio: JSON-RPC on stdin and stdout, logs on stderr.
+MCP clients start it themselves (see agentsecrets mcp install).
+
+Tools: api_call (an HTTP request with secrets injected by name, the response
+redacted), list_secrets, status, list_environments, check_secret and
+audit_logs. None of them ever returns a value.
+
+The context (project, environment) is resolved as for every command, from the
+working directory's project.json or else the active project; --project and
+--env pin it. Values are kept in memory while the server runs and re-read when
+the vault changes. Calls are audited with source "mcp" and the agent identity
+of --agent (default $AGENTSECRETS_AGENT_ID, else anonymous).`,
+		Example: `  agentsecrets mcp serve
+  agentsecrets mcp serve --agent claude-desktop --project api --env staging`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(c *cobra.Command, _ []string) error { return runMCPServe(c, f, agent) },
+	}
+	cmd.Flags().StringVar(&agent, "agent", "", "agent identity recorded in the audit log (default $AGENTSECRETS_AGENT_ID or anonymous)")
+	return cmd
+}
+
+func runMCPServe(c *cobra.Command, f *Factory, agent string) error {
+	if agent == "" {
+		agent = f.Getenv("AGENTSECRETS_AGENT_ID")
+	}
+	ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := slog.New(slog.NewTextHandler(f.IO.ErrOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	transport := &mcp.IOTransport{Reader: readCloser(f.IO.In), Writer: nopWriteCloser{f.IO.Out}}
+	log.Info("agentsecrets mcp server on stdio", "agent", agentOrAnonymous(agent))
+	err := mcpserver.Serve(ctx, newMCPBackend(f, agent), transport, mcpserver.Options{Version: version(), Logger: log})
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("mcp serve: %v", err)
+	}
+	return nil
+}
+
+func readCloser(r io.Reader) io.ReadCloser {
+	if rc, ok := r.(io.ReadCloser); ok {
+		return rc
+	}
+	return io.NopCloser(r)
+}
+
+// nopWriteCloser keeps the process's stdout open when the session ends.
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }
+
+func agentOrAnonymous(agent string) string {
+	if agent == "" {
+		return "anonymous"
+	}
+	return agent
+}
+
+// mcpMaxBody bounds the response body handed to the model; the rest is cut
+// and the output says so.
+const mcpMaxBody = 1 << 20
+
+// mcpMaxTimeout bounds the timeout a model may ask for.
+const mcpMaxTimeout = 10 * time.Minute
+
+// mcpBackend implements mcpserver.Backend on the call runner (cached values,
+// every secret of the environment redacted), the vault index and the audit
+// store.
+type mcpBackend struct {
+	f     *Factory
+	agent string
+
+	mu     sync.Mutex // guards everything below
+	runner *runner.Runner
+	vault  *runner.StoreVault
+	warm   bool
+	stamp  fileStamp
+	index  *vault.Store // a second Store for the read-only tools
+}
+
+// fileStamp identifies a version of the vault index.
+type fileStamp struct {
+	mod  time.Time
+	size int64
+}
+
+func newMCPBackend(f *Factory, agent string) *mcpBackend {
+	return &mcpBackend{f: f, agent: agent}
+}
+
+var _ mcpserver.Backend = (*mcpBackend)(nil)
+
+// APICall implements mcpserver.Backend.
+func (b *mcpBackend) APICall(ctx context.Context, in mcpserver.APICallInput) (mcpserver.APICallOutput, error) {
+	call, err := b.buildCall(in)
+	if err != nil {
+		return mcpserver.APICallOutput{}, mcpError(err)
+	}
+	r, err := b.runnerFor()
+	if err != nil {
+		return mcpserver.APICallOutput{}, mcpError(err)
+	}
+	res, err := r.Do(ctx, call)
+	if err != nil {
+		return mcpserver.APICallOutput{}, mcpError(err)
+	}
+	defer res.Body.Close()
+	capped := &capReader{r: res.Body, left: mcpMaxBody}
+	res.Body = struct {
+		io.Reader
+		io.Closer
+	}{capped, res.Body}
+	out, err := readCallResult(res)
+	if err != nil {
+		return mcpserver.APICallOutput{}, mcpError(err)
+	}
+	return mcpserver.APICallOutput{Status: out.Status, Headers: out.Headers, Body: out.Body,
+		Redactions: out.Redactions, Truncated: capped.cut}, nil
+}
+
+// buildCall maps the tool's arguments to the call command's options. The
+// body is taken as text only: never a file, never stdin (the protocol).
+func (b *mcpBackend) buildCall(in mcpserver.APICallInput) (*runner.Call, error) {
+	if in.Timeout < 0 || time.Duration(in.Timeout*float64(time.Second)) > mcpMaxTimeout {
+		return nil, &mcpserver.Error{Code: mcpserver.CodeBadRequest, Message: fmt.Sprintf("timeout must be between 0 and %v seconds", mcpMaxTimeout.Seconds())}
+	}
+	o := &callOptions{URL: in.URL, Method: in.Method, Bearer: in.Bearer, Basic: in.Basic, Header: in.Header,
+		Query: in.Query, BodyField: in.BodyField, FormField: in.FormField, Policy: in.Policy,
+		Plain: sortedPairs(in.Headers, ": "), Param: sortedPairs(in.Params, "="),
+		Timeout: time.Duration(in.Timeout * float64(time.Second)), Agent: b.agent}
+	if o.Method == "" {
+		o.Method = http.MethodGet
+	}
+	o.Method = strings.ToUpper(o.Method)
+	if o.Timeout == 0 {
+		o.Timeout = runner.DefaultTimeout
+	}
+	call, err := buildCall(b.f, o)
+	if err != nil {
+		return nil, err
+	}
+	call.Source = "mcp"
+	if in.Body != "" {
+		call.Body = []byte(in.Body)
+		if call.Header.Get("Content-Type") == "" && json.Valid(call.Body) {
+			call.Header.Set("Content-Type", "application/json")
+		}
+	}
+	return call, nil
+}
+
+func sortedPairs(m map[string]string, sep string) []string {
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+sep+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// runnerFor returns the runner for the current context, built on first use
+// and rebuilt when the context changes; cached values are dropped when the
+// vault index changes (a key set or an allowlist entry added meanwhile).
+func (b *mcpBackend) runnerFor() (*runner.Runner, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s, err := b.f.Store()
+	if err != nil {
+		return nil, err
+	}
+	ctx, err := s.Context()
+	if err != nil {
+		return nil, err
+	}
+	if b.runner == nil || b.vault.Ctx != ctx {
+		r, v, err := b.f.Runner(true)
+		if err != nil {
+			return nil, err
+		}
+		b.runner, b.vault, b.warm = r, v, false
+	}
+	if st := statIndex(s.Home()); st != b.stamp {
+		b.vault.Refresh()
+		b.stamp, b.warm = st, false
+	}
+	if !b.warm {
+		// Open the backend and read every value once, here under the
+		// lock, rather than in concurrent calls.
+		if _, err := b.vault.All(); err != nil {
+			return nil, err
+		}
+		b.warm = true
+	}
+	return b.runner, nil
+}
+
+func statIndex(home string) fileStamp {
+	fi, err := os.Stat(filepath.Join(home, vault.IndexFile))
+	if err != nil {
+		return fileStamp{}
+	}
+	return fileStamp{fi.ModTime(), fi.Size()}
+}
+
+// capReader passes at most left bytes and records whether more followed.
+type capReader struct {
+	r    io.Reader
+	left int64
+	cut  bool
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		var one [1]byte
+		if n, _ := io.ReadFull(c.r, one[:]); n > 0 {
+			c.cut = true
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
+}
+
+// indexStore is the Store the read-only tools use; it never opens the
+// value backend.
+func (b *mcpBackend) indexStore() (*vault.Store, error) {
+	if b.index != nil {
+		return b.index, nil
+	}
+	s, err := vault.Open(vault.Options{Getenv: b.f.Getenv, Project: b.f.Project, Environment: b.f.Environment})
+	if err != nil {
+		return nil, err
+	}
+	b.index = s
+	return s, nil
+}
+
+// ListSecrets implements mcpserver.Backend.
+func (b *mcpBackend) ListSecrets(context.Context) (mcpserver.ListSecretsOutput, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s, ctx, err := b.indexContext()
+	if err != nil {
+		return mcpserver.ListSecretsOutput{}, err
+	}
+	keys, err := s.List(ctx)
+	if err != nil {
+		return mcpserver.ListSecretsOutput{}, mcpError(err)
+	}
+	out := mcpserver.ListSecretsOutput{Workspace: ctx.Workspace, Project: ctx.Project, Environment: ctx.Environment,
+		Secrets: []mcpserver.SecretCoverage{}}
+	for _, k := range keys {
+		c := mcpserver.SecretCoverage{Name: k.Name, Environments: map[string]bool{}}
+		for _, env := range vault.Environments {
+			c.Environments[env] = k.Environments[env]
+			if !k.Environments[env] {
+				c.Missing = append(c.Missing, env)
+			}
+		}
+		out.Secrets = append(out.Secrets, c)
+	}
+	return out, nil
+}
+
+func (b *mcpBackend) indexContext() (*vault.Store, vault.Context, error) {
+	s, err := b.indexStore()
+	if err != nil {
+		return nil, vault.Context{}, mcpError(err)
+	}
+	ctx, err := s.Context()
+	if err != nil {
+		return nil, vault.Context{}, mcpError(err)
+	}
+	return s, ctx, nil
+}
+
+// Status implements mcpserver.Backend.
+func (b *mcpBackend) Status(context.Context) (mcpserver.StatusOutput, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s, err := b.indexStore()
+	if err != nil {
+		return mcpserver.StatusOutput{}, mcpError(err)
+	}
+	st, err := s.Status()
+	if err != nil {
+		return mcpserver.StatusOutput{}, mcpError(err)
+	}
+	out := mcpserver.StatusOutput{State: stateOf(st), Workspace: st.Workspace, Project: st.Project,
+		Environment: st.Environment, Backend: st.Backend, StorageMode: st.StorageMode, ProjectFile: st.ProjectFile,
+		Home: st.Home, LastSync: st.LastSync, Agent: agentOrAnonymous(b.agent)}
+	switch {
+	case !st.Initialized:
+		out.Hint = "ask the human to run `agentsecrets init --storage-mode 1` in the project's folder, in their own terminal"
+	case !st.ProjectExists:
+		out.Hint = "ask the human to run `agentsecrets project create " + st.Project + "` in their own terminal"
+	}
+	return out, nil
+}
+
+// ListEnvironments implements mcpserver.Backend.
+func (b *mcpBackend) ListEnvironments(context.Context) (mcpserver.ListEnvironmentsOutput, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s, ctx, err := b.indexContext()
+	if err != nil {
+		return mcpserver.ListEnvironmentsOutput{}, err
+	}
+	envs, err := s.EnvironmentSummaries(ctx)
+	if err != nil {
+		return mcpserver.ListEnvironmentsOutput{}, mcpError(err)
+	}
+	out := mcpserver.ListEnvironmentsOutput{Project: ctx.Project, Environments: []mcpserver.EnvironmentInfo{}}
+	for _, e := range envs {
+		out.Environments = append(out.Environments, mcpserver.EnvironmentInfo{Name: e.Name, Secrets: e.Secrets, Active: e.Active})
+	}
+	return out, nil
+}
+
+// CheckSecret implements mcpserver.Backend.
+func (b *mcpBackend) CheckSecret(_ context.Context, in mcpserver.CheckSecretInput) (mcpserver.CheckSecretOutput, error) {
+	if vault.ValidateKeyName(in.Key) != nil {
+		// The argument is not echoed: it might be a value put there by mistake.
+		return mcpserver.CheckSecretOutput{}, &mcpserver.Error{Code: mcpserver.CodeBadRequest,
+			Message: "key must be a key name like STRIPE_KEY (letters, digits and underscores), never a value"}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s, ctx, err := b.indexContext()
+	if err != nil {
+		return mcpserver.CheckSecretOutput{}, err
+	}
+	keys, err := s.List(ctx)
+	if err != nil {
+		return mcpserver.CheckSecretOutput{}, mcpError(err)
+	}
+	out := mcpserver.CheckSecretOutput{Key: in.Key, Environment: ctx.Environment, Environments: map[string]bool{}}
+	var found vault.KeyStatus
+	for _, k := range keys {
+		if k.Name == in.Key {
+			found = k
+		}
+	}
+	now := time.Now()
+	for _, env := range vault.Environments {
+		out.Environments[env] = found.Environments[env]
+		if d := found.Domains[env]; len(d) > 0 {
+			if out.Domains == nil {
+				out.Domains = map[string][]string{}
+			}
+			out.Domains[env] = d
+		}
+		if exp, ok := found.Expires[env]; ok {
+			if out.Expires == nil {
+				out.Expires = map[string]string{}
+			}
+			out.Expires[env] = exp.UTC().Format(time.RFC3339)
+			if !exp.After(now) {
+				out.Expired = append(out.Expired, env)
+			}
+		}
+	}
+	out.Exists = found.Environments[ctx.Environment]
+	switch {
+	case !out.Exists:
+		out.Hint = fmt.Sprintf("ask the human to run `agentsecrets secrets set %s --env %s` in their own terminal; never ask for the value", in.Key, ctx.Environment)
+	case slices.Contains(out.Expired, ctx.Environment):
+		out.Hint = fmt.Sprintf("the value has expired; ask the human to run `agentsecrets secrets set %s --env %s` in their own terminal", in.Key, ctx.Environment)
+	}
+	return out, nil
+}
+
+// auditQuerier is the reading side of the audit store.
+type auditQuerier interface {
+	Query(ctx context.Context, f audit.Filter) ([]audit.Entry, error)
+}
+
+// mcpMaxEntries bounds audit_logs.
+const mcpMaxEntries = 500
+
+// AuditLogs implements mcpserver.Backend.
+func (b *mcpBackend) AuditLogs(ctx context.Context, in mcpserver.AuditLogsInput) (mcpserver.AuditLogsOutput, error) {
+	if in.Last < 0 {
+		return mcpserver.AuditLogsOutput{}, &mcpserver.Error{Code: mcpserver.CodeBadRequest, Message: "last must not be negative"}
+	}
+	last := min(in.Last, mcpMaxEntries)
+	if last == 0 {
+		last = 20
+	}
+	b.mu.Lock()
+	sink, err := b.f.Audit()
+	b.mu.Unlock()
+	if err != nil {
+		return mcpserver.AuditLogsOutput{}, mcpError(err)
+	}
+	a, ok := sink.(auditQuerier)
+	if !ok {
+		return mcpserver.AuditLogsOutput{}, &mcpserver.Error{Code: mcpserver.CodeError, Message: "the audit log cannot be queried"}
+	}
+	rows, err := a.Query(ctx, audit.Filter{Last: last, Secret: in.Secret, Env: in.Env, Agent: in.Agent})
+	if err != nil {
+		return mcpserver.AuditLogsOutput{}, mcpError(err)
+	}
+	out := mcpserver.AuditLogsOutput{Entries: []mcpserver.AuditEntry{}}
+	for _, r := range rows {
+		out.Entries = append(out.Entries, mcpserver.AuditEntry{ID: r.ID, Time: r.Time, Source: r.Source, Agent: r.Agent,
+			Environment: r.Environment, Method: r.Method, URL: r.URL, Keys: r.Keys, AuthStyles: r.AuthStyles,
+			Status: r.Status, DurationMS: float64(r.Duration) / float64(time.Millisecond), Decision: string(r.Decision),
+			Reason: r.Reason, Redactions: r.Redactions})
+	}
+	return out, nil
+}
+
+// mcpError turns an error of the runner, the vault or the call options into
+// a tool error with a stable code and a hint for the human's terminal.
+func mcpError(err error) error {
+	var me *mcpserver.Error
+	if errors.As(err, &me) {
+		return me
+	}
+	var hostErr *runner.HostError
+	e := &mcpserver.Error{Code: mcpserver.CodeError, Message: err.Error(), Hint: hintOf(callError(err))}
+	switch {
+	case errors.As(err, &hostErr) && hostErr.Key != "":
+		e.Code = mcpserver.CodeNotBound
+		e.Hint = fmt.Sprintf("%s is bound to other domains; ask the human to review its binding (agentsecrets secrets list) in their own terminal", hostErr.Key)
+	case errors.As(err, &hostErr):
+		e.Code = mcpserver.CodeNotAllowed
+		e.Hint = "ask the human to run `agentsecrets workspace allowlist add " + hostErr.Host + "` in their own terminal, then retry"
+	case errors.Is(err, runner.ErrSecretMissing):
+		e.Code = mcpserver.CodeSecretMissing
+		e.Hint = "check the name with list_secrets; if it is missing, ask the human to run `agentsecrets secrets set KEY` in their own terminal (never ask for the value), then retry"
+	case errors.Is(err, runner.ErrSSRF):
+		e.Code = mcpserver.CodeAddressRefused
+	case errors.Is(err, runner.ErrPolicyDenied):
+		e.Code = mcpserver.CodePolicyDenied
+	case errors.Is(err, runner.ErrTimeout):
+		e.Code = mcpserver.CodeTimeout
+	case errors.Is(err, runner.ErrUpstream), errors.Is(err, runner.ErrUnsafeResponse):
+		e.Code = mcpserver.CodeUpstream
+	case errors.Is(err, vault.ErrNotInitialized), errors.Is(err, vault.ErrProjectNotFound):
+		e.Code = mcpserver.CodeNotInitialized
+	case errors.Is(err, keychain.ErrNoPassphrase), errors.Is(err, keychain.ErrBadPassphrase), errors.Is(err, keychain.ErrUnavailable):
+		e.Code = mcpserver.CodeVaultLocked
+		e.Hint = "the vault is locked: " + e.Hint
+	case errors.Is(err, runner.ErrBadRequest), exitCode(err) == ExitUsage:
+		e.Code = mcpserver.CodeBadRequest
+		e.Hint = "api_call takes the forms of the call command's flags: bearer [KEY], header [Name=KEY], query [param=KEY], body_field [path=KEY], form_field [field=KEY], with KEY an upper-case key name"
+	}
+	return e
+}

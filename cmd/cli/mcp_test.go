@@ -1,0 +1,382 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/The-17/agentsecrets/runner/mcpserver"
+	"github.com/The-17/agentsecrets/vault"
+	"github.com/The-17/agentsecrets/vault/keychain"
+)
+
+// mcpVault is a temporary agentsecrets home with a project "app", seeded
+// through the vault API.
+type mcpVault struct {
+	env   map[string]string
+	store *vault.Store
+	ctx   vault.Context
+}
+
+func newMCPVault(t *testing.T) *mcpVault {
+	t.Helper()
+	dir := t.TempDir()
+	env := map[string]string{
+		"AGENTSECRETS_HOME":       filepath.Join(dir, "home"),
+		"AGENTSECRETS_BACKEND":    keychain.KindFile,
+		"AGENTSECRETS_PASSPHRASE": testPassphrase,
+		"AGENTSECRETS_NO_TTY":     "1",
+		"HOME":                    filepath.Join(dir, "user"),
+	}
+	s, err := vault.Open(vault.Options{Cwd: dir, Getenv: func(k string) string { return env[k] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateProject("app", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UseProject("app"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, err := s.Context()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &mcpVault{env: env, store: s, ctx: ctx}
+}
+
+func (v *mcpVault) getenv(k string) string { return v.env[k] }
+
+func (v *mcpVault) set(t *testing.T, key, value string) {
+	t.Helper()
+	if err := v.store.Set(v.ctx, key, []byte(value)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (v *mcpVault) allow(t *testing.T, domains ...string) {
+	t.Helper()
+	if _, err := v.store.AllowlistAdd(domains); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a server goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startMCP runs `agentsecrets mcp serve args...` in process on pipes and
+// connects the official SDK's client to it. Cleanup closes the session and
+// wants the command to exit 0.
+func startMCP(t *testing.T, v *mcpVault, args ...string) (*mcp.ClientSession, *syncBuffer) {
+	t.Helper()
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	stderr := &syncBuffer{}
+	code := make(chan int, 1)
+	go func() {
+		code <- Run(append([]string{"mcp", "serve"}, args...), NewIOStreams(inR, outW, stderr, v.getenv), v.getenv)
+		outW.Close()
+	}()
+	client := mcp.NewClient(&mcp.Implementation{Name: "cli-test", Version: "1"}, nil)
+	cs, err := client.Connect(context.Background(), &mcp.IOTransport{Reader: outR, Writer: inW}, nil)
+	if err != nil {
+		t.Fatalf("connect: %v\nstderr:\n%s", err, stderr)
+	}
+	t.Cleanup(func() {
+		cs.Close()
+		select {
+		case c := <-code:
+			if c != 0 {
+				t.Errorf("mcp serve exited %d\nstderr:\n%s", c, stderr)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("mcp serve did not exit after the client closed the session")
+		}
+	})
+	return cs, stderr
+}
+
+// echoUpstream is a loopback API that answers with every credential it got,
+// raw and encoded, in a header and in the body.
+type echoUpstream struct {
+	*httptest.Server
+	mu   sync.Mutex
+	reqs []echoRequest
+}
+
+type echoRequest struct {
+	Auth, APIKey, QueryKey, ContentType, Body string
+}
+
+func newEchoUpstream(t *testing.T) *echoUpstream {
+	u := &echoUpstream{}
+	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		req := echoRequest{Auth: r.Header.Get("Authorization"), APIKey: r.Header.Get("X-Api-Key"),
+			QueryKey: r.URL.Query().Get("key"), ContentType: r.Header.Get("Content-Type"), Body: string(body)}
+		u.mu.Lock()
+		u.reqs = append(u.reqs, req)
+		u.mu.Unlock()
+		token := strings.TrimPrefix(req.Auth, "Bearer ")
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Echo", req.Auth)
+		json.NewEncoder(w).Encode(map[string]string{
+			"authorization": req.Auth, "x_api_key": req.APIKey, "query_key": req.QueryKey,
+			"base64": base64.StdEncoding.EncodeToString([]byte(token)), "hex": hex.EncodeToString([]byte(token)),
+			"url": url.QueryEscape(req.APIKey), "note": "echo",
+		})
+	}))
+	t.Cleanup(u.Close)
+	return u
+}
+
+func (u *echoUpstream) requests() []echoRequest {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return slices.Clone(u.reqs)
+}
+
+func randomSecret(prefix string) string {
+	b := make([]byte, 18)
+	_, _ = rand.Read(b)
+	return prefix + base64.RawURLEncoding.EncodeToString(b)
+}
+
+func callMCP(t *testing.T, cs *mcp.ClientSession, tool string, args any) (*mcp.CallToolResult, string) {
+	t.Helper()
+	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: tool, Arguments: args})
+	if err != nil {
+		t.Fatalf("%s: %v", tool, err)
+	}
+	raw, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, string(raw)
+}
+
+func resultText(res *mcp.CallToolResult) string {
+	var b strings.Builder
+	for _, c := range res.Content {
+		if tc, ok := c.(*mcp.TextContent); ok {
+			b.WriteString(tc.Text)
+		}
+	}
+	return b.String()
+}
+
+// assertNoValue fails if any form of the values appears in where.
+func assertNoValue(t *testing.T, what, where string, values ...string) {
+	t.Helper()
+	for _, v := range values {
+		for form, enc := range encodings(v) {
+			if strings.Contains(where, enc) {
+				t.Errorf("%s holds the %s form of a secret", what, form)
+			}
+		}
+	}
+}
+
+func TestMCPServeCallsWithRedaction(t *testing.T) {
+	v := newMCPVault(t)
+	secret, other := randomSecret("sk_live_"), randomSecret("sg_")
+	v.set(t, "STRIPE_KEY", secret)
+	v.set(t, "SENDGRID_KEY", other)
+	v.allow(t, "127.0.0.1")
+	up := newEchoUpstream(t)
+	cs, stderr := startMCP(t, v, "--agent", "test-agent")
+
+	tools, err := cs.ListTools(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tool := range tools.Tools {
+		names = append(names, tool.Name)
+		for _, rule := range []string{"agentsecrets secrets set KEY", "agentsecrets workspace allowlist add DOMAIN", "Never put a secret value"} {
+			if !strings.Contains(tool.Description, rule) {
+				t.Errorf("%s: description lacks %q", tool.Name, rule)
+			}
+		}
+	}
+	slices.Sort(names)
+	if want := []string{"api_call", "audit_logs", "check_secret", "list_environments", "list_secrets", "status"}; !slices.Equal(names, want) {
+		t.Fatalf("tools %v, want %v", names, want)
+	}
+
+	res, raw := callMCP(t, cs, mcpserver.ToolAPICall, map[string]any{
+		"url": up.URL + "/v1/echo?plain=1", "method": "post", "bearer": []string{"STRIPE_KEY"},
+		"header": []string{"X-Api-Key=SENDGRID_KEY"}, "query": []string{"key=STRIPE_KEY"},
+		"headers": map[string]string{"Accept": "application/json"}, "body": `{"hello":"world"}`,
+	})
+	if res.IsError {
+		t.Fatalf("api_call failed: %s", resultText(res))
+	}
+	got := up.requests()
+	if len(got) != 1 {
+		t.Fatalf("upstream got %d requests, want 1", len(got))
+	}
+	want := echoRequest{Auth: "Bearer " + secret, APIKey: other, QueryKey: secret, ContentType: "application/json", Body: `{"hello":"world"}`}
+	if got[0] != want {
+		t.Error("upstream did not receive the credentials and body asked for")
+	}
+	assertNoValue(t, "api_call result", raw, secret, other)
+	var out mcpserver.APICallOutput
+	data, _ := json.Marshal(res.StructuredContent)
+	if err := json.Unmarshal(data, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.Status != 200 || out.Redactions < 5 || out.Headers["X-Echo"] != "Bearer [REDACTED_BY_AGENTSECRETS]" {
+		t.Errorf("status %d, redactions %d, X-Echo %q", out.Status, out.Redactions, out.Headers["X-Echo"])
+	}
+	body, _ := out.Body.(map[string]any)
+	if body["note"] != "echo" || body["x_api_key"] != "[REDACTED_BY_AGENTSECRETS]" {
+		t.Errorf("structured body %v", out.Body)
+	}
+	if text := resultText(res); !strings.HasPrefix(text, "HTTP 200 OK\n") || !strings.Contains(text, "[REDACTED_BY_AGENTSECRETS]") {
+		t.Errorf("text content %q", text)
+	}
+
+	// The read-only tools name keys, never values.
+	for _, tc := range []struct {
+		tool string
+		args any
+		want []string
+	}{
+		{mcpserver.ToolListSecrets, nil, []string{`"STRIPE_KEY"`, `"SENDGRID_KEY"`, `"missing":["staging","production"]`}},
+		{mcpserver.ToolCheckSecret, map[string]any{"key": "STRIPE_KEY"}, []string{`"exists":true`, `"development":true`}},
+		{mcpserver.ToolCheckSecret, map[string]any{"key": "ABSENT_KEY"}, []string{`"exists":false`, "agentsecrets secrets set ABSENT_KEY --env development"}},
+		{mcpserver.ToolAuditLogs, map[string]any{"secret": "STRIPE_KEY"}, []string{`"source":"mcp"`, `"agent":"test-agent"`, `"STRIPE_KEY"`, `"decision":"ok"`, `"status":200`}},
+		{mcpserver.ToolAuditLogs, map[string]any{"agent": "someone-else"}, []string{`"entries":[]`}},
+		{mcpserver.ToolStatus, nil, []string{`"state":"OK"`, `"project":"app"`, `"agent":"test-agent"`}},
+		{mcpserver.ToolListEnvironments, nil, []string{`{"active":true,"name":"development","secrets":2}`}},
+	} {
+		res, raw := callMCP(t, cs, tc.tool, tc.args)
+		if res.IsError {
+			t.Errorf("%s: %s", tc.tool, resultText(res))
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(raw, w) {
+				t.Errorf("%s %v: result lacks %s:\n%s", tc.tool, tc.args, w, raw)
+			}
+		}
+		assertNoValue(t, tc.tool+" result", raw, secret, other)
+	}
+	assertNoValue(t, "stderr", stderr.String(), secret, other)
+	if !strings.Contains(stderr.String(), "api_call") {
+		t.Errorf("stderr has no log of the call:\n%s", stderr)
+	}
+}
+
+func TestMCPServeRefusesWithHints(t *testing.T) {
+	v := newMCPVault(t)
+	secret := randomSecret("sk_live_")
+	v.set(t, "STRIPE_KEY", secret)
+	v.set(t, "BOUND_KEY", secret+"b")
+	if err := v.store.SetBinding(v.ctx, "BOUND_KEY", []string{"api.example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	v.allow(t, "127.0.0.1")
+	up := newEchoUpstream(t)
+	port := up.Listener.Addr().(interface{ String() string }).String()[len("127.0.0.1:"):]
+	cs, stderr := startMCP(t, v)
+
+	tests := []struct {
+		name string
+		args map[string]any
+		want []string
+	}{
+		{"domain not allowlisted", map[string]any{"url": "http://localhost:" + port + "/", "bearer": []string{"STRIPE_KEY"}},
+			[]string{"DOMAIN_NOT_ALLOWED", "agentsecrets workspace allowlist add localhost"}},
+		{"missing key", map[string]any{"url": up.URL, "bearer": []string{"NOPE_KEY"}},
+			[]string{"SECRET_NOT_FOUND", "NOPE_KEY", "agentsecrets secrets set KEY"}},
+		{"key bound elsewhere", map[string]any{"url": up.URL, "header": []string{"X-Api-Key=BOUND_KEY"}},
+			[]string{"SECRET_NOT_BOUND", "BOUND_KEY"}},
+		{"bad injection", map[string]any{"url": up.URL, "header": []string{"no-equals-sign"}},
+			[]string{"BAD_REQUEST", "hint: api_call takes the forms"}},
+		{"reserved header", map[string]any{"url": up.URL, "headers": map[string]string{"X-AS-Target-URL": "x"}},
+			[]string{"BAD_REQUEST", "reserved"}},
+		{"timeout too long", map[string]any{"url": up.URL, "timeout": 86400},
+			[]string{"BAD_REQUEST", "timeout"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res, raw := callMCP(t, cs, mcpserver.ToolAPICall, tc.args)
+			if !res.IsError {
+				t.Fatalf("want a tool error, got %s", resultText(res))
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(resultText(res), w) {
+					t.Errorf("error %q lacks %q", resultText(res), w)
+				}
+			}
+			assertNoValue(t, "error result", raw, secret, secret+"b")
+		})
+	}
+	if n := len(up.requests()); n != 0 {
+		t.Fatalf("upstream received %d requests from refused calls", n)
+	}
+	res, _ := callMCP(t, cs, mcpserver.ToolCheckSecret, map[string]any{"key": secret})
+	if !res.IsError || strings.Contains(resultText(res), secret) {
+		t.Errorf("check_secret with a value as key: error=%v, echoed=%v", res.IsError, strings.Contains(resultText(res), secret))
+	}
+	assertNoValue(t, "stderr", stderr.String(), secret)
+}
+
+// The server keeps values in memory, yet sees a key set and a domain
+// allowed by the human while it runs.
+func TestMCPServeFollowsVaultChanges(t *testing.T) {
+	v := newMCPVault(t)
+	v.set(t, "FIRST_KEY", randomSecret("a_"))
+	v.allow(t, "127.0.0.1")
+	up := newEchoUpstream(t)
+	port := up.Listener.Addr().String()[len("127.0.0.1:"):]
+	cs, _ := startMCP(t, v)
+
+	args := map[string]any{"url": "http://localhost:" + port + "/", "bearer": []string{"LATER_KEY"}}
+	if res, _ := callMCP(t, cs, mcpserver.ToolAPICall, args); !res.IsError {
+		t.Fatal("call succeeded before the key and domain existed")
+	}
+	later := randomSecret("b_")
+	v.set(t, "LATER_KEY", later)
+	v.allow(t, "localhost")
+	res, raw := callMCP(t, cs, mcpserver.ToolAPICall, args)
+	if res.IsError {
+		t.Fatalf("call after the human fixed things: %s", resultText(res))
+	}
+	if got := up.requests(); len(got) != 1 || got[0].Auth != "Bearer "+later {
+		t.Fatal("upstream did not get the key set while the server ran")
+	}
+	assertNoValue(t, "api_call result", raw, later)
+}
