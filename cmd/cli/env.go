@@ -1,0 +1,186 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/The-17/agentsecrets/runner/audit"
+	"github.com/The-17/agentsecrets/runner/childenv"
+	"github.com/The-17/agentsecrets/runner/redact"
+	"github.com/The-17/agentsecrets/vault"
+)
+
+// Exit codes of env when the command cannot be run, as env(1) and shells
+// give them.
+const (
+	exitCannotExecute = 126
+	exitCommandAbsent = 127
+)
+
+func init() { register(newEnvCmd) }
+
+type envOptions struct {
+	only   []string
+	noMask bool
+}
+
+func newEnvCmd(f *Factory) *cobra.Command {
+	var o envOptions
+	cmd := &cobra.Command{
+		Use:   "env [--only K1,K2] [--no-mask] -- COMMAND [ARGS...]",
+		Short: "Run a command with the active environment's secrets as environment variables",
+		Long: `Run COMMAND with every secret of the active project and environment (or only
+those named by --only) as an environment variable named after its key, on top
+of the current environment. Values go only into the child's environment:
+never into argv, never onto disk.
+
+The command's output and errors pass through the redactor, so a secret it
+prints (raw, base64, hex, URL- or JSON-escaped) shows as
+[REDACTED_BY_AGENTSECRETS]; --no-mask turns that off. Stdin is the command's.
+SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed on to it. The exit status is the
+command's own, 128+N when signal N killed it, 127 when it cannot be found and
+126 when it cannot be run.`,
+		Example: `  agentsecrets env -- npm run dev
+  agentsecrets env --only STRIPE_KEY,OPENAI_KEY -- python app.py
+  agentsecrets env --env production -- ./deploy.sh`,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return newError(ExitUsage, "agentsecrets env -- COMMAND [ARGS...]", "env needs a command to run")
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			return f.runEnv(o, args)
+		},
+	}
+	// Flags after the command belong to the command.
+	cmd.Flags().SetInterspersed(false)
+	cmd.Flags().StringSliceVar(&o.only, "only", nil, "inject only these keys (comma-separated)")
+	cmd.Flags().BoolVar(&o.noMask, "no-mask", false, "do not redact the command's output (a secret it prints is shown)")
+	return cmd
+}
+
+func (f *Factory) runEnv(o envOptions, argv []string) error {
+	path, err := childenv.LookPath(argv[0])
+	if err != nil {
+		return commandError(argv[0], err)
+	}
+	s, err := f.Store()
+	if err != nil {
+		return err
+	}
+	ctx, err := s.Context()
+	if err != nil {
+		return err
+	}
+	names, err := f.envKeys(s, ctx, o.only)
+	if err != nil {
+		return err
+	}
+	vars, values, err := readVars(s, ctx, names)
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		fmt.Fprintf(f.IO.ErrOut, "agentsecrets: warning: no secrets in %s (%s); running %s without any\n", ctx.Project, ctx.Environment, argv[0])
+	}
+	if err := f.auditEnv(ctx, names, argv[0]); err != nil {
+		return err
+	}
+	defer f.CloseAudit()
+	c := childenv.Command{Path: path, Args: argv, Env: os.Environ(), Secrets: vars,
+		Stdin: f.IO.In, Stdout: f.IO.Out, Stderr: f.IO.ErrOut}
+	if o.noMask {
+		fmt.Fprintln(f.IO.ErrOut, "agentsecrets: warning: --no-mask: the command's output is not redacted; a secret it prints is shown as is")
+	} else {
+		c.Mask = redact.NewSet(values...)
+	}
+	res, err := childenv.Run(c)
+	if err != nil {
+		return err
+	}
+	if res.ExitCode != 0 {
+		return &Error{Code: res.ExitCode, Err: &silentError{code: res.ExitCode}}
+	}
+	return nil
+}
+
+// commandError explains a command that cannot be run.
+func commandError(name string, err error) error {
+	code := exitCommandAbsent
+	if errors.Is(err, childenv.ErrNotExecutable) {
+		code = exitCannotExecute
+	}
+	msg := strings.TrimPrefix(err.Error(), "childenv: ")
+	return &Error{Code: code, Err: err, Msg: msg,
+		Hint: "check the command name and $PATH; usage: agentsecrets env -- COMMAND [ARGS...]"}
+}
+
+// envKeys returns the keys to inject: all of the environment's, or those of
+// only, each of which must be set.
+func (f *Factory) envKeys(s *vault.Store, ctx vault.Context, only []string) ([]string, error) {
+	names, err := s.Names(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(only) == 0 {
+		return names, nil
+	}
+	var picked []string
+	for _, k := range only {
+		k = strings.TrimSpace(k)
+		if err := vault.ValidateKeyName(k); err != nil {
+			return nil, err
+		}
+		if !slices.Contains(names, k) {
+			return nil, newError(ExitNotFound, "agentsecrets secrets list shows the keys set here; the user can set it with: agentsecrets secrets set "+k,
+				"secret %q not found in project %q (%s)", k, ctx.Project, ctx.Environment)
+		}
+		if !slices.Contains(picked, k) {
+			picked = append(picked, k)
+		}
+	}
+	return picked, nil
+}
+
+// readVars reads the values of names.
+func readVars(s *vault.Store, ctx vault.Context, names []string) ([]childenv.Var, [][]byte, error) {
+	vars := make([]childenv.Var, 0, len(names))
+	values := make([][]byte, 0, len(names))
+	for _, k := range names {
+		v, err := s.Get(ctx, k)
+		if err != nil {
+			return nil, nil, err
+		}
+		vars = append(vars, childenv.Var{Name: k, Value: v.Bytes()})
+		values = append(values, v.Bytes())
+	}
+	return vars, values, nil
+}
+
+// auditEnv records the injection before the command starts; without an
+// audit log nothing runs.
+func (f *Factory) auditEnv(ctx vault.Context, names []string, command string) error {
+	sink, err := f.Audit()
+	if err == nil {
+		agent := f.Getenv("AGENTSECRETS_AGENT_ID")
+		if agent == "" {
+			agent = "anonymous"
+		}
+		err = sink.Record(context.Background(), audit.Event{Source: audit.SourceEnv, Agent: agent,
+			Workspace: ctx.Workspace, Project: ctx.Project, Environment: ctx.Environment, Keys: names,
+			Decision: audit.DecisionOK, Reason: "run " + filepath.Base(command)})
+	}
+	if err != nil {
+		return &Error{Code: ExitError, Err: err, Msg: "cannot record the injection in the audit log: " + err.Error(),
+			Hint: "check that the agentsecrets home is writable (the audit log is audit.db there)"}
+	}
+	return nil
+}

@@ -1,0 +1,141 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/The-17/agentsecrets/runner/audit"
+	"github.com/The-17/agentsecrets/runner/redact"
+)
+
+// envSandbox is a project with two secrets in development and one in
+// production, set through the CLI.
+func envSandbox(t *testing.T) *sandbox {
+	t.Helper()
+	sb := newSandbox(t)
+	sb.mustRun("", "init")
+	sb.mustRun("", "secrets", "set", "API_KEY=sk-env-test-7c1e9a", "DB_PASSWORD=hunter2-long-value")
+	sb.mustRun("", "secrets", "set", "--env", "production", "API_KEY=sk-prod-env-5d2b")
+	sb.env = append(sb.env, "PARENT_VAR=kept-from-parent")
+	return sb
+}
+
+func TestEnvChildSeesSecrets(t *testing.T) {
+	sb := envSandbox(t)
+	show := `printf '%s|%s|%s\n' "${API_KEY-unset}" "${DB_PASSWORD-unset}" "$PARENT_VAR"`
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"env", "--no-mask", "--", "sh", "-c", show}, "sk-env-test-7c1e9a|hunter2-long-value|kept-from-parent\n"},
+		{[]string{"env", "--no-mask", "--only", "API_KEY", "--", "sh", "-c", show}, "sk-env-test-7c1e9a|unset|kept-from-parent\n"},
+		{[]string{"--env", "production", "env", "--no-mask", "sh", "-c", show}, "sk-prod-env-5d2b|unset|kept-from-parent\n"},
+	}
+	for _, tt := range tests {
+		out, errOut, code := sb.run("", tt.args...)
+		if code != 0 || out != tt.want || !strings.Contains(errOut, "--no-mask: the command's output is not redacted") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want %q", tt.args, code, out, errOut, tt.want)
+		}
+	}
+}
+
+func TestEnvOutputRedacted(t *testing.T) {
+	sb := envSandbox(t)
+	script := `printf 'raw %s\n' "$API_KEY"; printf '%s' "$API_KEY" | base64; printf 'err %s\n' "$DB_PASSWORD" >&2; printf 'ok\n'`
+	out, errOut, code := sb.run("", "env", "--", "sh", "-c", script)
+	b64 := base64.StdEncoding.EncodeToString([]byte("sk-env-test-7c1e9a"))
+	wantOut := "raw " + redact.Replacement + "\n" + redact.Replacement + "\nok\n"
+	if code != 0 || out != wantOut || errOut != "err "+redact.Replacement+"\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	for _, leak := range []string{"sk-env-test-7c1e9a", b64, "hunter2-long-value"} {
+		if strings.Contains(out+errOut, leak) {
+			t.Fatalf("output holds %q", leak)
+		}
+	}
+	// The injection is audited by key name, before the command ran.
+	st, err := audit.Open(filepath.Join(sb.home, audit.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rows, err := st.Query(context.Background(), audit.Filter{Source: audit.SourceEnv})
+	if err != nil || len(rows) != 1 || strings.Join(rows[0].Keys, ",") != "API_KEY,DB_PASSWORD" || rows[0].Reason != "run sh" {
+		t.Fatalf("rows %+v, %v", rows, err)
+	}
+	assertNoValueInFiles(t, sb.home, "sk-env-test-7c1e9a", "hunter2-long-value")
+}
+
+func TestEnvExitStatus(t *testing.T) {
+	sb := envSandbox(t)
+	tests := []struct {
+		script string
+		code   int
+	}{
+		{"exit 0", 0},
+		{"exit 3", 3},
+		{"kill -TERM $$", 128 + int(syscall.SIGTERM)},
+		{"kill -KILL $$", 128 + int(syscall.SIGKILL)},
+	}
+	for _, tt := range tests {
+		out, errOut, code := sb.run("", "env", "--", "sh", "-c", tt.script)
+		if code != tt.code || out != "" || errOut != "" {
+			t.Errorf("%q: exit %d, want %d; stdout %q, stderr %q", tt.script, code, tt.code, out, errOut)
+		}
+	}
+}
+
+// SIGINT and SIGTERM sent to agentsecrets reach the command.
+func TestEnvForwardsSignals(t *testing.T) {
+	sb := envSandbox(t)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			script := `trap 'echo "got signal"; exit 7' INT TERM; echo ready; i=0; while [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; exit 1`
+			cmd := sb.command("", "env", "--", "sh", "-c", script)
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var errOut bytes.Buffer
+			cmd.Stderr = &errOut
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			lines := bufio.NewScanner(stdout)
+			if !lines.Scan() || lines.Text() != "ready" {
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+				t.Fatalf("first line %q, stderr %q", lines.Text(), errOut.String())
+			}
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			var rest []string
+			for lines.Scan() {
+				rest = append(rest, lines.Text())
+			}
+			err = cmd.Wait()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 7 || strings.Join(rest, "|") != "got signal" {
+				t.Fatalf("wait %v, output %q, stderr %q", err, rest, errOut.String())
+			}
+		})
+	}
+}
+
+// The command reads agentsecrets' own stdin.
+func TestEnvStdinPassesThrough(t *testing.T) {
+	sb := envSandbox(t)
+	out, _, code := sb.run("line one\nline two\n", "env", "--", "sh", "-c", "wc -l")
+	if code != 0 || strings.TrimSpace(out) != "2" {
+		t.Fatalf("exit %d, stdout %q", code, out)
+	}
+}

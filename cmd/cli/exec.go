@@ -1,0 +1,159 @@
+package cli
+
+import (
+	"context"
+	"regexp"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/The-17/agentsecrets/runner/audit"
+	"github.com/The-17/agentsecrets/vault"
+	"github.com/The-17/agentsecrets/vault/keychain"
+	"github.com/The-17/agentsecrets/vault/openclaw"
+)
+
+// execDeadline is how long exec reads values before it answers with what it
+// has; OpenClaw kills the provider after 5 s by default.
+const execDeadline = 4 * time.Second
+
+// execBackendTimeout bounds each keychain call, so that a keychain that never
+// answers costs one timeout (later ids fail at once) well inside the deadline.
+const execBackendTimeout = 2 * time.Second
+
+// execAuditTimeout bounds recording the outcomes in the audit log.
+const execAuditTimeout = time.Second
+
+// openClawProvider is OpenClaw's pattern for provider aliases.
+var openClawProvider = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
+
+func init() { register(newExecCmd) }
+
+func newExecCmd(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "exec",
+		Short: "Answer OpenClaw's exec secrets provider requests (protocol version 1)",
+		Long: `exec is OpenClaw's exec secrets provider. It reads one request from stdin,
+{"protocolVersion":1,"provider":"agentsecrets","ids":["OPENAI_KEY"]}, and writes
+{"protocolVersion":1,"values":{...},"errors":{...}} to stdout, every id under
+values or errors, and exits 0.
+
+Ids are KEY (active project and environment), ENV/KEY (active project) or
+PROJECT/ENV/KEY. The active project and environment come from the global
+config (agentsecrets project use, environment switch) unless a project.json is
+found from the working directory; --project and --env override both.
+
+Only a request that is unusable as a whole (empty, malformed JSON, not protocol
+version 1, no ids array, larger than 1 MiB) gives a one-line error on stderr,
+nothing on stdout and exit status 2. exec never prompts: the file backend's
+passphrase must be in AGENTSECRETS_PASSPHRASE. Every resolution is recorded in
+the audit log by key name.`,
+		Example: `  echo '{"protocolVersion":1,"provider":"agentsecrets","ids":["OPENAI_KEY"]}' | agentsecrets exec
+  agentsecrets exec --project myapp --env production < request.json`,
+		Args: exactArgs(0, "no arguments (the request comes on stdin)"),
+		RunE: func(c *cobra.Command, _ []string) error {
+			return f.runExec(c.Context())
+		},
+	}
+}
+
+func (f *Factory) runExec(ctx context.Context) error {
+	start := time.Now()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(ctx, execDeadline)
+	defer cancel()
+	req, err := openclaw.ReadRequest(f.IO.In)
+	if err != nil {
+		return &Error{Code: ExitUsage, Msg: err.Error(), Err: err}
+	}
+	resp := f.resolveExec(ctx, req, start)
+	addExecHints(resp, f.Getenv)
+	_, err = resp.WriteTo(f.IO.Out)
+	return err
+}
+
+// resolveExec answers req; whatever goes wrong past parsing is reported per
+// id.
+func (f *Factory) resolveExec(ctx context.Context, req openclaw.Request, start time.Time) openclaw.Response {
+	s, err := vault.Open(vault.Options{Getenv: f.Getenv, Project: f.Project, Environment: f.Environment,
+		Passphrase: f.envPassphrase, Warn: f.IO.ErrOut, BackendTimeout: execBackendTimeout})
+	if err != nil {
+		return failAll(req, openclaw.CodeError, err)
+	}
+	f.store = s
+	defer f.CloseAudit()
+	r := &openclaw.Resolver{Vault: s, Audit: f.execAuditor(start)}
+	if r.Base, r.BaseErr = s.Context(); r.BaseErr != nil {
+		ws, err := s.Workspace()
+		if err != nil {
+			return failAll(req, openclaw.CodeError, err)
+		}
+		r.Base = vault.Context{Workspace: ws}
+	}
+	return r.Resolve(ctx, req)
+}
+
+// envPassphrase is $AGENTSECRETS_PASSPHRASE; exec never asks a terminal.
+func (f *Factory) envPassphrase() ([]byte, error) {
+	if p := f.Getenv("AGENTSECRETS_PASSPHRASE"); p != "" {
+		return []byte(p), nil
+	}
+	return nil, keychain.ErrNoPassphrase
+}
+
+// execAuditor records each group of outcomes as one audit row.
+func (f *Factory) execAuditor(start time.Time) openclaw.Auditor {
+	return func(_ context.Context, provider string, outcomes []openclaw.Outcome) error {
+		if len(outcomes) == 0 {
+			return nil
+		}
+		sink, err := f.Audit()
+		if err != nil {
+			return err
+		}
+		agent := "openclaw"
+		if openClawProvider.MatchString(provider) {
+			agent += ":" + provider
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), execAuditTimeout)
+		defer cancel()
+		for _, o := range outcomes {
+			e := audit.Event{Source: audit.SourceExec, Agent: agent, Workspace: o.Workspace, Project: o.Project,
+				Environment: o.Environment, Keys: o.Keys, Duration: time.Since(start), Decision: audit.DecisionOK}
+			if o.Code != "" {
+				e.Decision, e.Reason = audit.DecisionError, o.Code
+			}
+			if err := sink.Record(ctx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// failAll gives every id of req the same error.
+func failAll(req openclaw.Request, code string, err error) openclaw.Response {
+	resp := openclaw.Response{Errors: map[string]openclaw.IDError{}}
+	for _, id := range req.IDs {
+		resp.Errors[id] = openclaw.IDError{Code: code, Message: err.Error()}
+	}
+	return resp
+}
+
+// addExecHints tells, in the messages OpenClaw logs, what the provider
+// configuration lacks.
+func addExecHints(resp openclaw.Response, getenv func(string) string) {
+	for id, e := range resp.Errors {
+		switch {
+		case e.Code == openclaw.CodeLocked && getenv("AGENTSECRETS_PASSPHRASE") == "":
+			e.Message += "; add AGENTSECRETS_PASSPHRASE to the provider's passEnv"
+		case e.Code == openclaw.CodeUnavailable && getenv("DBUS_SESSION_BUS_ADDRESS") == "":
+			e.Message += "; add DBUS_SESSION_BUS_ADDRESS and XDG_RUNTIME_DIR to the provider's passEnv"
+		default:
+			continue
+		}
+		resp.Errors[id] = e
+	}
+}

@@ -1,0 +1,425 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/The-17/agentsecrets/runner/audit"
+	"github.com/The-17/agentsecrets/vault"
+	"github.com/The-17/agentsecrets/vault/openclaw"
+)
+
+// execResponse is the exec reply as OpenClaw reads it.
+type execResponse struct {
+	ProtocolVersion *int                        `json:"protocolVersion"`
+	Values          map[string]string           `json:"values"`
+	Errors          map[string]openclaw.IDError `json:"errors"`
+}
+
+// execHome makes a home with project "app" active (development) holding
+// OPENAI_KEY and STRIPE_KEY, production STRIPE_KEY, and project "other"
+// (staging) holding DB_URL, through the vault as the CLI uses it.
+func execHome(t *testing.T) (home string, getenv func(string) string) {
+	t.Helper()
+	home = filepath.Join(t.TempDir(), "home")
+	dir := filepath.Join(t.TempDir(), "app")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"AGENTSECRETS_HOME": home, "AGENTSECRETS_BACKEND": "file", "AGENTSECRETS_PASSPHRASE": testPassphrase}
+	getenv = func(k string) string { return env[k] }
+	s, err := vault.Open(vault.Options{Cwd: dir, Getenv: getenv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, err := s.Init(vault.InitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.CreateProject("other", ""))
+	must(s.Set(ctx, "OPENAI_KEY", []byte("sk-dev-openai-0001")))
+	must(s.Set(ctx, "STRIPE_KEY", []byte("sk_test_stripe_0002")))
+	must(s.Set(ctx.WithEnvironment(vault.Production), "STRIPE_KEY", []byte("sk_live_stripe_0003")))
+	must(s.Set(ctx.WithProject("other").WithEnvironment(vault.Staging), "DB_URL", []byte(`postgres://u:"p"@db/0004`)))
+	return home, getenv
+}
+
+// runExec runs `agentsecrets args...` in process with stdin.
+func runExec(t *testing.T, getenv func(string) string, stdin string, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := Run(args, NewIOStreams(strings.NewReader(stdin), &out, &errOut, getenv), getenv)
+	return out.String(), errOut.String(), code
+}
+
+func decodeExec(t *testing.T, out string) execResponse {
+	t.Helper()
+	var r execResponse
+	dec := json.NewDecoder(strings.NewReader(out))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		t.Fatalf("stdout %q: %v", out, err)
+	}
+	if r.ProtocolVersion == nil || *r.ProtocolVersion != 1 || r.Values == nil {
+		t.Fatalf("stdout %q: protocolVersion 1 and values required", out)
+	}
+	return r
+}
+
+func TestExecProtocol(t *testing.T) {
+	_, getenv := execHome(t)
+	noPass := func(k string) string {
+		if k == "AGENTSECRETS_PASSPHRASE" {
+			return ""
+		}
+		return getenv(k)
+	}
+	tests := []struct {
+		name       string
+		args       []string
+		getenv     func(string) string
+		stdin      string
+		wantValues map[string]string
+		wantErrors map[string]string // id -> code
+	}{
+		{name: "every id form", stdin: `{"protocolVersion":1,"provider":"agentsecrets","ids":["OPENAI_KEY","production/STRIPE_KEY","other/staging/DB_URL","app/development/STRIPE_KEY"]}`,
+			wantValues: map[string]string{"OPENAI_KEY": "sk-dev-openai-0001", "production/STRIPE_KEY": "sk_live_stripe_0003",
+				"other/staging/DB_URL": `postgres://u:"p"@db/0004`, "app/development/STRIPE_KEY": "sk_test_stripe_0002"}},
+		{name: "missing and invalid ids are per-id errors", stdin: `{"protocolVersion":1,"provider":"agentsecrets","ids":["OPENAI_KEY","MISSING_KEY","staging/OPENAI_KEY","nope/production/A_KEY","openai_key","qa/A_KEY","a/b/c/d","-x"]}`,
+			wantValues: map[string]string{"OPENAI_KEY": "sk-dev-openai-0001"},
+			wantErrors: map[string]string{"MISSING_KEY": "NOT_FOUND", "staging/OPENAI_KEY": "NOT_FOUND", "nope/production/A_KEY": "NOT_FOUND",
+				"openai_key": "INVALID_ID", "qa/A_KEY": "INVALID_ID", "a/b/c/d": "INVALID_ID", "-x": "INVALID_ID"}},
+		{name: "empty ids", stdin: `{"protocolVersion":1,"provider":"agentsecrets","ids":[]}`, wantValues: map[string]string{}},
+		{name: "--project and --env", args: []string{"--project", "other", "--env", "staging"},
+			stdin:      `{"protocolVersion":1,"ids":["DB_URL","OPENAI_KEY","app/development/OPENAI_KEY"]}`,
+			wantValues: map[string]string{"DB_URL": `postgres://u:"p"@db/0004`, "app/development/OPENAI_KEY": "sk-dev-openai-0001"},
+			wantErrors: map[string]string{"OPENAI_KEY": "NOT_FOUND"}},
+		{name: "--env alone", args: []string{"--env", "production"}, stdin: `{"protocolVersion":1,"ids":["STRIPE_KEY"]}`,
+			wantValues: map[string]string{"STRIPE_KEY": "sk_live_stripe_0003"}},
+		{name: "no passphrase: locked, never a prompt", getenv: noPass, stdin: `{"protocolVersion":1,"ids":["OPENAI_KEY","STRIPE_KEY","MISSING_KEY"]}`,
+			wantValues: map[string]string{}, wantErrors: map[string]string{"OPENAI_KEY": "VAULT_LOCKED", "STRIPE_KEY": "VAULT_LOCKED", "MISSING_KEY": "NOT_FOUND"}},
+		{name: "unknown project in --project", args: []string{"--project", "ghost"}, stdin: `{"protocolVersion":1,"ids":["A_KEY"]}`,
+			wantValues: map[string]string{}, wantErrors: map[string]string{"A_KEY": "NOT_FOUND"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := tt.getenv
+			if env == nil {
+				env = getenv
+			}
+			out, errOut, code := runExec(t, env, tt.stdin, append([]string{"exec"}, tt.args...)...)
+			if code != 0 || errOut != "" {
+				t.Fatalf("exit %d, stderr %q", code, errOut)
+			}
+			r := decodeExec(t, out)
+			if fmt.Sprint(r.Values) != fmt.Sprint(tt.wantValues) {
+				t.Errorf("values %v, want %v", r.Values, tt.wantValues)
+			}
+			got := map[string]string{}
+			for id, e := range r.Errors {
+				got[id] = e.Code
+				if e.Message == "" {
+					t.Errorf("%s: empty message", id)
+				}
+				for _, v := range []string{"sk-dev-openai-0001", "sk_test_stripe_0002", "sk_live_stripe_0003", "0004"} {
+					if strings.Contains(e.Message, v) {
+						t.Errorf("%s: message %q holds a value", id, e.Message)
+					}
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.wantErrors) && !(len(got) == 0 && tt.wantErrors == nil) {
+				t.Errorf("errors %v, want %v", got, tt.wantErrors)
+			}
+			if tt.wantErrors == nil && strings.Contains(out, `"errors"`) {
+				t.Errorf("stdout %q has an errors member", out)
+			}
+		})
+	}
+}
+
+// Unusable requests: a one-line error, nothing on stdout, exit 2.
+func TestExecUnusableRequest(t *testing.T) {
+	_, getenv := execHome(t)
+	tests := []struct{ name, stdin, errText string }{
+		{"empty stdin", "", "empty request"},
+		{"blank stdin", "\n  \n", "empty request"},
+		{"malformed JSON", `{"protocolVersion":1,"ids":[`, "malformed request"},
+		{"not an object", `["OPENAI_KEY"]`, "malformed request: not a JSON object"},
+		{"trailing garbage", `{"protocolVersion":1,"ids":[]}x`, "malformed request"},
+		{"unknown protocol version", `{"protocolVersion":2,"ids":["OPENAI_KEY"]}`, "unsupported protocol version 2"},
+		{"missing protocol version", `{"ids":["OPENAI_KEY"]}`, "protocolVersion is missing"},
+		{"missing ids", `{"protocolVersion":1,"provider":"agentsecrets"}`, "ids is missing"},
+		{"ids not an array", `{"protocolVersion":1,"ids":"OPENAI_KEY"}`, "ids is not an array"},
+		{"id not a string", `{"protocolVersion":1,"ids":["OPENAI_KEY",{"id":1}]}`, "ids[1] is not a string"},
+		{"oversize input", `{"protocolVersion":1,"ids":["` + strings.Repeat("K", openclaw.MaxRequestBytes) + `"]}`, "request too large"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errOut, code := runExec(t, getenv, tt.stdin, "exec")
+			if code != ExitUsage || out != "" {
+				t.Fatalf("exit %d, stdout %q", code, out)
+			}
+			if strings.Count(errOut, "\n") != 1 || !strings.HasPrefix(errOut, "agentsecrets: error: openclaw: ") || !strings.Contains(errOut, tt.errText) {
+				t.Fatalf("stderr %q, want one line with %q", errOut, tt.errText)
+			}
+		})
+	}
+	out, errOut, code := runExec(t, getenv, `{"protocolVersion":1,"ids":[]}`, "exec", "extra")
+	if code != ExitUsage || out != "" || !strings.Contains(errOut, "takes no arguments") {
+		t.Fatalf("extra argument: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+// Every resolution is audited by key name; no value reaches the database.
+func TestExecAudited(t *testing.T) {
+	home, getenv := execHome(t)
+	out, _, code := runExec(t, getenv, `{"protocolVersion":1,"provider":"agentsecrets","ids":["OPENAI_KEY","production/STRIPE_KEY","MISSING_KEY","bad id"]}`, "exec")
+	if code != 0 || len(decodeExec(t, out).Values) != 2 {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	st, err := audit.Open(filepath.Join(home, audit.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rows, err := st.Query(context.Background(), audit.Filter{Source: audit.SourceExec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rows {
+		got = append(got, fmt.Sprintf("%s %s %s/%s %v %s %s", r.Agent, r.Workspace, r.Project, r.Environment, r.Keys, r.Decision, r.Reason))
+	}
+	want := []string{
+		"openclaw:agentsecrets default app/development [OPENAI_KEY] ok ",
+		"openclaw:agentsecrets default app/production [STRIPE_KEY] ok ",
+		"openclaw:agentsecrets default app/development [MISSING_KEY] error NOT_FOUND",
+		"openclaw:agentsecrets default / [bad id] error INVALID_ID",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("rows\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if v, err := st.Verify(context.Background()); err != nil || !v.OK {
+		t.Fatalf("verify: %+v %v", v, err)
+	}
+	assertNoValueInFiles(t, home, "sk-dev-openai-0001", "sk_live_stripe_0003")
+}
+
+// assertNoValueInFiles greps every audit file under home for the values and
+// their base64 and hex forms.
+func assertNoValueInFiles(t *testing.T, home string, values ...string) {
+	t.Helper()
+	matches, _ := filepath.Glob(filepath.Join(home, audit.FileName+"*"))
+	if len(matches) == 0 {
+		t.Fatal("no audit database")
+	}
+	for _, p := range matches {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range values {
+			for _, form := range [][]byte{[]byte(v), []byte(fmt.Sprintf("%x", v))} {
+				if bytes.Contains(data, form) {
+					t.Fatalf("%s holds a value", p)
+				}
+			}
+		}
+	}
+}
+
+// agentsecretsBinary is the binary exec is spawned as: the copy of this test
+// binary testscript puts in $PATH (it runs Main under that name), or a build.
+func agentsecretsBinary(tb testing.TB) string {
+	tb.Helper()
+	if p, err := exec.LookPath("agentsecrets"); err == nil && strings.Contains(p, "testscript-main") {
+		return p
+	}
+	bin := filepath.Join(tb.TempDir(), "agentsecrets")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/The-17/agentsecrets/cmd/agentsecrets").CombinedOutput()
+	if err != nil {
+		tb.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// installCopy copies the binary into a folder of its own, as a regular file
+// (OpenClaw refuses symlinks) writable by its owner only.
+func installCopy(tb testing.TB, src string) string {
+	tb.Helper()
+	dst := filepath.Join(tb.TempDir(), "bin", "agentsecrets")
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o755)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		tb.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return dst
+}
+
+// spawnLikeOpenClaw runs bin the way OpenClaw's exec provider does: absolute
+// path, no shell, working directory the binary's folder, an environment of
+// exactly env, stdin a pipe carrying the request, no terminal (a new
+// session without a controlling one).
+func spawnLikeOpenClaw(tb testing.TB, bin string, env []string, request string, args ...string) (string, string, int) {
+	tb.Helper()
+	if !filepath.IsAbs(bin) {
+		tb.Fatalf("%s is not absolute", bin)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = filepath.Dir(bin)
+	cmd.Env = env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	_, _ = io.WriteString(stdin, request)
+	stdin.Close()
+	err = cmd.Wait()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		tb.Fatal(err)
+	}
+	return out.String(), errOut.String(), code
+}
+
+func TestExecSpawnedLikeOpenClaw(t *testing.T) {
+	sb := newSandbox(t)
+	sb.bin = agentsecretsBinary(t)
+	// Set up through the CLI: init makes "proj" the active project in the
+	// global config; a second project is then made active with project use.
+	sb.mustRun("", "init")
+	sb.mustRun("", "secrets", "set", "OPENAI_KEY=sk-proj-dev-9001", "STRIPE_KEY=sk_test_9002")
+	sb.mustRun("", "secrets", "set", "--env", "production", "STRIPE_KEY=sk_live_9003")
+	sb.mustRun("", "project", "create", "agents")
+	sb.mustRun("", "secrets", "set", "--project", "agents", "ANTHROPIC_KEY=sk-ant-9004")
+	sb.mustRun("", "project", "use", "agents")
+
+	bin := installCopy(t, sb.bin)
+	env := []string{"AGENTSECRETS_HOME=" + sb.home, "AGENTSECRETS_BACKEND=file", "AGENTSECRETS_PASSPHRASE=" + testPassphrase}
+	request := `{"protocolVersion":1,"provider":"agentsecrets","ids":["ANTHROPIC_KEY","proj/development/OPENAI_KEY","proj/production/STRIPE_KEY","OPENAI_KEY"]}`
+	out, errOut, code := spawnLikeOpenClaw(t, bin, env, request, "exec")
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	r := decodeExec(t, out)
+	want := map[string]string{"ANTHROPIC_KEY": "sk-ant-9004", "proj/development/OPENAI_KEY": "sk-proj-dev-9001", "proj/production/STRIPE_KEY": "sk_live_9003"}
+	if fmt.Sprint(r.Values) != fmt.Sprint(want) || r.Errors["OPENAI_KEY"].Code != "NOT_FOUND" || len(r.Errors) != 1 {
+		t.Fatalf("got %+v", r)
+	}
+
+	// The args a provider config can pin: exec --project P --env E.
+	out, errOut, code = spawnLikeOpenClaw(t, bin, env, `{"protocolVersion":1,"provider":"agentsecrets","ids":["STRIPE_KEY"]}`,
+		"exec", "--project", "proj", "--env", "production")
+	if r := decodeExec(t, out); code != 0 || errOut != "" || r.Values["STRIPE_KEY"] != "sk_live_9003" {
+		t.Fatalf("exit %d, stderr %q, %+v", code, errOut, r)
+	}
+
+	// Unusable request: one line on stderr, nothing on stdout.
+	out, errOut, code = spawnLikeOpenClaw(t, bin, env, `{"protocolVersion":3,"ids":["STRIPE_KEY"]}`, "exec")
+	if code == 0 || out != "" || strings.Count(errOut, "\n") != 1 {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	assertNoValueInFiles(t, sb.home, "sk-ant-9004", "sk-proj-dev-9001", "sk_live_9003")
+}
+
+// With neither HOME nor AGENTSECRETS_HOME the home comes from the user
+// database. An empty batch touches nothing there, so the user's own home is
+// only read; vault.TestHomeDir covers the lookup itself.
+func TestExecWithoutHome(t *testing.T) {
+	u, err := user.Current()
+	if err != nil || u.HomeDir == "" {
+		t.Skipf("no user database entry: %v", err)
+	}
+	bin := installCopy(t, agentsecretsBinary(t))
+	out, errOut, code := spawnLikeOpenClaw(t, bin, []string{"AGENTSECRETS_BACKEND=file"}, `{"protocolVersion":1,"provider":"agentsecrets","ids":[]}`, "exec")
+	if code != 0 || errOut != "" || out != `{"protocolVersion":1,"values":{}}`+"\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+// BenchmarkExecProcess100 spawns the binary as OpenClaw does with a batch of
+// 100 ids, on the encrypted file (whose Argon2id key derivation costs ~100 ms
+// per process by design) and, under scripts/with-keyring.sh, on the Secret
+// Service.
+func BenchmarkExecProcess100(b *testing.B) {
+	bin := installCopy(b, agentsecretsBinary(b))
+	backends := []string{"file"}
+	if os.Getenv("AGENTSECRETS_TEST_SECRET_SERVICE") == "1" {
+		backends = append(backends, "keychain")
+	}
+	for _, backend := range backends {
+		b.Run(backend, func(b *testing.B) {
+			home, dir := filepath.Join(b.TempDir(), "home"), filepath.Join(b.TempDir(), "app")
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				b.Fatal(err)
+			}
+			env := []string{"AGENTSECRETS_HOME=" + home, "AGENTSECRETS_BACKEND=" + backend, "AGENTSECRETS_PASSPHRASE=" + testPassphrase}
+			for _, k := range []string{"DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR"} {
+				if v := os.Getenv(k); v != "" {
+					env = append(env, k+"="+v)
+				}
+			}
+			setup := func(args ...string) {
+				cmd := exec.Command(bin, args...)
+				cmd.Dir, cmd.Env = dir, env
+				if out, err := cmd.CombinedOutput(); err != nil {
+					b.Fatalf("%v: %v\n%s", args, err, out)
+				}
+			}
+			setup("init")
+			args, ids := []string{"secrets", "set"}, make([]string, 0, 100)
+			for i := range 100 {
+				k := fmt.Sprintf("KEY_%03d", i)
+				args = append(args, fmt.Sprintf("%s=value-%d-abcdefghijklmnop", k, i))
+				ids = append(ids, k)
+			}
+			setup(args...)
+			idsJSON, _ := json.Marshal(ids)
+			request := `{"protocolVersion":1,"provider":"agentsecrets","ids":` + string(idsJSON) + `}`
+			b.ResetTimer()
+			for b.Loop() {
+				out, errOut, code := spawnLikeOpenClaw(b, bin, env, request, "exec")
+				if code != 0 || strings.Count(out, "value-") != 100 {
+					b.Fatalf("exit %d, stderr %q", code, errOut)
+				}
+			}
+		})
+	}
+}
