@@ -114,6 +114,22 @@ func TestMergeRefusesMalformed(t *testing.T) {
 	}
 }
 
+func TestMergeErrorsSayWhere(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`{"a": 1`, "ends too early"},
+		{"{\n  \"a\": 1,\n  \"b\": x\n}", "line 3, column"},
+		{`[1]`, "not a JSON object"},
+		{`{"mcpServers": []}`, "mcpServers is not a JSON object"},
+		{`{} {}`, "data after the JSON object"},
+	}
+	for _, tc := range tests {
+		_, _, err := install.Merge([]byte(tc.in), "agentsecrets", srv)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: err = %v, want %q", tc.in, err, tc.want)
+		}
+	}
+}
+
 func FuzzMerge(f *testing.F) {
 	for _, s := range []string{"", "{}", `{"mcpServers":{"x":{"command":"y"}}}`, `{"a":[1,{"b":null}],"mcpServers":null}`,
 		`{"mcpServers":{"agentsecrets":{"command":"c","args":[]}}}`, `{"k":"\u2028<"}`, `{"a":1,"a":2}`} {

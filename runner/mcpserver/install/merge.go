@@ -27,7 +27,7 @@ var ErrMalformed = errors.New("malformed config")
 func Merge(config []byte, name string, srv Server) ([]byte, bool, error) {
 	root, err := parseObject(config)
 	if err != nil {
-		return nil, false, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return nil, false, fmt.Errorf("%w: %s", ErrMalformed, describe(err, config))
 	}
 	servers := object{}
 	if raw, ok := root.get(ServersKey); ok && !isNull(raw) {
@@ -58,6 +58,35 @@ func Merge(config []byte, name string, srv Server) ([]byte, bool, error) {
 	}
 	out.WriteByte('\n')
 	return out.Bytes(), true, nil
+}
+
+// describe words a JSON error for a human, with the line and column of a
+// syntax error.
+func describe(err error, data []byte) string {
+	var syn *json.SyntaxError
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "the JSON ends too early (unclosed brace or bracket?)"
+	case errors.As(err, &syn):
+		// The decoder counts from the value it was reading; a whole-input
+		// parse gives the offset in the file.
+		var v any
+		if whole := json.Unmarshal(data, &v); whole != nil {
+			errors.As(whole, &syn)
+		}
+		line, col := position(data, syn.Offset)
+		return fmt.Sprintf("line %d, column %d: %v", line, col, err)
+	}
+	return err.Error()
+}
+
+// position turns a byte offset into a line and column, from 1.
+func position(data []byte, offset int64) (line, col int) {
+	offset = min(max(offset, 1), int64(len(data)))
+	before := data[:offset]
+	line = bytes.Count(before, []byte("\n")) + 1
+	col = int(offset) - bytes.LastIndexByte(before, '\n') - 1
+	return line, col
 }
 
 // member is one key of a JSON object with its raw value.

@@ -1,0 +1,221 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/The-17/agentsecrets/runner/mcpserver/install"
+)
+
+const claudeFixture = `{
+  "globalShortcut": "Alt+Space",
+  "mcpServers": {
+    "filesystem": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/tmp"]}
+  },
+  "preferences": {"theme": "dark"}
+}
+`
+
+const cursorFixture = `{"mcpServers":{"github":{"url":"https://api.githubcopilot.com/mcp/","headers":{"Authorization":"Bearer ${env:GH_TOKEN}"}}},"telemetry":false}`
+
+// installHome is a user home with the clients' config paths resolved.
+type installHome struct {
+	env            map[string]string
+	home           string
+	claude, cursor string
+}
+
+func newInstallHome(t *testing.T) *installHome {
+	t.Helper()
+	home := t.TempDir()
+	env := map[string]string{"HOME": home, "USERPROFILE": home, "APPDATA": filepath.Join(home, "AppData", "Roaming"), "AGENTSECRETS_NO_TTY": "1"}
+	h := &installHome{env: env, home: home}
+	var err error
+	ie := install.Env{Getenv: h.getenv}
+	if h.claude, err = install.ConfigPath(install.Claude, ie); err != nil {
+		t.Fatal(err)
+	}
+	if h.cursor, err = install.ConfigPath(install.Cursor, ie); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(h.claude, home) || !strings.HasPrefix(h.cursor, home) {
+		t.Fatalf("config paths %s, %s are outside the test home", h.claude, h.cursor)
+	}
+	return h
+}
+
+func (h *installHome) getenv(k string) string { return h.env[k] }
+
+func (h *installHome) write(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (h *installHome) run(args ...string) (int, string, string) {
+	var out, errOut bytes.Buffer
+	code := Run(append([]string{"mcp", "install"}, args...), NewIOStreams(strings.NewReader(""), &out, &errOut, h.getenv), h.getenv)
+	return code, out.String(), errOut.String()
+}
+
+func decodeJSON(t *testing.T, data []byte) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatalf("not a JSON object: %v\n%s", err, data)
+	}
+	return m
+}
+
+func readJSONFile(t *testing.T, path string) map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return decodeJSON(t, data)
+}
+
+// assertMerged wants cfg to hold everything of fixture plus our entry.
+func assertMerged(t *testing.T, cfg map[string]any, fixture string) {
+	t.Helper()
+	exe, err := executablePath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := decodeJSON(t, []byte(fixture))
+	if want["mcpServers"] == nil {
+		want["mcpServers"] = map[string]any{}
+	}
+	want["mcpServers"].(map[string]any)["agentsecrets"] = map[string]any{"command": exe, "args": []any{"mcp", "serve"}}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Errorf("config\n%v\nwant\n%v", cfg, want)
+	}
+	if !filepath.IsAbs(exe) {
+		t.Errorf("command %q is not absolute", exe)
+	}
+}
+
+func backups(t *testing.T, path string) []string {
+	t.Helper()
+	m, err := filepath.Glob(path + ".bak-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestMCPInstallMergesKeepingEverythingElse(t *testing.T) {
+	h := newInstallHome(t)
+	h.write(t, h.claude, claudeFixture)
+	h.write(t, h.cursor, cursorFixture)
+
+	code, out, errOut := h.run()
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	assertMerged(t, readJSONFile(t, h.claude), claudeFixture)
+	assertMerged(t, readJSONFile(t, h.cursor), cursorFixture)
+	for path, fixture := range map[string]string{h.claude: claudeFixture, h.cursor: cursorFixture} {
+		b := backups(t, path)
+		if len(b) != 1 {
+			t.Fatalf("%s: %d backups, want 1", path, len(b))
+		}
+		if data, _ := os.ReadFile(b[0]); string(data) != fixture {
+			t.Errorf("backup %s does not hold the previous file", b[0])
+		}
+		if !strings.Contains(out, path) {
+			t.Errorf("output does not name %s:\n%s", path, out)
+		}
+	}
+
+	before := tree(t, h.home)
+	code, out, errOut = h.run("--client", "all")
+	if code != 0 {
+		t.Fatalf("second run: exit %d\n%s%s", code, out, errOut)
+	}
+	if strings.Count(out, "already configured") != 2 {
+		t.Errorf("second run output:\n%s", out)
+	}
+	if tree(t, h.home) != before {
+		t.Error("second run changed files")
+	}
+}
+
+func TestMCPInstallCreatesMissingConfig(t *testing.T) {
+	h := newInstallHome(t)
+	code, out, errOut := h.run("--client", "cursor")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	assertMerged(t, readJSONFile(t, h.cursor), "{}")
+	for path, want := range map[string]os.FileMode{h.cursor: 0o600, filepath.Dir(h.cursor): 0o700 | os.ModeDir} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode() & (os.ModePerm | os.ModeDir); got != want {
+			t.Errorf("%s: mode %v, want %v", path, got, want)
+		}
+	}
+	if _, err := os.Stat(h.claude); !os.IsNotExist(err) {
+		t.Error("--client cursor touched Claude Desktop's config")
+	}
+	if len(backups(t, h.cursor)) != 0 {
+		t.Error("backup of a file that did not exist")
+	}
+}
+
+func TestMCPInstallMalformedWritesNothing(t *testing.T) {
+	h := newInstallHome(t)
+	h.write(t, h.claude, claudeFixture)
+	h.write(t, h.cursor, `{"mcpServers": {"github": {"url": "x"}},`)
+	before := tree(t, h.home)
+	code, out, errOut := h.run()
+	if code != ExitUsage {
+		t.Fatalf("exit %d, want %d\n%s%s", code, ExitUsage, out, errOut)
+	}
+	if !strings.Contains(errOut, h.cursor) || !strings.Contains(errOut, "malformed") || !strings.Contains(errOut, "nothing was written") {
+		t.Errorf("error does not name the file and the problem:\n%s", errOut)
+	}
+	if tree(t, h.home) != before {
+		t.Error("a malformed config led to writes")
+	}
+}
+
+func TestMCPInstallPrintWritesNothing(t *testing.T) {
+	h := newInstallHome(t)
+	h.write(t, h.claude, claudeFixture)
+	before := tree(t, h.home)
+	for _, client := range []string{"claude", "cursor"} {
+		code, out, errOut := h.run("--client", client, "--print")
+		if code != 0 {
+			t.Fatalf("exit %d\n%s%s", code, out, errOut)
+		}
+		fixture := claudeFixture
+		if client == "cursor" {
+			fixture = "{}"
+		}
+		assertMerged(t, decodeJSON(t, []byte(out)), fixture)
+	}
+	if tree(t, h.home) != before {
+		t.Error("--print wrote files")
+	}
+}
+
+func TestMCPInstallRejectsUnknownClient(t *testing.T) {
+	h := newInstallHome(t)
+	code, _, errOut := h.run("--client", "vscode")
+	if code != ExitUsage || !strings.Contains(errOut, `"vscode"`) {
+		t.Fatalf("exit %d:\n%s", code, errOut)
+	}
+}
