@@ -85,6 +85,9 @@ func runMCPServe(c *cobra.Command, f *Factory, agent string) error {
 	log := slog.New(slog.NewTextHandler(f.IO.ErrOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	transport := &mcp.IOTransport{Reader: readCloser(f.IO.In), Writer: nopWriteCloser{f.IO.Out}}
 	log.Info("agentsecrets mcp server on stdio", "agent", agentOrAnonymous(agent))
+	if f.IO.IsStdinTTY() {
+		log.Warn("stdin is a terminal: this command speaks MCP on stdin and stdout and is started by an MCP client; see agentsecrets mcp install")
+	}
 	err := mcpserver.Serve(ctx, newMCPBackend(f, agent), transport, mcpserver.Options{Version: version(), Logger: log})
 	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("mcp serve: %v", err)

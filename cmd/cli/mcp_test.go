@@ -380,3 +380,88 @@ func TestMCPServeFollowsVaultChanges(t *testing.T) {
 	}
 	assertNoValue(t, "api_call result", raw, later)
 }
+
+// Parallel tool calls through one server each carry their own credential.
+func TestMCPServeConcurrentCalls(t *testing.T) {
+	v := newMCPVault(t)
+	const n = 8
+	values := map[string]string{}
+	for i := 0; i < n; i++ {
+		key := "KEY_" + string(rune('A'+i))
+		values[key] = randomSecret(key + "_")
+		v.set(t, key, values[key])
+	}
+	v.allow(t, "127.0.0.1")
+	up := newEchoUpstream(t)
+	cs, _ := startMCP(t, v)
+
+	var wg sync.WaitGroup
+	results := make([]string, n)
+	failed := make([]string, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			key := "KEY_" + string(rune('A'+i))
+			res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: mcpserver.ToolAPICall,
+				Arguments: map[string]any{"url": up.URL + "/" + key, "bearer": []string{key}}})
+			switch {
+			case err != nil:
+				failed[i] = err.Error()
+			case res.IsError:
+				failed[i] = resultText(res)
+			default:
+				raw, _ := json.Marshal(res)
+				results[i] = string(raw)
+			}
+		}(i)
+	}
+	wg.Wait()
+	for i, f := range failed {
+		if f != "" {
+			t.Fatalf("call %d: %s", i, f)
+		}
+	}
+	got := map[string]bool{}
+	for _, r := range up.requests() {
+		got[r.Auth] = true
+	}
+	for key, val := range values {
+		if !got["Bearer "+val] {
+			t.Errorf("upstream never got %s", key)
+		}
+	}
+	all := strings.Join(results, "\n")
+	for _, val := range values {
+		assertNoValue(t, "results", all, val)
+	}
+}
+
+func TestMCPServeCutsHugeBodies(t *testing.T) {
+	v := newMCPVault(t)
+	secret := randomSecret("sk_")
+	v.set(t, "BIG_KEY", secret)
+	v.allow(t, "127.0.0.1")
+	line := strings.Repeat("x", 1000) + secret + "\n"
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for i := 0; i < 2*mcpMaxBody/len(line); i++ {
+			io.WriteString(w, line)
+		}
+	}))
+	t.Cleanup(up.Close)
+	cs, _ := startMCP(t, v)
+	res, raw := callMCP(t, cs, mcpserver.ToolAPICall, map[string]any{"url": up.URL, "bearer": []string{"BIG_KEY"}})
+	if res.IsError {
+		t.Fatal(resultText(res))
+	}
+	var out mcpserver.APICallOutput
+	data, _ := json.Marshal(res.StructuredContent)
+	if err := json.Unmarshal(data, &out); err != nil {
+		t.Fatal(err)
+	}
+	body, _ := out.Body.(string)
+	if !out.Truncated || len(body) > mcpMaxBody || len(body) < mcpMaxBody/2 {
+		t.Errorf("truncated=%v, body of %d bytes (cap %d)", out.Truncated, len(body), mcpMaxBody)
+	}
+	assertNoValue(t, "cut result", raw, secret)
+}
