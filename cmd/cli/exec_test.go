@@ -359,6 +359,28 @@ func TestExecSpawnedLikeOpenClaw(t *testing.T) {
 	assertNoValueInFiles(t, sb.home, "sk-ant-9004", "sk-proj-dev-9001", "sk_live_9003")
 }
 
+// On the Secret Service (under scripts/with-keyring.sh) the provider needs
+// only the bus address besides a non-default home: the backend kind is the
+// one recorded at init.
+func TestExecSpawnedLikeOpenClawKeychain(t *testing.T) {
+	if os.Getenv("AGENTSECRETS_TEST_SECRET_SERVICE") != "1" {
+		t.Skip("needs a Secret Service: run under scripts/with-keyring.sh")
+	}
+	sb := newSandbox(t)
+	sb.bin = agentsecretsBinary(t)
+	bus := "DBUS_SESSION_BUS_ADDRESS=" + os.Getenv("DBUS_SESSION_BUS_ADDRESS")
+	sb.env = []string{"PATH=" + os.Getenv("PATH"), "AGENTSECRETS_HOME=" + sb.home, "AGENTSECRETS_BACKEND=keychain", bus}
+	sb.mustRun("", "init")
+	sb.mustRun("", "secrets", "set", "OPENAI_KEY=sk-keychain-exec-8001")
+	bin := installCopy(t, sb.bin)
+	out, errOut, code := spawnLikeOpenClaw(t, bin, []string{"AGENTSECRETS_HOME=" + sb.home, bus},
+		`{"protocolVersion":1,"provider":"agentsecrets","ids":["OPENAI_KEY","MISSING_KEY"]}`, "exec")
+	r := decodeExec(t, out)
+	if code != 0 || errOut != "" || r.Values["OPENAI_KEY"] != "sk-keychain-exec-8001" || r.Errors["MISSING_KEY"].Code != "NOT_FOUND" {
+		t.Fatalf("exit %d, stderr %q, %+v", code, errOut, r)
+	}
+}
+
 // With neither HOME nor AGENTSECRETS_HOME the home comes from the user
 // database. An empty batch touches nothing there, so the user's own home is
 // only read; vault.TestHomeDir covers the lookup itself.
