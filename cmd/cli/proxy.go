@@ -169,6 +169,7 @@ func newProxyHandler(f *Factory, o *proxyStartOptions) (*proxy.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.Vault = proxy.NewBindingCache(v)
 	if _, err := v.Allowlist(); err != nil {
 		return nil, err
 	}

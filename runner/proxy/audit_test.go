@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/The-17/agentsecrets/runner/audit"
@@ -43,7 +44,13 @@ func TestProxyCallsAreAuditedWithoutValues(t *testing.T) {
 	if len(entries) != len(calls) {
 		t.Fatalf("%d audit rows, want %d", len(entries), len(calls))
 	}
-	first := entries[0]
+	// Events are written after their response, so rows may be in another
+	// order than the requests: find each by its key.
+	byKey := map[string]audit.Entry{}
+	for _, e := range entries {
+		byKey[strings.Join(e.Keys, ",")] = e
+	}
+	first := byKey["TOKEN_A"]
 	if first.Agent != AgentTokenID(agentToken) || !slices.Equal(first.Keys, []string{"TOKEN_A"}) ||
 		first.Status != 200 || first.Decision != audit.DecisionOK || first.Redactions == 0 || first.Environment != "development" {
 		t.Errorf("first row %+v", first.Event)
@@ -51,10 +58,10 @@ func TestProxyCallsAreAuditedWithoutValues(t *testing.T) {
 	if want := f.upstream.URL + "/v1?x=1&apiKey={TOKEN_A}"; first.URL != want {
 		t.Errorf("url %q, want %q", first.URL, want)
 	}
-	if e := entries[1]; e.Agent != "billing-tool" || !slices.Equal(e.AuthStyles, []string{"bearer"}) {
+	if e := byKey["TOKEN_B"]; e.Agent != "billing-tool" || !slices.Equal(e.AuthStyles, []string{"bearer"}) {
 		t.Errorf("second row %+v", e.Event)
 	}
-	if e := entries[2]; e.Decision != audit.DecisionError || e.Agent != "anonymous" {
+	if e := byKey["NOT_THERE"]; e.Decision != audit.DecisionError || e.Agent != "anonymous" {
 		t.Errorf("third row %+v", e.Event)
 	}
 	if res, err := f.audit.Verify(context.Background()); err != nil || !res.OK {

@@ -123,5 +123,13 @@
 // Each proxied request is one audit event (source "proxy"), written after
 // the response has been sent so the client does not wait for it; at most
 // 256 such writes are pending, past which a request writes its own before
-// returning.
+// returning. Rows of concurrent requests may therefore be in another order
+// than the requests; each row's time is when it was written.
+//
+// # Caching
+//
+// A long-running proxy reads the vault once: values, the allowlist
+// (runner.StoreVault with Cache) and each secret's domain bindings
+// (BindingCache) are kept in memory until POST /sync (agentsecrets proxy
+// sync). A secret added later is read when first used.
 package proxy

@@ -34,7 +34,7 @@ var testSecrets = map[string]string{
 // 127.0.0.1 on the allowlist, a real policy engine and audit store, a
 // handler behind a loopback server, and a loopback upstream.
 type fixture struct {
-	t        *testing.T
+	t        testing.TB
 	home     string
 	store    *vault.Store
 	vault    *runner.StoreVault
@@ -44,7 +44,7 @@ type fixture struct {
 	upstream *upstream
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	root := t.TempDir()
 	home, project := filepath.Join(root, "home"), filepath.Join(root, "app")
@@ -82,7 +82,7 @@ func newFixture(t *testing.T) *fixture {
 	if _, err := sv.All(); err != nil { // open the backend before concurrent use
 		t.Fatal(err)
 	}
-	r := runner.New(engine, sv, as)
+	r := runner.New(engine, NewBindingCache(sv), as)
 	r.RedactAll = true
 	token, err := NewSessionToken()
 	if err != nil {
@@ -145,7 +145,7 @@ type upstream struct {
 	handle http.HandlerFunc
 }
 
-func newUpstream(t *testing.T) *upstream {
+func newUpstream(t testing.TB) *upstream {
 	u := &upstream{}
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.count.Add(1)

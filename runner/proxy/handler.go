@@ -198,12 +198,17 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *Err
 	return body, nil
 }
 
+// copyBuffers are the buffers streamBody copies through.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
 // streamBody copies the redacted body to the client, flushing after each
 // read so server-sent events arrive as they are produced. A client that
 // goes away ends the copy.
 func streamBody(w http.ResponseWriter, body io.Reader) {
 	rc := http.NewResponseController(w)
-	buf := make([]byte, 32<<10)
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	buf := *bp
 	for {
 		n, err := body.Read(buf)
 		if n > 0 {
