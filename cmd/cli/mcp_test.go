@@ -465,3 +465,55 @@ func TestMCPServeCutsHugeBodies(t *testing.T) {
 	}
 	assertNoValue(t, "cut result", raw, secret)
 }
+
+// The built binary, spawned the way MCP clients spawn it: stdio pipes, no
+// terminal, its own process.
+func TestMCPServeBinaryOverStdio(t *testing.T) {
+	sb := newSandbox(t)
+	sb.mustRun("", "init")
+	secret := randomSecret("sk_live_")
+	sb.mustRun(secret+"\n", "secrets", "set", "STRIPE_KEY")
+	env := map[string]string{}
+	for _, kv := range sb.env {
+		k, val, _ := strings.Cut(kv, "=")
+		env[k] = val
+	}
+	s, err := vault.Open(vault.Options{Cwd: sb.project, Getenv: func(k string) string { return env[k] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AllowlistAdd([]string{"127.0.0.1"}); err != nil {
+		t.Fatal(err)
+	}
+	up := newEchoUpstream(t)
+
+	cmd := sb.command("", "mcp", "serve", "--agent", "bin-agent")
+	cmd.Stdin = nil
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	client := mcp.NewClient(&mcp.Implementation{Name: "cli-test", Version: "1"}, nil)
+	cs, err := client.Connect(context.Background(), &mcp.CommandTransport{Command: cmd}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, raw := callMCP(t, cs, mcpserver.ToolAPICall, map[string]any{"url": up.URL, "bearer": []string{"STRIPE_KEY"}})
+	if res.IsError {
+		t.Fatal(resultText(res))
+	}
+	if got := up.requests(); len(got) != 1 || got[0].Auth != "Bearer "+secret {
+		t.Fatal("upstream did not get the credential")
+	}
+	_, logs := callMCP(t, cs, mcpserver.ToolAuditLogs, map[string]any{"last": 1})
+	if !strings.Contains(logs, `"agent":"bin-agent"`) || !strings.Contains(logs, `"source":"mcp"`) {
+		t.Errorf("audit_logs: %s", logs)
+	}
+	if err := cs.Close(); err != nil {
+		t.Errorf("close: %v", err)
+	}
+	if cmd.ProcessState == nil || !cmd.ProcessState.Success() {
+		t.Errorf("mcp serve did not exit cleanly: %v\n%s", cmd.ProcessState, stderr)
+	}
+	assertNoValue(t, "api_call result", raw, secret)
+	assertNoValue(t, "audit_logs result", logs, secret)
+	assertNoValue(t, "stderr", stderr.String(), secret)
+}
