@@ -150,11 +150,15 @@ var _ mcpserver.Backend = (*mcpBackend)(nil)
 
 // APICall implements mcpserver.Backend.
 func (b *mcpBackend) APICall(ctx context.Context, in mcpserver.APICallInput) (mcpserver.APICallOutput, error) {
-	call, err := b.buildCall(in)
+	r, err := b.runnerFor()
 	if err != nil {
 		return mcpserver.APICallOutput{}, mcpError(err)
 	}
-	r, err := b.runnerFor()
+	// First, so that no error message below can echo a value.
+	if err := b.refuseValues(in); err != nil {
+		return mcpserver.APICallOutput{}, err
+	}
+	call, err := b.buildCall(in)
 	if err != nil {
 		return mcpserver.APICallOutput{}, mcpError(err)
 	}
@@ -205,6 +209,44 @@ func (b *mcpBackend) buildCall(in mcpserver.APICallInput) (*runner.Call, error) 
 		}
 	}
 	return call, nil
+}
+
+// minGuardedValue is the shortest value looked for in arguments; shorter
+// ones would match ordinary text.
+const minGuardedValue = 6
+
+// refuseValues fails when an argument holds a value of the environment:
+// the model was given one by mistake and must name the key instead. The
+// error names neither the value nor where it was.
+func (b *mcpBackend) refuseValues(in mcpserver.APICallInput) error {
+	args := []string{in.URL, in.Body}
+	for _, m := range []map[string]string{in.Headers, in.Params} {
+		for k, v := range m {
+			args = append(args, k, v)
+		}
+	}
+	for _, list := range [][]string{in.Bearer, in.Basic, in.Header, in.Query, in.BodyField, in.FormField, in.Policy} {
+		args = append(args, list...)
+	}
+	b.mu.Lock()
+	values, err := b.vault.All()
+	b.mu.Unlock()
+	if err != nil {
+		return mcpError(err)
+	}
+	for _, v := range values {
+		if len(v) < minGuardedValue {
+			continue
+		}
+		for _, a := range args {
+			if strings.Contains(a, string(v)) {
+				return &mcpserver.Error{Code: mcpserver.CodeBadRequest,
+					Message: "an argument holds a secret value; values never go in tool arguments",
+					Hint:    "name the key instead (bearer, header Name=KEY, query param=KEY, body_field, form_field) and tell the human the value was exposed so they can rotate it"}
+			}
+		}
+	}
+	return nil
 }
 
 func sortedPairs(m map[string]string, sep string) []string {

@@ -344,6 +344,20 @@ func TestMCPServeRefusesWithHints(t *testing.T) {
 			assertNoValue(t, "error result", raw, secret, secret+"b")
 		})
 	}
+	for _, args := range []map[string]any{
+		{"url": up.URL, "headers": map[string]string{"Authorization": "Bearer " + secret}},
+		{"url": up.URL + "/?token=" + secret},
+		{"url": up.URL, "method": "POST", "body": `{"api_key":"` + secret + `"}`},
+		{"url": up.URL, "policy": []string{"hmac"}, "params": map[string]string{"key": secret}},
+	} {
+		res, raw := callMCP(t, cs, mcpserver.ToolAPICall, args)
+		if !res.IsError || !strings.Contains(resultText(res), "holds a secret value") {
+			t.Errorf("a value in the arguments was not refused: %s", resultText(res))
+		}
+		if strings.Count(raw, secret) != 0 {
+			t.Error("the refusal echoes the value")
+		}
+	}
 	if n := len(up.requests()); n != 0 {
 		t.Fatalf("upstream received %d requests from refused calls", n)
 	}
