@@ -36,6 +36,7 @@ type Factory struct {
 
 	store      *vault.Store
 	auditStore *audit.Store
+	auditErr   error
 	engine     *policies.Engine
 }
 
@@ -94,6 +95,7 @@ func Run(args []string, streams *IOStreams, getenv func(string) string) int {
 	f := &Factory{IO: streams, Getenv: getenv}
 	root := newRootCmd(f)
 	root.SetArgs(args)
+	defer f.CloseAudit()
 	err := root.Execute()
 	if err == nil {
 		return ExitOK
