@@ -62,7 +62,7 @@ const (
 type Function struct {
 	Name   string
 	Params []string
-	fn     api.GoModuleFunc
+	fn     hostFunc
 }
 
 // functions is the registration table, in the order of the package
@@ -113,7 +113,7 @@ func Instantiate(ctx context.Context, r wazero.Runtime) (api.Module, error) {
 			params[i] = api.ValueTypeI32
 		}
 		b.NewFunctionBuilder().
-			WithGoModuleFunction(f.fn, params, i32).
+			WithGoModuleFunction(goModuleFunc(f.fn), params, i32).
 			WithParameterNames(f.Params...).
 			WithResultNames("result").
 			Export(f.Name)

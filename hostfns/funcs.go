@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
+	"math"
 	"mime"
 	"net/http"
 	"strings"
@@ -15,10 +16,24 @@ import (
 	"github.com/tidwall/sjson"
 )
 
-// Every function below has the api.GoModuleFunc shape: parameters are read
-// from stack as i32 and the single i32 result is written to stack[0].
+// hostFunc is the shape every host function below is written in: c is the
+// call state (never nil), the i32 parameters are read from stack, and the
+// i32 result is returned.
+type hostFunc func(c *Call, m api.Module, stack []uint64) int32
 
-func ret(stack []uint64, code int32) { stack[0] = api.EncodeI32(code) }
+// goModuleFunc adapts fn to wazero: it finds the Call carried by the
+// context, answers ErrInternal when there is none, and writes the result
+// to stack[0].
+func goModuleFunc(fn hostFunc) api.GoModuleFunc {
+	return func(ctx context.Context, m api.Module, stack []uint64) {
+		c := CallFrom(ctx)
+		if c == nil {
+			stack[0] = api.EncodeI32(ErrInternal)
+			return
+		}
+		stack[0] = api.EncodeI32(fn(c, m, stack))
+	}
+}
 
 func arg(stack []uint64, i int) uint32 { return uint32(stack[i]) }
 
@@ -38,11 +53,12 @@ func read(m api.Module, ptr, n uint32) ([]byte, int32) {
 
 // output writes v to the guest buffer (buf, cap) following the getter
 // convention: cap 0 asks for the length only.
-func output(m api.Module, buf, capacity uint32, v []byte) int32 {
-	if _, code := read(m, buf, capacity); code != 0 {
+func output[T string | []byte](m api.Module, buf, capacity uint32, v T) int32 {
+	dst, code := read(m, buf, capacity)
+	if code != 0 {
 		return code
 	}
-	if len(v) > int(^uint32(0)>>1) {
+	if len(v) > math.MaxInt32 {
 		return ErrLimit
 	}
 	if capacity == 0 {
@@ -51,59 +67,31 @@ func output(m api.Module, buf, capacity uint32, v []byte) int32 {
 	if uint32(len(v)) > capacity {
 		return ErrTooSmall
 	}
-	m.Memory().Write(buf, v)
+	copy(dst, v)
 	return int32(len(v))
 }
 
-func fnParam(ctx context.Context, m api.Module, stack []uint64) {
-	c := CallFrom(ctx)
-	if c == nil {
-		ret(stack, ErrInternal)
-		return
-	}
+func fnParam(c *Call, m api.Module, stack []uint64) int32 {
 	name, code := read(m, arg(stack, 0), arg(stack, 1))
 	if code != 0 {
-		ret(stack, code)
-		return
+		return code
 	}
 	v, ok := c.Params[string(name)]
 	if !ok {
-		ret(stack, ErrNotFound)
-		return
+		return ErrNotFound
 	}
-	ret(stack, outputString(m, arg(stack, 2), arg(stack, 3), v))
+	return output(m, arg(stack, 2), arg(stack, 3), v)
 }
 
-func outputString(m api.Module, buf, capacity uint32, v string) int32 {
-	if _, code := read(m, buf, capacity); code != 0 {
-		return code
-	}
-	if capacity == 0 {
-		return int32(len(v))
-	}
-	if uint32(len(v)) > capacity {
-		return ErrTooSmall
-	}
-	m.Memory().WriteString(buf, v)
-	return int32(len(v))
-}
-
-func fnSecretOpen(ctx context.Context, m api.Module, stack []uint64) {
-	c := CallFrom(ctx)
-	if c == nil {
-		ret(stack, ErrInternal)
-		return
-	}
+func fnSecretOpen(c *Call, m api.Module, stack []uint64) int32 {
 	name, code := read(m, arg(stack, 0), arg(stack, 1))
 	if code != 0 {
-		ret(stack, code)
-		return
+		return code
 	}
 	if !validSecretName(name) {
-		ret(stack, ErrBadArgument)
-		return
+		return ErrBadArgument
 	}
-	ret(stack, c.open(name))
+	return c.open(name)
 }
 
 func validSecretName(b []byte) bool {
@@ -118,27 +106,24 @@ func validSecretName(b []byte) bool {
 	return true
 }
 
-func fnRequestGet(ctx context.Context, m api.Module, stack []uint64) {
-	c := CallFrom(ctx)
-	if c == nil || c.Req == nil {
-		ret(stack, ErrInternal)
-		return
+func fnRequestGet(c *Call, m api.Module, stack []uint64) int32 {
+	if c.Req == nil {
+		return ErrInternal
 	}
 	buf, capacity := arg(stack, 1), arg(stack, 2)
 	r := c.Req
 	switch int32(arg(stack, 0)) {
 	case FieldMethod:
-		ret(stack, outputString(m, buf, capacity, r.Method))
+		return output(m, buf, capacity, r.Method)
 	case FieldBody:
-		ret(stack, output(m, buf, capacity, r.Body))
+		return output(m, buf, capacity, r.Body)
 	case FieldURL, FieldHost, FieldPath, FieldQuery:
 		if r.URL == nil {
-			ret(stack, ErrNotFound)
-			return
+			return ErrNotFound
 		}
-		ret(stack, outputString(m, buf, capacity, urlField(c, int32(arg(stack, 0)))))
+		return output(m, buf, capacity, urlField(c, int32(arg(stack, 0))))
 	default:
-		ret(stack, ErrBadArgument)
+		return ErrBadArgument
 	}
 }
 
@@ -155,23 +140,19 @@ func urlField(c *Call, field int32) string {
 	return u.RawQuery
 }
 
-func fnHeaderGet(ctx context.Context, m api.Module, stack []uint64) {
-	c := CallFrom(ctx)
-	if c == nil || c.Req == nil {
-		ret(stack, ErrInternal)
-		return
+func fnHeaderGet(c *Call, m api.Module, stack []uint64) int32 {
+	if c.Req == nil {
+		return ErrInternal
 	}
 	name, code := read(m, arg(stack, 0), arg(stack, 1))
 	if code != 0 {
-		ret(stack, code)
-		return
+		return code
 	}
 	vs := findHeader(c.Req.Header, name)
 	if len(vs) == 0 {
-		ret(stack, ErrNotFound)
-		return
+		return ErrNotFound
 	}
-	ret(stack, outputString(m, arg(stack, 2), arg(stack, 3), vs[0]))
+	return output(m, arg(stack, 2), arg(stack, 3), vs[0])
 }
 
 func findHeader(h http.Header, name []byte) []string {
@@ -186,51 +167,41 @@ func findHeader(h http.Header, name []byte) []string {
 	return nil
 }
 
-func fnHeaderSet(ctx context.Context, m api.Module, stack []uint64) {
-	c := CallFrom(ctx)
-	if c == nil || c.Req == nil {
-		ret(stack, ErrInternal)
-		return
+func fnHeaderSet(c *Call, m api.Module, stack []uint64) int32 {
+	if c.Req == nil {
+		return ErrInternal
 	}
 	name, code := read(m, arg(stack, 0), arg(stack, 1))
 	if code != 0 {
-		ret(stack, code)
-		return
+		return code
 	}
 	value, code := read(m, arg(stack, 2), arg(stack, 3))
 	if code != 0 {
-		ret(stack, code)
-		return
+		return code
 	}
 	if len(value) > MaxValueLen {
-		ret(stack, ErrLimit)
-		return
+		return ErrLimit
 	}
 	if !validHeaderName(name) || !validHeaderValue(value) {
-		ret(stack, ErrBadArgument)
-		return
+		return ErrBadArgument
 	}
 	setHeader(c.Req, headerName(name), string(value))
-	ret(stack, 0)
+	return 0
 }
 
-func fnHeaderDel(ctx context.Context, m api.Module, stack []uint64) {
-	c := CallFrom(ctx)
-	if c == nil || c.Req == nil {
-		ret(stack, ErrInternal)
-		return
+func fnHeaderDel(c *Call, m api.Module, stack []uint64) int32 {
+	if c.Req == nil {
+		return ErrInternal
 	}
 	name, code := read(m, arg(stack, 0), arg(stack, 1))
 	if code != 0 {
-		ret(stack, code)
-		return
+		return code
 	}
 	if !validHeaderName(name) {
-		ret(stack, ErrBadArgument)
-		return
+		return ErrBadArgument
 	}
 	delHeader(c.Req.Header, name)
-	ret(stack, 0)
+	return 0
 }
 
 // commonHeaders avoids allocating the most frequent header names.
@@ -294,42 +265,34 @@ func validHeaderValue(b []byte) bool {
 	return true
 }
 
-func fnHeaderSetSecret(ctx context.Context, m api.Module, stack []uint64) {
-	c := CallFrom(ctx)
-	if c == nil || c.Req == nil {
-		ret(stack, ErrInternal)
-		return
+func fnHeaderSetSecret(c *Call, m api.Module, stack []uint64) int32 {
+	if c.Req == nil {
+		return ErrInternal
 	}
 	name, code := read(m, arg(stack, 0), arg(stack, 1))
 	if code != 0 {
-		ret(stack, code)
-		return
+		return code
 	}
 	prefix, code := read(m, arg(stack, 2), arg(stack, 3))
 	if code != 0 {
-		ret(stack, code)
-		return
+		return code
 	}
 	if len(prefix) > MaxValueLen {
-		ret(stack, ErrLimit)
-		return
+		return ErrLimit
 	}
 	h := c.lookup(int32(arg(stack, 4)))
 	if h == nil {
-		ret(stack, ErrBadHandle)
-		return
+		return ErrBadHandle
 	}
 	if !validHeaderName(name) || !validHeaderValue(prefix) {
-		ret(stack, ErrBadArgument)
-		return
+		return ErrBadArgument
 	}
 	value, ok := encodeSecret(c, h.value, int32(arg(stack, 5)), prefix)
 	if !ok || !validHeaderValue([]byte(value[len(prefix):])) {
-		ret(stack, ErrBadArgument)
-		return
+		return ErrBadArgument
 	}
 	setHeader(c.Req, headerName(name), value)
-	ret(stack, 0)
+	return 0
 }
 
 // encodeSecret returns prefix followed by the secret in the given encoding,
@@ -379,57 +342,47 @@ func containsByte(b []byte, ch byte) bool {
 	return false
 }
 
-func fnQuerySetSecret(ctx context.Context, m api.Module, stack []uint64) {
-	c := CallFrom(ctx)
-	if c == nil || c.Req == nil || c.Req.URL == nil {
-		ret(stack, ErrInternal)
-		return
+func fnQuerySetSecret(c *Call, m api.Module, stack []uint64) int32 {
+	if c.Req == nil || c.Req.URL == nil {
+		return ErrInternal
 	}
 	name, code := read(m, arg(stack, 0), arg(stack, 1))
 	if code != 0 {
-		ret(stack, code)
-		return
+		return code
 	}
 	h := c.lookup(int32(arg(stack, 2)))
 	if h == nil {
-		ret(stack, ErrBadHandle)
-		return
+		return ErrBadHandle
 	}
 	if len(name) == 0 || len(name) > 256 {
-		ret(stack, ErrBadArgument)
-		return
+		return ErrBadArgument
 	}
 	c.Req.URL.RawQuery = setPair(c.Req.URL.RawQuery, string(name), h.value)
 	c.Req.URL.ForceQuery = false
-	ret(stack, 0)
+	return 0
 }
 
-func fnFormSetSecret(ctx context.Context, m api.Module, stack []uint64) {
-	c := CallFrom(ctx)
-	if c == nil || c.Req == nil {
-		ret(stack, ErrInternal)
-		return
+func fnFormSetSecret(c *Call, m api.Module, stack []uint64) int32 {
+	if c.Req == nil {
+		return ErrInternal
 	}
 	field, code := read(m, arg(stack, 0), arg(stack, 1))
 	if code != 0 {
-		ret(stack, code)
-		return
+		return code
 	}
 	h := c.lookup(int32(arg(stack, 2)))
 	if h == nil {
-		ret(stack, ErrBadHandle)
-		return
+		return ErrBadHandle
 	}
 	const formType = "application/x-www-form-urlencoded"
 	if len(field) == 0 || len(field) > 256 || !contentTypeIs(c.Req.Header, func(mt string) bool { return mt == formType }) {
-		ret(stack, ErrBadArgument)
-		return
+		return ErrBadArgument
 	}
 	c.Req.Body = []byte(setPair(string(c.Req.Body), string(field), h.value))
 	if len(findHeader(c.Req.Header, []byte("Content-Type"))) == 0 {
 		setHeader(c.Req, "Content-Type", formType)
 	}
-	ret(stack, 0)
+	return 0
 }
 
 // contentTypeIs reports whether the request has no Content-Type or one whose
@@ -475,66 +428,51 @@ func pairKey(pair string) string {
 	return k
 }
 
-func fnJSONSetSecret(ctx context.Context, m api.Module, stack []uint64) {
-	c := CallFrom(ctx)
-	if c == nil || c.Req == nil {
-		ret(stack, ErrInternal)
-		return
+func fnJSONSetSecret(c *Call, m api.Module, stack []uint64) int32 {
+	if c.Req == nil {
+		return ErrInternal
 	}
 	path, code := read(m, arg(stack, 0), arg(stack, 1))
 	if code != 0 {
-		ret(stack, code)
-		return
+		return code
 	}
 	h := c.lookup(int32(arg(stack, 2)))
 	if h == nil {
-		ret(stack, ErrBadHandle)
-		return
+		return ErrBadHandle
 	}
 	if len(path) == 0 || len(path) > 1024 || !contentTypeIs(c.Req.Header, isJSONType) {
-		ret(stack, ErrBadArgument)
-		return
+		return ErrBadArgument
 	}
 	body := c.Req.Body
 	if len(strings.TrimSpace(string(body))) == 0 {
 		body = []byte("{}")
 	}
 	if !gjson.ValidBytes(body) {
-		ret(stack, ErrBadArgument)
-		return
+		return ErrBadArgument
 	}
 	out, err := sjson.SetBytes(body, string(path), string(h.value))
 	if err != nil || !gjson.ValidBytes(out) {
-		ret(stack, ErrBadArgument)
-		return
+		return ErrBadArgument
 	}
 	c.Req.Body = out
 	if len(findHeader(c.Req.Header, []byte("Content-Type"))) == 0 {
 		setHeader(c.Req, "Content-Type", "application/json")
 	}
-	ret(stack, 0)
+	return 0
 }
 
-func fnHMACSecret(ctx context.Context, m api.Module, stack []uint64) {
-	c := CallFrom(ctx)
-	if c == nil {
-		ret(stack, ErrInternal)
-		return
-	}
+func fnHMACSecret(c *Call, m api.Module, stack []uint64) int32 {
 	h := c.lookup(int32(arg(stack, 0)))
 	if h == nil {
-		ret(stack, ErrBadHandle)
-		return
+		return ErrBadHandle
 	}
 	data, code := read(m, arg(stack, 2), arg(stack, 3))
 	if code != 0 {
-		ret(stack, code)
-		return
+		return code
 	}
 	out, capacity := arg(stack, 4), arg(stack, 5)
 	if _, code := read(m, out, capacity); code != 0 {
-		ret(stack, code)
-		return
+		return code
 	}
 	var sum []byte
 	switch int32(arg(stack, 1)) {
@@ -547,64 +485,44 @@ func fnHMACSecret(ctx context.Context, m api.Module, stack []uint64) {
 		mac.Write(data)
 		sum = mac.Sum(nil)
 	default:
-		ret(stack, ErrBadArgument)
-		return
+		return ErrBadArgument
 	}
-	ret(stack, output(m, out, capacity, sum))
+	return output(m, out, capacity, sum)
 }
 
-func fnRedact(ctx context.Context, m api.Module, stack []uint64) {
-	c := CallFrom(ctx)
-	if c == nil {
-		ret(stack, ErrInternal)
-		return
-	}
+func fnRedact(c *Call, m api.Module, stack []uint64) int32 {
 	h := c.lookup(int32(arg(stack, 0)))
 	if h == nil {
-		ret(stack, ErrBadHandle)
-		return
+		return ErrBadHandle
 	}
 	h.redact = true
-	ret(stack, 0)
+	return 0
 }
 
-func fnDeny(ctx context.Context, m api.Module, stack []uint64) {
-	c := CallFrom(ctx)
-	if c == nil {
-		ret(stack, ErrInternal)
-		return
-	}
+func fnDeny(c *Call, m api.Module, stack []uint64) int32 {
 	reason, code := read(m, arg(stack, 0), arg(stack, 1))
 	if code != 0 {
 		// Still deny: a guest that wants to stop the call is obeyed.
 		c.denied = true
-		ret(stack, code)
-		return
+		return code
 	}
 	c.denied, c.reason = true, sanitize(reason)
-	ret(stack, 0)
+	return 0
 }
 
-func fnLog(ctx context.Context, m api.Module, stack []uint64) {
-	c := CallFrom(ctx)
-	if c == nil {
-		ret(stack, ErrInternal)
-		return
-	}
+func fnLog(c *Call, m api.Module, stack []uint64) int32 {
 	level := int32(arg(stack, 0))
 	msg, code := read(m, arg(stack, 1), arg(stack, 2))
 	if code != 0 {
-		ret(stack, code)
-		return
+		return code
 	}
 	if level < 0 || level > 3 {
-		ret(stack, ErrBadArgument)
-		return
+		return ErrBadArgument
 	}
 	if c.Log != nil {
 		c.Log(int(level), sanitize(msg))
 	}
-	ret(stack, 0)
+	return 0
 }
 
 // sanitize keeps printable ASCII of a guest-provided text, bounded to
