@@ -102,6 +102,40 @@ func (b *fileBackend) Get(ref Ref) ([]byte, error) {
 	return value, nil
 }
 
+// GetMany reads the file once and opens the items of refs with one key.
+// The passphrase is asked for only when at least one of them is stored.
+func (b *fileBackend) GetMany(refs []Ref) (map[Ref][]byte, error) {
+	if err := validateAll(refs); err != nil {
+		return nil, err
+	}
+	vf, err := b.read()
+	if err != nil {
+		return nil, err
+	}
+	values := make(map[Ref][]byte, len(refs))
+	if vf == nil {
+		return values, nil
+	}
+	var key []byte
+	for _, ref := range refs {
+		it, ok := vf.Items[ref.Account()]
+		if !ok {
+			continue
+		}
+		if key == nil {
+			if key, err = b.key(vf); err != nil {
+				return nil, err
+			}
+		}
+		value, err := seal.Open(key, it.Blob, itemAAD(ref, it.Version))
+		if err != nil {
+			return nil, errorf(ErrTampered, "keychain: item %q in %s failed authentication: it was tampered with or moved from another item", ref.Account(), b.path)
+		}
+		values[ref] = value
+	}
+	return values, nil
+}
+
 func (b *fileBackend) Set(ref Ref, value []byte) error {
 	if err := ref.validate(); err != nil {
 		return err

@@ -123,6 +123,7 @@ type probeResult struct {
 	AutoBackend       string `json:"auto_backend"`
 	ForcedUnavailable bool   `json:"forced_unavailable"`
 	ForcedError       string `json:"forced_error"`
+	BatchUnavailable  bool   `json:"batch_unavailable"`
 }
 
 // childProbe reports how selection behaves with the environment it was
@@ -144,6 +145,8 @@ func childProbe() error {
 	if err != nil {
 		r.ForcedError = err.Error()
 	}
+	_, err = GetMany(newOSKeychain(timeout), []Ref{probeRef, testRef("A_KEY")})
+	r.BatchUnavailable = errors.Is(err, ErrUnavailable)
 	return json.NewEncoder(os.Stdout).Encode(r)
 }
 

@@ -52,3 +52,19 @@ func (m *memory) Delete(ref Ref) error {
 	delete(m.values, ref.Account())
 	return nil
 }
+
+// GetMany copies the values of refs under one lock.
+func (m *memory) GetMany(refs []Ref) (map[Ref][]byte, error) {
+	if err := validateAll(refs); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	values := make(map[Ref][]byte, len(refs))
+	for _, ref := range refs {
+		if v, ok := m.values[ref.Account()]; ok {
+			values[ref] = append([]byte{}, v...)
+		}
+	}
+	return values, nil
+}

@@ -157,6 +157,9 @@ func wantFileFallback(t *testing.T, r probeResult) {
 	if !r.ForcedUnavailable || !strings.Contains(r.ForcedError, "AGENTSECRETS_BACKEND=file") {
 		t.Errorf("Open(keychain) error = %q, want ErrUnavailable with a hint", r.ForcedError)
 	}
+	if !r.BatchUnavailable {
+		t.Error("GetMany on the keychain did not give ErrUnavailable")
+	}
 }
 
 func TestUnansweredKeychainFallsBackToFile(t *testing.T) {
