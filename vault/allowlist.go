@@ -43,17 +43,8 @@ func NormalizeDomains(domains []string) ([]string, error) {
 // AllowlistAdd adds domains to the active workspace's allowlist and returns
 // those that were not already there.
 func (s *Store) AllowlistAdd(domains []string) ([]string, error) {
-	norm, err := NormalizeDomains(domains)
-	if err != nil {
-		return nil, err
-	}
-	ws, err := s.Workspace()
-	if err != nil {
-		return nil, err
-	}
 	var added []string
-	err = s.update("", "", func(_ *Config, ix *Index) error {
-		w := ix.workspace(ws, true)
+	_, err := s.editAllowlist(domains, func(w *WorkspaceIndex, norm []string) error {
 		for _, d := range norm {
 			if !slices.Contains(w.Allowlist, d) {
 				w.Allowlist = append(w.Allowlist, d)
@@ -69,16 +60,7 @@ func (s *Store) AllowlistAdd(domains []string) ([]string, error) {
 // AllowlistRemove removes domains from the active workspace's allowlist. A
 // domain that is not there is an ErrNotFound error and nothing changes.
 func (s *Store) AllowlistRemove(domains []string) ([]string, error) {
-	norm, err := NormalizeDomains(domains)
-	if err != nil {
-		return nil, err
-	}
-	ws, err := s.Workspace()
-	if err != nil {
-		return nil, err
-	}
-	err = s.update("", "", func(_ *Config, ix *Index) error {
-		w := ix.workspace(ws, true)
+	norm, err := s.editAllowlist(domains, func(w *WorkspaceIndex, norm []string) error {
 		for _, d := range norm {
 			if !slices.Contains(w.Allowlist, d) {
 				return newError(ErrNotFound, "agentsecrets workspace allowlist list",
@@ -92,6 +74,24 @@ func (s *Store) AllowlistRemove(domains []string) ([]string, error) {
 		return nil, err
 	}
 	return norm, nil
+}
+
+// editAllowlist normalizes domains, then runs edit on the active
+// workspace's index entry (created when missing) under the lock. It
+// returns the normalized domains.
+func (s *Store) editAllowlist(domains []string, edit func(w *WorkspaceIndex, norm []string) error) ([]string, error) {
+	norm, err := NormalizeDomains(domains)
+	if err != nil {
+		return nil, err
+	}
+	ws, err := s.Workspace()
+	if err != nil {
+		return nil, err
+	}
+	err = s.update("", "", func(_ *Config, ix *Index) error {
+		return edit(ix.workspace(ws, true), norm)
+	})
+	return norm, err
 }
 
 // DomainAllowed reports whether host matches an allowlist entry (exactly,

@@ -32,6 +32,50 @@ func (s *Store) Set(ctx Context, key string, value []byte) error {
 	if err := s.requireProject(ctx); err != nil {
 		return err
 	}
+	return s.updateProject(ctx, func(b keychain.Backend, p *ProjectIndex) error {
+		fp, err := s.fingerprint(b, ctx.Workspace, value)
+		if err != nil {
+			return err
+		}
+		if err := b.Set(ref(ctx, ctx.Environment, key), value); err != nil {
+			return err
+		}
+		s.newVersion(p.env(ctx.Environment), key).Fingerprint = fp
+		return nil
+	})
+}
+
+// newVersion returns key's entry in env, created when missing, with its
+// version bumped and its update time set to now.
+func (s *Store) newVersion(env map[string]*Entry, key string) *Entry {
+	e := env[key]
+	if e == nil {
+		e = &Entry{}
+		env[key] = e
+	}
+	e.Version++
+	e.Updated = s.now().UTC()
+	return e
+}
+
+// project returns ctx's project from the index, read without the lock.
+func (s *Store) project(ctx Context) (*ProjectIndex, error) {
+	ix, err := s.index()
+	if err != nil {
+		return nil, err
+	}
+	return projectOf(ix, ctx)
+}
+
+// requireProject fails early, without the lock, when the project is unknown.
+func (s *Store) requireProject(ctx Context) error {
+	_, err := s.project(ctx)
+	return err
+}
+
+// updateProject opens the backend and runs edit on ctx's project inside
+// update(ctx.Workspace, ctx.Project, ...), under the lock.
+func (s *Store) updateProject(ctx Context, edit func(b keychain.Backend, p *ProjectIndex) error) error {
 	b, err := s.Backend()
 	if err != nil {
 		return err
@@ -41,34 +85,8 @@ func (s *Store) Set(ctx Context, key string, value []byte) error {
 		if err != nil {
 			return err
 		}
-		fp, err := s.fingerprint(b, ctx.Workspace, value)
-		if err != nil {
-			return err
-		}
-		if err := b.Set(ref(ctx, ctx.Environment, key), value); err != nil {
-			return err
-		}
-		env := p.env(ctx.Environment)
-		e := env[key]
-		if e == nil {
-			e = &Entry{}
-			env[key] = e
-		}
-		e.Version++
-		e.Updated = s.now().UTC()
-		e.Fingerprint = fp
-		return nil
+		return edit(b, p)
 	})
-}
-
-// requireProject fails early, without the lock, when the project is unknown.
-func (s *Store) requireProject(ctx Context) error {
-	ix, err := s.index()
-	if err != nil {
-		return err
-	}
-	_, err = projectOf(ix, ctx)
-	return err
 }
 
 // Entry returns the index entry (metadata, no value) of key in ctx.
@@ -76,11 +94,7 @@ func (s *Store) Entry(ctx Context, key string) (Entry, error) {
 	if err := s.checkKey(ctx, key); err != nil {
 		return Entry{}, err
 	}
-	ix, err := s.index()
-	if err != nil {
-		return Entry{}, err
-	}
-	p, err := projectOf(ix, ctx)
+	p, err := s.project(ctx)
 	if err != nil {
 		return Entry{}, err
 	}
@@ -117,15 +131,7 @@ func (s *Store) Delete(ctx Context, key string) error {
 	if _, err := s.Entry(ctx, key); err != nil {
 		return err
 	}
-	b, err := s.Backend()
-	if err != nil {
-		return err
-	}
-	return s.update(ctx.Workspace, ctx.Project, func(_ *Config, ix *Index) error {
-		p, err := projectOf(ix, ctx)
-		if err != nil {
-			return err
-		}
+	return s.updateProject(ctx, func(b keychain.Backend, p *ProjectIndex) error {
 		if p.Environments[ctx.Environment][key] == nil {
 			return notFound(ctx, key)
 		}
@@ -152,11 +158,7 @@ type KeyStatus struct {
 // List returns every key of ctx's project (any environment), sorted, with
 // coverage. It never reads a value.
 func (s *Store) List(ctx Context) ([]KeyStatus, error) {
-	ix, err := s.index()
-	if err != nil {
-		return nil, err
-	}
-	p, err := projectOf(ix, ctx)
+	p, err := s.project(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -198,11 +200,7 @@ func (s *Store) Names(ctx Context) ([]string, error) {
 	if err := ValidateEnvironment(ctx.Environment); err != nil {
 		return nil, err
 	}
-	ix, err := s.index()
-	if err != nil {
-		return nil, err
-	}
-	p, err := projectOf(ix, ctx)
+	p, err := s.project(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -232,11 +230,7 @@ func (s *Store) Diff(ctx Context, from, to string) (Diff, error) {
 	if err := ValidateEnvironment(to); err != nil {
 		return Diff{}, err
 	}
-	ix, err := s.index()
-	if err != nil {
-		return Diff{}, err
-	}
-	p, err := projectOf(ix, ctx)
+	p, err := s.project(ctx)
 	if err != nil {
 		return Diff{}, err
 	}
@@ -270,11 +264,7 @@ type EnvironmentSummary struct {
 // EnvironmentSummaries lists the three environments of ctx's project with
 // their secret counts.
 func (s *Store) EnvironmentSummaries(ctx Context) ([]EnvironmentSummary, error) {
-	ix, err := s.index()
-	if err != nil {
-		return nil, err
-	}
-	p, err := projectOf(ix, ctx)
+	p, err := s.project(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -300,16 +290,8 @@ func (s *Store) Copy(ctx Context, from, to string) ([]string, error) {
 	if err := s.requireProject(ctx); err != nil {
 		return nil, err
 	}
-	b, err := s.Backend()
-	if err != nil {
-		return nil, err
-	}
 	var copied []string
-	err = s.update(ctx.Workspace, ctx.Project, func(_ *Config, ix *Index) error {
-		p, err := projectOf(ix, ctx)
-		if err != nil {
-			return err
-		}
+	err := s.updateProject(ctx, func(b keychain.Backend, p *ProjectIndex) error {
 		src, dst := p.Environments[from], p.env(to)
 		for _, k := range sortedKeys(src) {
 			v, err := b.Get(ref(ctx, from, k))
@@ -319,13 +301,7 @@ func (s *Store) Copy(ctx Context, from, to string) ([]string, error) {
 			if err := b.Set(ref(ctx, to, k), v); err != nil {
 				return err
 			}
-			e := dst[k]
-			if e == nil {
-				e = &Entry{}
-				dst[k] = e
-			}
-			e.Version++
-			e.Updated = s.now().UTC()
+			e := s.newVersion(dst, k)
 			e.Fingerprint = src[k].Fingerprint
 			e.Expires = src[k].Expires
 			e.Domains = append([]string(nil), src[k].Domains...)
@@ -344,16 +320,8 @@ func (s *Store) Clean(ctx Context) ([]string, error) {
 	if err := s.requireProject(ctx); err != nil {
 		return nil, err
 	}
-	b, err := s.Backend()
-	if err != nil {
-		return nil, err
-	}
 	var removed []string
-	err = s.update(ctx.Workspace, ctx.Project, func(_ *Config, ix *Index) error {
-		p, err := projectOf(ix, ctx)
-		if err != nil {
-			return err
-		}
+	err := s.updateProject(ctx, func(b keychain.Backend, p *ProjectIndex) error {
 		for _, k := range p.keys(ctx.Environment) {
 			if err := b.Delete(ref(ctx, ctx.Environment, k)); err != nil && !errors.Is(err, keychain.ErrNotFound) {
 				return err
