@@ -91,6 +91,7 @@ func run(bin string) error {
 		func() error {
 			return s.agent("", "call", "--json", "--url", base+"/v1/customers", "--bearer", "DEMO_KEY")
 		},
+		func() error { return s.agent("", "proxy", "logs", "--last", "4") },
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
