@@ -1,6 +1,10 @@
 package cli
 
 import (
+	"fmt"
+	"strconv"
+
+	"github.com/The-17/agentsecrets/runner/proxy"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -42,6 +46,7 @@ func TestNoValueAcrossFrontEnds(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("env exited %d", code)
 	}
+	proxyOutput := runProxySession(t, sb, api.URL)
 	sb.run("", "proxy", "logs", "--last", "50")
 	sb.run("", "proxy", "logs", "--json")
 
@@ -56,6 +61,7 @@ func TestNoValueAcrossFrontEnds(t *testing.T) {
 		}
 	}
 	noLeak(t, "command output", out, callSecret, "svc:"+callSecret)
+	noLeak(t, "proxy responses", proxyOutput, callSecret, "svc:"+callSecret)
 	files := 0
 	for _, dir := range []string{sb.home, sb.project, tmp} {
 		_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -78,4 +84,49 @@ func TestNoValueAcrossFrontEnds(t *testing.T) {
 	if files < 6 {
 		t.Fatalf("scanned only %d files", files)
 	}
+}
+
+// runProxySession starts the proxy daemon, checks that its argv holds no
+// value, sends it requests in several injection styles and a refused one,
+// stops it, and returns every response body.
+func runProxySession(t *testing.T, sb *sandbox, api string) string {
+	t.Helper()
+	stopDaemonOnCleanup(t, sb)
+	port := freePort(t)
+	sb.mustRun("", "proxy", "start", "--port", strconv.Itoa(port))
+	files := proxy.Files{Dir: sb.home}
+	st, err := files.Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	argv, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", st.PID))
+	if err != nil {
+		t.Fatalf("daemon argv: %v", err)
+	}
+	noLeak(t, "the daemon's argv", string(argv), callSecret, "svc:"+callSecret)
+	environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", st.PID))
+	if err == nil {
+		noLeak(t, "the daemon's environment", string(environ), callSecret, "svc:"+callSecret)
+	}
+	token, err := files.Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	for _, headers := range [][]string{
+		{"X-AS-Inject-Bearer", "API_KEY"},
+		{"X-AS-Inject-Query", "api_key=API_KEY", "X-AS-Inject-Header", "X-Api-Key=API_KEY"},
+		{"X-AS-Inject-Basic", "BASIC_KEY"},
+		{"X-AS-Inject-Bearer", "MISSING_KEY"},
+	} {
+		_, body := proxied(t, port, token, api+"/p", headers...)
+		out.WriteString(body)
+	}
+	_, body := proxied(t, port, token, "https://not-allowed.example/", "X-AS-Inject-Bearer", "API_KEY")
+	out.WriteString(body)
+	if !strings.Contains(out.String(), "domain_not_allowed") || !strings.Contains(out.String(), "[REDACTED_BY_AGENTSECRETS]") {
+		t.Fatalf("unexpected proxy answers: %s", out.String())
+	}
+	sb.mustRun("", "proxy", "stop")
+	return out.String()
 }
