@@ -46,13 +46,18 @@
 // Resolver resolves a request through a Vault (a *vault.Store). Ids are
 // de-duplicated; the names set in each environment named are read once, so an
 // id whose key is not set costs no backend call. Values are then read from the
-// backend: the first alone (a locked keychain may prompt, once), the others
+// backend in one batch when it reads batches (keychain.BatchGetter: the
+// Secret Service answers a whole batch in a few D-Bus round trips, the
+// encrypted file is read and its key checked once). A batch that fails on one
+// of its items (a tampered item of the file) is read again one id at a time,
+// so that only that id fails. A backend without batches is read one value at
+// a time: the first alone (a locked keychain may prompt, once), the others
 // KeychainReaders at a time on the OS keychain, where each read is several
-// D-Bus round trips, and one at a time from the encrypted file. A failure of
-// the backend itself (keychain not answering, no or wrong passphrase) is given
-// to every id not yet read, without asking the backend again, so a locked
-// vault costs one timeout, not one per id. When the context is done, the ids
-// not yet read get TIMEOUT.
+// round trips. A failure of the backend itself (keychain not answering, no or
+// wrong passphrase) is given to every id not yet read, without asking the
+// backend again, so a locked vault costs one timeout, not one per id. When
+// the context is done, the ids not yet read get TIMEOUT, a batch still
+// running included.
 //
 // Before a response is returned its outcomes are given to the Auditor: key
 // names, project, environment and error code, never a value. If the Auditor

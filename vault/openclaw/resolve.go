@@ -12,9 +12,10 @@ import (
 	"github.com/The-17/agentsecrets/vault/keychain"
 )
 
-// KeychainReaders is how many values are read from the OS keychain at once.
-// Each read is several D-Bus round trips, so reading in parallel divides the
-// time of a batch; the file backend is read one value at a time.
+// KeychainReaders is how many values are read from the OS keychain at once
+// when it cannot read a batch (keychain.BatchGetter). Each read is several
+// round trips, so reading in parallel divides the time of a request; the
+// file backend is read one value at a time.
 const KeychainReaders = 8
 
 // Vault is what the resolver reads: the names set in an environment and the
@@ -61,6 +62,11 @@ type job struct {
 	ctx   vault.Context
 	value vault.Secret
 	err   *IDError
+}
+
+// ref is where the job's value is stored.
+func (j *job) ref() keychain.Ref {
+	return keychain.Ref{Workspace: j.ctx.Workspace, Project: j.ctx.Project, Environment: j.ctx.Environment, Key: j.key}
 }
 
 // Resolve answers req: every distinct id ends up in Values or in Errors.
@@ -161,9 +167,10 @@ func (r *Resolver) checkNames(jobs []*job) []*job {
 	return pending
 }
 
-// read fetches the values of jobs from the backend: the first alone (a locked
-// keychain may prompt once), the rest in parallel on the OS keychain. A
-// backend failure is given to every job not yet read.
+// read fetches the values of jobs from the backend: in one batch from a
+// backend that reads batches, else the first alone (a locked keychain may
+// prompt once) and the rest in parallel on the OS keychain. A backend
+// failure is given to every job not yet read.
 func (r *Resolver) read(ctx context.Context, jobs []*job) {
 	if len(jobs) == 0 {
 		return
@@ -177,6 +184,9 @@ func (r *Resolver) read(ctx context.Context, jobs []*job) {
 		return
 	}
 	rd := &reader{ctx: ctx, backend: b}
+	if _, ok := b.(keychain.BatchGetter); ok && rd.readBatch(jobs) {
+		return
+	}
 	rd.readOne(jobs[0])
 	workers := 1
 	if b.Name() == keychain.KindKeychain {
@@ -217,16 +227,73 @@ func (rd *reader) stop() *IDError {
 	return rd.sticky
 }
 
+// readBatch reads every job with one GetMany, unless the context ends
+// first. It reports false, having changed nothing, when the batch failed
+// for a reason of its own items (a tampered one), so that each job is read
+// alone and gets its own error.
+func (rd *reader) readBatch(jobs []*job) bool {
+	if e := rd.stop(); e != nil {
+		for _, j := range jobs {
+			j.err = e
+		}
+		return true
+	}
+	refs := make([]keychain.Ref, len(jobs))
+	for i, j := range jobs {
+		refs[i] = j.ref()
+	}
+	type result struct {
+		values map[keychain.Ref][]byte
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		values, err := keychain.GetMany(rd.backend, refs)
+		done <- result{values, err}
+	}()
+	var res result
+	select {
+	case res = <-done:
+	case <-rd.ctx.Done():
+		e := rd.stop()
+		for _, j := range jobs {
+			j.err = e
+		}
+		return true
+	}
+	switch {
+	case res.err == nil:
+	case isBackendFailure(res.err):
+		e := classify(res.err)
+		for _, j := range jobs {
+			j.err = &e
+		}
+		return true
+	default:
+		return false
+	}
+	for _, j := range jobs {
+		v, ok := res.values[j.ref()]
+		if !ok {
+			j.err = rd.missingValue(j)
+			continue
+		}
+		j.value = vault.NewSecret(v)
+		j.err = checkValue(j.key, j.value)
+	}
+	return true
+}
+
 func (rd *reader) readOne(j *job) {
 	if e := rd.stop(); e != nil {
 		j.err = e
 		return
 	}
-	v, err := rd.backend.Get(keychain.Ref{Workspace: j.ctx.Workspace, Project: j.ctx.Project, Environment: j.ctx.Environment, Key: j.key})
+	v, err := rd.backend.Get(j.ref())
 	if err != nil {
 		e := classify(err)
 		if errors.Is(err, keychain.ErrNotFound) {
-			e.Message = fmt.Sprintf("openclaw: secret %q is listed in project %q (%s) but its value is missing from the %s backend", j.key, j.ctx.Project, j.ctx.Environment, rd.backend.Name())
+			e = *rd.missingValue(j)
 		}
 		if isBackendFailure(err) {
 			rd.mu.Lock()
@@ -240,6 +307,12 @@ func (rd *reader) readOne(j *job) {
 	}
 	j.value = vault.NewSecret(v)
 	j.err = checkValue(j.key, j.value)
+}
+
+// missingValue is the error of a key listed in its environment whose value
+// the backend does not hold.
+func (rd *reader) missingValue(j *job) *IDError {
+	return &IDError{CodeNotFound, fmt.Sprintf("openclaw: secret %q is listed in project %q (%s) but its value is missing from the %s backend", j.key, j.ctx.Project, j.ctx.Environment, rd.backend.Name())}
 }
 
 // checkValue accepts non-empty UTF-8 text, the only values a JSON string
