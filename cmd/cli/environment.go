@@ -53,11 +53,7 @@ func newEnvListCmd(f *Factory) *cobra.Command {
 		Example: "  agentsecrets environment list\n  agentsecrets environment list --json",
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(_ *cobra.Command, _ []string) error {
-			s, err := f.Store()
-			if err != nil {
-				return err
-			}
-			ctx, err := s.Context()
+			s, ctx, err := f.storeAndContext()
 			if err != nil {
 				return err
 			}
@@ -71,11 +67,7 @@ func newEnvListCmd(f *Factory) *cobra.Command {
 			tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "  ENVIRONMENT\tSECRETS")
 			for _, e := range envs {
-				mark := " "
-				if e.Active {
-					mark = "*"
-				}
-				fmt.Fprintf(tw, "%s %s\t%d\n", mark, e.Name, e.Secrets)
+				fmt.Fprintf(tw, "%s %s\t%d\n", activeMark(e.Active), e.Name, e.Secrets)
 			}
 			return tw.Flush()
 		},
@@ -94,11 +86,7 @@ in TO they are overwritten; that needs a confirmation on the terminal or --yes.`
 		Example: "  agentsecrets environment copy development staging",
 		Args:    exactArgs(2, "FROM and TO environments"),
 		RunE: func(c *cobra.Command, args []string) error {
-			s, err := f.Store()
-			if err != nil {
-				return err
-			}
-			ctx, err := s.Context()
+			s, ctx, err := f.storeAndContext()
 			if err != nil {
 				return err
 			}
@@ -136,11 +124,7 @@ should have in TO; an empty answer skips the key. Needs a human at a terminal.`,
 		Example: "  agentsecrets environment merge staging production",
 		Args:    exactArgs(2, "FROM and TO environments"),
 		RunE: func(c *cobra.Command, args []string) error {
-			s, err := f.Store()
-			if err != nil {
-				return err
-			}
-			ctx, err := s.Context()
+			s, ctx, err := f.storeAndContext()
 			if err != nil {
 				return err
 			}
@@ -189,11 +173,7 @@ func newEnvCleanCmd(f *Factory) *cobra.Command {
 		Example: "  agentsecrets environment clean --env staging --yes",
 		Args:    exactArgs(0, "no arguments (use --env to pick the environment)"),
 		RunE: func(c *cobra.Command, _ []string) error {
-			s, err := f.Store()
-			if err != nil {
-				return err
-			}
-			ctx, err := s.Context()
+			s, ctx, err := f.storeAndContext()
 			if err != nil {
 				return err
 			}

@@ -74,11 +74,7 @@ func newProjectListCmd(f *Factory) *cobra.Command {
 			tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "  NAME\tDEVELOPMENT\tSTAGING\tPRODUCTION\tDESCRIPTION")
 			for _, p := range ps {
-				mark := " "
-				if p.Active {
-					mark = "*"
-				}
-				fmt.Fprintf(tw, "%s %s\t%d\t%d\t%d\t%s\n", mark, p.Name, p.Secrets[vault.Development],
+				fmt.Fprintf(tw, "%s %s\t%d\t%d\t%d\t%s\n", activeMark(p.Active), p.Name, p.Secrets[vault.Development],
 					p.Secrets[vault.Staging], p.Secrets[vault.Production], p.Description)
 			}
 			return tw.Flush()

@@ -37,6 +37,37 @@ never printed to an agent.`,
 	return cmd
 }
 
+// storeAndContext opens the vault and resolves the active workspace,
+// project and environment.
+func (f *Factory) storeAndContext() (*vault.Store, vault.Context, error) {
+	s, err := f.Store()
+	if err != nil {
+		return nil, vault.Context{}, err
+	}
+	ctx, err := s.Context()
+	if err != nil {
+		return nil, vault.Context{}, err
+	}
+	return s, ctx, nil
+}
+
+// storedSecret validates the name key, opens the vault, resolves the
+// context and fails when key is not set in the active environment. It
+// reads no value.
+func (f *Factory) storedSecret(key string) (*vault.Store, vault.Context, error) {
+	if err := vault.ValidateKeyName(key); err != nil {
+		return nil, vault.Context{}, err
+	}
+	s, ctx, err := f.storeAndContext()
+	if err != nil {
+		return nil, vault.Context{}, err
+	}
+	if _, err := s.Entry(ctx, key); err != nil {
+		return nil, vault.Context{}, err
+	}
+	return s, ctx, nil
+}
+
 type assignment struct {
 	key   string
 	value []byte
@@ -60,11 +91,7 @@ printed.`,
 			if err != nil {
 				return err
 			}
-			s, err := f.Store()
-			if err != nil {
-				return err
-			}
-			ctx, err := s.Context()
+			s, ctx, err := f.storeAndContext()
 			if err != nil {
 				return err
 			}
@@ -160,18 +187,8 @@ it to a pipe or file needs --reveal-to-pipe, which warns. Agents use
 		Example: "  agentsecrets secrets get STRIPE_KEY\n  agentsecrets secrets get STRIPE_KEY --reveal-to-pipe | pbcopy",
 		Args:    exactArgs(1, "a KEY"),
 		RunE: func(_ *cobra.Command, args []string) error {
-			if err := vault.ValidateKeyName(args[0]); err != nil {
-				return err
-			}
-			s, err := f.Store()
+			s, ctx, err := f.storedSecret(args[0])
 			if err != nil {
-				return err
-			}
-			ctx, err := s.Context()
-			if err != nil {
-				return err
-			}
-			if _, err := s.Entry(ctx, args[0]); err != nil {
 				return err
 			}
 			tty := f.IO.IsStdoutTTY()
@@ -205,11 +222,7 @@ func newSecretsListCmd(f *Factory) *cobra.Command {
   agentsecrets secrets list --project OPENCLAW_MANAGER --json`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(_ *cobra.Command, _ []string) error {
-			s, err := f.Store()
-			if err != nil {
-				return err
-			}
-			ctx, err := s.Context()
+			s, ctx, err := f.storeAndContext()
 			if err != nil {
 				return err
 			}
@@ -237,6 +250,14 @@ func newSecretsListCmd(f *Factory) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// activeMark is the first column of a listing: "*" on the active row.
+func activeMark(active bool) string {
+	if active {
+		return "*"
+	}
+	return " "
 }
 
 func mark(set bool) string {
@@ -267,18 +288,8 @@ func newSecretsDeleteCmd(f *Factory) *cobra.Command {
 		Example: "  agentsecrets secrets delete OLD_KEY --yes",
 		Args:    exactArgs(1, "a KEY"),
 		RunE: func(c *cobra.Command, args []string) error {
-			if err := vault.ValidateKeyName(args[0]); err != nil {
-				return err
-			}
-			s, err := f.Store()
+			s, ctx, err := f.storedSecret(args[0])
 			if err != nil {
-				return err
-			}
-			ctx, err := s.Context()
-			if err != nil {
-				return err
-			}
-			if _, err := s.Entry(ctx, args[0]); err != nil {
 				return err
 			}
 			if err := f.confirm(yes, c.CommandPath(), fmt.Sprintf("Delete %s from %s (%s)?", args[0], ctx.Project, ctx.Environment)); err != nil {
@@ -314,11 +325,7 @@ configured (local-first).`,
 			if from == "" || to == "" {
 				return usageError(c.CommandPath(), "give both --from and --to")
 			}
-			s, err := f.Store()
-			if err != nil {
-				return err
-			}
-			ctx, err := s.Context()
+			s, ctx, err := f.storeAndContext()
 			if err != nil {
 				return err
 			}

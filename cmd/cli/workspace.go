@@ -47,11 +47,7 @@ func newWorkspaceListCmd(f *Factory) *cobra.Command {
 			tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "  NAME\tPROJECTS\tALLOWED DOMAINS")
 			for _, w := range ws {
-				m := " "
-				if w.Active {
-					m = "*"
-				}
-				fmt.Fprintf(tw, "%s %s\t%d\t%d\n", m, w.Name, w.Projects, w.Allowlist)
+				fmt.Fprintf(tw, "%s %s\t%d\t%d\n", activeMark(w.Active), w.Name, w.Projects, w.Allowlist)
 			}
 			return tw.Flush()
 		},
