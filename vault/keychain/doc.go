@@ -19,6 +19,21 @@
 // value sealed with AES-256-GCM under a key derived by Argon2id from a
 // passphrase. There is no plaintext or merely encoded fallback.
 //
+// # Batch reads
+//
+// GetMany reads many refs at once from any backend: a missing ref is absent
+// from the result, any other failure fails the batch. Backends that can do
+// better than one Get per ref implement BatchGetter. On the Secret Service
+// one Get costs about seven D-Bus round trips; GetMany opens one session,
+// unlocks the login collection once, sends the searches for every ref
+// (attributes "service" and "username", as go-keyring writes them) before
+// reading any answer, and fetches every secret found with a single
+// GetSecrets call, under one timeout per maxBatch refs. An item the
+// service leaves out of GetSecrets because it is locked is unlocked and
+// read alone. The file backend reads and checks its file once. Elsewhere
+// (the macOS Keychain, the Windows Credential Manager) GetMany calls Get for
+// each ref.
+//
 // # Selection
 //
 // Open with Kind "" probes the keychain (KeychainAvailable) and takes it if
