@@ -37,3 +37,18 @@ func ExampleOpen() {
 	// file acme/api/production/STRIPE_KEY true <nil>
 	// true
 }
+
+func ExampleGetMany() {
+	backend := keychain.NewMemory()
+	ref := func(key string) keychain.Ref {
+		return keychain.Ref{Workspace: "acme", Project: "api", Environment: "production", Key: key}
+	}
+	_ = backend.Set(ref("STRIPE_KEY"), []byte("sk_live_example"))
+	_ = backend.Set(ref("OPENAI_KEY"), []byte("sk-example"))
+
+	values, err := keychain.GetMany(backend, []keychain.Ref{ref("STRIPE_KEY"), ref("OPENAI_KEY"), ref("MISSING_KEY")})
+	_, missing := values[ref("MISSING_KEY")]
+	fmt.Println(len(values), missing, err)
+	// Output:
+	// 2 false <nil>
+}
