@@ -20,11 +20,9 @@
 package fsutil
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 )
 
 // DirMode and FileMode are the only permissions the vault creates.
@@ -94,7 +92,7 @@ func syncDir(dir string) error {
 		return fmt.Errorf("fsutil: open dir %q: %w", dir, err)
 	}
 	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+	if err := d.Sync(); err != nil && !ignorableDirSyncError(err) {
 		return fmt.Errorf("fsutil: sync dir %q: %w", dir, err)
 	}
 	return nil
@@ -118,18 +116,12 @@ func Lock(path string) (Unlock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fsutil: open lock %q: %w", path, err)
 	}
-	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
-		if !errors.Is(err, syscall.EINTR) {
-			break
-		}
-	}
-	if err != nil {
+	if err := lockFile(f); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("fsutil: lock %q: %w", path, err)
 	}
 	return func() {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		_ = unlockFile(f)
 		_ = f.Close()
 	}, nil
 }
