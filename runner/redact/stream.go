@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"sync"
 )
 
 // chunkSize bounds how much new input one scan takes in, and so the memory
@@ -127,14 +128,17 @@ func (w *Writer) drain() error {
 
 // Reader redacts what it reads from an underlying reader. A Read returns
 // as soon as some redacted output is final, so a stream of events is
-// passed on event by event.
+// passed on event by event. Its buffers come from a pool and go back,
+// cleared, once the stream has ended (the underlying reader returned
+// io.EOF or an error) and its last byte has been read.
 type Reader struct {
 	r    io.Reader
 	st   stream
 	pass bool
-	out  []byte // redacted output not yet returned
-	err  error  // sticky error of the underlying reader (io.EOF at the end)
-	idle int    // consecutive empty reads of the underlying reader
+	out  []byte   // redacted output not yet returned
+	bufs *buffers // pooled buffers in use, returned when the stream ends
+	err  error    // sticky error of the underlying reader (io.EOF at the end)
+	idle int      // consecutive empty reads of the underlying reader
 }
 
 // maxIdleReads is how many empty reads in a row make a Read fail with
@@ -167,6 +171,9 @@ func (r *Reader) Read(p []byte) (int, error) {
 	if len(r.out) == 0 {
 		r.st.m.out = r.st.m.out[:0]
 		r.out = nil
+		if r.err != nil {
+			r.release()
+		}
 	}
 	return n, nil
 }
@@ -176,9 +183,7 @@ func (r *Reader) fill() {
 	st := &r.st
 	from := len(st.buf)
 	if cap(st.buf)-from < chunkSize {
-		grown := make([]byte, from, from+chunkSize+st.m.set.maxLen)
-		copy(grown, st.buf)
-		st.buf = grown
+		st.buf = r.grow(st.buf, from+chunkSize+st.m.set.maxLen)
 	}
 	n, err := r.r.Read(st.buf[from : from+chunkSize])
 	st.buf = st.buf[:from+n]
@@ -202,6 +207,59 @@ func (r *Reader) fill() {
 
 // Count returns the number of replacements read so far.
 func (r *Reader) Count() int { return r.st.m.count }
+
+// streamBuffers holds the buffers of ended Readers (*buffers). They are
+// cleared before they go back, so no byte of one stream (which may be an
+// unredacted secret) outlives it in the pool.
+var streamBuffers = sync.Pool{New: func() any { return new(buffers) }}
+
+// buffers are a Reader's input (held context and new input) and output.
+type buffers struct{ in, out []byte }
+
+// pooledCap is the capacity of pooled buffers: one chunk and the context
+// of the longest forms seen in practice. Larger ones are not kept.
+const pooledCap = chunkSize + 4<<10
+
+// grow returns a buffer holding buf with capacity at least size. A
+// Reader's first buffers come from the pool.
+func (r *Reader) grow(buf []byte, size int) []byte {
+	if r.bufs == nil && len(buf) == 0 && size <= pooledCap {
+		r.bufs = streamBuffers.Get().(*buffers)
+		if cap(r.bufs.in) < pooledCap {
+			r.bufs.in = make([]byte, 0, pooledCap)
+		}
+		if r.st.m.out == nil {
+			if cap(r.bufs.out) < pooledCap {
+				r.bufs.out = make([]byte, 0, pooledCap)
+			}
+			r.st.m.out = r.bufs.out[:0]
+		}
+		return r.bufs.in[:0]
+	}
+	grown := make([]byte, len(buf), size)
+	copy(grown, buf)
+	return grown
+}
+
+// release clears the stream's buffers and returns them to the pool. It is
+// called by Read, on the reading goroutine, once the stream has ended and
+// been read to the last byte, so no Read can still be using them.
+func (r *Reader) release() {
+	if b := r.bufs; b != nil {
+		b.in, b.out = reusable(r.st.buf), reusable(r.st.m.out)
+		streamBuffers.Put(b)
+	}
+	r.bufs, r.st.buf, r.st.m.out, r.out = nil, nil, nil, nil
+}
+
+// reusable clears b and returns it empty if it is worth pooling, else nil.
+func reusable(b []byte) []byte {
+	if cap(b) < pooledCap || cap(b) > 2*pooledCap {
+		return nil
+	}
+	clear(b[:cap(b)])
+	return b[:0]
+}
 
 // Close closes the underlying reader when it is an io.Closer.
 func (r *Reader) Close() error {
