@@ -34,6 +34,7 @@ type callOptions struct {
 	JSON        bool
 	Timeout     time.Duration
 	Agent       string
+	RedactAll   bool
 }
 
 func newCallCmd(f *Factory) *cobra.Command {
@@ -69,6 +70,7 @@ not allowlisted, secret not bound, address refused), 6 a secret is missing,
 	fl := cmd.Flags()
 	fl.BoolVar(&o.JSON, "json", false, "print {status, headers, body, redactions} as one JSON object")
 	fl.DurationVar(&o.Timeout, "timeout", runner.DefaultTimeout, "give up after this long")
+	fl.BoolVar(&o.RedactAll, "redact-all", false, "also redact every secret of the active environment from the response, not only those the call used")
 	fl.StringVar(&o.Agent, "agent", "", "agent identity recorded in the audit log (default $AGENTSECRETS_AGENT_ID or anonymous)")
 	return cmd
 }
@@ -218,6 +220,7 @@ func runCall(ctx context.Context, f *Factory, o *callOptions) error {
 	if err != nil {
 		return err
 	}
+	r.RedactAll = o.RedactAll
 	res, err := r.Do(ctx, call)
 	if err != nil {
 		return callError(err)

@@ -397,3 +397,29 @@ func FuzzCallSpecs(f *testing.F) {
 		}
 	})
 }
+
+// TestCallRedactAll: --redact-all scrubs every secret of the environment,
+// not only those the call opened.
+func TestCallRedactAll(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	sb := callSandbox(t)
+	const other = "other-secret-value-0123456789"
+	sb.mustRun(other+"\n", "secrets", "set", "OTHER_KEY")
+	api := newEchoServer(t)
+	body := `{"note":"` + other + `"}`
+
+	out, errOut, code := sb.run("", "call", "--url", api.URL+"/x", "--bearer", "API_KEY", "--body", body)
+	if code != 0 || !strings.Contains(out, other) {
+		t.Fatalf("without --redact-all the unrelated value is echoed as sent: exit %d %s", code, errOut)
+	}
+	out, errOut, code = sb.run("", "call", "--url", api.URL+"/x", "--bearer", "API_KEY", "--body", body, "--redact-all")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	noLeak(t, "--redact-all output", out, other, callSecret)
+	if !strings.Contains(out, redact.Replacement) {
+		t.Errorf("nothing redacted: %s", out)
+	}
+}
