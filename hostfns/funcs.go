@@ -171,22 +171,31 @@ func fnHeaderSet(c *Call, m api.Module, stack []uint64) int32 {
 	if c.Req == nil {
 		return ErrInternal
 	}
-	name, code := read(m, arg(stack, 0), arg(stack, 1))
+	name, value, code := headerArgs(m, stack)
 	if code != 0 {
 		return code
-	}
-	value, code := read(m, arg(stack, 2), arg(stack, 3))
-	if code != 0 {
-		return code
-	}
-	if len(value) > MaxValueLen {
-		return ErrLimit
 	}
 	if !validHeaderName(name) || !validHeaderValue(value) {
 		return ErrBadArgument
 	}
 	setHeader(c.Req, headerName(name), string(value))
 	return 0
+}
+
+// headerArgs reads the (name, name_len, value, value_len) parameters that
+// header_set and header_set_secret start with; the value is bounded by
+// MaxValueLen.
+func headerArgs(m api.Module, stack []uint64) (name, value []byte, code int32) {
+	if name, code = read(m, arg(stack, 0), arg(stack, 1)); code != 0 {
+		return nil, nil, code
+	}
+	if value, code = read(m, arg(stack, 2), arg(stack, 3)); code != 0 {
+		return nil, nil, code
+	}
+	if len(value) > MaxValueLen {
+		return nil, nil, ErrLimit
+	}
+	return name, value, 0
 }
 
 func fnHeaderDel(c *Call, m api.Module, stack []uint64) int32 {
@@ -269,16 +278,9 @@ func fnHeaderSetSecret(c *Call, m api.Module, stack []uint64) int32 {
 	if c.Req == nil {
 		return ErrInternal
 	}
-	name, code := read(m, arg(stack, 0), arg(stack, 1))
+	name, prefix, code := headerArgs(m, stack)
 	if code != 0 {
 		return code
-	}
-	prefix, code := read(m, arg(stack, 2), arg(stack, 3))
-	if code != 0 {
-		return code
-	}
-	if len(prefix) > MaxValueLen {
-		return ErrLimit
 	}
 	h := c.lookup(int32(arg(stack, 4)))
 	if h == nil {
