@@ -2,6 +2,7 @@ package vault
 
 import (
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/The-17/agentsecrets/vault/keychain"
@@ -336,13 +337,14 @@ func (s *Store) Clean(ctx Context) ([]string, error) {
 
 // SetExpiry records when key's value in ctx expires (nil clears it).
 func (s *Store) SetExpiry(ctx Context, key string, expires *time.Time) error {
-	return s.editEntry(ctx, key, func(e *Entry) {
+	return s.editEntry(ctx, key, func(e *Entry) error {
 		if expires == nil {
 			e.Expires = nil
-			return
+			return nil
 		}
 		t := expires.UTC()
 		e.Expires = &t
+		return nil
 	})
 }
 
@@ -357,10 +359,32 @@ func (s *Store) SetBinding(ctx Context, key string, domains []string) error {
 		}
 		norm = append(norm, n)
 	}
-	return s.editEntry(ctx, key, func(e *Entry) { e.Domains = norm })
+	return s.editEntry(ctx, key, func(e *Entry) error { e.Domains = norm; return nil })
 }
 
-func (s *Store) editEntry(ctx Context, key string, edit func(*Entry)) error {
+// EditBinding replaces key's domain binding in ctx with what edit returns
+// for the current one. edit runs under the lock on the binding as stored
+// at that moment, so a caller can refuse when it differs from the one it
+// decided on. An error from edit (or a domain NormalizeDomain rejects)
+// changes nothing. The result is stored de-duplicated and sorted; an
+// empty result removes the binding.
+func (s *Store) EditBinding(ctx Context, key string, edit func(current []string) ([]string, error)) error {
+	return s.editEntry(ctx, key, func(e *Entry) error {
+		next, err := edit(slices.Clone(e.Domains))
+		if err != nil {
+			return err
+		}
+		norm, err := NormalizeDomains(next)
+		if err != nil {
+			return err
+		}
+		slices.Sort(norm)
+		e.Domains = norm
+		return nil
+	})
+}
+
+func (s *Store) editEntry(ctx Context, key string, edit func(*Entry) error) error {
 	if _, err := s.Entry(ctx, key); err != nil {
 		return err
 	}
@@ -373,7 +397,6 @@ func (s *Store) editEntry(ctx Context, key string, edit func(*Entry)) error {
 		if e == nil {
 			return notFound(ctx, key)
 		}
-		edit(e)
-		return nil
+		return edit(e)
 	})
 }
