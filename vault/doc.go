@@ -12,6 +12,9 @@
 //	             environment (used where no project.json is found), last sync
 //	index.json   workspaces -> allowlist; projects -> environments -> keys ->
 //	             version, updated time, fingerprint, expiry, domain bindings
+//	agents.json  workspaces -> agent identities -> their tokens' ids, times
+//	             and SHA-256 hashes (the raw tokens are shown once, at issue,
+//	             and kept nowhere)
 //	.lock        the cross-process lock every read-modify-write takes
 //
 // A project directory holds .agentsecrets/project.json (project, workspace,
@@ -39,6 +42,14 @@
 // backend first and the index second, each file replaced atomically. Files
 // are 0600 and directories 0700. Input is validated before anything is
 // touched, so a rejected command changes nothing on disk.
+//
+// # Agent identities
+//
+// An agent is a name in a workspace holding tokens ("ast_" and 32 random
+// bytes in base64url) that front ends such as the proxy verify. IssueToken
+// returns a token once; VerifyToken and AgentTokens compare the SHA-256 of
+// what a caller presents with every stored hash in constant time. Revoking
+// a token or deleting its agent stops it verifying.
 //
 // # Storage modes
 //
