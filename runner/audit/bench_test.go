@@ -67,3 +67,42 @@ func BenchmarkVerify1000(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkBatcherRecordParallel is BenchmarkRecordParallel through a
+// Batcher: many events share one transaction. The final Flush is timed,
+// so every event counted is in the database.
+func BenchmarkBatcherRecordParallel(b *testing.B) {
+	s := openTemp(b)
+	bt := NewBatcher(s, BatcherOptions{})
+	defer bt.Close()
+	e := fullEvent()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := bt.Record(context.Background(), e); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	if err := bt.Flush(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkBatcherRecordFlush is one event and its Flush: a Batcher's
+// worst case, when events never wait together.
+func BenchmarkBatcherRecordFlush(b *testing.B) {
+	s := openTemp(b)
+	bt := NewBatcher(s, BatcherOptions{})
+	defer bt.Close()
+	e := fullEvent()
+	for b.Loop() {
+		if err := bt.Record(context.Background(), e); err != nil {
+			b.Fatal(err)
+		}
+		if err := bt.Flush(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

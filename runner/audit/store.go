@@ -34,6 +34,9 @@ type Store struct {
 	// polling SQLite's busy handler; other processes are kept out by the
 	// database's write lock.
 	mu sync.Mutex
+
+	prepMu   sync.Mutex
+	prepared *appendStatements
 }
 
 var _ Sink = (*Store)(nil)
@@ -115,6 +118,12 @@ func (s *Store) Path() string { return s.path }
 
 // Close closes the database.
 func (s *Store) Close() error {
+	s.prepMu.Lock()
+	if s.prepared != nil {
+		closeStatements(s.prepared)
+		s.prepared = nil
+	}
+	s.prepMu.Unlock()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("audit: close: %v", err)
 	}
@@ -127,7 +136,17 @@ func (s *Store) Record(ctx context.Context, e Event) error {
 	if err != nil {
 		return err
 	}
-	keys, styles := encodeNames(e.Keys), encodeNames(e.AuthStyles)
+	return s.appendEvents(ctx, []Event{e})
+}
+
+// appendEvents appends already normalised events to the chain, in order,
+// in one transaction: each row hashes the one before it exactly as if it
+// had been appended alone.
+func (s *Store) appendEvents(ctx context.Context, events []Event) error {
+	st, err := s.statements(ctx)
+	if err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: takes the write lock now
@@ -137,24 +156,69 @@ func (s *Store) Record(ctx context.Context, e Event) error {
 	defer tx.Rollback()
 	var lastID int64
 	var head string
-	if err := tx.QueryRowContext(ctx, `SELECT last_id, hash FROM chain_head WHERE id = 1`).Scan(&lastID, &head); err != nil {
+	if err := tx.StmtContext(ctx, st.readHead).QueryRowContext(ctx).Scan(&lastID, &head); err != nil {
 		return fmt.Errorf("audit: record: read chain head: %v", err)
 	}
-	id := lastID + 1
-	hash := chainHash(head, id, e)
-	if _, err := tx.ExecContext(ctx, insertEvent,
-		id, e.Time.UnixNano(), e.Source, e.Agent, e.Workspace, e.Project, e.Environment,
-		e.Method, e.URL, keys, styles, e.Status, int64(e.Duration), string(e.Decision),
-		e.Reason, e.Redactions, head, hash); err != nil {
-		return fmt.Errorf("audit: record: insert: %v", err)
+	insert := tx.StmtContext(ctx, st.insert)
+	for _, e := range events {
+		lastID++
+		hash := chainHash(head, lastID, e)
+		if _, err := insert.ExecContext(ctx,
+			lastID, e.Time.UnixNano(), e.Source, e.Agent, e.Workspace, e.Project, e.Environment,
+			e.Method, e.URL, encodeNames(e.Keys), encodeNames(e.AuthStyles), e.Status,
+			int64(e.Duration), string(e.Decision), e.Reason, e.Redactions, head, hash); err != nil {
+			return fmt.Errorf("audit: record: insert: %v", err)
+		}
+		head = hash
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE chain_head SET last_id = ?, hash = ? WHERE id = 1`, id, hash); err != nil {
+	if _, err := tx.StmtContext(ctx, st.writeHead).ExecContext(ctx, lastID, head); err != nil {
 		return fmt.Errorf("audit: record: update chain head: %v", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("audit: record: commit: %v", err)
 	}
 	return nil
+}
+
+// appendStatements are the statements of an append, prepared once per
+// store (and by database/sql once per connection).
+type appendStatements struct {
+	readHead, insert, writeHead *sql.Stmt
+}
+
+// statements prepares the append statements on first use.
+func (s *Store) statements(ctx context.Context) (*appendStatements, error) {
+	s.prepMu.Lock()
+	defer s.prepMu.Unlock()
+	if s.prepared != nil {
+		return s.prepared, nil
+	}
+	var st appendStatements
+	for _, p := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{
+		{&st.readHead, `SELECT last_id, hash FROM chain_head WHERE id = 1`},
+		{&st.insert, insertEvent},
+		{&st.writeHead, `UPDATE chain_head SET last_id = ?, hash = ? WHERE id = 1`},
+	} {
+		stmt, err := s.db.PrepareContext(ctx, p.query)
+		if err != nil {
+			closeStatements(&st)
+			return nil, fmt.Errorf("audit: record: prepare: %v", err)
+		}
+		*p.stmt = stmt
+	}
+	s.prepared = &st
+	return s.prepared, nil
+}
+
+func closeStatements(st *appendStatements) {
+	for _, stmt := range []*sql.Stmt{st.readHead, st.insert, st.writeHead} {
+		if stmt != nil {
+			stmt.Close()
+		}
+	}
 }
 
 const insertEvent = `INSERT INTO events (id, time_ns, source, agent, workspace, project,

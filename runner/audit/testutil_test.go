@@ -74,7 +74,7 @@ func openTemp(t testing.TB) *Store {
 	return s
 }
 
-func recordN(t testing.TB, s *Store, n int) {
+func recordN(t testing.TB, s Sink, n int) {
 	t.Helper()
 	for i := range n {
 		if err := s.Record(context.Background(), sampleEvent(i)); err != nil {
