@@ -61,11 +61,16 @@
 //
 // # Identity
 //
-// The audit log records the caller as "anonymous", as its X-AS-Agent-ID, or,
-// when X-AS-Agent-Token is given, as "token:" and the first 8 hex digits of
-// the token's SHA-256 (the raw token is never stored). Tokens are not issued
-// or checked yet: an agent token is a label the caller chooses, like an id,
-// but one that does not reveal itself in the log.
+// The audit log records the caller as "anonymous", as its X-AS-Agent-ID (a
+// declared id, not checked), or as "token:<id>" when X-AS-Agent-Token holds
+// a token issued by `agentsecrets agent token issue`: Handler.Identify
+// (TokenCache.Identify) verifies it against the SHA-256 hashes in the
+// vault's agents file, and an unknown or revoked token is refused with 401
+// agent_token_invalid before anything leaves. The raw token is never stored
+// or logged. Revocations are read at start and by POST /sync (proxy sync);
+// a token issued while the proxy runs is found at once. Without Identify a
+// token is an unchecked label, logged as "token:" and the first 8 hex
+// digits of its SHA-256.
 //
 // # Security
 //
@@ -88,6 +93,7 @@
 //	400     bad_header            a malformed or unknown X-AS-* header, a bad
 //	                              target URL, an unknown policy
 //	401     unauthorized          no or wrong session token
+//	401     agent_token_invalid   X-AS-Agent-Token is unknown or revoked
 //	403     host_not_loopback     the Host header is not a loopback name
 //	403     domain_not_allowed    the target host is not on the allowlist
 //	403     secret_not_bound      a secret is bound to other domains

@@ -14,6 +14,7 @@ const (
 	CodeMissingTarget       = "missing_target"
 	CodeBadHeader           = "bad_header"
 	CodeUnauthorized        = "unauthorized"
+	CodeAgentTokenInvalid   = "agent_token_invalid"
 	CodeDomainNotAllowed    = "domain_not_allowed"
 	CodeSecretNotBound      = "secret_not_bound"
 	CodeAddressRefused      = "address_refused"

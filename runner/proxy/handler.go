@@ -48,6 +48,12 @@ type Handler struct {
 	// loopback names: the bind address of a proxy started with
 	// --allow-remote. An IP literal cannot be rebound by DNS.
 	AllowHosts []string
+	// Identify, when set, verifies an X-AS-Agent-Token and returns the
+	// token's id, which the audit log records as "token:<id>"; an unknown
+	// or revoked token (vault.ErrTokenUnknown, vault.ErrTokenRevoked) gets
+	// 401 agent_token_invalid. Unset, a token is only a label (see
+	// AgentTokenID). TokenCache.Identify is one.
+	Identify func(token string) (id string, err error)
 
 	pending sync.WaitGroup
 	slots   chan struct{}
@@ -151,6 +157,10 @@ func (h *Handler) serveProxy(w http.ResponseWriter, r *http.Request, dropAuthori
 	parsed, err := ParseHeaders(r.Header, r.Method)
 	if err != nil {
 		writeError(w, parseError(err))
+		return
+	}
+	if perr := h.identify(r.Header, parsed); perr != nil {
+		writeError(w, perr)
 		return
 	}
 	body, perr := h.readBody(w, r)

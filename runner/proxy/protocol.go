@@ -61,7 +61,8 @@ type Parsed struct {
 	// basic, header, query, body, form, then X-AS-Policy in header order.
 	Policies []policies.Spec
 	// Agent is the audit identity: "anonymous", the X-AS-Agent-ID, or
-	// "token:<first 8 hex digits of SHA-256(X-AS-Agent-Token)>".
+	// "token:<first 8 hex digits of SHA-256(X-AS-Agent-Token)>", which
+	// Handler.Identify replaces with "token:<id>" of a verified token.
 	Agent string
 }
 
