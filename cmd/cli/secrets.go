@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -22,17 +21,20 @@ func init() { register(newSecretsCmd) }
 func newSecretsCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "secrets",
-		Short: "Set, get, list, delete and compare secrets",
+		Short: "Set, get, list, delete, bind and compare secrets",
 		Long: `Secrets live in the active project and environment (--project and --env
 override them). Names are UPPER_SNAKE_CASE; values are typed by a human and
-never printed to an agent.`,
+never printed to an agent. A secret can be bound to domains (it is then only
+sent to those) and given an expiry date, which secrets list flags.`,
 		Example: `  agentsecrets secrets set STRIPE_KEY          # hidden prompt
   printf %s "$VALUE" | agentsecrets secrets set STRIPE_KEY
   agentsecrets secrets list
+  agentsecrets secrets bind STRIPE_KEY api.stripe.com
+  agentsecrets secrets expire STRIPE_KEY 2027-01-31
   agentsecrets secrets diff --from development --to production`,
 	}
 	cmd.AddCommand(newSecretsSetCmd(f), newSecretsGetCmd(f), newSecretsListCmd(f), newSecretsDeleteCmd(f),
-		newSecretsDiffCmd(f), newSyncCmd(f, "push", "Upload secrets to the sync server (encrypted)"),
+		newSecretsBindCmd(f), newSecretsUnbindCmd(f), newSecretsExpireCmd(f), newSecretsDiffCmd(f), newSyncCmd(f, "push", "Upload secrets to the sync server (encrypted)"),
 		newSyncCmd(f, "pull", "Download secrets from the sync server into the vault"))
 	return cmd
 }
@@ -74,22 +76,30 @@ type assignment struct {
 }
 
 func newSecretsSetCmd(f *Factory) *cobra.Command {
-	return &cobra.Command{
+	var expiresArg string
+	cmd := &cobra.Command{
 		Use:   "set KEY | KEY=value [KEY=value ...]",
 		Short: "Store a secret in the active environment",
 		Long: `Store a secret. With a bare KEY the value comes from a hidden prompt when
 stdin is a terminal, or from stdin when it is piped (one trailing newline is
 removed). KEY=value pairs are accepted too, several at once, but a value on the
 command line is visible to other processes and shell history, so a warning is
-printed.`,
+printed. --expires records when the value stops being valid (see secrets
+expire); a new value keeps the expiry and domain binding the key had.`,
 		Example: `  agentsecrets secrets set STRIPE_KEY
-  printf %s "$TOKEN" | agentsecrets secrets set GITHUB_TOKEN
+  printf %s "$TOKEN" | agentsecrets secrets set GITHUB_TOKEN --expires 2027-01-31
   agentsecrets secrets set STRIPE_KEY=sk_test_123 OPENAI_KEY=sk-abc`,
 		Args: minArgs(1, "KEY, or one or more KEY=value"),
 		RunE: func(c *cobra.Command, args []string) error {
 			as, err := parseAssignments(c.CommandPath(), args)
 			if err != nil {
 				return err
+			}
+			var expires *time.Time
+			if c.Flags().Changed("expires") {
+				if expires, err = parseExpiry(expiresArg); err != nil {
+					return err
+				}
 			}
 			s, ctx, err := f.storeAndContext()
 			if err != nil {
@@ -106,11 +116,32 @@ printed.`,
 				if err := s.Set(ctx, a.key, a.value); err != nil {
 					return err
 				}
-				fmt.Fprintf(f.IO.Out, "Set %s in %s (%s)\n", a.key, ctx.Project, ctx.Environment)
+				if c.Flags().Changed("expires") {
+					if err := s.SetExpiry(ctx, a.key, expires); err != nil {
+						return err
+					}
+				}
+				fmt.Fprintf(f.IO.Out, "Set %s in %s (%s)%s\n", a.key, ctx.Project, ctx.Environment, expirySuffix(c, expires))
+				if expires != nil {
+					f.warnExpired(a.key, *expires)
+				}
 			}
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&expiresArg, "expires", "", "record when the value expires: YYYY-MM-DD, RFC 3339, or never to clear")
+	return cmd
+}
+
+// expirySuffix tells what set did with --expires.
+func expirySuffix(c *cobra.Command, expires *time.Time) string {
+	switch {
+	case !c.Flags().Changed("expires"):
+		return ""
+	case expires == nil:
+		return ", no expiry"
+	}
+	return ", expires " + formatExpiry(*expires)
 }
 
 // parseAssignments validates every argument before anything is stored.
@@ -218,6 +249,10 @@ func newSecretsListCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List key names with coverage across environments (never values)",
+		Long: `List every key of the project with the environments it is set in, its
+expiry per environment ("(expired)" once passed; --json has the times and an
+"expired" list of environments) and its domain binding per environment (none:
+any domain on the workspace allowlist).`,
 		Example: `  agentsecrets secrets list
   agentsecrets secrets list --project OPENCLAW_MANAGER --json`,
 		Args: exactArgs(0, "no arguments"),
@@ -230,9 +265,14 @@ func newSecretsListCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			now := time.Now()
 			if asJSON {
+				listed := make([]listedKey, len(keys))
+				for i, k := range keys {
+					listed[i] = listedKey{KeyStatus: k, Expired: expiredEnvs(k.Expires, now)}
+				}
 				return f.printJSON(map[string]any{"workspace": ctx.Workspace, "project": ctx.Project,
-					"environment": ctx.Environment, "keys": keys})
+					"environment": ctx.Environment, "keys": listed})
 			}
 			fmt.Fprintf(f.IO.Out, "Project %s (workspace %s), active environment: %s\n", ctx.Project, ctx.Workspace, ctx.Environment)
 			if len(keys) == 0 {
@@ -240,10 +280,11 @@ func newSecretsListCmd(f *Factory) *cobra.Command {
 				return nil
 			}
 			tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "KEY\tDEVELOPMENT\tSTAGING\tPRODUCTION\tEXPIRES")
+			fmt.Fprintln(tw, "KEY\tDEVELOPMENT\tSTAGING\tPRODUCTION\tEXPIRES\tDOMAINS")
 			for _, k := range keys {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.Name, mark(k.Environments[vault.Development]),
-					mark(k.Environments[vault.Staging]), mark(k.Environments[vault.Production]), expiries(k.Expires))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.Name, mark(k.Environments[vault.Development]),
+					mark(k.Environments[vault.Staging]), mark(k.Environments[vault.Production]),
+					expiries(k.Expires, now), bindings(k.Domains))
 			}
 			return tw.Flush()
 		},
@@ -267,15 +308,49 @@ func mark(set bool) string {
 	return "-"
 }
 
-func expiries(m map[string]time.Time) string {
-	if len(m) == 0 {
-		return ""
+// listedKey is a key as secrets list --json prints it.
+type listedKey struct {
+	vault.KeyStatus
+	// Expired names the environments where the key's expiry has passed.
+	Expired []string `json:"expired,omitempty"`
+}
+
+// expiredEnvs returns the environments, in order, whose expiry is not
+// after now.
+func expiredEnvs(m map[string]time.Time, now time.Time) []string {
+	var out []string
+	for _, env := range vault.Environments {
+		if t, ok := m[env]; ok && !t.After(now) {
+			out = append(out, env)
+		}
 	}
+	return out
+}
+
+// expiries is the EXPIRES cell: env:date per environment, "(expired)"
+// after those that have passed.
+func expiries(m map[string]time.Time, now time.Time) string {
 	var parts []string
-	for env, t := range m {
-		parts = append(parts, env+":"+t.Format("2006-01-02"))
+	for _, env := range vault.Environments {
+		if t, ok := m[env]; ok {
+			p := env + ":" + formatExpiry(t)
+			if !t.After(now) {
+				p += " (expired)"
+			}
+			parts = append(parts, p)
+		}
 	}
-	sort.Strings(parts)
+	return strings.Join(parts, " ")
+}
+
+// bindings is the DOMAINS cell: env:domain,domain per bound environment.
+func bindings(m map[string][]string) string {
+	var parts []string
+	for _, env := range vault.Environments {
+		if ds := m[env]; len(ds) > 0 {
+			parts = append(parts, env+":"+strings.Join(ds, ","))
+		}
+	}
 	return strings.Join(parts, " ")
 }
 
