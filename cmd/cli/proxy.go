@@ -41,8 +41,10 @@ comma-separated). The older forms X-AS-Inject-Query-<param>: KEY (and
 -Header-, -Body-, -Form-) also work, but HTTP does not keep the case of
 header names: their <param> is taken in lower case. X-AS-Method overrides the
 method; X-AS-Policy: NAME with X-AS-Param: k=v runs a registered policy;
-X-AS-Agent-ID names the caller in the audit log. Every X-AS-* header is
-removed before the request leaves.
+X-AS-Agent-ID names the caller in the audit log; X-AS-Agent-Token: TOKEN
+proves it with a token from agentsecrets agent token issue (logged as
+token:<id>; an unknown or revoked one gets 401 agent_token_invalid). Every
+X-AS-* header is removed before the request leaves.
 
 Every request but /health needs the session token (X-AS-Session-Token, or
 Authorization: Bearer), a new one at each start, kept 0600 in proxy.token.
@@ -71,7 +73,7 @@ this command returns once it answers on /health. A fresh session token is
 written to proxy.token (0600) at each start.
 
 The vault is read when the proxy starts; after a secret, binding or allowlist
-change, run agentsecrets proxy sync. With the encrypted-file backend the
+change, or an agent token revoked, run agentsecrets proxy sync. With the encrypted-file backend the
 proxy needs AGENTSECRETS_PASSPHRASE in its environment.`,
 		Example: `  agentsecrets proxy start
   agentsecrets proxy start --port 9000
@@ -162,8 +164,8 @@ func runProxyForeground(ctx context.Context, f *Factory, o *proxyStartOptions) e
 }
 
 // newProxyHandler opens the runner (cached vault, redaction of every secret
-// of the environment) and reads the vault once, so a locked vault fails
-// the start rather than the first request.
+// of the environment) and reads the vault and the agent tokens once, so a
+// locked vault fails the start rather than the first request.
 func newProxyHandler(f *Factory, o *proxyStartOptions) (*proxy.Handler, error) {
 	r, v, err := f.Runner(true)
 	if err != nil {
@@ -176,18 +178,25 @@ func newProxyHandler(f *Factory, o *proxyStartOptions) (*proxy.Handler, error) {
 	if _, err := v.All(); err != nil {
 		return nil, err
 	}
+	agents := proxy.NewTokenCache(v.Store)
+	if err := agents.Refresh(); err != nil {
+		return nil, err
+	}
 	token, err := proxy.NewSessionToken()
 	if err != nil {
 		return nil, err
 	}
 	h := proxy.NewHandler(r, token)
+	h.Identify = agents.Identify
 	h.Sync = func() error {
 		v.Refresh()
 		if _, err := v.Allowlist(); err != nil {
 			return err
 		}
-		_, err := v.All()
-		return err
+		if _, err := v.All(); err != nil {
+			return err
+		}
+		return agents.Refresh()
 	}
 	if remote, _ := proxy.CheckBind(o.Bind, o.AllowRemote); remote {
 		h.AllowHosts = []string{o.Bind}
@@ -482,7 +491,7 @@ func stopProxy(f *Factory, files proxy.Files, st proxy.State) error {
 func newProxySyncCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "sync",
-		Short: "Make the running proxy re-read the allowlist, bindings and values",
+		Short: "Make the running proxy re-read the allowlist, bindings, values and revoked agent tokens",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			files, err := f.proxyFiles()
@@ -502,7 +511,7 @@ func newProxySyncCmd(f *Factory) *cobra.Command {
 			if err := proxy.RequestSync(ctx, st.Addr(), token); err != nil {
 				return err
 			}
-			fmt.Fprintln(f.IO.Out, "proxy synced: allowlist, bindings and values re-read")
+			fmt.Fprintln(f.IO.Out, "proxy synced: allowlist, bindings, values and agent tokens re-read")
 			return nil
 		},
 	}
