@@ -48,7 +48,10 @@ var (
 	ErrTokenRevoked = errors.New("vault: agent token revoked")
 )
 
-var agentNameRE = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
+var (
+	agentNameRE = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
+	tokenIDRE   = regexp.MustCompile(`^tok_[0-9a-f]{12}$`)
+)
 
 const agentNameHint = "agent names are 1-64 lowercase letters, digits, '-' and '_', not starting with \"ast_\" (billing-tool, ci_bot)"
 
@@ -65,6 +68,22 @@ func ValidateAgentName(name string) error {
 		return newError(ErrInvalid, agentNameHint, "invalid agent name: longer than 64 characters")
 	}
 	return newError(ErrInvalid, agentNameHint, "invalid agent name %q", name)
+}
+
+// ValidateTokenID accepts token ids as IssueToken makes them: "tok_" and
+// 12 lowercase hex digits. A token given in place of its id is refused
+// without being repeated.
+func ValidateTokenID(id string) error {
+	const hint = "token ids look like tok_0123456789ab; see agentsecrets agent token list NAME"
+	switch {
+	case strings.HasPrefix(id, TokenPrefix):
+		return newError(ErrInvalid, hint, "invalid token id: that is a token, not its id")
+	case tokenIDRE.MatchString(id):
+		return nil
+	case len(id) > 64:
+		return newError(ErrInvalid, hint, "invalid token id: longer than 64 characters")
+	}
+	return newError(ErrInvalid, hint, "invalid token id %q", id)
 }
 
 // AgentInfo describes an agent: its name, when it was created and how many
@@ -349,6 +368,9 @@ func (s *Store) Tokens(agent string) ([]TokenInfo, error) {
 // hold is an ErrTokenUnknown error.
 func (s *Store) RevokeToken(agent, id string) (wasRevoked bool, err error) {
 	if err := ValidateAgentName(agent); err != nil {
+		return false, err
+	}
+	if err := ValidateTokenID(id); err != nil {
 		return false, err
 	}
 	err = s.editAgents(func(agents map[string]*agentRecord) error {

@@ -61,6 +61,29 @@ func TestValidateAgentName(t *testing.T) {
 	}
 }
 
+func TestValidateTokenID(t *testing.T) {
+	for _, tc := range []struct {
+		id string
+		ok bool
+	}{
+		{"tok_0123456789ab", true},
+		{"tok_0123456789AB", false},
+		{"tok_0123456789a", false},
+		{"tok_0123456789abc", false},
+		{"0123456789ab", false},
+		{"", false},
+		{"ast_" + strings.Repeat("x", 43), false},
+	} {
+		err := ValidateTokenID(tc.id)
+		if (err == nil) != tc.ok || err != nil && !errors.Is(err, ErrInvalid) {
+			t.Errorf("ValidateTokenID(%q) = %v, want ok=%v", tc.id, err, tc.ok)
+		}
+		if err != nil && strings.HasPrefix(tc.id, TokenPrefix) && strings.Contains(err.Error(), tc.id) {
+			t.Errorf("the error repeats a token")
+		}
+	}
+}
+
 func TestIssueVerifyRevoke(t *testing.T) {
 	s := newAgentStore(t)
 	a1 := issue(t, s, "billing-tool")
@@ -129,6 +152,7 @@ func TestAgentErrorsChangeNothing(t *testing.T) {
 	_, revokeUnknownAgent := s.RevokeToken("nobody", tok.ID)
 	_, revokeUnknownID := s.RevokeToken("billing-tool", "tok_000000000000")
 	_, revokeOthersID := s.RevokeToken("nobody-else", tok.ID)
+	_, revokeWithToken := s.RevokeToken("billing-tool", string(tok.Token.Bytes()))
 	_, tokensUnknown := s.Tokens("nobody")
 	_, issueBad := s.IssueToken("Bad Name")
 	for _, tc := range []struct {
@@ -139,6 +163,7 @@ func TestAgentErrorsChangeNothing(t *testing.T) {
 		{"revoke, unknown agent", revokeUnknownAgent, ErrAgentNotFound},
 		{"revoke, unknown id", revokeUnknownID, ErrTokenUnknown},
 		{"revoke, another agent's id", revokeOthersID, ErrAgentNotFound},
+		{"revoke, a token for an id", revokeWithToken, ErrInvalid},
 		{"tokens, unknown agent", tokensUnknown, ErrAgentNotFound},
 		{"delete, unknown agent", s.DeleteAgent("nobody"), ErrAgentNotFound},
 		{"delete, bad name", s.DeleteAgent("../x"), ErrInvalid},
