@@ -37,7 +37,7 @@ they match, and only when those hosts are on the workspace allowlist too.
 
 ` + bindingRules,
 		Example: `  agentsecrets secrets bind STRIPE_KEY api.stripe.com
-  agentsecrets secrets bind --env production GITHUB_TOKEN api.github.com *.githubusercontent.com`,
+  agentsecrets secrets bind --env production GITHUB_TOKEN api.github.com '*.githubusercontent.com'`,
 		Args: minArgs(2, "a KEY and one or more DOMAINs"),
 		RunE: func(_ *cobra.Command, args []string) error {
 			key := args[0]
