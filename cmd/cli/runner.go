@@ -69,7 +69,7 @@ func callError(err error) error {
 	switch {
 	case errors.As(err, &hostErr) && hostErr.Key != "":
 		return &Error{Code: ExitDenied, Err: err, Msg: err.Error(),
-			Hint: fmt.Sprintf("secret %s may only be sent to its bound domains; ask the human to review its bindings", hostErr.Key)}
+			Hint: fmt.Sprintf("%s is bound to other domains (agentsecrets secrets list); if it should go to %s, ask the human to run: agentsecrets secrets bind %s <its current domains> %s", hostErr.Key, hostErr.Host, hostErr.Key, hostErr.Host)}
 	case errors.As(err, &hostErr):
 		return &Error{Code: ExitDenied, Err: err, Msg: err.Error(),
 			Hint: "ask the human to run: agentsecrets workspace allowlist add " + hostErr.Host}
