@@ -368,3 +368,39 @@ func BenchmarkAgentTokensVerify(b *testing.B) {
 		}
 	}
 }
+
+// FuzzVerifyToken: any presented string is matched or refused without a
+// panic, and the refusal says nothing of what was presented.
+func FuzzVerifyToken(f *testing.F) {
+	s, err := Open(Options{Home: filepath.Join(f.TempDir(), "home"), Cwd: f.TempDir(), Getenv: func(string) string { return "" }})
+	if err != nil {
+		f.Fatal(err)
+	}
+	tok, err := s.IssueToken("bot")
+	if err != nil {
+		f.Fatal(err)
+	}
+	snap, err := s.AgentTokens()
+	if err != nil {
+		f.Fatal(err)
+	}
+	raw := string(tok.Token.Bytes())
+	for _, seed := range []string{raw, raw[:len(raw)-1], "", "ast_", "tok_" + tok.ID, "\x00\xff"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, presented string) {
+		agent, id, err := snap.Verify(presented)
+		if presented == raw {
+			if err != nil || agent != "bot" || id != tok.ID {
+				t.Fatalf("the issued token: %q %q %v", agent, id, err)
+			}
+			return
+		}
+		if !errors.Is(err, ErrTokenUnknown) {
+			t.Fatalf("a token nobody issued: %v", err)
+		}
+		if err.Error() != "vault: unknown agent token" {
+			t.Fatalf("the error says more than that the token is unknown: %q", err)
+		}
+	})
+}
