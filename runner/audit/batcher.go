@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // Defaults of a Batcher.
@@ -12,6 +13,9 @@ const (
 	DefaultQueue = 4096
 	// DefaultBatch is the most events one transaction appends.
 	DefaultBatch = 512
+	// DefaultLinger is how long the writer lets events gather after the
+	// first one arrives.
+	DefaultLinger = 5 * time.Millisecond
 )
 
 // flushTimeout bounds each write of the Batcher's background writer.
@@ -23,6 +27,13 @@ const flushTimeout = busyTimeout + busyTimeout/2
 // shared by every event waiting for it. The chain is the same as if each
 // event had been recorded alone, in queue order.
 //
+// After the first event of a batch the writer waits Linger before it
+// writes, without being woken by each Record, so even a steady trickle of
+// events shares transactions; a row is in the database at most about
+// Linger plus a commit after its Record returned, or at once on Flush.
+// Events still queued when the process is killed are lost; a graceful
+// stop must Close the Batcher.
+//
 // No event is dropped: when the queue is full, Record appends its event
 // itself before returning (back-pressure on the caller), and after Close it
 // always does. Flush waits until everything queued before it is written;
@@ -33,6 +44,7 @@ type Batcher struct {
 	store    *Store
 	queue    chan Event
 	maxBatch int
+	linger   time.Duration
 	flushes  chan chan error
 	stop     chan struct{}
 	stopped  chan struct{}
@@ -48,8 +60,9 @@ var _ Sink = (*Batcher)(nil)
 
 // BatcherOptions tune a Batcher; zero fields take the defaults.
 type BatcherOptions struct {
-	Queue int // DefaultQueue
-	Batch int // DefaultBatch
+	Queue  int           // DefaultQueue
+	Batch  int           // DefaultBatch
+	Linger time.Duration // DefaultLinger; negative: write at once
 }
 
 // NewBatcher starts a Batcher appending to s.
@@ -67,10 +80,14 @@ func newBatcher(s *Store, o BatcherOptions) *Batcher {
 	if o.Batch <= 0 {
 		o.Batch = DefaultBatch
 	}
+	if o.Linger == 0 {
+		o.Linger = DefaultLinger
+	}
 	return &Batcher{
 		store:    s,
 		queue:    make(chan Event, o.Queue),
 		maxBatch: o.Batch,
+		linger:   o.Linger,
 		flushes:  make(chan chan error),
 		stop:     make(chan struct{}),
 		stopped:  make(chan struct{}),
@@ -138,19 +155,44 @@ func (b *Batcher) Close() error {
 func (b *Batcher) run() {
 	defer close(b.stopped)
 	batch := make([]Event, 0, b.maxBatch)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for {
+		var reply chan error
+		stop := false
 		select {
 		case e := <-b.queue:
-			batch = b.fill(append(batch[:0], e))
-			b.write(batch)
-		case reply := <-b.flushes:
-			b.drain(batch)
-			reply <- b.takeErr()
+			batch = append(batch[:0], e)
+			if b.linger > 0 {
+				reply, stop = b.wait(timer)
+			}
+			b.write(b.fill(batch))
+		case reply = <-b.flushes:
 		case <-b.stop:
-			b.drain(batch) // nothing is queued after closed is set
+			stop = true // nothing is queued after closed is set
+		}
+		b.drain(batch)
+		if reply != nil {
+			reply <- b.takeErr()
+		}
+		if stop {
 			return
 		}
 	}
+}
+
+// wait lets events gather for the linger time, cut short by a Flush or a
+// Close, which it returns.
+func (b *Batcher) wait(timer *time.Timer) (reply chan error, stop bool) {
+	timer.Reset(b.linger)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case reply = <-b.flushes:
+	case <-b.stop:
+		stop = true
+	}
+	return reply, stop
 }
 
 // fill adds to batch what is queued now, up to maxBatch events.

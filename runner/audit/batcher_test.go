@@ -2,11 +2,13 @@ package audit
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 )
 
 // count returns the number of rows in s.
@@ -31,8 +33,14 @@ func verifyRows(t *testing.T, s *Store, want int) {
 // through a small queue and small batches, so both the queued path and the
 // synchronous one run, next to a plain Store writing the same file; after
 // Close every event is there exactly once, as recorded, and the chain
-// verifies.
+// verifies; with the default linger and with none.
 func TestBatcherStoresEveryEventInAChain(t *testing.T) {
+	for _, linger := range []time.Duration{0, -1} {
+		t.Run(fmt.Sprint("linger ", linger), func(t *testing.T) { batcherStoresEveryEvent(t, linger) })
+	}
+}
+
+func batcherStoresEveryEvent(t *testing.T, linger time.Duration) {
 	path := filepath.Join(t.TempDir(), FileName)
 	s, err := Open(path)
 	if err != nil {
@@ -44,7 +52,7 @@ func TestBatcherStoresEveryEventInAChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	b := NewBatcher(s, BatcherOptions{Queue: 8, Batch: 5})
+	b := NewBatcher(s, BatcherOptions{Queue: 8, Batch: 5, Linger: linger})
 	const goroutines, perGoroutine = 8, 40
 	var wg sync.WaitGroup
 	for g := range goroutines + 1 {

@@ -39,6 +39,16 @@
 // SQLite first touches the file); a directory Open has to create is 0700,
 // an existing one is left as it is.
 //
+// # Batching
+//
+// A long-running front end (the proxy) records through a Batcher: Record
+// queues the event and returns, and one writer appends what has gathered
+// in a single transaction with prepared statements, computing the chain
+// row by row exactly as single appends do. The queue is bounded; when it
+// is full, Record appends its own event before returning, so no event is
+// ever dropped. Flush waits for what was queued before it; Close drains
+// the queue. One-shot commands record to the Store directly.
+//
 // # Chain
 //
 // Rows are numbered 1, 2, 3, ... without gaps. Each row stores the hash of
