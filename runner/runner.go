@@ -46,6 +46,10 @@ type Result struct {
 	// Redactions reports how many replacements were made so far (headers
 	// and the body read up to now).
 	Redactions func() int
+	// DeclaredLength is the body length the upstream declared (before
+	// decoding and redaction), -1 when it declared none: it tells a
+	// finite message from a stream, not how long Body is.
+	DeclaredLength int64
 }
 
 // Runner runs calls. It is safe for concurrent use; one Runner serves a
@@ -372,10 +376,11 @@ func (r *Runner) scrub(resp *http.Response, set *redact.Set, cancel context.Canc
 	}
 	body := set.NewReader(plain)
 	return &Result{
-		Status:     resp.StatusCode,
-		Header:     resp.Header,
-		Body:       &cancelOnClose{ReadCloser: body, cancel: cancel},
-		Redactions: func() int { return headerCount + body.Count() },
+		Status:         resp.StatusCode,
+		Header:         resp.Header,
+		Body:           &cancelOnClose{ReadCloser: body, cancel: cancel},
+		Redactions:     func() int { return headerCount + body.Count() },
+		DeclaredLength: resp.ContentLength,
 	}, nil
 }
 

@@ -57,3 +57,26 @@ func BenchmarkRoundTrip(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkRoundTripSerial is BenchmarkRoundTrip's proxied request one at
+// a time: the latency a single client sees.
+func BenchmarkRoundTripSerial(b *testing.B) {
+	f := newFixture(b)
+	f.upstream.setHandler(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"object":"balance","available":[{"amount":1000,"currency":"usd"}]}`)
+	})
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	b.ReportAllocs()
+	for b.Loop() {
+		resp, err := client.Do(f.request("GET", "/v1/balance", nil, "X-AS-Inject-Bearer", "TOKEN_A"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+}

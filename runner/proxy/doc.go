@@ -56,8 +56,13 @@
 // Authorization are removed before the request leaves; all other headers
 // and the body (at most 32 MiB) are passed on. Responses keep the
 // upstream's status and headers (redacted, without hop-by-hop ones and
-// Content-Length) and stream the body through the redactor, flushed after
-// every read, so server-sent events arrive as they are sent.
+// Content-Length) and pass the body through the redactor. Server-sent
+// events (text/event-stream) and bodies of undeclared length are streamed,
+// flushed after every read, so events arrive as they are sent. A body of
+// declared length is buffered: one that fits in 32 KiB once redacted goes
+// out with its new Content-Length in one write, a longer one is copied
+// without a flush per read, and one that fails before any of it was sent
+// gets 502 upstream_unreachable rather than a truncated answer.
 //
 // # Identity
 //
@@ -126,11 +131,14 @@
 //
 // # Audit
 //
-// Each proxied request is one audit event (source "proxy"), written after
-// the response has been sent so the client does not wait for it; at most
-// 256 such writes are pending, past which a request writes its own before
-// returning. Rows of concurrent requests may therefore be in another order
-// than the requests; each row's time is when it was written.
+// Each proxied request is one audit event (source "proxy"), recorded when
+// its response body is done. NewHandler puts an audit.Batcher in front of
+// an audit.Store: the event is queued, and the events of concurrent
+// requests are appended together in one transaction a few milliseconds
+// later; a full queue makes the request write its own (nothing is
+// dropped). Handler.Wait flushes the queue and Handler.Close, which Serve
+// calls after shutdown, drains it. Rows of concurrent requests may be in
+// another order than the requests; each row's time is when it was queued.
 //
 // # Caching
 //

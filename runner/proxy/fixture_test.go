@@ -92,7 +92,7 @@ func newFixture(t testing.TB) *fixture {
 	h.Sync = func() error { sv.Refresh(); return nil }
 	f := &fixture{t: t, home: home, store: s, vault: sv, audit: as, handler: h, upstream: newUpstream(t)}
 	f.proxy = httptest.NewServer(h)
-	t.Cleanup(func() { f.proxy.Close(); h.Wait() })
+	t.Cleanup(func() { f.proxy.Close(); h.Close() })
 	return f
 }
 

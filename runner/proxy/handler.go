@@ -1,11 +1,14 @@
 package proxy
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -24,10 +27,6 @@ const (
 	PathHealth = "/health"
 	PathSync   = "/sync"
 )
-
-// maxPendingAudits bounds the audit events being written after their
-// response was sent; past it, a request waits for its own.
-const maxPendingAudits = 256
 
 // Handler serves the proxy protocol. It is safe for concurrent use; one
 // Handler, and so one Runner (policy pool, connection pool, vault cache),
@@ -55,19 +54,50 @@ type Handler struct {
 	// AgentTokenID). TokenCache.Identify is one.
 	Identify func(token string) (id string, err error)
 
-	pending sync.WaitGroup
-	slots   chan struct{}
-	once    sync.Once
+	// batcher group-commits the audit events when the runner records to
+	// an audit.Store.
+	batcher *audit.Batcher
 }
 
-// NewHandler returns a Handler for r with the given session token.
+// NewHandler returns a Handler for r with the given session token. When r
+// records to an *audit.Store, NewHandler puts an audit.Batcher in front of
+// it (r.Audit is replaced): a request queues its event and the events of
+// concurrent requests share one transaction. Wait flushes it and Close (or
+// the end of Serve) drains it.
 func NewHandler(r *runner.Runner, token string) *Handler {
-	return &Handler{Runner: r, Token: token}
+	h := &Handler{Runner: r, Token: token}
+	if s, ok := r.Audit.(*audit.Store); ok {
+		h.batcher = audit.NewBatcher(s, audit.BatcherOptions{})
+		r.Audit = h.batcher
+	}
+	return h
 }
 
-// Wait blocks until every audit event of a finished request is recorded.
-// Call it after http.Server.Shutdown.
-func (h *Handler) Wait() { h.pending.Wait() }
+// Wait blocks until the audit event of every finished request is in the
+// database, and returns the first error met writing one since the last
+// Wait.
+func (h *Handler) Wait() error {
+	if h.batcher == nil {
+		return nil
+	}
+	if err := h.batcher.Flush(context.Background()); err != nil {
+		return fmt.Errorf("proxy: audit: %v", err)
+	}
+	return nil
+}
+
+// Close writes the pending audit events and stops the audit writer; later
+// events are written as they come. Call it once requests have finished
+// (Serve does, after shutting the server down).
+func (h *Handler) Close() error {
+	if h.batcher == nil {
+		return nil
+	}
+	if err := h.batcher.Close(); err != nil {
+		return fmt.Errorf("proxy: audit: %v", err)
+	}
+	return nil
+}
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -177,10 +207,16 @@ func (h *Handler) serveProxy(w http.ResponseWriter, r *http.Request, dropAuthori
 		writeError(w, callError(err))
 		return
 	}
+	// Closing the body records the audit event: with a Batcher, a queue
+	// send.
+	defer res.Body.Close()
 	copyResponseHeader(w.Header(), res.Header)
-	w.WriteHeader(res.Status)
-	streamBody(w, res.Body)
-	h.closeLater(res.Body)
+	if streams(r.Method, res) {
+		w.WriteHeader(res.Status)
+		streamBody(w, res.Body)
+		return
+	}
+	writeBounded(w, res)
 }
 
 // readBody reads the request body, bounded by MaxBody.
@@ -208,8 +244,23 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *Err
 	return body, nil
 }
 
-// copyBuffers are the buffers streamBody copies through.
+// copyBuffers are the buffers response bodies are copied through.
 var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// streams reports whether a response is passed on as it arrives, flushed
+// after each read: server-sent events, and any body whose length the
+// upstream did not declare (it may be a stream of another kind). A body
+// of declared length, or none (HEAD, 204, 304), is buffered instead.
+func streams(method string, res *runner.Result) bool {
+	if method == http.MethodHead || res.Status == http.StatusNoContent || res.Status == http.StatusNotModified {
+		return false
+	}
+	if res.DeclaredLength < 0 {
+		return true
+	}
+	mediaType, _, _ := strings.Cut(res.Header.Get("Content-Type"), ";")
+	return strings.EqualFold(strings.TrimSpace(mediaType), "text/event-stream")
+}
 
 // streamBody copies the redacted body to the client, flushing after each
 // read so server-sent events arrive as they are produced. A client that
@@ -235,24 +286,57 @@ func streamBody(w http.ResponseWriter, body io.Reader) {
 	}
 }
 
-// closeLater closes the body, which records the call's audit event, after
-// the handler has returned, so the client does not wait for the audit
-// write. At most maxPendingAudits are in flight; past that the request
-// closes its own.
-func (h *Handler) closeLater(body io.Closer) {
-	h.once.Do(func() { h.slots = make(chan struct{}, maxPendingAudits) })
-	select {
-	case h.slots <- struct{}{}:
-	default:
-		_ = body.Close()
+// writeBounded sends a body of declared length. A redacted body that fits
+// in one copy buffer goes out with its Content-Length in a single write;
+// a longer one is copied without a flush per read. A body that fails
+// before any of it was sent gets a 502 instead of a truncated answer.
+func writeBounded(w http.ResponseWriter, res *runner.Result) {
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	buf := *bp
+	n, err := readFull(res.Body, buf)
+	switch {
+	case err == io.EOF:
+		w.Header().Set("Content-Length", strconv.Itoa(n))
+		w.WriteHeader(res.Status)
+		_, _ = w.Write(buf[:n])
+		return
+	case err != nil:
+		for name := range w.Header() {
+			delete(w.Header(), name)
+		}
+		writeError(w, callError(fmt.Errorf("%w: the response body could not be read", runner.ErrUpstream)))
 		return
 	}
-	h.pending.Add(1)
-	go func() {
-		defer h.pending.Done()
-		_ = body.Close()
-		<-h.slots
-	}()
+	w.WriteHeader(res.Status)
+	if _, err := w.Write(buf[:n]); err != nil {
+		return
+	}
+	for {
+		n, err := res.Body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// readFull reads into buf until it is full (nil error) or the body ends
+// (io.EOF) or fails.
+func readFull(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 func (h *Handler) allowedHost(host string) bool {

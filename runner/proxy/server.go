@@ -87,23 +87,23 @@ const ShutdownTimeout = 30 * time.Second
 
 // Serve serves h on ln until ctx is done, then shuts down gracefully:
 // the listener closes, in-flight requests finish (within
-// ShutdownTimeout), and pending audit events are written.
+// ShutdownTimeout), and pending audit events are written (Handler.Close).
 func Serve(ctx context.Context, ln net.Listener, h *Handler) error {
 	srv := NewServer(h)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
-		h.Wait()
+		_ = h.Close()
 		return fmt.Errorf("proxy: serve: %v", err)
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
 	err := srv.Shutdown(sctx)
-	h.Wait()
+	cerr := h.Close()
 	if err != nil {
 		return fmt.Errorf("proxy: shutdown: %v", err)
 	}
-	return nil
+	return cerr
 }
