@@ -30,10 +30,11 @@ func verifyRows(t *testing.T, s *Store, want int) {
 }
 
 // TestBatcherStoresEveryEventInAChain records from many goroutines at once
-// through a small queue and small batches, so both the queued path and the
-// synchronous one run, next to a plain Store writing the same file; after
-// Close every event is there exactly once, as recorded, and the chain
-// verifies; with the default linger and with none.
+// through a small queue and batches of up to 20 rows (a 16-row statement
+// and single ones), so both the queued path and the synchronous one run,
+// next to a plain Store writing the same file; after Close every event is
+// there exactly once, as recorded, and the chain verifies; with the
+// default linger and with none.
 func TestBatcherStoresEveryEventInAChain(t *testing.T) {
 	for _, linger := range []time.Duration{0, -1} {
 		t.Run(fmt.Sprint("linger ", linger), func(t *testing.T) { batcherStoresEveryEvent(t, linger) })
@@ -52,7 +53,7 @@ func batcherStoresEveryEvent(t *testing.T, linger time.Duration) {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	b := NewBatcher(s, BatcherOptions{Queue: 8, Batch: 5, Linger: linger})
+	b := NewBatcher(s, BatcherOptions{Queue: 32, Batch: 20, Linger: linger})
 	const goroutines, perGoroutine = 8, 40
 	var wg sync.WaitGroup
 	for g := range goroutines + 1 {

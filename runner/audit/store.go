@@ -159,17 +159,26 @@ func (s *Store) appendEvents(ctx context.Context, events []Event) error {
 	if err := tx.StmtContext(ctx, st.readHead).QueryRowContext(ctx).Scan(&lastID, &head); err != nil {
 		return fmt.Errorf("audit: record: read chain head: %v", err)
 	}
-	insert := tx.StmtContext(ctx, st.insert)
-	for _, e := range events {
-		lastID++
-		hash := chainHash(head, lastID, e)
-		if _, err := insert.ExecContext(ctx,
-			lastID, e.Time.UnixNano(), e.Source, e.Agent, e.Workspace, e.Project, e.Environment,
-			e.Method, e.URL, encodeNames(e.Keys), encodeNames(e.AuthStyles), e.Status,
-			int64(e.Duration), string(e.Decision), e.Reason, e.Redactions, head, hash); err != nil {
+	args := make([]any, 0, insertGroup*insertColumns)
+	for len(events) > 0 {
+		stmt, n := st.insert, 1
+		if len(events) >= insertGroup {
+			stmt, n = st.insertGroup, insertGroup
+		}
+		args = args[:0]
+		for _, e := range events[:n] {
+			lastID++
+			hash := chainHash(head, lastID, e)
+			args = append(args, lastID, e.Time.UnixNano(), e.Source, e.Agent, e.Workspace,
+				e.Project, e.Environment, e.Method, e.URL, encodeNames(e.Keys),
+				encodeNames(e.AuthStyles), e.Status, int64(e.Duration), string(e.Decision),
+				e.Reason, e.Redactions, head, hash)
+			head = hash
+		}
+		if _, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("audit: record: insert: %v", err)
 		}
-		head = hash
+		events = events[n:]
 	}
 	if _, err := tx.StmtContext(ctx, st.writeHead).ExecContext(ctx, lastID, head); err != nil {
 		return fmt.Errorf("audit: record: update chain head: %v", err)
@@ -183,7 +192,7 @@ func (s *Store) appendEvents(ctx context.Context, events []Event) error {
 // appendStatements are the statements of an append, prepared once per
 // store (and by database/sql once per connection).
 type appendStatements struct {
-	readHead, insert, writeHead *sql.Stmt
+	readHead, insert, insertGroup, writeHead *sql.Stmt
 }
 
 // statements prepares the append statements on first use.
@@ -200,6 +209,7 @@ func (s *Store) statements(ctx context.Context) (*appendStatements, error) {
 	}{
 		{&st.readHead, `SELECT last_id, hash FROM chain_head WHERE id = 1`},
 		{&st.insert, insertEvent},
+		{&st.insertGroup, insertEvents(insertGroup)},
 		{&st.writeHead, `UPDATE chain_head SET last_id = ?, hash = ? WHERE id = 1`},
 	} {
 		stmt, err := s.db.PrepareContext(ctx, p.query)
@@ -214,16 +224,30 @@ func (s *Store) statements(ctx context.Context) (*appendStatements, error) {
 }
 
 func closeStatements(st *appendStatements) {
-	for _, stmt := range []*sql.Stmt{st.readHead, st.insert, st.writeHead} {
+	for _, stmt := range []*sql.Stmt{st.readHead, st.insert, st.insertGroup, st.writeHead} {
 		if stmt != nil {
 			stmt.Close()
 		}
 	}
 }
 
+// insertGroup is how many rows one statement of a batch inserts; the rest
+// of a batch goes one row per statement.
+const insertGroup = 16
+
+// insertColumns is the number of columns of a row.
+const insertColumns = 18
+
 const insertEvent = `INSERT INTO events (id, time_ns, source, agent, workspace, project,
 	environment, method, url, keys, auth_styles, status, duration_ns, decision, reason,
-	redactions, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	redactions, prev_hash, hash) VALUES ` + rowPlaceholders
+
+const rowPlaceholders = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+// insertEvents is insertEvent for n rows.
+func insertEvents(n int) string {
+	return insertEvent + strings.Repeat(", "+rowPlaceholders, n-1)
+}
 
 // encodeNames stores a list of names as a JSON array ("[]" when empty).
 func encodeNames(names []string) string {
