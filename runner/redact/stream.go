@@ -137,8 +137,11 @@ type Reader struct {
 	pass bool
 	out  []byte   // redacted output not yet returned
 	bufs *buffers // pooled buffers in use, returned when the stream ends
-	err  error    // sticky error of the underlying reader (io.EOF at the end)
-	idle int      // consecutive empty reads of the underlying reader
+	// inUsed and outUsed are the most bytes the buffers have held: what
+	// release must clear.
+	inUsed, outUsed int
+	err             error // sticky error of the underlying reader (io.EOF at the end)
+	idle            int   // consecutive empty reads of the underlying reader
 }
 
 // maxIdleReads is how many empty reads in a row make a Read fail with
@@ -187,6 +190,7 @@ func (r *Reader) fill() {
 	}
 	n, err := r.r.Read(st.buf[from : from+chunkSize])
 	st.buf = st.buf[:from+n]
+	r.inUsed = max(r.inUsed, len(st.buf))
 	switch {
 	case err == io.EOF:
 		st.scan(from, true)
@@ -203,6 +207,7 @@ func (r *Reader) fill() {
 		}
 	}
 	r.out = st.m.out
+	r.outUsed = max(r.outUsed, len(r.out))
 }
 
 // Count returns the number of replacements read so far.
@@ -246,18 +251,20 @@ func (r *Reader) grow(buf []byte, size int) []byte {
 // been read to the last byte, so no Read can still be using them.
 func (r *Reader) release() {
 	if b := r.bufs; b != nil {
-		b.in, b.out = reusable(r.st.buf), reusable(r.st.m.out)
+		b.in, b.out = reusable(r.st.buf, r.inUsed), reusable(r.st.m.out, r.outUsed)
 		streamBuffers.Put(b)
 	}
 	r.bufs, r.st.buf, r.st.m.out, r.out = nil, nil, nil, nil
 }
 
-// reusable clears b and returns it empty if it is worth pooling, else nil.
-func reusable(b []byte) []byte {
+// reusable clears the first used bytes of b (pooled buffers are all zero
+// beyond what was used) and returns it empty if it is worth pooling, else
+// nil.
+func reusable(b []byte, used int) []byte {
 	if cap(b) < pooledCap || cap(b) > 2*pooledCap {
 		return nil
 	}
-	clear(b[:cap(b)])
+	clear(b[:min(used, cap(b))])
 	return b[:0]
 }
 
