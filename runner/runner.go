@@ -116,13 +116,16 @@ func (r *Runner) newEvent(c *Call) *audit.Event {
 	if ev.Agent == "" {
 		ev.Agent = "anonymous"
 	}
-	credParams := map[string]string{}
+	var credParams map[string]string // made only for a query injection
 	for _, s := range c.Policies {
 		ev.AuthStyles = append(ev.AuthStyles, s.Name)
 		if k := s.Params["key"]; k != "" {
 			ev.Keys = append(ev.Keys, k)
 		}
 		if s.Name == "query" && s.Params["param"] != "" {
+			if credParams == nil {
+				credParams = map[string]string{}
+			}
 			credParams[s.Params["param"]] = s.Params["key"]
 		}
 	}
