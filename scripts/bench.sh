@@ -107,15 +107,22 @@ fi
 echo "== whole process: agentsecrets call vs curl ($RUNS runs each)"
 go build -o "$AS" ./cmd/agentsecrets
 go build -o "$SERVER" ./testdata/benchserver
-"$SERVER" serve -for 30m >"$OUT/server.url" &
+rm -f "$OUT/server.url" # a stale one would be read before the server truncates it
+"$SERVER" serve -for 30m >"$OUT/server.url" 2>"$OUT/server.log" &
 server_pid=$!
 trap 'kill "$server_pid" 2>/dev/null || true' EXIT
-for ((i = 0; i < 100; i++)); do
+for ((i = 0; i < 600; i++)); do # up to 30 s on a loaded machine
 	[ -s "$OUT/server.url" ] && break
+	kill -0 "$server_pid" 2>/dev/null || break
 	sleep 0.05
 done
 URL=$(head -n 1 "$OUT/server.url")
-[ -n "$URL" ] || { echo "bench: the loopback server did not start" >&2; exit 1; }
+if [ -z "$URL" ]; then
+	kill "$server_pid" 2>/dev/null || true
+	echo "bench: the loopback server did not print its address:" >&2
+	cat "$OUT/server.log" >&2
+	exit 1
+fi
 
 "$0" --cold file "$URL"
 if command -v gnome-keyring-daemon >/dev/null 2>&1 && command -v dbus-run-session >/dev/null 2>&1; then
