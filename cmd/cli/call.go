@@ -161,12 +161,26 @@ func parsePlainHeaders(lines []string) (http.Header, error) {
 		if !ok || !validHeaderName(name) {
 			return nil, usageError("agentsecrets call", "-H %q: want 'Name: value'", line)
 		}
+		if !validHeaderValue(value) {
+			return nil, usageError("agentsecrets call", "-H %q: the value holds a control character", name)
+		}
 		if strings.HasPrefix(strings.ToLower(name), "x-as-") {
 			return nil, usageError("agentsecrets call", "-H %q: X-AS-* headers are reserved", name)
 		}
 		h.Add(name, strings.TrimSpace(value))
 	}
 	return h, nil
+}
+
+// validHeaderValue refuses control characters (CR and LF above all) other
+// than tab, which would split or corrupt the request.
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func validHeaderName(name string) bool {
