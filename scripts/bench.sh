@@ -98,7 +98,7 @@ rm -f "$OUT"/cold-*.csv
 if [ "${BENCH_SKIP_GO:-}" != 1 ]; then
 	echo "== Go benchmarks (-benchtime=$BENCHTIME)"
 	pkgs=()
-	for p in ./runner/redact ./policies ./hostfns ./runner/audit ./runner; do
+	for p in ./runner/redact ./policies ./hostfns ./runner/audit ./runner ./runner/proxy; do
 		[ -d "$p" ] && pkgs+=("$p")
 	done
 	go test -run '^$' -bench . -benchmem -benchtime="$BENCHTIME" "${pkgs[@]}" | tee "$OUT/go-bench.txt"
@@ -174,3 +174,12 @@ go_ms() {
 	echo
 	echo "Targets: policy part under 2 ms; agentsecrets call within 3x curl on the keychain backend."
 } | tee "$OUT/summary.md"
+
+echo
+echo "== OpenClaw exec: 100 ids as a whole process (file backend, then keychain)"
+go test -run '^$' -bench 'BenchmarkExecProcess100' -benchtime 20x ./cmd/cli | tee "$OUT/exec-file.txt"
+scripts/with-keyring.sh go test -run '^$' -bench 'BenchmarkExecProcess100' -benchtime 20x ./cmd/cli | tee "$OUT/exec-keychain.txt"
+
+echo
+echo "== proxy under load: direct vs agentsecrets proxy vs nginx (wrk)"
+scripts/proxy-bench.sh "${PROXY_BENCH_TIME:-5s}" | tee "$OUT/proxy.txt"
