@@ -72,11 +72,7 @@ func (f *Factory) runEnv(o envOptions, argv []string) error {
 	if err != nil {
 		return commandError(argv[0], err)
 	}
-	s, err := f.Store()
-	if err != nil {
-		return err
-	}
-	ctx, err := s.Context()
+	s, ctx, err := f.storeAndContext()
 	if err != nil {
 		return err
 	}

@@ -64,6 +64,20 @@ func (f *Factory) Context() (vault.Context, error) {
 	return s.Context()
 }
 
+// storeAndContext opens the vault and resolves the active workspace,
+// project and environment.
+func (f *Factory) storeAndContext() (*vault.Store, vault.Context, error) {
+	s, err := f.Store()
+	if err != nil {
+		return nil, vault.Context{}, err
+	}
+	ctx, err := s.Context()
+	if err != nil {
+		return nil, vault.Context{}, err
+	}
+	return s, ctx, nil
+}
+
 // passphrase is $AGENTSECRETS_PASSPHRASE, else asked on the terminal.
 func (f *Factory) passphrase() ([]byte, error) {
 	if p := f.Getenv("AGENTSECRETS_PASSPHRASE"); p != "" {

@@ -40,11 +40,7 @@ func (f *Factory) Registry(home string) *policies.Registry {
 // values in memory between calls (long-running front ends) and then also
 // redacts every secret of the environment from each response.
 func (f *Factory) Runner(cache bool) (*runner.Runner, *runner.StoreVault, error) {
-	s, err := f.Store()
-	if err != nil {
-		return nil, nil, err
-	}
-	ctx, err := s.Context()
+	s, ctx, err := f.storeAndContext()
 	if err != nil {
 		return nil, nil, err
 	}

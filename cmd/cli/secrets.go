@@ -39,20 +39,6 @@ sent to those) and given an expiry date, which secrets list flags.`,
 	return cmd
 }
 
-// storeAndContext opens the vault and resolves the active workspace,
-// project and environment.
-func (f *Factory) storeAndContext() (*vault.Store, vault.Context, error) {
-	s, err := f.Store()
-	if err != nil {
-		return nil, vault.Context{}, err
-	}
-	ctx, err := s.Context()
-	if err != nil {
-		return nil, vault.Context{}, err
-	}
-	return s, ctx, nil
-}
-
 // storedSecret validates the name key, opens the vault, resolves the
 // context and fails when key is not set in the active environment. It
 // reads no value.
