@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 	"sync/atomic"
 )
 
@@ -47,6 +49,12 @@ type Call struct {
 	reason   string
 	openErr  error
 	openName string
+
+	// What holds a spliced-in secret, which the getters refuse to read:
+	// header names (lower case), the query and the body.
+	secretHeaders []string
+	secretQuery   bool
+	secretBody    bool
 }
 
 type handle struct {
@@ -92,6 +100,8 @@ func (c *Call) Reset() {
 	c.gen = 0
 	c.denied, c.reason = false, ""
 	c.openErr, c.openName = nil, ""
+	c.secretHeaders = c.secretHeaders[:0]
+	c.secretQuery, c.secretBody = false, false
 }
 
 // Denied reports whether the current invocation called deny, and its reason.
@@ -204,3 +214,21 @@ func (c *Call) lookup(h int32) *handle {
 }
 
 func (c *Call) addExtra(v []byte) { c.extra = append(c.extra, v) }
+
+// markSecretHeader records that header name now holds a secret.
+func (c *Call) markSecretHeader(name string) {
+	if !c.secretHeader(name) {
+		c.secretHeaders = append(c.secretHeaders, strings.ToLower(name))
+	}
+}
+
+// clearSecretHeader records that header name no longer holds a secret
+// (replaced by a plain value or deleted).
+func (c *Call) clearSecretHeader(name string) {
+	c.secretHeaders = slices.DeleteFunc(c.secretHeaders, func(n string) bool { return strings.EqualFold(n, name) })
+}
+
+// secretHeader reports whether header name holds a secret.
+func (c *Call) secretHeader(name string) bool {
+	return slices.ContainsFunc(c.secretHeaders, func(n string) bool { return strings.EqualFold(n, name) })
+}

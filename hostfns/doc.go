@@ -14,7 +14,8 @@
 // one of the error codes:
 //
 //	ErrNotFound    -1  no such param, header, or secret
-//	ErrDenied      -2  the secret exists but is not bound to this request's host
+//	ErrDenied      -2  the secret exists but is not bound to this request's host,
+//	                   or a getter was asked for a field that holds a secret
 //	ErrBadArgument -3  malformed name, path, header value, encoding, field...
 //	ErrTooSmall    -4  the output buffer is smaller than the value
 //	ErrOutOfRange  -5  a (ptr, len) range lies outside guest memory
@@ -87,6 +88,11 @@
 //
 // No function writes a secret's bytes (or any encoding of them) into guest
 // memory: values are spliced into the request by the host. hmac_secret writes
-// the MAC only. After the chain ran, [Call.RedactSet] lists every value the
+// the MAC only. Once a secret is spliced in, the getters refuse (ErrDenied)
+// the fields that hold it, for the rest of the chain: header_get of that
+// header (until header_set or header_del replaces it), request_get of url
+// and query after query_set_secret, of body after json_set_secret or
+// form_set_secret. A signing policy therefore runs before, or signs
+// fields other than, those that carry injected secrets. After the chain ran, [Call.RedactSet] lists every value the
 // response redactor must remove.
 package hostfns

@@ -112,16 +112,22 @@ func fnRequestGet(c *Call, m api.Module, stack []uint64) int32 {
 	}
 	buf, capacity := arg(stack, 1), arg(stack, 2)
 	r := c.Req
-	switch int32(arg(stack, 0)) {
+	switch field := int32(arg(stack, 0)); field {
 	case FieldMethod:
 		return output(m, buf, capacity, r.Method)
 	case FieldBody:
+		if c.secretBody {
+			return ErrDenied
+		}
 		return output(m, buf, capacity, r.Body)
 	case FieldURL, FieldHost, FieldPath, FieldQuery:
 		if r.URL == nil {
 			return ErrNotFound
 		}
-		return output(m, buf, capacity, urlField(c, int32(arg(stack, 0))))
+		if c.secretQuery && (field == FieldURL || field == FieldQuery) {
+			return ErrDenied
+		}
+		return output(m, buf, capacity, urlField(c, field))
 	default:
 		return ErrBadArgument
 	}
@@ -152,6 +158,9 @@ func fnHeaderGet(c *Call, m api.Module, stack []uint64) int32 {
 	if len(vs) == 0 {
 		return ErrNotFound
 	}
+	if c.secretHeader(string(name)) {
+		return ErrDenied
+	}
 	return output(m, arg(stack, 2), arg(stack, 3), vs[0])
 }
 
@@ -179,6 +188,7 @@ func fnHeaderSet(c *Call, m api.Module, stack []uint64) int32 {
 		return ErrBadArgument
 	}
 	setHeader(c.Req, headerName(name), string(value))
+	c.clearSecretHeader(string(name))
 	return 0
 }
 
@@ -210,6 +220,7 @@ func fnHeaderDel(c *Call, m api.Module, stack []uint64) int32 {
 		return ErrBadArgument
 	}
 	delHeader(c.Req.Header, name)
+	c.clearSecretHeader(string(name))
 	return 0
 }
 
@@ -294,6 +305,7 @@ func fnHeaderSetSecret(c *Call, m api.Module, stack []uint64) int32 {
 		return ErrBadArgument
 	}
 	setHeader(c.Req, headerName(name), value)
+	c.markSecretHeader(string(name))
 	return 0
 }
 
@@ -361,6 +373,7 @@ func fnQuerySetSecret(c *Call, m api.Module, stack []uint64) int32 {
 	}
 	c.Req.URL.RawQuery = setPair(c.Req.URL.RawQuery, string(name), h.value)
 	c.Req.URL.ForceQuery = false
+	c.secretQuery = true
 	return 0
 }
 
@@ -381,6 +394,7 @@ func fnFormSetSecret(c *Call, m api.Module, stack []uint64) int32 {
 		return ErrBadArgument
 	}
 	c.Req.Body = []byte(setPair(string(c.Req.Body), string(field), h.value))
+	c.secretBody = true
 	if len(findHeader(c.Req.Header, []byte("Content-Type"))) == 0 {
 		setHeader(c.Req, "Content-Type", formType)
 	}
@@ -457,6 +471,7 @@ func fnJSONSetSecret(c *Call, m api.Module, stack []uint64) int32 {
 		return ErrBadArgument
 	}
 	c.Req.Body = out
+	c.secretBody = true
 	if len(findHeader(c.Req.Header, []byte("Content-Type"))) == 0 {
 		setHeader(c.Req, "Content-Type", "application/json")
 	}

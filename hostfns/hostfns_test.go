@@ -484,3 +484,76 @@ func FuzzHostABI(f *testing.F) {
 		}
 	})
 }
+
+// TestGettersRefuseInjectedSecrets proves that a value spliced in by a
+// *_set_secret function cannot be read back into guest memory through
+// header_get or request_get, by the policy that set it or a later one of
+// the chain, while plain fields stay readable.
+func TestGettersRefuseInjectedSecrets(t *testing.T) {
+	h := newHarness(t)
+	h.call.Req.Header.Set("Content-Type", "application/json")
+	k := h.open("API_KEY")
+	name, namel := h.str("Authorization")
+	prefix, prefixl := h.str("Bearer ")
+	if got := h.invoke("header_set_secret", name, namel, prefix, prefixl, k, uint32(EncodingRaw)); got != 0 {
+		t.Fatalf("header_set_secret = %d", got)
+	}
+	param, paraml := h.str("api_key")
+	if got := h.invoke("query_set_secret", param, paraml, k); got != 0 {
+		t.Fatalf("query_set_secret = %d", got)
+	}
+	path, pathl := h.str("auth.key")
+	if got := h.invoke("json_set_secret", path, pathl, k); got != 0 {
+		t.Fatalf("json_set_secret = %d", got)
+	}
+	h.call.Begin(nil) // the next policy of the chain
+	out := h.buf(512)
+	lower, lowerl := h.str("authorization")
+	if got := h.invoke("header_get", lower, lowerl, out, 512); got != ErrDenied {
+		t.Errorf("header_get(authorization) after header_set_secret = %d, want ErrDenied", got)
+	}
+	for _, f := range []int32{FieldURL, FieldQuery, FieldBody} {
+		if got := h.invoke("request_get", uint32(f), h.buf(512), 512); got != ErrDenied {
+			t.Errorf("request_get(%d) after a secret was spliced in = %d, want ErrDenied", f, got)
+		}
+	}
+	if b, _ := h.mod.Memory().Read(0, h.mod.Memory().Size()); bytes.Contains(b, []byte(secretValue)) {
+		t.Error("the secret reached guest memory")
+	}
+	for f, want := range map[int32]string{FieldMethod: "POST", FieldHost: "api.example.com", FieldPath: "/v1/items"} {
+		if n := h.invoke("request_get", uint32(f), out, 512); n < 0 || h.read(out, uint32(n)) != want {
+			t.Errorf("request_get(%d) = %d, want %q", f, n, want)
+		}
+	}
+	plain, plainl := h.str("X-Plain")
+	if got := h.invoke("header_get", plain, plainl, out, 512); got != 3 {
+		t.Errorf("header_get(X-Plain) = %d, want 3", got)
+	}
+	v, vl := h.str("replaced")
+	if got := h.invoke("header_set", name, namel, v, vl); got != 0 {
+		t.Fatalf("header_set = %d", got)
+	}
+	if got := h.invoke("header_get", name, namel, out, 512); got != int32(len("replaced")) {
+		t.Errorf("header_get after a plain header_set replaced the secret = %d", got)
+	}
+}
+
+// TestFormSecretHidesBody covers form_set_secret the same way.
+func TestFormSecretHidesBody(t *testing.T) {
+	h := newHarness(t)
+	k := h.open("API_KEY")
+	field, fieldl := h.str("client_secret")
+	if got := h.invoke("form_set_secret", field, fieldl, k); got != 0 {
+		t.Fatalf("form_set_secret = %d", got)
+	}
+	out := h.buf(512)
+	if got := h.invoke("request_get", uint32(FieldBody), out, 512); got != ErrDenied {
+		t.Errorf("request_get(body) after form_set_secret = %d, want ErrDenied", got)
+	}
+	h.call.Reset()
+	h.call.Begin(nil)
+	h.call.Req.Body = []byte("a=1")
+	if got := h.invoke("request_get", uint32(FieldBody), out, 512); got != 3 {
+		t.Errorf("request_get(body) after Reset = %d, want 3", got)
+	}
+}
