@@ -179,7 +179,9 @@ func (sb *sandbox) runOnPTY(answer string, args ...string) (int, string) {
 	done := make(chan struct{})
 	go func() { _, _ = io.Copy(writerFunc(shown.Write), ptmx); close(done) }()
 	err = cmd.Wait()
-	ptmx.Close()
+	// The child has exited and no one else holds the terminal's other end,
+	// so the copy drains what is left and ends with EIO; closing ptmx
+	// before that would drop the child's last words.
 	<-done
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
