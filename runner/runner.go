@@ -171,7 +171,7 @@ func (r *Runner) do(ctx context.Context, c *Call, ev *audit.Event) (*Result, err
 		cancel()
 		return nil, err
 	}
-	resp, err := r.send(withPrivateOK(ctx, exact), req)
+	resp, err := r.send(withPrivateOK(ctx, exact), req, set)
 	if err != nil {
 		cancel()
 		return nil, err
@@ -330,7 +330,7 @@ func (es *envSet) covers(values [][]byte) bool {
 	return true
 }
 
-func (r *Runner) send(ctx context.Context, req *hostfns.Request) (*http.Response, error) {
+func (r *Runner) send(ctx context.Context, req *hostfns.Request, set *redact.Set) (*http.Response, error) {
 	hreq, err := http.NewRequestWithContext(ctx, req.Method, req.URL.String(), bytes.NewReader(req.Body))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
@@ -342,29 +342,33 @@ func (r *Runner) send(ctx context.Context, req *hostfns.Request) (*http.Response
 	hreq.Header.Set("Accept-Encoding", redact.AcceptEncoding)
 	resp, err := r.Client.Do(hreq)
 	if err != nil {
-		return nil, transportError(ctx, req.URL.Hostname(), err)
+		return nil, transportError(ctx, req.URL.Hostname(), err, set)
 	}
 	return resp, nil
 }
 
-func transportError(ctx context.Context, host string, err error) error {
+func transportError(ctx context.Context, host string, err error, set *redact.Set) error {
 	switch {
 	case errors.Is(err, ErrSSRF):
 		return fmt.Errorf("%w: %q: %w", ErrSSRF, host, errors.Unwrap(err))
 	case errors.Is(err, context.DeadlineExceeded), ctx.Err() != nil:
 		return fmt.Errorf("%w: %q did not answer in time", ErrTimeout, host)
 	}
-	return fmt.Errorf("%w: %q: %s", ErrUpstream, host, scrubTransportMessage(err))
+	return fmt.Errorf("%w: %q: %s", ErrUpstream, host, scrubTransportMessage(err, set))
 }
 
-// scrubTransportMessage keeps only the innermost cause of a transport error:
-// url.Error repeats the full URL, which may carry an injected query value.
-func scrubTransportMessage(err error) string {
+// scrubTransportMessage keeps only the innermost cause of a transport error
+// (url.Error repeats the full URL, which may carry an injected query value)
+// and redacts it: net/http quotes what the upstream sent in a malformed
+// status or header line, which may echo the credential.
+func scrubTransportMessage(err error, set *redact.Set) string {
+	msg := err.Error()
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		return ue.Err.Error()
+		msg = ue.Err.Error()
 	}
-	return err.Error()
+	msg, _ = set.RedactString(msg)
+	return msg
 }
 
 // scrub redacts the response headers and wraps the decoded body in a
@@ -375,7 +379,8 @@ func (r *Runner) scrub(resp *http.Response, set *redact.Set, cancel context.Canc
 	if err != nil {
 		resp.Body.Close()
 		cancel()
-		return nil, fmt.Errorf("%w: %w", ErrUnsafeResponse, err)
+		msg, _ := set.RedactString(err.Error()) // the coding names are the upstream's text
+		return nil, fmt.Errorf("%w: %s", ErrUnsafeResponse, msg)
 	}
 	body := set.NewReader(plain)
 	return &Result{
