@@ -68,3 +68,26 @@ func TestErrorsCarryNoEchoedCredential(t *testing.T) {
 		})
 	}
 }
+
+// TestHeaderNamesCarryNoEchoedCredential: a credential echoed as a response
+// header name (which net/http re-cases) is not passed on.
+func TestHeaderNamesCarryNoEchoedCredential(t *testing.T) {
+	const secret = "sk_live_0123456789abcdefghijKLMNOP"
+	up := newUpstream(t, rawAnswer(func(c string) string {
+		return "HTTP/1.1 200 OK\r\nX-" + c + ": 1\r\n" + c + ": 2\r\nX-Plain: kept\r\nContent-Length: 2\r\n\r\nok"
+	}))
+	v := newFakeVault([]string{"127.0.0.1"}, map[string]string{"API_KEY": secret})
+	r, _, _ := newTestRunner(t, v)
+	res, err := r.Do(context.Background(), &Call{URL: up.URL + "/x", Policies: []policies.Spec{spec("bearer", "key", "API_KEY")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := output(t, res)
+	assertNoLeak(t, "caller output", strings.ToLower(out), strings.ToLower(secret))
+	if res.Header.Get("X-Plain") != "kept" {
+		t.Errorf("a plain header was lost: %v", res.Header)
+	}
+	if n := res.Redactions(); n < 2 {
+		t.Errorf("%d redactions, want at least 2", n)
+	}
+}

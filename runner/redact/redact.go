@@ -1,6 +1,10 @@
 package redact
 
-import "net/http"
+import (
+	"bytes"
+	"net/http"
+	"strings"
+)
 
 // Redact returns b with every occurrence of every form of every secret of
 // the set replaced by Replacement (overlapping or adjacent occurrences
@@ -28,12 +32,20 @@ func (s *Set) RedactString(v string) (string, int) {
 }
 
 // Headers redacts every header value of h in place and returns the number
-// of replacements. Header names are left as they are.
+// of replacements. A header whose name holds a secret (compared without
+// letter case, since net/http re-cases names) is removed and counts as one
+// replacement.
 func (s *Set) Headers(h http.Header) int {
 	if s.Empty() {
 		return 0
 	}
 	total := 0
+	for name := range h {
+		if s.holdsFold(name) {
+			delete(h, name)
+			total++
+		}
+	}
 	for _, values := range h {
 		for i, v := range values {
 			r, n := s.RedactString(v)
@@ -42,4 +54,25 @@ func (s *Set) Headers(h http.Header) int {
 		}
 	}
 	return total
+}
+
+// holdsFold reports whether name, compared without letter case, contains a
+// whole form or a run of a partial form.
+func (s *Set) holdsFold(name string) bool {
+	lower := []byte(strings.ToLower(name))
+	for i := range s.forms {
+		f := &s.forms[i]
+		if len(lower) < f.minRun {
+			continue
+		}
+		for off := 0; off+f.minRun <= len(f.fold); off++ {
+			if bytes.Contains(lower, f.fold[off:off+f.minRun]) {
+				return true
+			}
+			if f.whole() {
+				break
+			}
+		}
+	}
+	return false
 }

@@ -134,6 +134,30 @@ func TestHeaders(t *testing.T) {
 	}
 }
 
+// TestHeaderNames: a header whose name holds a secret, in any letter case
+// (net/http re-cases names), whole or as a partial run, is removed.
+func TestHeaderNames(t *testing.T) {
+	const secret = "tok_0123456789abcdefGHIJKLmnop"
+	set := redact.NewSet([]byte(secret))
+	h := http.Header{
+		"X-" + secret:                            {"1"},
+		http.CanonicalHeaderKey("x-" + secret):   {"2"},
+		strings.ToUpper(secret[3:21]) + "-Trail": {"3"},
+		"X-Short-Tok_0123":                       {"4"},
+		"Content-Type":                           {"text/plain"},
+	}
+	if n := set.Headers(h); n != 3 {
+		t.Errorf("count = %d, want 3", n)
+	}
+	var names []string
+	for name := range h {
+		names = append(names, name)
+	}
+	if len(h) != 2 || h.Get("Content-Type") != "text/plain" || h.Get("X-Short-Tok_0123") != "4" {
+		t.Errorf("headers left: %q", names)
+	}
+}
+
 // TestManyOccurrences checks a 5 MB body echoing the secret thousands of
 // times in every form.
 func TestManyOccurrences(t *testing.T) {

@@ -1,6 +1,7 @@
 package redact
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math/bits"
 )
@@ -19,6 +20,7 @@ const hashMul = 0x9E3779B1
 // minRun == len(text), partial forms have minRun == PartialRun.
 type form struct {
 	text   []byte
+	fold   []byte // text in lower case, for header names
 	minRun int
 }
 
@@ -57,7 +59,7 @@ func NewSet(secrets ...[]byte) *Set {
 			return
 		}
 		index[string(text)] = len(s.forms)
-		s.forms = append(s.forms, form{text: append([]byte(nil), text...), minRun: minRun})
+		s.forms = append(s.forms, form{text: append([]byte(nil), text...), fold: bytes.ToLower(text), minRun: minRun})
 	}
 	for _, v := range secrets {
 		for _, f := range Forms(v) {
