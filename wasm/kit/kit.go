@@ -141,6 +141,9 @@ const (
 )
 
 // RequestField returns one part of the request (FieldMethod...FieldBody).
+// A part that already carries a spliced-in secret (the query after
+// SetQuerySecret, the body after SetJSONSecret or SetFormSecret) is refused
+// with an error: a policy never reads a secret back.
 func RequestField(field int32) ([]byte, error) {
 	return getter(func(b []byte) int32 {
 		bp, bl := buf(b)
@@ -157,7 +160,8 @@ func Method() string { v, _ := RequestField(FieldMethod); return string(v) }
 // URL returns the request URL.
 func URL() string { v, _ := RequestField(FieldURL); return string(v) }
 
-// Header returns the first value of a plain request header.
+// Header returns the first value of a plain request header; a header
+// holding a spliced-in secret reads as absent.
 func Header(name string) (string, bool) {
 	np, nl := str(name)
 	v, err := getter(func(b []byte) int32 {
