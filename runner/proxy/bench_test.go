@@ -3,8 +3,26 @@ package proxy
 import (
 	"io"
 	"net/http"
+	"syscall"
 	"testing"
+	"time"
 )
+
+// cpuTime is the CPU time (user and system) this process has used.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU reports the process's CPU time per operation since start
+// (client, proxy and upstream together): unlike ns/op, it does not grow
+// when other processes take the machine's cores.
+func reportCPU(b *testing.B, start time.Duration) {
+	b.ReportMetric(float64(cpuTime(b)-start)/float64(b.N), "cpu-ns/op")
+}
 
 // BenchmarkRoundTrip compares a request sent straight to a loopback
 // upstream with the same request through the proxy handler (on its own
@@ -18,8 +36,11 @@ func BenchmarkRoundTrip(b *testing.B) {
 		io.WriteString(w, `{"object":"balance","available":[{"amount":1000,"currency":"usd"}]}`)
 	})
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	run := func(b *testing.B, newReq func() *http.Request) {
+	run := func(b *testing.B, newReq func() *http.Request, parallelism int) {
 		b.ReportAllocs()
+		b.SetParallelism(parallelism)
+		start := cpuTime(b)
+		defer func() { reportCPU(b, start) }()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				resp, err := client.Do(newReq())
@@ -39,22 +60,22 @@ func BenchmarkRoundTrip(b *testing.B) {
 			req, _ := http.NewRequest("GET", f.upstream.URL+"/v1/balance", nil)
 			req.Header.Set("Authorization", "Bearer x")
 			return req
-		})
+		}, 1)
 	})
-	b.Run("proxy-bearer", func(b *testing.B) {
-		run(b, func() *http.Request {
-			return f.request("GET", "/v1/balance", nil, "X-AS-Inject-Bearer", "TOKEN_A")
-		})
-	})
+	proxied := func() *http.Request {
+		return f.request("GET", "/v1/balance", nil, "X-AS-Inject-Bearer", "TOKEN_A")
+	}
+	b.Run("proxy-bearer", func(b *testing.B) { run(b, proxied, 1) })
+	// 16 clients per GOMAXPROCS: with -cpu 2, the 32 connections of the
+	// load test (scripts/proxy-bench.sh).
+	b.Run("proxy-bearer-32conns", func(b *testing.B) { run(b, proxied, 16) })
 	// The same without the audit write, to show what it costs.
 	b.Run("proxy-bearer-no-audit", func(b *testing.B) {
 		f.handler.Wait() // no audit write of the previous run in flight
 		sink := f.handler.Runner.Audit
 		f.handler.Runner.Audit = nil
 		defer func() { f.handler.Wait(); f.handler.Runner.Audit = sink }()
-		run(b, func() *http.Request {
-			return f.request("GET", "/v1/balance", nil, "X-AS-Inject-Bearer", "TOKEN_A")
-		})
+		run(b, proxied, 1)
 	})
 }
 
@@ -68,6 +89,8 @@ func BenchmarkRoundTripSerial(b *testing.B) {
 	})
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
 	b.ReportAllocs()
+	start := cpuTime(b)
+	defer func() { reportCPU(b, start) }()
 	for b.Loop() {
 		resp, err := client.Do(f.request("GET", "/v1/balance", nil, "X-AS-Inject-Bearer", "TOKEN_A"))
 		if err != nil {
