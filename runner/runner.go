@@ -333,7 +333,9 @@ func (es *envSet) covers(values [][]byte) bool {
 func (r *Runner) send(ctx context.Context, req *hostfns.Request, set *redact.Set) (*http.Response, error) {
 	hreq, err := http.NewRequestWithContext(ctx, req.Method, req.URL.String(), bytes.NewReader(req.Body))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+		// The message may quote the URL, and with it an injected query value.
+		msg, _ := set.RedactString(err.Error())
+		return nil, fmt.Errorf("%w: %s", ErrBadRequest, msg)
 	}
 	hreq.Header = req.Header
 	if len(req.Body) == 0 {
