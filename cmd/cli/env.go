@@ -93,6 +93,9 @@ func (f *Factory) runEnv(o envOptions, argv []string) error {
 	defer f.CloseAudit()
 	c := childenv.Command{Path: path, Args: argv, Env: os.Environ(), Secrets: vars,
 		Stdin: f.IO.In, Stdout: f.IO.Out, Stderr: f.IO.ErrOut}
+	if f.IO.IsStdinTTY() {
+		c.Signals, c.Absorbed = childenv.TerminalSignals()
+	}
 	if o.noMask {
 		fmt.Fprintln(f.IO.ErrOut, "agentsecrets: warning: --no-mask: the command's output is not redacted; a secret it prints is shown as is")
 	} else {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -46,6 +47,18 @@ type Command struct {
 	Mask *redact.Set
 	// Signals are forwarded to the child; nil means ForwardedSignals.
 	Signals []os.Signal
+	// Absorbed are signals caught (so they do not end this process while
+	// the child runs) but not forwarded: on a terminal, Ctrl-C and Ctrl-\
+	// already reach the child, which shares the foreground process group,
+	// and forwarding would deliver them twice.
+	Absorbed []os.Signal
+}
+
+// TerminalSignals splits ForwardedSignals for a child that shares a
+// terminal's foreground process group: the ones the terminal itself
+// delivers are absorbed, the others forwarded.
+func TerminalSignals() (forwarded, absorbed []os.Signal) {
+	return []os.Signal{syscall.SIGTERM, syscall.SIGHUP}, []os.Signal{syscall.SIGINT, syscall.SIGQUIT}
 }
 
 // Result is how the child ended.
@@ -133,13 +146,13 @@ func Run(c Command) (Result, error) {
 		sigs = ForwardedSignals
 	}
 	ch := make(chan os.Signal, 8)
-	signal.Notify(ch, sigs...)
+	signal.Notify(ch, append(append([]os.Signal{}, sigs...), c.Absorbed...)...)
 	defer signal.Stop(ch)
 	if err := cmd.Start(); err != nil {
 		return Result{}, fmt.Errorf("childenv: starting %s: %w", c.Args[0], err)
 	}
 	done := make(chan struct{})
-	go forward(ch, cmd.Process, done)
+	go forward(ch, cmd.Process.Signal, c.Absorbed, done)
 	waitErr := cmd.Wait()
 	close(done)
 	res := result(cmd.ProcessState)
@@ -162,12 +175,15 @@ func orDiscard(w io.Writer) io.Writer {
 	return w
 }
 
-// forward passes the signals received on ch to p until done is closed.
-func forward(ch <-chan os.Signal, p *os.Process, done <-chan struct{}) {
+// forward passes the signals received on ch, but the absorbed ones, to
+// send until done is closed.
+func forward(ch <-chan os.Signal, send func(os.Signal) error, absorbed []os.Signal, done <-chan struct{}) {
 	for {
 		select {
 		case sig := <-ch:
-			_ = p.Signal(sig) // the child may have exited already
+			if !slices.Contains(absorbed, sig) {
+				_ = send(sig) // the child may have exited already
+			}
 		case <-done:
 			return
 		}

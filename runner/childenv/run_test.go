@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -265,5 +266,33 @@ func TestLookPath(t *testing.T) {
 		if !errors.Is(err, tt.want) || (err == nil && !filepath.IsAbs(p)) {
 			t.Errorf("LookPath(%q) = %q, %v; want %v", tt.name, p, err, tt.want)
 		}
+	}
+}
+
+// TestAbsorbedSignalsAreNotForwarded: a signal the terminal already
+// delivered to the child is absorbed, the others are passed on, in order.
+func TestAbsorbedSignalsAreNotForwarded(t *testing.T) {
+	forwarded, absorbed := TerminalSignals()
+	ch := make(chan os.Signal, 4)
+	got := make(chan os.Signal, 4)
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		forward(ch, func(s os.Signal) error { got <- s; return nil }, absorbed, done)
+		close(finished)
+	}()
+	ch <- syscall.SIGINT
+	ch <- syscall.SIGQUIT
+	ch <- syscall.SIGTERM
+	if s := <-got; s != syscall.SIGTERM {
+		t.Fatalf("first signal passed on = %v, want SIGTERM (SIGINT and SIGQUIT absorbed)", s)
+	}
+	close(done)
+	<-finished
+	if len(got) != 0 {
+		t.Fatalf("more signals passed on: %v", <-got)
+	}
+	if !slices.Contains(forwarded, os.Signal(syscall.SIGTERM)) || slices.Contains(forwarded, os.Signal(syscall.SIGINT)) {
+		t.Fatalf("TerminalSignals forwarded = %v", forwarded)
 	}
 }
