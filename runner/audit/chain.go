@@ -21,29 +21,71 @@ type row struct {
 	Hash     string
 }
 
-// chainHash is hex(SHA-256(prev || canonical(id, e))). A prev that is not
+// chainHash is hex(SHA-256(prev || canonical encoding of id and e)). A prev that is not
 // valid hex is hashed as its text, so a tampered prev_hash still yields a
 // (mismatching) hash rather than an error.
 func chainHash(prev string, id int64, e Event) string {
-	h := sha256.New()
-	prevBytes, err := hex.DecodeString(prev)
-	if err != nil || len(prevBytes) != sha256.Size {
-		prevBytes = []byte(prev)
-	}
-	h.Write(prevBytes)
-	h.Write(canonical(id, e))
-	return hex.EncodeToString(h.Sum(nil))
+	var h chainHasher
+	return h.hash(prev, id, &e)
 }
 
-// canonical encodes id and every field of e in a fixed order; strings and
-// lists are length-prefixed and integers big-endian, so the encoding is
-// unambiguous.
-func canonical(id int64, e Event) []byte {
-	b := make([]byte, 0, 256)
+// chainHasher computes chainHash in a buffer it keeps between rows, so an
+// append allocates only the resulting hex string. It is not safe for
+// concurrent use.
+type chainHasher struct {
+	buf []byte
+}
+
+// hash is chainHash(prev, id, *e).
+func (h *chainHasher) hash(prev string, id int64, e *Event) string {
+	b := appendPrev(h.buf[:0], prev)
+	b = appendCanonical(b, id, e)
+	h.buf = b
+	sum := sha256.Sum256(b)
+	var out [2 * sha256.Size]byte
+	hex.Encode(out[:], sum[:])
+	return string(out[:])
+}
+
+// appendPrev appends the bytes prev stands for: the 32 bytes it encodes in
+// hex (either case), or else its text.
+func appendPrev(b []byte, prev string) []byte {
+	if len(prev) != 2*sha256.Size {
+		return append(b, prev...)
+	}
+	var raw [sha256.Size]byte
+	for i := range raw {
+		hi, ok1 := fromHexChar(prev[2*i])
+		lo, ok2 := fromHexChar(prev[2*i+1])
+		if !ok1 || !ok2 {
+			return append(b, prev...)
+		}
+		raw[i] = hi<<4 | lo
+	}
+	return append(b, raw[:]...)
+}
+
+// fromHexChar is the value of one hex digit, as encoding/hex reads it.
+func fromHexChar(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// appendCanonical appends the canonical encoding of id and every field of
+// e, in a fixed order; strings and lists are length-prefixed and integers
+// big-endian, so the encoding is unambiguous.
+func appendCanonical(b []byte, id int64, e *Event) []byte {
 	b = appendString(b, chainVersion)
 	b = binary.BigEndian.AppendUint64(b, uint64(id))
 	b = binary.BigEndian.AppendUint64(b, uint64(e.Time.UnixNano()))
-	for _, s := range []string{e.Source, e.Agent, e.Workspace, e.Project, e.Environment, e.Method, e.URL} {
+	for _, s := range [...]string{e.Source, e.Agent, e.Workspace, e.Project, e.Environment, e.Method, e.URL} {
 		b = appendString(b, s)
 	}
 	b = appendStrings(b, e.Keys)

@@ -35,8 +35,19 @@ type Store struct {
 	// database's write lock.
 	mu sync.Mutex
 
+	// scratch is what appends reuse; mu guards it.
+	scratch appendScratch
+
 	prepMu   sync.Mutex
 	prepared *appendStatements
+}
+
+// appendScratch holds the buffers an append reuses from one call to the
+// next.
+type appendScratch struct {
+	args   []any
+	hasher chainHasher
+	names  []byte
 }
 
 var _ Sink = (*Store)(nil)
@@ -159,23 +170,29 @@ func (s *Store) appendEvents(ctx context.Context, events []Event) error {
 	if err := tx.StmtContext(ctx, st.readHead).QueryRowContext(ctx).Scan(&lastID, &head); err != nil {
 		return fmt.Errorf("audit: record: read chain head: %v", err)
 	}
-	args := make([]any, 0, insertGroup*insertColumns)
+	sc := &s.scratch
+	var prev any = head
 	for len(events) > 0 {
 		stmt, n := st.insert, 1
 		if len(events) >= insertGroup {
 			stmt, n = st.insertGroup, insertGroup
 		}
-		args = args[:0]
-		for _, e := range events[:n] {
+		args := sc.args[:0]
+		for i := range events[:n] {
+			e := &events[i]
 			lastID++
-			hash := chainHash(head, lastID, e)
+			head = sc.hasher.hash(head, lastID, e)
+			hash := any(head) // boxed once: this row's hash, the next one's prev
 			args = append(args, lastID, e.Time.UnixNano(), e.Source, e.Agent, e.Workspace,
-				e.Project, e.Environment, e.Method, e.URL, encodeNames(e.Keys),
-				encodeNames(e.AuthStyles), e.Status, int64(e.Duration), string(e.Decision),
-				e.Reason, e.Redactions, head, hash)
-			head = hash
+				e.Project, e.Environment, e.Method, e.URL, sc.encodeNames(e.Keys),
+				sc.encodeNames(e.AuthStyles), e.Status, int64(e.Duration), string(e.Decision),
+				e.Reason, e.Redactions, prev, hash)
+			prev = hash
 		}
-		if _, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, args...); err != nil {
+		_, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+		clear(args) // holds no event between appends
+		sc.args = args
+		if err != nil {
 			return fmt.Errorf("audit: record: insert: %v", err)
 		}
 		events = events[n:]
@@ -249,13 +266,41 @@ func insertEvents(n int) string {
 	return insertEvent + strings.Repeat(", "+rowPlaceholders, n-1)
 }
 
-// encodeNames stores a list of names as a JSON array ("[]" when empty).
-func encodeNames(names []string) string {
+// encodeNames stores a list of names as a JSON array ("[]" when empty),
+// exactly as encoding/json writes it; plain names (the usual case) are
+// written in a reused buffer rather than through encoding/json.
+func (sc *appendScratch) encodeNames(names []string) string {
 	if len(names) == 0 {
 		return "[]"
 	}
-	b, _ := json.Marshal(names) // a []string always marshals
+	b := append(sc.names[:0], '[')
+	for i, name := range names {
+		if !plainJSON(name) {
+			out, _ := json.Marshal(names) // a []string always marshals
+			return string(out)
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, name...)
+		b = append(b, '"')
+	}
+	b = append(b, ']')
+	sc.names = b
 	return string(b)
+}
+
+// plainJSON reports whether encoding/json writes s as is between quotes:
+// printable ASCII without the characters it escapes.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20, c > 0x7e, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
 }
 
 // decodeNames reads encodeNames's output; an empty list is nil.
