@@ -300,7 +300,11 @@ func daemonCommand(f *Factory, files proxy.Files, o *proxyStartOptions) (*exec.C
 	}
 	cmd := exec.Command(exe, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devNull, logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := detach(cmd); err != nil {
+		logFile.Close()
+		devNull.Close()
+		return nil, "", err
+	}
 	return cmd, logPath, nil
 }
 
@@ -471,13 +475,13 @@ func isProxyProcess(st proxy.State) bool {
 }
 
 func stopProxy(f *Factory, files proxy.Files, st proxy.State) error {
-	if err := syscall.Kill(st.PID, syscall.SIGTERM); err != nil {
-		return fmt.Errorf("proxy: signal process %d: %v", st.PID, err)
+	if err := terminate(st.PID); err != nil {
+		return err
 	}
 	deadline := time.Now().Add(stopWait)
 	for proxy.Alive(st.PID) {
 		if time.Now().After(deadline) {
-			_ = syscall.Kill(st.PID, syscall.SIGKILL)
+			_ = kill(st.PID)
 			_ = files.RemoveIfOwner(st.PID)
 			return newError(ExitError, "", "the proxy (pid %d) did not stop within %s; killed it", st.PID, stopWait)
 		}
