@@ -102,6 +102,24 @@ func TestAgentTokenThroughProxy(t *testing.T) {
 		t.Errorf("audit rows of token:%s: %s", first.ID, out)
 	}
 
+	// The agent's name finds the calls of all its tokens.
+	out = sb.mustRun("", "proxy", "logs", "--json", "--agent", "billing-tool")
+	rows = nil
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatal(err)
+	}
+	byToken := map[string]int{}
+	for _, r := range rows {
+		if !strings.HasPrefix(r.Agent, "token:"+vault.TokenIDPrefix) {
+			t.Errorf("proxy logs --agent billing-tool returned a row of %q", r.Agent)
+		}
+		byToken[r.Agent]++
+	}
+	// The first token made one call; the second, issued later, several.
+	if byToken["token:"+first.ID] != 1 || len(byToken) != 2 {
+		t.Errorf("proxy logs --agent billing-tool: rows by identity %v", byToken)
+	}
+
 	var disk []byte
 	for _, name := range []string{audit.FileName, audit.FileName + "-wal", vault.AgentsFile, proxy.LogFile} {
 		b, err := os.ReadFile(filepath.Join(sb.home, name))

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/The-17/agentsecrets/runner/audit"
+	"github.com/The-17/agentsecrets/vault"
 )
 
 type proxyLogsOptions struct {
@@ -54,7 +55,7 @@ problems, when a row was edited, deleted or reordered.`,
 	fl := cmd.Flags()
 	fl.IntVar(&o.Last, "last", 50, "show the N most recent matching entries (0: all)")
 	fl.StringVar(&o.Secret, "secret", "", "only entries that used this key name")
-	fl.StringVar(&o.Agent, "agent", "", "only entries of this agent identity (anonymous, an id, token:<id>)")
+	fl.StringVar(&o.Agent, "agent", "", "only entries of this agent identity (anonymous, an id, token:<id>); an agent name also matches its tokens")
 	fl.StringVar(&o.Source, "source", "", "only entries from this front end (call, proxy, mcp, env, exec)")
 	fl.BoolVar(&o.Watch, "watch", false, "keep printing new entries until interrupted")
 	fl.BoolVar(&o.JSON, "json", false, "print JSON (one object per line with --watch)")
@@ -78,6 +79,7 @@ func runProxyLogs(ctx context.Context, f *Factory, o *proxyLogsOptions) error {
 		return verifyAudit(ctx, f, store, o.JSON)
 	}
 	filter := audit.Filter{Last: o.Last, Secret: o.Secret, Env: f.Environment, Agent: o.Agent, Source: o.Source}
+	filter.Agents = f.agentTokenIdentities(o.Agent)
 	if o.Watch {
 		return watchAudit(ctx, f, store, filter, o.JSON)
 	}
@@ -229,4 +231,27 @@ func formatDuration(d time.Duration) string {
 		return d.Round(100 * time.Microsecond).String()
 	}
 	return d.Round(time.Millisecond).String()
+}
+
+// agentTokenIdentities returns "token:<id>" for every token ever issued to
+// the agent named name, so --agent NAME also finds the calls made with its
+// tokens. A name that is not an agent (anonymous, a declared id, token:…)
+// gives none.
+func (f *Factory) agentTokenIdentities(name string) []string {
+	if name == "" || vault.ValidateAgentName(name) != nil {
+		return nil
+	}
+	s, err := f.Store()
+	if err != nil {
+		return nil
+	}
+	tokens, err := s.Tokens(name)
+	if err != nil {
+		return nil
+	}
+	ids := make([]string, 0, len(tokens))
+	for _, t := range tokens {
+		ids = append(ids, "token:"+t.ID)
+	}
+	return ids
 }

@@ -14,6 +14,7 @@ type Filter struct {
 	Secret  string    // rows that used this key name
 	Env     string    // rows of this environment
 	Agent   string    // rows of this agent identity
+	Agents  []string  // rows of any of these identities (with Agent: of either)
 	Source  string    // rows from this front end
 	Since   time.Time // rows at or after this time
 	AfterID int64     // rows with a greater id
@@ -73,8 +74,11 @@ func buildQuery(f Filter) (string, []any) {
 	if f.Env != "" {
 		add("environment = ?", f.Env)
 	}
-	if f.Agent != "" {
-		add("agent = ?", f.Agent)
+	if agents := agentSet(f); len(agents) > 0 {
+		where = append(where, "agent IN (?"+strings.Repeat(", ?", len(agents)-1)+")")
+		for _, a := range agents {
+			args = append(args, a)
+		}
 	}
 	if f.Source != "" {
 		add("source = ?", f.Source)
@@ -88,6 +92,14 @@ func buildQuery(f Filter) (string, []any) {
 	}
 	args = append(args, f.Last)
 	return "SELECT * FROM (" + query + " ORDER BY id DESC LIMIT ?) ORDER BY id", args
+}
+
+// agentSet is the identities Agent and Agents name together.
+func agentSet(f Filter) []string {
+	if f.Agent == "" {
+		return f.Agents
+	}
+	return append([]string{f.Agent}, f.Agents...)
 }
 
 // errUnreadable marks a row whose name lists are not the JSON the store
