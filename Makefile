@@ -4,13 +4,14 @@
 #   make test    every test; under a real Secret Service when gnome-keyring is installed
 #   make bench   the benchmarks whose figures the README reports
 #   make lint    gofmt and go vet
+#   make cross   build for macOS and Windows (the vault and CLI must compile there)
 #   make wasm    rebuild the built-in policies from their WebAssembly text (needs wat2wasm)
 
 GO      ?= go
 BIN     ?= bin/agentsecrets
 PKGS    ?= ./...
 
-.PHONY: build test test-short lint demo bench wasm fuzz clean
+.PHONY: build test test-short lint cross demo bench wasm fuzz clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/agentsecrets
@@ -25,6 +26,10 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+
+cross:
+	GOOS=darwin GOARCH=arm64 $(GO) build -o /dev/null ./cmd/agentsecrets
+	GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./cmd/agentsecrets
 
 demo:
 	@scripts/demo.sh
