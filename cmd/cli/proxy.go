@@ -122,18 +122,28 @@ func (f *Factory) proxyFiles() (proxy.Files, error) {
 	return proxy.Files{Dir: s.Home()}, nil
 }
 
-// runProxyForeground serves until SIGINT or SIGTERM, then shuts down
-// gracefully.
-func runProxyForeground(ctx context.Context, f *Factory, o *proxyStartOptions) error {
+// prepareStart checks the start options and that no proxy is running yet,
+// and returns the proxy's files in the home directory.
+func prepareStart(f *Factory, o *proxyStartOptions) (proxy.Files, error) {
 	if err := checkStartOptions(f, o); err != nil {
-		return err
+		return proxy.Files{}, err
 	}
 	files, err := f.proxyFiles()
 	if err != nil {
-		return err
+		return proxy.Files{}, err
 	}
 	if st, running := proxyRunning(files); running {
-		return newError(ExitError, "agentsecrets proxy stop", "a proxy is already running (pid %d on %s)", st.PID, st.Addr())
+		return proxy.Files{}, newError(ExitError, "agentsecrets proxy stop", "a proxy is already running (pid %d on %s)", st.PID, st.Addr())
+	}
+	return files, nil
+}
+
+// runProxyForeground serves until SIGINT or SIGTERM, then shuts down
+// gracefully.
+func runProxyForeground(ctx context.Context, f *Factory, o *proxyStartOptions) error {
+	files, err := prepareStart(f, o)
+	if err != nil {
+		return err
 	}
 	h, err := newProxyHandler(f, o)
 	if err != nil {
@@ -231,15 +241,9 @@ const startWait = 30 * time.Second
 // startProxyDaemon runs `proxy start --foreground` detached (new session,
 // stdin /dev/null, output to proxy.log) and waits for its health endpoint.
 func startProxyDaemon(ctx context.Context, f *Factory, o *proxyStartOptions) error {
-	if err := checkStartOptions(f, o); err != nil {
-		return err
-	}
-	files, err := f.proxyFiles()
+	files, err := prepareStart(f, o)
 	if err != nil {
 		return err
-	}
-	if st, running := proxyRunning(files); running {
-		return newError(ExitError, "agentsecrets proxy stop", "a proxy is already running (pid %d on %s)", st.PID, st.Addr())
 	}
 	if ln, err := proxy.Listen(o.Bind, o.Port); errors.Is(err, proxy.ErrPortInUse) {
 		return portInUse(o.Port)
