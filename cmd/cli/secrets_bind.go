@@ -49,16 +49,11 @@ they match, and only when those hosts are on the workspace allowlist too.
 				return err
 			}
 			slices.Sort(next)
-			s, ctx, err := f.storedSecret(key)
+			s, ctx, current, err := f.currentBinding(key)
 			if err != nil {
 				return err
 			}
-			e, err := s.Entry(ctx, key)
-			if err != nil {
-				return err
-			}
-			current := sortedCopy(e.Domains)
-			where := fmt.Sprintf("%s in %s (%s)", key, ctx.Project, ctx.Environment)
+			where := secretWhere(key, ctx)
 			if slices.Equal(current, next) {
 				fmt.Fprintf(f.IO.Out, "%s is already bound to: %s\n", where, strings.Join(next, " "))
 				return nil
@@ -103,16 +98,11 @@ the workspace allowlist. Removing the last domain removes the binding.
 			if err != nil {
 				return err
 			}
-			s, ctx, err := f.storedSecret(key)
+			s, ctx, current, err := f.currentBinding(key)
 			if err != nil {
 				return err
 			}
-			e, err := s.Entry(ctx, key)
-			if err != nil {
-				return err
-			}
-			current := sortedCopy(e.Domains)
-			where := fmt.Sprintf("%s in %s (%s)", key, ctx.Project, ctx.Environment)
+			where := secretWhere(key, ctx)
 			for _, d := range remove {
 				if !slices.Contains(current, d) {
 					return newError(ExitNotFound, "agentsecrets secrets list",
@@ -177,7 +167,7 @@ expiry; ` + "`secrets set KEY --expires DATE`" + ` sets both at once.`,
 			if err := s.SetExpiry(ctx, key, expires); err != nil {
 				return err
 			}
-			where := fmt.Sprintf("%s in %s (%s)", key, ctx.Project, ctx.Environment)
+			where := secretWhere(key, ctx)
 			if expires == nil {
 				fmt.Fprintf(f.IO.Out, "%s has no expiry\n", where)
 				return nil
@@ -219,6 +209,25 @@ func (f *Factory) warnExpired(key string, t time.Time) {
 	if !t.After(time.Now()) {
 		fmt.Fprintf(f.IO.ErrOut, "agentsecrets: warning: %s is past: %s is listed as expired\n", formatExpiry(t), key)
 	}
+}
+
+// currentBinding opens the secret key (which must exist in the active
+// environment) and returns its binding, sorted.
+func (f *Factory) currentBinding(key string) (*vault.Store, vault.Context, []string, error) {
+	s, ctx, err := f.storedSecret(key)
+	if err != nil {
+		return nil, vault.Context{}, nil, err
+	}
+	e, err := s.Entry(ctx, key)
+	if err != nil {
+		return nil, vault.Context{}, nil, err
+	}
+	return s, ctx, sortedCopy(e.Domains), nil
+}
+
+// secretWhere names a secret in its project and environment for messages.
+func secretWhere(key string, ctx vault.Context) string {
+	return fmt.Sprintf("%s in %s (%s)", key, ctx.Project, ctx.Environment)
 }
 
 // widening returns the domains of next that let a secret bound to current
