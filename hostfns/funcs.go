@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/The-17/agentsecrets/internal/httpsyntax"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
@@ -184,7 +185,7 @@ func fnHeaderSet(c *Call, m api.Module, stack []uint64) int32 {
 	if code != 0 {
 		return code
 	}
-	if !validHeaderName(name) || !validHeaderValue(value) {
+	if !httpsyntax.ValidHeaderName(name) || !httpsyntax.ValidHeaderValue(value) {
 		return ErrBadArgument
 	}
 	setHeader(c.Req, headerName(name), string(value))
@@ -216,7 +217,7 @@ func fnHeaderDel(c *Call, m api.Module, stack []uint64) int32 {
 	if code != 0 {
 		return code
 	}
-	if !validHeaderName(name) {
+	if !httpsyntax.ValidHeaderName(name) {
 		return ErrBadArgument
 	}
 	delHeader(c.Req.Header, name)
@@ -256,35 +257,6 @@ func setHeader(r *Request, name, value string) {
 	r.Header[name] = []string{value}
 }
 
-func validHeaderName(b []byte) bool {
-	if len(b) == 0 || len(b) > 256 {
-		return false
-	}
-	for _, ch := range b {
-		if !isTokenChar(ch) {
-			return false
-		}
-	}
-	return true
-}
-
-func isTokenChar(ch byte) bool {
-	switch {
-	case ch >= 'a' && ch <= 'z', ch >= 'A' && ch <= 'Z', ch >= '0' && ch <= '9':
-		return true
-	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", ch) >= 0
-}
-
-func validHeaderValue(b []byte) bool {
-	for _, ch := range b {
-		if ch == '\r' || ch == '\n' || ch == 0 || (ch < ' ' && ch != '\t') || ch == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
 func fnHeaderSetSecret(c *Call, m api.Module, stack []uint64) int32 {
 	if c.Req == nil {
 		return ErrInternal
@@ -297,11 +269,11 @@ func fnHeaderSetSecret(c *Call, m api.Module, stack []uint64) int32 {
 	if h == nil {
 		return ErrBadHandle
 	}
-	if !validHeaderName(name) || !validHeaderValue(prefix) {
+	if !httpsyntax.ValidHeaderName(name) || !httpsyntax.ValidHeaderValue(prefix) {
 		return ErrBadArgument
 	}
 	value, ok := encodeSecret(c, h.value, int32(arg(stack, 5)), prefix)
-	if !ok || !validHeaderValue([]byte(value[len(prefix):])) {
+	if !ok || !httpsyntax.ValidHeaderValue([]byte(value[len(prefix):])) {
 		return ErrBadArgument
 	}
 	setHeader(c.Req, headerName(name), value)

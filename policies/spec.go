@@ -3,6 +3,8 @@ package policies
 import (
 	"fmt"
 	"strings"
+
+	"github.com/The-17/agentsecrets/internal/httpsyntax"
 )
 
 // Spec is one policy of a chain and its configuration, e.g.
@@ -25,7 +27,7 @@ var injections = map[string]injection{
 	"bearer":     {form: "KEY"},
 	"basic":      {form: "KEY"},
 	"redact":     {form: "KEY"},
-	"header":     {nameParam: "name", form: "Header-Name=KEY", check: validHeaderName},
+	"header":     {nameParam: "name", form: "Header-Name=KEY", check: httpsyntax.ValidHeaderName[string]},
 	"query":      {nameParam: "param", form: "param=KEY", check: validComponent},
 	"body-field": {nameParam: "path", form: "path=KEY", check: validPath},
 	"form-field": {nameParam: "field", form: "field=KEY", check: validComponent},
@@ -85,19 +87,6 @@ func validKey(s string) bool {
 	for i := 1; i < len(s); i++ {
 		c := s[i]
 		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
-func validHeaderName(s string) bool {
-	if len(s) > 256 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
 			return false
 		}
 	}

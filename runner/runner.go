@@ -444,3 +444,20 @@ func (a *auditedBody) Close() error {
 	a.once.Do(a.done)
 	return err
 }
+
+// maxRedirects bounds the same-host redirects a call follows.
+const maxRedirects = 10
+
+// checkRedirect follows a redirect only to the same scheme and host as the
+// original request, so an injected credential never travels to another
+// host; any other redirect is handed back to the caller as the response.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return errors.New("runner: too many redirects")
+	}
+	first := via[0].URL
+	if req.URL.Host != first.Host || req.URL.Scheme != first.Scheme {
+		return http.ErrUseLastResponse
+	}
+	return nil
+}

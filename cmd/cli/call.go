@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/The-17/agentsecrets/internal/httpsyntax"
 	"github.com/The-17/agentsecrets/policies"
 	"github.com/The-17/agentsecrets/runner"
 )
@@ -158,10 +159,10 @@ func parsePlainHeaders(lines []string) (http.Header, error) {
 	for _, line := range lines {
 		name, value, ok := strings.Cut(line, ":")
 		name = strings.TrimSpace(name)
-		if !ok || !validHeaderName(name) {
+		if !ok || !httpsyntax.ValidHeaderName(name) {
 			return nil, usageError("agentsecrets call", "-H %q: want 'Name: value'", line)
 		}
-		if !validHeaderValue(value) {
+		if !httpsyntax.ValidHeaderValue(value) {
 			return nil, usageError("agentsecrets call", "-H %q: the value holds a control character", name)
 		}
 		if strings.HasPrefix(strings.ToLower(name), "x-as-") {
@@ -170,29 +171,6 @@ func parsePlainHeaders(lines []string) (http.Header, error) {
 		h.Add(name, strings.TrimSpace(value))
 	}
 	return h, nil
-}
-
-// validHeaderValue refuses control characters (CR and LF above all) other
-// than tab, which would split or corrupt the request.
-func validHeaderValue(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; (c < 0x20 && c != '\t') || c == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-func validHeaderName(name string) bool {
-	if name == "" {
-		return false
-	}
-	for _, r := range name {
-		if r <= ' ' || r >= 0x7f || strings.ContainsRune("()<>@,;:\\\"/[]?={}", r) {
-			return false
-		}
-	}
-	return true
 }
 
 // readBody resolves --body: literal text, @file, or - for stdin.

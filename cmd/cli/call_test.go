@@ -20,6 +20,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/The-17/agentsecrets/internal/httpsyntax"
 	"github.com/The-17/agentsecrets/policies"
 	"github.com/The-17/agentsecrets/runner/audit"
 	"github.com/The-17/agentsecrets/runner/redact"
@@ -385,7 +386,7 @@ func FuzzCallSpecs(f *testing.F) {
 			t.Fatalf("-H %q gave %d headers", plain, len(h))
 		}
 		for name, vs := range h {
-			if !validHeaderName(name) || strings.HasPrefix(strings.ToLower(name), "x-as-") || len(vs) != 1 {
+			if !httpsyntax.ValidHeaderName(name) || strings.HasPrefix(strings.ToLower(name), "x-as-") || len(vs) != 1 {
 				t.Fatalf("-H %q accepted as %q: %q", plain, name, vs)
 			}
 			if r := (&http.Request{Header: h}); r.Header.Get(name) != vs[0] {

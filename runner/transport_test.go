@@ -1,0 +1,186 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// transportRequest builds a request for Transport.RoundTrip as the runner
+// sends it: with a deadline and the private-address permission in its
+// context.
+func transportRequest(t *testing.T, method, url string, body []byte, privateOK bool) *http.Request {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(withPrivateOK(context.Background(), privateOK), 10*time.Second)
+	t.Cleanup(cancel)
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+func newCountingTransport(t *testing.T) (*Transport, *dialCounter) {
+	t.Helper()
+	tr := NewTransport()
+	dc := &dialCounter{inner: tr.DialContext}
+	tr.DialContext = dc.DialContext
+	t.Cleanup(tr.CloseIdleConnections)
+	return tr, dc
+}
+
+// TestTransportRefusesSplittingHeaders: a header name or value that could
+// split the request is refused before anything is written.
+func TestTransportRefusesSplittingHeaders(t *testing.T) {
+	for _, tc := range []struct{ name, value string }{
+		{"X-Ok", "v\r\nX-Injected: 1"},
+		{"X-Ok", "v\nX-Injected: 1"},
+		{"X-Bad\r\nX-Injected", "1"},
+		{"X Bad", "1"},
+		{"X-Ok", "nul\x00"},
+	} {
+		up := newUpstream(t, nil)
+		tr, dc := newCountingTransport(t)
+		req := transportRequest(t, "GET", up.URL+"/x", nil, true)
+		req.Header[tc.name] = []string{tc.value}
+		res, err := tr.RoundTrip(req)
+		if err == nil {
+			res.Body.Close()
+			t.Fatalf("header %q: %q was sent", tc.name, tc.value)
+		}
+		if !errors.Is(err, ErrBadRequest) {
+			t.Errorf("header %q: error %v, want ErrBadRequest", tc.name, err)
+		}
+		if dc.dials() != 0 || len(up.requests()) != 0 || strings.Contains(up.rawWire(), "Injected") {
+			t.Errorf("header %q: something reached the upstream", tc.name)
+		}
+	}
+}
+
+// TestTransportFramingFromURLAndBody: Host, Content-Length and
+// Transfer-Encoding in the header map cannot change where the request goes
+// or how its body is framed.
+func TestTransportFramingFromURLAndBody(t *testing.T) {
+	up := newUpstream(t, nil)
+	tr, _ := newCountingTransport(t)
+	req := transportRequest(t, "POST", up.URL+"/v1/x", []byte("hello"), true)
+	req.Header["Host"] = []string{"evil.example"}
+	req.Header["Content-Length"] = []string{"0"}
+	req.Header["Transfer-Encoding"] = []string{"chunked"}
+	res, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	got := up.requests()
+	if len(got) != 1 {
+		t.Fatalf("upstream saw %d requests", len(got))
+	}
+	if got[0].Host != up.hostPort() || string(got[0].Body) != "hello" {
+		t.Errorf("upstream saw Host %q and body %q, want %q and %q", got[0].Host, got[0].Body, up.hostPort(), "hello")
+	}
+	if wire := up.rawWire(); strings.Contains(wire, "evil.example") || strings.Contains(strings.ToLower(wire), "transfer-encoding") {
+		t.Errorf("a framing header from the map reached the wire:\n%s", wire)
+	}
+}
+
+// TestTransportReusesConnections: sequential requests share one pooled
+// connection once each body is read and closed.
+func TestTransportReusesConnections(t *testing.T) {
+	up := newUpstream(t, nil)
+	tr, dc := newCountingTransport(t)
+	for i := range 20 {
+		res, err := tr.RoundTrip(transportRequest(t, "GET", up.URL+"/x", nil, true))
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+	}
+	if n := dc.dials(); n != 1 {
+		t.Errorf("%d dials for 20 sequential requests, want 1", n)
+	}
+}
+
+// TestTransportKeepsPrivatePoolApart: a connection opened for a host
+// allowed to reach loopback is never handed to a request that is not.
+func TestTransportKeepsPrivatePoolApart(t *testing.T) {
+	up := newUpstream(t, nil)
+	tr, _ := newCountingTransport(t)
+	res, err := tr.RoundTrip(transportRequest(t, "GET", up.URL+"/x", nil, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	res, err = tr.RoundTrip(transportRequest(t, "GET", up.URL+"/x", nil, false))
+	if err == nil {
+		res.Body.Close()
+		t.Fatal("a request without the private-address permission reached loopback")
+	}
+	if !errors.Is(err, ErrSSRF) {
+		t.Errorf("error %v, want ErrSSRF", err)
+	}
+	if n := len(up.requests()); n != 1 {
+		t.Errorf("upstream saw %d requests, want 1", n)
+	}
+}
+
+// TestTransportDeadlineCoversBody: an upstream that sends its header and
+// then stalls cannot hold a read past the request's deadline.
+func TestTransportDeadlineCoversBody(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, "partial")
+		http.NewResponseController(w).Flush()
+		<-release
+	})
+	tr, _ := newCountingTransport(t)
+	ctx, cancel := context.WithTimeout(withPrivateOK(context.Background(), true), 200*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", up.URL+"/x", nil)
+	res, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.ReadAll(res.Body)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("the stalled body read to the end")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the body read outlived the deadline by far")
+	}
+}
+
+// TestTransportHeadKeepsDeclaredLength: a HEAD answer has no body but
+// reports the length the upstream declared.
+func TestTransportHeadKeepsDeclaredLength(t *testing.T) {
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1234")
+	})
+	tr, _ := newCountingTransport(t)
+	res, err := tr.RoundTrip(transportRequest(t, "HEAD", up.URL+"/x", nil, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.ContentLength != 1234 || res.Body != http.NoBody {
+		t.Errorf("HEAD: length %d, body %T; want 1234 and no body", res.ContentLength, res.Body)
+	}
+}
