@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/The-17/agentsecrets/policies"
 	"github.com/The-17/agentsecrets/runner"
 )
@@ -94,11 +96,12 @@ func callError(err error) *Error {
 }
 
 // writeError sends e as the JSON error body.
-func writeError(w http.ResponseWriter, e *Error) {
-	h := w.Header()
+func writeError(ctx *fasthttp.RequestCtx, e *Error) {
+	h := &ctx.Response.Header
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(e.Status)
-	_ = json.NewEncoder(w).Encode(e)
+	ctx.SetStatusCode(e.Status)
+	body, _ := json.Marshal(e) // strings only: always marshals
+	ctx.SetBody(append(body, '\n'))
 }

@@ -40,7 +40,7 @@ type fixture struct {
 	vault    *runner.StoreVault
 	audit    *audit.Store
 	handler  *Handler
-	proxy    *httptest.Server
+	proxy    *testProxy
 	upstream *upstream
 }
 
@@ -91,9 +91,45 @@ func newFixture(t testing.TB) *fixture {
 	h := NewHandler(r, token)
 	h.Sync = func() error { sv.Refresh(); return nil }
 	f := &fixture{t: t, home: home, store: s, vault: sv, audit: as, handler: h, upstream: newUpstream(t)}
-	f.proxy = httptest.NewServer(h)
-	t.Cleanup(func() { f.proxy.Close(); h.Close() })
+	f.proxy = startProxy(t, h)
 	return f
+}
+
+// testProxy is the handler served by Serve on a loopback port, as the
+// daemon serves it.
+type testProxy struct {
+	URL    string
+	client *http.Client
+	stop   context.CancelFunc
+	served chan error
+	once   sync.Once
+}
+
+func startProxy(t testing.TB, h *Handler) *testProxy {
+	t.Helper()
+	ln, err := Listen("127.0.0.1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &testProxy{URL: "http://" + ln.Addr().String(), stop: cancel, served: make(chan error, 1),
+		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+	go func() { p.served <- Serve(ctx, ln, h) }()
+	t.Cleanup(p.Close)
+	return p
+}
+
+// Client is a client for the proxy.
+func (p *testProxy) Client() *http.Client { return p.client }
+
+// Close stops the server as the daemon does on SIGTERM (which also writes
+// the pending audit rows) and waits for it.
+func (p *testProxy) Close() {
+	p.once.Do(func() {
+		p.stop()
+		<-p.served
+		p.client.CloseIdleConnections()
+	})
 }
 
 // request builds a proxied request with the session token and target path

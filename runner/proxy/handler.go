@@ -1,17 +1,19 @@
 package proxy
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/subtle"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/The-17/agentsecrets/runner"
 	"github.com/The-17/agentsecrets/runner/audit"
@@ -73,6 +75,14 @@ func NewHandler(r *runner.Runner, token string) *Handler {
 	return h
 }
 
+// maxBody is MaxBody or its default.
+func (h *Handler) maxBody() int64 {
+	if h.MaxBody > 0 {
+		return h.MaxBody
+	}
+	return DefaultMaxBody
+}
+
 // Wait blocks until the audit event of every finished request is in the
 // database, and returns the first error met writing one since the last
 // Wait.
@@ -99,59 +109,77 @@ func (h *Handler) Close() error {
 	return nil
 }
 
-// ServeHTTP implements http.Handler.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !LoopbackHost(r.Host) && !h.allowedHost(r.Host) {
-		writeError(w, &Error{Status: http.StatusForbidden, Code: CodeHostNotLoopback,
+// ServeFastHTTP serves one request; Serve runs it on a fasthttp server.
+//
+// The request's headers are read into an http.Header (names in Go's
+// canonical form, as the protocol documents them) and everything after
+// that is independent of the server: the same checks, the same runner.
+func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
+	host := string(ctx.Host())
+	if !LoopbackHost(host) && !h.allowedHost(host) {
+		writeError(ctx, &Error{Status: http.StatusForbidden, Code: CodeHostNotLoopback,
 			Message: "the Host header must name a loopback address (localhost, 127.0.0.1 or [::1])",
 			Hint:    "send requests to http://127.0.0.1:PORT/proxy"})
 		return
 	}
-	if r.URL.Path == PathHealth {
-		h.serveHealth(w, r)
+	path := string(ctx.Path())
+	if path == PathHealth {
+		h.serveHealth(ctx)
 		return
 	}
-	viaAuthorization, ok := h.authorized(r.Header)
+	hd := requestHeader(&ctx.Request.Header)
+	viaAuthorization, ok := h.authorized(hd)
 	if !ok {
-		writeError(w, &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized,
+		writeError(ctx, &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized,
 			Message: "missing or wrong session token",
 			Hint:    "send X-AS-Session-Token with the contents of the proxy.token file in the agentsecrets home"})
 		return
 	}
-	switch r.URL.Path {
+	switch path {
 	case PathProxy:
-		h.serveProxy(w, r, viaAuthorization)
+		h.serveProxy(ctx, hd, viaAuthorization)
 	case PathSync:
-		h.serveSync(w, r)
+		h.serveSync(ctx)
 	default:
-		writeError(w, &Error{Status: http.StatusNotFound, Code: CodeNotFound,
+		writeError(ctx, &Error{Status: http.StatusNotFound, Code: CodeNotFound,
 			Message: "no such endpoint", Hint: "proxied requests go to " + PathProxy})
 	}
 }
 
-func (h *Handler) serveHealth(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		writeError(w, &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed, Message: "use GET"})
-		return
+// requestHeader copies a request's headers into an http.Header, each name
+// in canonical form (the server leaves names as received).
+func requestHeader(rh *fasthttp.RequestHeader) http.Header {
+	hd := make(http.Header, rh.Len())
+	for k, v := range rh.All() {
+		name := http.CanonicalHeaderKey(string(k))
+		hd[name] = append(hd[name], string(v))
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
+	return hd
 }
 
-func (h *Handler) serveSync(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		writeError(w, &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed, Message: "use POST"})
+func (h *Handler) serveHealth(ctx *fasthttp.RequestCtx) {
+	if !ctx.IsGet() && !ctx.IsHead() {
+		writeError(ctx, &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed, Message: "use GET"})
+		return
+	}
+	ctx.Response.Header.Set("Content-Type", "application/json")
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+	ctx.SetBodyString(`{"status":"ok"}` + "\n")
+}
+
+func (h *Handler) serveSync(ctx *fasthttp.RequestCtx) {
+	if !ctx.IsPost() {
+		writeError(ctx, &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed, Message: "use POST"})
 		return
 	}
 	if h.Sync != nil {
 		if err := h.Sync(); err != nil {
-			writeError(w, &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: err.Error()})
+			writeError(ctx, &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: err.Error()})
 			return
 		}
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = io.WriteString(w, `{"status":"synced"}`+"\n")
+	ctx.Response.Header.Set("Content-Type", "application/json")
+	ctx.SetBodyString(`{"status":"synced"}` + "\n")
 }
 
 // authorized checks the session token, in X-AS-Session-Token or as
@@ -183,65 +211,47 @@ func (h *Handler) tokenMatches(got string) bool {
 	return subtle.ConstantTimeCompare([]byte(got), []byte(h.Token)) == 1
 }
 
-func (h *Handler) serveProxy(w http.ResponseWriter, r *http.Request, dropAuthorization bool) {
-	parsed, err := ParseHeaders(r.Header, r.Method)
+func (h *Handler) serveProxy(ctx *fasthttp.RequestCtx, hd http.Header, dropAuthorization bool) {
+	method := string(ctx.Method())
+	parsed, err := ParseHeaders(hd, method)
 	if err != nil {
-		writeError(w, parseError(err))
+		writeError(ctx, parseError(err))
 		return
 	}
-	if perr := h.identify(r.Header, parsed); perr != nil {
-		writeError(w, perr)
+	if perr := h.identify(hd, parsed); perr != nil {
+		writeError(ctx, perr)
 		return
 	}
-	body, perr := h.readBody(w, r)
-	if perr != nil {
-		writeError(w, perr)
-		return
+	var body []byte
+	if b := ctx.PostBody(); len(b) > 0 {
+		body = bytes.Clone(b) // the server reuses its buffer after the handler returns
 	}
 	call := &runner.Call{
-		Method: parsed.Method, URL: parsed.TargetURL, Header: upstreamHeader(r.Header, dropAuthorization),
+		Method: parsed.Method, URL: parsed.TargetURL, Header: upstreamHeader(hd, dropAuthorization),
 		Body: body, Policies: parsed.Policies, Agent: parsed.Agent, Source: audit.SourceProxy, Timeout: h.Timeout,
 	}
-	res, err := h.Runner.Do(r.Context(), call)
+	res, err := h.Runner.Do(context.Background(), call)
 	if err != nil {
-		writeError(w, callError(err))
+		writeError(ctx, callError(err))
 		return
 	}
-	// Closing the body records the audit event: with a Batcher, a queue
-	// send.
-	defer res.Body.Close()
-	copyResponseHeader(w.Header(), res.Header)
-	if streams(r.Method, res) {
-		w.WriteHeader(res.Status)
-		streamBody(w, res.Body)
-		return
+	copyResponseHeader(&ctx.Response.Header, res.Header)
+	ctx.SetStatusCode(res.Status)
+	switch {
+	case method == http.MethodHead || !hasBody(res.Status):
+		// Closing the body records the audit event: with a Batcher, a
+		// queue send.
+		res.Body.Close()
+	case streams(res):
+		ctx.SetBodyStreamWriter(func(w *bufio.Writer) { streamBody(w, res.Body) })
+	default:
+		writeBounded(ctx, res)
 	}
-	writeBounded(w, res)
 }
 
-// readBody reads the request body, bounded by MaxBody.
-func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *Error) {
-	limit := h.MaxBody
-	if limit <= 0 {
-		limit = DefaultMaxBody
-	}
-	tooLarge := &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeBodyTooLarge,
-		Message: "request body is larger than the proxy's limit"}
-	if r.ContentLength > limit {
-		return nil, tooLarge
-	}
-	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
-		return nil, nil
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.As(err, &mbe):
-		return nil, tooLarge
-	case err != nil:
-		return nil, &Error{Status: http.StatusBadRequest, Code: CodeBadHeader, Message: "reading the request body failed"}
-	}
-	return body, nil
+// hasBody reports whether a response with this status carries a body.
+func hasBody(status int) bool {
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
 }
 
 // copyBuffers are the buffers response bodies are copied through.
@@ -250,11 +260,8 @@ var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return 
 // streams reports whether a response is passed on as it arrives, flushed
 // after each read: server-sent events, and any body whose length the
 // upstream did not declare (it may be a stream of another kind). A body
-// of declared length, or none (HEAD, 204, 304), is buffered instead.
-func streams(method string, res *runner.Result) bool {
-	if method == http.MethodHead || res.Status == http.StatusNoContent || res.Status == http.StatusNotModified {
-		return false
-	}
+// of declared length is sent as it is read, without a flush per read.
+func streams(res *runner.Result) bool {
 	if res.DeclaredLength < 0 {
 		return true
 	}
@@ -263,10 +270,10 @@ func streams(method string, res *runner.Result) bool {
 }
 
 // streamBody copies the redacted body to the client, flushing after each
-// read so server-sent events arrive as they are produced. A client that
-// goes away ends the copy.
-func streamBody(w http.ResponseWriter, body io.Reader) {
-	rc := http.NewResponseController(w)
+// read so server-sent events arrive as they are produced, and closes it.
+// A client that goes away ends the copy.
+func streamBody(w *bufio.Writer, body io.ReadCloser) {
+	defer body.Close()
 	bp := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(bp)
 	buf := *bp
@@ -276,7 +283,7 @@ func streamBody(w http.ResponseWriter, body io.Reader) {
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				return
 			}
-			if ferr := rc.Flush(); ferr != nil && !errors.Is(ferr, http.ErrNotSupported) {
+			if ferr := w.Flush(); ferr != nil {
 				return
 			}
 		}
@@ -287,43 +294,37 @@ func streamBody(w http.ResponseWriter, body io.Reader) {
 }
 
 // writeBounded sends a body of declared length. A redacted body that fits
-// in one copy buffer goes out with its Content-Length in a single write;
-// a longer one is copied without a flush per read. A body that fails
-// before any of it was sent gets a 502 instead of a truncated answer.
-func writeBounded(w http.ResponseWriter, res *runner.Result) {
+// in one copy buffer goes out with its Content-Length; a longer one is
+// sent as it is read, chunked. A body that fails before any of it was sent
+// gets a 502 instead of a truncated answer.
+func writeBounded(ctx *fasthttp.RequestCtx, res *runner.Result) {
 	bp := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(bp)
 	buf := *bp
 	n, err := readFull(res.Body, buf)
 	switch {
 	case err == io.EOF:
-		w.Header().Set("Content-Length", strconv.Itoa(n))
-		w.WriteHeader(res.Status)
-		_, _ = w.Write(buf[:n])
-		return
+		res.Body.Close()
+		ctx.SetBody(buf[:n])
 	case err != nil:
-		for name := range w.Header() {
-			delete(w.Header(), name)
-		}
-		writeError(w, callError(fmt.Errorf("%w: the response body could not be read", runner.ErrUpstream)))
-		return
-	}
-	w.WriteHeader(res.Status)
-	if _, err := w.Write(buf[:n]); err != nil {
-		return
-	}
-	for {
-		n, err := res.Body.Read(buf)
-		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
+		res.Body.Close()
+		ctx.Response.Header.Reset()
+		writeError(ctx, callError(fmt.Errorf("%w: the response body could not be read", runner.ErrUpstream)))
+	default:
+		// fasthttp closes the stream it was given; res.Body must be
+		// closed too, which records the audit event.
+		ctx.SetBodyStream(&prefixedBody{Reader: io.MultiReader(bytes.NewReader(bytes.Clone(buf[:n])), res.Body), body: res.Body}, -1)
 	}
 }
+
+// prefixedBody is a response body of which the first part was already
+// read: reading gives all of it, closing closes the original.
+type prefixedBody struct {
+	io.Reader
+	body io.Closer
+}
+
+func (p *prefixedBody) Close() error { return p.body.Close() }
 
 // readFull reads into buf until it is full (nil error) or the body ends
 // (io.EOF) or fails.

@@ -3,6 +3,8 @@ package proxy
 import (
 	"net/http"
 	"strings"
+
+	"github.com/valyala/fasthttp"
 )
 
 // hopByHop are the headers that describe one connection, not the message
@@ -50,11 +52,14 @@ func removeHopByHop(h http.Header) {
 
 // copyResponseHeader copies the upstream's (already redacted) headers to
 // the client, minus hop-by-hop ones and Content-Length: the body is
-// redacted on the way, so its length is not known in advance.
-func copyResponseHeader(dst, src http.Header) {
+// redacted on the way, so its length is not known in advance (the server
+// sets it when the whole body is known).
+func copyResponseHeader(dst *fasthttp.ResponseHeader, src http.Header) {
+	removeHopByHop(src)
+	delete(src, "Content-Length")
 	for name, values := range src {
-		dst[name] = values
+		for _, v := range values {
+			dst.Add(name, v)
+		}
 	}
-	removeHopByHop(dst)
-	delete(dst, "Content-Length")
 }

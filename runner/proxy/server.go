@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+
+	"github.com/valyala/fasthttp"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -72,16 +74,57 @@ func Listen(bind string, port int) (net.Listener, error) {
 	return ln, nil
 }
 
-// NewServer returns the http.Server for h, with timeouts that bound slow
-// clients but not long responses (server-sent events may run for minutes).
-func NewServer(h http.Handler) *http.Server {
-	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    1 << 20,
+// Limits of the server.
+const (
+	// MaxHeaderBytes bounds a request's header: it must fit the read
+	// buffer of a connection.
+	MaxHeaderBytes = 64 << 10
+	// ReadTimeout bounds reading one request, header and body, once its
+	// first byte arrived.
+	ReadTimeout = 60 * time.Second
+	// IdleTimeout closes a keep-alive connection idle this long.
+	IdleTimeout = 120 * time.Second
+)
+
+// NewServer returns the fasthttp server for h: timeouts that bound slow
+// clients but not long responses (server-sent events may run for
+// minutes), header names left as sent (the handler canonicalises them),
+// nothing added to responses that the upstream did not send, and errors
+// before the handler (an oversize body) answered in the protocol's JSON.
+func NewServer(h *Handler) *fasthttp.Server {
+	return &fasthttp.Server{
+		Handler:                       h.ServeFastHTTP,
+		ErrorHandler:                  serverError,
+		ReadTimeout:                   ReadTimeout,
+		IdleTimeout:                   IdleTimeout,
+		ReadBufferSize:                MaxHeaderBytes,
+		MaxRequestBodySize:            int(h.maxBody()),
+		DisableHeaderNamesNormalizing: true,
+		DisablePreParseMultipartForm:  true,
+		NoDefaultServerHeader:         true,
+		NoDefaultDate:                 true,
+		NoDefaultContentType:          true,
+		CloseOnShutdown:               true,
+		Logger:                        quietLogger{},
 	}
 }
+
+// serverError answers a request the server could not read.
+func serverError(ctx *fasthttp.RequestCtx, err error) {
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		writeError(ctx, &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeBodyTooLarge,
+			Message: "request body is larger than the proxy's limit"})
+		return
+	}
+	writeError(ctx, &Error{Status: http.StatusBadRequest, Code: CodeBadHeader,
+		Message: "the request could not be read as HTTP/1.1"})
+}
+
+// quietLogger drops the server's own log lines: they may quote what a
+// client sent.
+type quietLogger struct{}
+
+func (quietLogger) Printf(string, ...any) {}
 
 // GCPercent is the garbage collector's target while Serve runs. The
 // proxy's live heap is small (a few MiB) and every request allocates, so
@@ -115,7 +158,7 @@ func Serve(ctx context.Context, ln net.Listener, h *Handler) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
-	err := srv.Shutdown(sctx)
+	err := srv.ShutdownWithContext(sctx)
 	cerr := h.Close()
 	if err != nil {
 		return fmt.Errorf("proxy: shutdown: %v", err)
