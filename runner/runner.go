@@ -24,9 +24,11 @@ const DefaultTimeout = 30 * time.Second
 // Call is one authenticated request as a front end describes it: no value
 // anywhere, only the policies that will splice them in.
 type Call struct {
-	Method   string
-	URL      string
-	Header   http.Header // plain, non-secret headers
+	Method string
+	URL    string
+	// Header holds the plain, non-secret headers. Do takes it over: the
+	// policies add to it, so the caller must not use it afterwards.
+	Header   http.Header
 	Body     []byte
 	Policies []policies.Spec
 	// Agent is the caller's identity for the audit: "anonymous", a declared
@@ -93,8 +95,16 @@ func NewClient(t http.RoundTripper) *http.Client {
 // has left the process unless the error wraps ErrUpstream or ErrTimeout.
 func (r *Runner) Do(ctx context.Context, c *Call) (*Result, error) {
 	start := time.Now()
-	ev := r.newEvent(c)
-	res, err := r.do(ctx, c, ev)
+	u, err := parseTarget(c.URL)
+	logged := u
+	if err != nil { // refused, but still recorded (without user info) if it parses
+		logged, _ = url.Parse(c.URL)
+	}
+	ev := r.newEvent(c, logged)
+	var res *Result
+	if err == nil {
+		res, err = r.do(ctx, c, u, ev)
+	}
 	if err != nil {
 		ev.Duration = time.Since(start)
 		ev.Decision, ev.Reason = decisionFor(err), err.Error()
@@ -109,7 +119,9 @@ func (r *Runner) Do(ctx context.Context, c *Call) (*Result, error) {
 	return res, nil
 }
 
-func (r *Runner) newEvent(c *Call) *audit.Event {
+// newEvent starts the audit event of c, whose target parsed as u (nil
+// when it did not).
+func (r *Runner) newEvent(c *Call, u *url.URL) *audit.Event {
 	ws, project, env := r.Vault.Where()
 	ev := &audit.Event{Source: c.Source, Agent: c.Agent, Workspace: ws, Project: project,
 		Environment: env, Method: c.method(), Decision: audit.DecisionOK}
@@ -129,7 +141,7 @@ func (r *Runner) newEvent(c *Call) *audit.Event {
 			credParams[s.Params["param"]] = s.Params["key"]
 		}
 	}
-	if u, err := url.Parse(c.URL); err == nil {
+	if u != nil {
 		ev.URL = audit.SanitizeURL(u, credParams)
 	}
 	return ev
@@ -142,11 +154,7 @@ func (c *Call) method() string {
 	return strings.ToUpper(c.Method)
 }
 
-func (r *Runner) do(ctx context.Context, c *Call, ev *audit.Event) (*Result, error) {
-	u, err := parseTarget(c.URL)
-	if err != nil {
-		return nil, err
-	}
+func (r *Runner) do(ctx context.Context, c *Call, u *url.URL, ev *audit.Event) (*Result, error) {
 	host := u.Hostname()
 	exact, err := r.guardHost(host)
 	if err != nil {
@@ -157,7 +165,11 @@ func (r *Runner) do(ctx context.Context, c *Call, ev *audit.Event) (*Result, err
 		timeout = DefaultTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
-	req := &hostfns.Request{Method: c.method(), URL: u, Header: cloneHeader(c.Header), Body: c.Body}
+	header := c.Header
+	if header == nil {
+		header = http.Header{}
+	}
+	req := &hostfns.Request{Method: c.method(), URL: u, Header: header, Body: c.Body}
 	hc := &hostfns.Call{Req: req, Secrets: &gate{vault: r.Vault, host: host}}
 	if err := r.Engine.Run(ctx, c.Policies, hc); err != nil {
 		cancel()
@@ -331,15 +343,11 @@ func (es *envSet) covers(values [][]byte) bool {
 }
 
 func (r *Runner) send(ctx context.Context, req *hostfns.Request, set *redact.Set) (*http.Response, error) {
-	hreq, err := http.NewRequestWithContext(ctx, req.Method, req.URL.String(), bytes.NewReader(req.Body))
+	hreq, err := newRequest(ctx, req)
 	if err != nil {
 		// The message may quote the URL, and with it an injected query value.
 		msg, _ := set.RedactString(err.Error())
 		return nil, fmt.Errorf("%w: %s", ErrBadRequest, msg)
-	}
-	hreq.Header = req.Header
-	if len(req.Body) == 0 {
-		hreq.Body, hreq.GetBody, hreq.ContentLength = http.NoBody, nil, 0
 	}
 	hreq.Header.Set("Accept-Encoding", redact.AcceptEncoding)
 	resp, err := r.Client.Do(hreq)
@@ -347,6 +355,21 @@ func (r *Runner) send(ctx context.Context, req *hostfns.Request, set *redact.Set
 		return nil, transportError(ctx, req.URL.Hostname(), err, set)
 	}
 	return resp, nil
+}
+
+// newRequest is the http.Request for req, on the URL the policies left
+// (not parsed again from text).
+func newRequest(ctx context.Context, req *hostfns.Request) (*http.Request, error) {
+	var body io.Reader = http.NoBody
+	if len(req.Body) > 0 {
+		body = bytes.NewReader(req.Body)
+	}
+	hreq, err := http.NewRequestWithContext(ctx, req.Method, "", body)
+	if err != nil {
+		return nil, err
+	}
+	hreq.URL, hreq.Host, hreq.Header = req.URL, req.URL.Host, req.Header
+	return hreq, nil
 }
 
 func transportError(ctx context.Context, host string, err error, set *redact.Set) error {
@@ -392,13 +415,6 @@ func (r *Runner) scrub(resp *http.Response, set *redact.Set, cancel context.Canc
 		Redactions:     func() int { return headerCount + body.Count() },
 		DeclaredLength: resp.ContentLength,
 	}, nil
-}
-
-func cloneHeader(h http.Header) http.Header {
-	if h == nil {
-		return http.Header{}
-	}
-	return h.Clone()
 }
 
 func (r *Runner) record(ev *audit.Event) {
