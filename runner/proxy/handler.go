@@ -146,12 +146,13 @@ func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 	}
 }
 
-// requestHeader copies a request's headers into an http.Header, each name
-// in canonical form (the server leaves names as received).
+// requestHeader copies a request's headers into an http.Header. The
+// server has put each name in the canonical form net/http uses
+// ("x-as-target-url" is "X-As-Target-Url").
 func requestHeader(rh *fasthttp.RequestHeader) http.Header {
 	hd := make(http.Header, rh.Len())
 	for k, v := range rh.All() {
-		name := http.CanonicalHeaderKey(string(k))
+		name := string(k)
 		hd[name] = append(hd[name], string(v))
 	}
 	return hd

@@ -442,3 +442,38 @@ func TestCallErrorCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestProtocolHeadersInAnyCase sends the protocol headers over a raw
+// connection in lower and odd case, as clients other than Go's may: they
+// are recognised, the injection happens and none of them is forwarded.
+func TestProtocolHeadersInAnyCase(t *testing.T) {
+	f := newFixture(t)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(f.proxy.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	raw := "GET /proxy HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+		"x-as-session-token: " + f.handler.Token + "\r\n" +
+		"X-AS-TARGET-URL: " + f.upstream.URL + "/v1/case\r\n" +
+		"x-As-InJeCt-bearer: TOKEN_A\r\n" +
+		"x-as-inject-header: X-Api-Key=TOKEN_B\r\n" +
+		"Connection: close\r\n\r\n"
+	if _, err := io.WriteString(conn, raw); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	got := f.upstream.lastSeen(t)
+	if got.Header.Get("Authorization") != "Bearer "+testSecrets["TOKEN_A"] || got.Header.Get("X-Api-Key") != testSecrets["TOKEN_B"] {
+		t.Errorf("upstream did not receive both injected credentials: %v", got.Header)
+	}
+	noProtocolHeaders(t, got.Header)
+}

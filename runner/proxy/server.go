@@ -89,24 +89,22 @@ const (
 
 // NewServer returns the fasthttp server for h: timeouts that bound slow
 // clients but not long responses (server-sent events may run for
-// minutes), header names left as sent (the handler canonicalises them),
-// nothing added to responses that the upstream did not send, and errors
+// minutes), header names in net/http's canonical form, nothing added to responses that the upstream did not send, and errors
 // before the handler (an oversize body) answered in the protocol's JSON.
 func NewServer(h *Handler) *fasthttp.Server {
 	return &fasthttp.Server{
-		Handler:                       h.ServeFastHTTP,
-		ErrorHandler:                  serverError,
-		ReadTimeout:                   ReadTimeout,
-		IdleTimeout:                   IdleTimeout,
-		ReadBufferSize:                MaxHeaderBytes,
-		MaxRequestBodySize:            int(h.maxBody()),
-		DisableHeaderNamesNormalizing: true,
-		DisablePreParseMultipartForm:  true,
-		NoDefaultServerHeader:         true,
-		NoDefaultDate:                 true,
-		NoDefaultContentType:          true,
-		CloseOnShutdown:               true,
-		Logger:                        quietLogger{},
+		Handler:                      h.ServeFastHTTP,
+		ErrorHandler:                 serverError,
+		ReadTimeout:                  ReadTimeout,
+		IdleTimeout:                  IdleTimeout,
+		ReadBufferSize:               MaxHeaderBytes,
+		MaxRequestBodySize:           int(h.maxBody()),
+		DisablePreParseMultipartForm: true,
+		NoDefaultServerHeader:        true,
+		NoDefaultDate:                true,
+		NoDefaultContentType:         true,
+		CloseOnShutdown:              true,
+		Logger:                       quietLogger{},
 	}
 }
 
