@@ -30,7 +30,7 @@ func benchDo(b *testing.B, specs []policies.Spec, parallel, redactAll bool) {
 	v := newFakeVault([]string{"127.0.0.1"}, map[string]string{"API_KEY": testSecret, "OTHER_KEY": otherSecret})
 	r := New(testEngine(b), v, &discardSink{})
 	r.RedactAll = redactAll
-	b.Cleanup(r.Client.CloseIdleConnections)
+	b.Cleanup(r.Transport.(*Transport).CloseIdleConnections)
 	call := &Call{URL: srv.URL + "/v1/balance", Policies: specs, Source: "call"}
 	one := func() {
 		res, err := r.Do(context.Background(), call)
@@ -91,7 +91,7 @@ func BenchmarkDoBearerParallel(b *testing.B) {
 // same transport: the header set by hand, the body read unscrubbed.
 func BenchmarkPlainHTTPBearer(b *testing.B) {
 	srv := benchServer(b)
-	client := NewClient(NewTransport())
+	client := &http.Client{Transport: NewTransport()}
 	b.Cleanup(client.CloseIdleConnections)
 	ctx := withPrivateOK(context.Background(), true)
 	one := func() {

@@ -255,3 +255,53 @@ func TestBadTargets(t *testing.T) {
 		t.Errorf("bad targets read %d values and dialled %d times", v.valueReads(), dc.dials())
 	}
 }
+
+// TestRedirectMethods: after a POST, 301, 302 and 303 are followed with a
+// GET without the body (or its Content-Type); 307 and 308 repeat the POST
+// and its body. The credential goes along on the same host every time.
+func TestRedirectMethods(t *testing.T) {
+	for _, tc := range []struct {
+		code       int
+		wantMethod string
+		wantBody   string
+	}{
+		{http.StatusMovedPermanently, "GET", ""},
+		{http.StatusFound, "GET", ""},
+		{http.StatusSeeOther, "GET", ""},
+		{http.StatusTemporaryRedirect, "POST", `{"x":1}`},
+		{http.StatusPermanentRedirect, "POST", `{"x":1}`},
+	} {
+		t.Run(http.StatusText(tc.code), func(t *testing.T) {
+			up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/old" {
+					http.Redirect(w, r, "/new", tc.code)
+					return
+				}
+				echoHandler(w, r)
+			})
+			v := newFakeVault([]string{"127.0.0.1"}, map[string]string{"API_KEY": testSecret})
+			r, _, _ := newTestRunner(t, v)
+			res, err := r.Do(context.Background(), &Call{Method: "POST", URL: up.URL + "/old",
+				Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(`{"x":1}`),
+				Policies: []policies.Spec{spec("bearer", "key", "API_KEY")}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			output(t, res)
+			reqs := up.requests()
+			if len(reqs) != 2 {
+				t.Fatalf("%d requests, want 2", len(reqs))
+			}
+			got := reqs[1]
+			if got.Method != tc.wantMethod || string(got.Body) != tc.wantBody {
+				t.Errorf("followed with %s %q, want %s %q", got.Method, got.Body, tc.wantMethod, tc.wantBody)
+			}
+			if tc.wantBody == "" && got.Header.Get("Content-Type") != "" {
+				t.Errorf("Content-Type %q went along without a body", got.Header.Get("Content-Type"))
+			}
+			if got.Header.Get("Authorization") != "Bearer "+testSecret {
+				t.Error("credential dropped on a same-host redirect")
+			}
+		})
+	}
+}

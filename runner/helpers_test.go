@@ -107,7 +107,7 @@ func newTestRunner(tb testing.TB, v Vault) (*Runner, *audit.MemorySink, *dialCou
 	t := NewTransport()
 	dc := &dialCounter{inner: t.DialContext}
 	t.DialContext = dc.DialContext
-	r.Client = NewClient(t)
+	r.Transport = t
 	tb.Cleanup(t.CloseIdleConnections)
 	return r, sink, dc
 }

@@ -59,8 +59,10 @@ type Result struct {
 type Runner struct {
 	Engine *policies.Engine
 	Vault  Vault
-	Client *http.Client
-	Audit  audit.Sink
+	// Transport sends each request; the runner follows same-host
+	// redirects itself (see nextRequest).
+	Transport http.RoundTripper
+	Audit     audit.Sink
 	// RedactAll adds every secret of the active environment to each
 	// response's redaction set, not only those the call opened.
 	RedactAll bool
@@ -81,14 +83,9 @@ type envSet struct {
 // whenever the cache is dropped, so the runner recompiles its set.
 type generationer interface{ Generation() uint64 }
 
-// New returns a Runner with a client on a fresh tuned transport.
+// New returns a Runner on a fresh Transport.
 func New(engine *policies.Engine, v Vault, sink audit.Sink) *Runner {
-	return &Runner{Engine: engine, Vault: v, Audit: sink, Client: NewClient(NewTransport())}
-}
-
-// NewClient wraps a transport with the same-host redirect rule.
-func NewClient(t http.RoundTripper) *http.Client {
-	return &http.Client{Transport: t, CheckRedirect: checkRedirect}
+	return &Runner{Engine: engine, Vault: v, Audit: sink, Transport: NewTransport()}
 }
 
 // Do runs c through the pipeline. On error nothing carrying a credential
@@ -350,7 +347,7 @@ func (r *Runner) send(ctx context.Context, req *hostfns.Request, set *redact.Set
 		return nil, fmt.Errorf("%w: %s", ErrBadRequest, msg)
 	}
 	hreq.Header.Set("Accept-Encoding", redact.AcceptEncoding)
-	resp, err := r.Client.Do(hreq)
+	resp, err := r.roundTrip(hreq, req.Body)
 	if err != nil {
 		return nil, transportError(ctx, req.URL.Hostname(), err, set)
 	}
@@ -464,16 +461,67 @@ func (a *auditedBody) Close() error {
 // maxRedirects bounds the same-host redirects a call follows.
 const maxRedirects = 10
 
-// checkRedirect follows a redirect only to the same scheme and host as the
-// original request, so an injected credential never travels to another
-// host; any other redirect is handed back to the caller as the response.
-func checkRedirect(req *http.Request, via []*http.Request) error {
-	if len(via) >= maxRedirects {
-		return errors.New("runner: too many redirects")
+// errTooManyRedirects ends a redirect loop.
+var errTooManyRedirects = errors.New("runner: too many redirects")
+
+// roundTrip sends hreq and follows the redirects nextRequest allows.
+func (r *Runner) roundTrip(hreq *http.Request, body []byte) (*http.Response, error) {
+	for redirects := 0; ; redirects++ {
+		resp, err := r.Transport.RoundTrip(hreq)
+		if err != nil {
+			return nil, err
+		}
+		next := nextRequest(hreq, resp, body)
+		if next == nil {
+			return resp, nil
+		}
+		discard(resp.Body)
+		if redirects == maxRedirects {
+			return nil, errTooManyRedirects
+		}
+		hreq = next
 	}
-	first := via[0].URL
-	if req.URL.Host != first.Host || req.URL.Scheme != first.Scheme {
-		return http.ErrUseLastResponse
+}
+
+// nextRequest is the request that follows resp, a redirect, or nil when
+// it is not followed: only to the same scheme and host as req, so an
+// injected credential never travels to another host. As browsers and
+// net/http do, 301, 302 and 303 turn anything but GET and HEAD into a GET
+// without a body; 307 and 308 repeat the method and body. The headers,
+// with the credentials the policies put there, go along.
+func nextRequest(req *http.Request, resp *http.Response, body []byte) *http.Request {
+	method, toGet := req.Method, false
+	switch resp.StatusCode {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther:
+		if method != http.MethodGet && method != http.MethodHead {
+			method, body, toGet = http.MethodGet, nil, true
+		}
+	case http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+	default:
+		return nil
 	}
-	return nil
+	loc := resp.Header.Get("Location")
+	if loc == "" {
+		return nil
+	}
+	u, err := req.URL.Parse(loc)
+	if err != nil || u.Scheme != req.URL.Scheme || u.Host != req.URL.Host || u.User != nil {
+		return nil
+	}
+	next, err := newRequest(req.Context(), &hostfns.Request{Method: method, URL: u, Header: req.Header, Body: body})
+	if err != nil {
+		return nil
+	}
+	if toGet { // the body, and what described it, stay behind
+		next.Header = req.Header.Clone()
+		next.Header.Del("Content-Type")
+	}
+	return next
+}
+
+// discard reads a little of a body that will not be used, so its
+// connection can be reused, and closes it.
+func discard(body io.ReadCloser) {
+	_, _ = io.CopyN(io.Discard, body, 4<<10)
+	body.Close()
 }

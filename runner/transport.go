@@ -26,9 +26,9 @@ import (
 // dials through DialContext, where the SSRF guard checks the address
 // actually connected to.
 //
-// Redirects, cookies and compression are the caller's: an http.Client
-// (NewClient) follows same-host redirects, and the runner asks for the
-// encodings its redactor can read. Cancelling a request's context does not
+// Redirects, cookies and compression are the caller's: the Runner follows
+// same-host redirects itself and asks for the encodings its redactor can
+// read. Cancelling a request's context does not
 // abort it; its deadline does, including while the body is read.
 type Transport struct {
 	// DialContext opens connections. The context carries whether the
