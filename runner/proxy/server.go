@@ -153,6 +153,10 @@ const ShutdownTimeout = 30 * time.Second
 // Serve sets the garbage collector's target to GCPercent and the number of
 // threads running Go code to Procs() until it returns.
 func Serve(ctx context.Context, ln net.Listener, h *Handler) error {
+	// Opening the vault may have just run Argon2id over 64 MiB: return
+	// that to the system now, or the collector's first target would be
+	// GCPercent over it and the proxy would hold hundreds of MiB.
+	debug.FreeOSMemory()
 	if os.Getenv("GOGC") == "" {
 		defer debug.SetGCPercent(debug.SetGCPercent(GCPercent))
 	}
