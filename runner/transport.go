@@ -78,15 +78,18 @@ func (t *Transport) client(privateOK bool) *fasthttp.Client {
 func (t *Transport) newClient(privateOK bool) *fasthttp.Client {
 	ctx := withPrivateOK(context.Background(), privateOK)
 	return &fasthttp.Client{
-		Dial:                     func(addr string) (net.Conn, error) { return t.DialContext(ctx, "tcp", addr) },
-		TLSConfig:                t.TLSConfig,
-		MaxConnsPerHost:          maxConnsPerHost,
-		MaxIdleConnDuration:      idleConnTimeout,
-		MaxConnWaitTimeout:       DefaultTimeout,
-		ReadBufferSize:           maxResponseHeader,
-		NoDefaultUserAgentHeader: true,
-		DisablePathNormalizing:   true, // send the path exactly as given: signatures cover it
-		StreamResponseBody:       true,
+		Dial:                func(addr string) (net.Conn, error) { return t.DialContext(ctx, "tcp", addr) },
+		TLSConfig:           t.TLSConfig,
+		MaxConnsPerHost:     maxConnsPerHost,
+		MaxIdleConnDuration: idleConnTimeout,
+		MaxConnWaitTimeout:  DefaultTimeout,
+		// One retry, for an idempotent request on a pooled connection the
+		// server had closed (as net/http does), not five.
+		MaxIdemponentCallAttempts: 2,
+		ReadBufferSize:            maxResponseHeader,
+		NoDefaultUserAgentHeader:  true,
+		DisablePathNormalizing:    true, // send the path exactly as given: signatures cover it
+		StreamResponseBody:        true,
 	}
 }
 

@@ -3,10 +3,15 @@ package runner
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"io"
+	"log"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -182,5 +187,61 @@ func TestTransportHeadKeepsDeclaredLength(t *testing.T) {
 	defer res.Body.Close()
 	if res.ContentLength != 1234 || res.Body != http.NoBody {
 		t.Errorf("HEAD: length %d, body %T; want 1234 and no body", res.ContentLength, res.Body)
+	}
+}
+
+// TestTransportTLSVerifiesTheServer: https upstreams are verified against
+// the trusted roots and the host name; an untrusted certificate or a name
+// it does not cover gets no request (and no credential).
+func TestTransportTLSVerifiesTheServer(t *testing.T) {
+	var got atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Add(1)
+		io.WriteString(w, "secure")
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes
+	srv.StartTLS()
+	defer srv.Close()
+	trusted := x509.NewCertPool()
+	trusted.AddCert(srv.Certificate())
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+
+	for _, tc := range []struct {
+		name  string
+		roots *x509.CertPool
+		host  string // httptest's certificate covers 127.0.0.1 and example.com
+		ok    bool
+	}{
+		{"trusted root, covered name", trusted, "127.0.0.1", true},
+		{"system roots only", nil, "127.0.0.1", false},
+		{"trusted root, name not covered", trusted, "localhost", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got.Store(0)
+			tr := NewTransport()
+			tr.TLSConfig.RootCAs = tc.roots
+			defer tr.CloseIdleConnections()
+			req := transportRequest(t, "GET", "https://"+net.JoinHostPort(tc.host, port)+"/x", nil, true)
+			req.Header.Set("Authorization", "Bearer "+testSecret)
+			res, err := tr.RoundTrip(req)
+			if tc.ok {
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				if string(body) != "secure" {
+					t.Errorf("body %q", body)
+				}
+				return
+			}
+			if err == nil {
+				res.Body.Close()
+				t.Fatal("an unverified server was trusted")
+			}
+			if got.Load() != 0 {
+				t.Error("the request reached a server that failed verification")
+			}
+		})
 	}
 }
