@@ -11,11 +11,13 @@
 //     bound to the host (checked by the gate before the value is read);
 //  3. on_request: each policy runs and asks the host to splice secrets by
 //     handle into headers, query, JSON or form bodies;
-//  4. transport: a shared, tuned connection pool whose dialer refuses
-//     link-local and metadata addresses always, and loopback or private
-//     addresses unless the host was allowlisted by its exact name; redirects
-//     are followed only on the same scheme and host, so no credential travels
-//     to another host;
+//  4. transport: a shared HTTP/1.1 connection pool (Transport, on
+//     fasthttp's client) whose dialer refuses link-local and metadata
+//     addresses always, and loopback or private addresses unless the host
+//     was allowlisted by its exact name, with a separate pool for each
+//     case; header names and values are checked again before anything is
+//     written; redirects are followed only on the same scheme and host, so
+//     no credential travels to another host;
 //  5. on_response: the response headers and (decoded) body stream through a
 //     redactor loaded with every secret the call opened — and, with
 //     RedactAll, every secret of the environment — in all their encodings;

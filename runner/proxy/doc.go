@@ -40,9 +40,10 @@
 // query, body, form; custom policies run after them, in the order given.
 // Only registered policy names are accepted, never file paths.
 //
-// HTTP does not keep the case of header names: Go's server turns
-// X-AS-Inject-Query-api_key into X-As-Inject-Query-Api_key, and HTTP/2
-// sends every name in lower case. The seed forms therefore lose the case of
+// HTTP does not keep the case of header names: the server turns
+// X-AS-Inject-Query-api_key into X-As-Inject-Query-Api_key (Go's canonical
+// form, whatever case the client used), and HTTP/2 sends every name in
+// lower case. The seed forms therefore lose the case of
 // their suffix: a header name is used as canonicalised (header names are
 // case-insensitive anyway), and a query parameter, body path or form field
 // is taken in lower case. To name anything else — apiKey, user.Token — use
@@ -59,10 +60,10 @@
 // Content-Length) and pass the body through the redactor. Server-sent
 // events (text/event-stream) and bodies of undeclared length are streamed,
 // flushed after every read, so events arrive as they are sent. A body of
-// declared length is buffered: one that fits in 32 KiB once redacted goes
-// out with its new Content-Length in one write, a longer one is copied
-// without a flush per read, and one that fails before any of it was sent
-// gets 502 upstream_unreachable rather than a truncated answer.
+// declared length that fits in 32 KiB once redacted goes out with its new
+// Content-Length in one write, a longer one chunked as it is read, and one
+// that fails before any of it was sent gets 502 upstream_unreachable
+// rather than a truncated answer.
 //
 // # Identity
 //
@@ -122,22 +123,36 @@
 //	GET  /health  {"status":"ok"}; no token
 //	POST /sync    forget cached values and allowlist, re-read them now
 //
+// # Server
+//
+// Serve runs the Handler on fasthttp's server (NewServer), which costs a
+// fraction of net/http's CPU per request: no per-request goroutine hand-off
+// or background read, pooled buffers. The handler reads the request's
+// headers into an http.Header once; from there on the checks and the
+// runner are the same as for every front end. Requests are bounded (64 KiB
+// of header, 32 MiB of body, 60 s to read one), responses are not (events
+// may stream for minutes), and the server adds nothing to a response
+// (no Server, Date or default Content-Type) and logs nothing a client sent.
+//
 // # Lifecycle
 //
 // Listen, Serve (graceful: in-flight requests finish and their audit events
 // are written), Files (pid, token, state and log files in the agentsecrets
 // home), Alive, Health and RequestSync are the pieces the command line
-// builds proxy start, status, stop and sync from. While Serve runs, the
-// garbage collector's target is GCPercent (400) unless GOGC is set: the
-// live heap is small and each request allocates, so this trades a few
-// MiB of memory for about 8% less CPU per request under load.
+// builds proxy start, status, stop and sync from. While Serve runs, unless
+// GOGC or GOMAXPROCS is set, the garbage collector's target is GCPercent
+// (400: the live heap is small and each request allocates; the vault's
+// key-derivation memory is returned first) and Go code runs on Procs()
+// threads, half the CPUs: the proxy shares the machine with its clients,
+// and with a thread per CPU Go's scheduler spent about as much CPU handing
+// work between threads as the proxy spent on requests.
 //
 // # Audit
 //
 // Each proxied request is one audit event (source "proxy"), recorded when
 // its response body is done. NewHandler puts an audit.Batcher in front of
 // an audit.Store: the event is queued, and the events of concurrent
-// requests are appended together in one transaction a few milliseconds
+// requests are appended together in one transaction up to 10 ms
 // later; a full queue makes the request write its own (nothing is
 // dropped). Handler.Wait flushes the queue and Handler.Close, which Serve
 // calls after shutdown, drains it. Rows of concurrent requests may be in
