@@ -142,10 +142,11 @@
 // builds proxy start, status, stop and sync from. While Serve runs, unless
 // GOGC or GOMAXPROCS is set, the garbage collector's target is GCPercent
 // (400: the live heap is small and each request allocates; the vault's
-// key-derivation memory is returned first) and Go code runs on Procs()
-// threads, half the CPUs: the proxy shares the machine with its clients,
-// and with a thread per CPU Go's scheduler spent about as much CPU handing
-// work between threads as the proxy spent on requests.
+// key-derivation memory is returned first), and the number of threads
+// running Go code follows the load: every CPU while at most one request
+// per CPU is in flight (lowest latency), half of them beyond that, where
+// Go's scheduler otherwise spends as much CPU handing work between threads
+// as the proxy spends on requests (see procsGovernor).
 //
 // # Audit
 //

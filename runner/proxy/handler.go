@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -59,6 +60,8 @@ type Handler struct {
 	// batcher group-commits the audit events when the runner records to
 	// an audit.Store.
 	batcher *audit.Batcher
+	// procs, set while Serve runs, counts requests in flight.
+	procs atomic.Pointer[procsGovernor]
 }
 
 // NewHandler returns a Handler for r with the given session token. When r
@@ -137,6 +140,10 @@ func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 	}
 	switch path {
 	case PathProxy:
+		if g := h.procs.Load(); g != nil {
+			g.begin()
+			defer g.end()
+		}
 		h.serveProxy(ctx, hd, viaAuthorization)
 	case PathSync:
 		h.serveSync(ctx)

@@ -132,15 +132,6 @@ func (quietLogger) Printf(string, ...any) {}
 // loopback the proxy spends about 8% less CPU per request.
 const GCPercent = 400
 
-// Procs is the number of OS threads the proxy runs Go code on while Serve
-// runs: half the machine's CPUs, at least one. The proxy spends a few
-// tens of microseconds of CPU per request and shares the machine with its
-// clients (and often its upstreams); with a thread per CPU, Go's
-// scheduler spends as much CPU again handing goroutines between threads
-// and waking idle ones, and on a loopback load test the proxy served a
-// third more requests with one thread than with two on a 2-CPU machine.
-func Procs() int { return max(1, runtime.NumCPU()/2) }
-
 // ShutdownTimeout bounds how long Serve waits for in-flight requests after
 // its context is done.
 const ShutdownTimeout = 30 * time.Second
@@ -150,8 +141,9 @@ const ShutdownTimeout = 30 * time.Second
 // ShutdownTimeout), and pending audit events are written (Handler.Close).
 //
 // Unless the GOGC and GOMAXPROCS environment variables say otherwise,
-// Serve sets the garbage collector's target to GCPercent and the number of
-// threads running Go code to Procs() until it returns.
+// Serve sets the garbage collector's target to GCPercent and lets the
+// number of threads running Go code follow the load (procsGovernor) until
+// it returns.
 func Serve(ctx context.Context, ln net.Listener, h *Handler) error {
 	// Opening the vault may have just run Argon2id over 64 MiB: return
 	// that to the system now, or the collector's first target would be
@@ -161,7 +153,12 @@ func Serve(ctx context.Context, ln net.Listener, h *Handler) error {
 		defer debug.SetGCPercent(debug.SetGCPercent(GCPercent))
 	}
 	if os.Getenv("GOMAXPROCS") == "" {
-		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(Procs()))
+		g := newProcsGovernor(runtime.NumCPU())
+		h.procs.Store(g)
+		gctx, stop := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { g.run(gctx, governorInterval); close(done) }()
+		defer func() { stop(); <-done; h.procs.CompareAndSwap(g, nil) }()
 	}
 	srv := NewServer(h)
 	errc := make(chan error, 1)
