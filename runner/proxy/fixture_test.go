@@ -46,6 +46,13 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
+	return newFixtureWith(t, nil)
+}
+
+// newFixtureWith is newFixture with configure run on the handler before
+// the server starts.
+func newFixtureWith(t testing.TB, configure func(*Handler)) *fixture {
+	t.Helper()
 	root := t.TempDir()
 	home, project := filepath.Join(root, "home"), filepath.Join(root, "app")
 	if err := os.MkdirAll(project, 0o700); err != nil {
@@ -91,6 +98,9 @@ func newFixture(t testing.TB) *fixture {
 	h := NewHandler(r, token)
 	h.Sync = func() error { sv.Refresh(); return nil }
 	f := &fixture{t: t, home: home, store: s, vault: sv, audit: as, handler: h, upstream: newUpstream(t)}
+	if configure != nil {
+		configure(h)
+	}
 	f.proxy = startProxy(t, h)
 	return f
 }

@@ -78,6 +78,10 @@ func NewHandler(r *runner.Runner, token string) *Handler {
 	return h
 }
 
+// errBodyTooLarge answers a request whose body exceeds the limit.
+var errBodyTooLarge = &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeBodyTooLarge,
+	Message: "request body is larger than the proxy's limit"}
+
 // maxBody is MaxBody or its default.
 func (h *Handler) maxBody() int64 {
 	if h.MaxBody > 0 {
@@ -231,7 +235,10 @@ func (h *Handler) serveProxy(ctx *fasthttp.RequestCtx, hd http.Header, dropAutho
 		return
 	}
 	var body []byte
-	if b := ctx.PostBody(); len(b) > 0 {
+	if b := ctx.PostBody(); int64(len(b)) > h.maxBody() { // the server's own cap is the limit at start
+		writeError(ctx, errBodyTooLarge)
+		return
+	} else if len(b) > 0 {
 		body = bytes.Clone(b) // the server reuses its buffer after the handler returns
 	}
 	call := &runner.Call{

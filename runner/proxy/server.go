@@ -111,8 +111,7 @@ func NewServer(h *Handler) *fasthttp.Server {
 // serverError answers a request the server could not read.
 func serverError(ctx *fasthttp.RequestCtx, err error) {
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-		writeError(ctx, &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeBodyTooLarge,
-			Message: "request body is larger than the proxy's limit"})
+		writeError(ctx, errBodyTooLarge)
 		return
 	}
 	writeError(ctx, &Error{Status: http.StatusBadRequest, Code: CodeBadHeader,
