@@ -245,3 +245,41 @@ func TestTransportTLSVerifiesTheServer(t *testing.T) {
 		})
 	}
 }
+
+// TestTransportBodyUntilClose: an upstream that sends neither a length
+// nor chunks, and ends its body by closing the connection, is read to the
+// end (and its length reported as unknown).
+func TestTransportBodyUntilClose(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 4096)
+		_, _ = c.Read(buf) // the request
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n")
+		for range 3 {
+			io.WriteString(c, "part ")
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	tr, _ := newCountingTransport(t)
+	res, err := tr.RoundTrip(transportRequest(t, "GET", "http://"+ln.Addr().String()+"/x", nil, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil || string(body) != "part part part " {
+		t.Errorf("body %q, %v", body, err)
+	}
+	if res.ContentLength != -1 {
+		t.Errorf("ContentLength %d, want -1 (unknown)", res.ContentLength)
+	}
+}
