@@ -182,4 +182,4 @@ scripts/with-keyring.sh go test -run '^$' -bench 'BenchmarkExecProcess100' -benc
 
 echo
 echo "== proxy under load: direct vs agentsecrets proxy vs nginx (wrk)"
-scripts/proxy-bench.sh "${PROXY_BENCH_TIME:-5s}" | tee "$OUT/proxy.txt"
+scripts/proxy-bench.sh "${PROXY_BENCH_TIME:-3s}" | tee "$OUT/proxy.txt"

@@ -3,7 +3,10 @@
 # side with the upstream alone and with nginx adding the same header.
 #
 # For each target it runs wrk at 1 and at 32 connections for DURATION
-# (default 5s) and prints requests per second and p50 latency:
+# (default 3s), ROUNDS times (default 3) in turn, so every round compares
+# the targets under the same conditions (a shared machine's speed drifts
+# between runs). It prints each run's requests per second and p50 latency,
+# then the medians and the per-round comparisons:
 #
 #   direct  wrk -> upstream
 #   proxy   wrk -> agentsecrets proxy (bearer injection, redaction, audit) -> upstream
@@ -13,10 +16,11 @@
 # upstream is runner/proxy/internal/benchupstream. Everything runs in a
 # temporary directory and is stopped on exit.
 #
-# Usage: scripts/proxy-bench.sh [DURATION]
+# Usage: scripts/proxy-bench.sh [DURATION]   (ROUNDS=N in the environment)
 set -euo pipefail
 
-DURATION=${1:-${DURATION:-5s}}
+DURATION=${1:-${DURATION:-3s}}
+ROUNDS=${ROUNDS:-3}
 cd "$(dirname "$0")/.."
 
 if ! command -v wrk >/dev/null 2>&1; then
@@ -101,36 +105,74 @@ CONF
 	waitport "$nginx_port"
 fi
 
-# run NAME CONNS URL [wrk header args...]: prints "NAME CONNS req/s p50"
-results=()
+# run ROUND NAME CONNS URL [wrk header args...]: adds "ROUND NAME CONNS
+# req/s p50_us" to $work/runs and prints the run.
 run() {
-	local name=$1 conns=$2 url=$3
-	shift 3
+	local round=$1 name=$2 conns=$3 url=$4
+	shift 4
 	local threads=$((conns < 2 ? 1 : 2))
 	local out
 	out=$(wrk -t"$threads" -c"$conns" -d"$DURATION" --latency "$@" "$url")
 	local rps p50 non2xx
 	rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
-	p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+	p50=$(awk '$1 == "50%" { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
+		if (u == "ms") v *= 1000; else if (u == "s") v *= 1000000; print v }' <<<"$out")
 	non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
-	results+=("$(printf '%-7s %5s %12s %10s %s' "$name" "$conns" "$rps" "$p50" "${non2xx:+ non-2xx: $non2xx}")")
+	echo "$round $name $conns $rps $p50" >>"$work/runs"
+	printf '%5s %-7s %5s %12s %10sus%s\n' "$round" "$name" "$conns" "$rps" "$p50" "${non2xx:+  non-2xx: $non2xx}"
 }
 
-for conns in 1 32; do
-	run direct "$conns" "http://127.0.0.1:$up_port/v1/balance" -H "Authorization: Bearer x"
-	run proxy "$conns" "http://127.0.0.1:$proxy_port/proxy" \
-		-H "X-AS-Session-Token: $token" \
-		-H "X-AS-Target-URL: http://127.0.0.1:$up_port/v1/balance" \
-		-H "X-AS-Inject-Bearer: BENCH_KEY"
-	if [[ -n $nginx_port ]]; then
-		run nginx "$conns" "http://127.0.0.1:$nginx_port/v1/balance"
-	fi
+echo
+echo "loopback, $(nproc) CPUs, $DURATION per run, $ROUNDS rounds"
+printf '%5s %-7s %5s %12s %12s\n' round target conns "req/s" p50
+for round in $(seq 1 "$ROUNDS"); do
+	for conns in 1 32; do
+		run "$round" direct "$conns" "http://127.0.0.1:$up_port/v1/balance" -H "Authorization: Bearer x"
+		run "$round" proxy "$conns" "http://127.0.0.1:$proxy_port/proxy" \
+			-H "X-AS-Session-Token: $token" \
+			-H "X-AS-Target-URL: http://127.0.0.1:$up_port/v1/balance" \
+			-H "X-AS-Inject-Bearer: BENCH_KEY"
+		if [[ -n $nginx_port ]]; then
+			run "$round" nginx "$conns" "http://127.0.0.1:$nginx_port/v1/balance"
+		fi
+	done
 done
 
+# Medians over the rounds, and per round: the p50 the proxy (and nginx)
+# adds to the direct one at 1 connection, and the proxy's throughput over
+# nginx's at 32.
 echo
-echo "loopback, $(nproc) CPUs, $DURATION per run"
-printf '%-7s %5s %12s %10s\n' target conns "req/s" p50
-printf '%s\n' "${results[@]}"
+awk '
+	{ rps[$2 " " $3, $1] = $4; p50[$2 " " $3, $1] = $5; rounds[$1] = 1 }
+	function median(a, n,   i, j, t) {
+		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+		return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	END {
+		n = 0; for (r in rounds) n++
+		split("direct proxy nginx", names, " ")
+		printf "medians of %d rounds\n", n
+		for (c = 1; c <= 2; c++) {
+			conns = (c == 1) ? 1 : 32
+			for (k = 1; k <= 3; k++) {
+				name = names[k]
+				if (!((name " " conns, 1) in rps)) continue
+				for (r = 1; r <= n; r++) { x[r] = rps[name " " conns, r]; y[r] = p50[name " " conns, r] }
+				printf "  %-7s %2d conns  %10.0f req/s  p50 %6.0fus\n", name, conns, median(x, n), median(y, n)
+			}
+		}
+		for (r = 1; r <= n; r++) x[r] = p50["proxy 1", r] - p50["direct 1", r]
+		printf "p50 the proxy adds at 1 connection: %.0fus (median of rounds)", median(x, n)
+		if (("nginx 1", 1) in p50) {
+			for (r = 1; r <= n; r++) y[r] = p50["nginx 1", r] - p50["direct 1", r]
+			printf "; nginx adds %.0fus", median(y, n)
+		}
+		printf "\n"
+		if (("nginx 32", 1) in rps) {
+			for (r = 1; r <= n; r++) x[r] = rps["proxy 32", r] / rps["nginx 32", r]
+			printf "proxy / nginx throughput at 32 connections: %.2f (median of rounds)\n", median(x, n)
+		}
+	}' "$work/runs"
 [[ -n $nginx_port ]] || echo "(nginx not installed: no nginx rows)"
 rows=$("$work/agentsecrets" proxy logs --source proxy --last 0 --json | grep -c '"id"' || true)
 echo "audit rows written by the proxy: $rows"
