@@ -415,12 +415,15 @@ func (r *Runner) scrub(resp *http.Response, set *redact.Set, cancel context.Canc
 }
 
 func (r *Runner) record(ev *audit.Event) {
-	if r.Audit == nil {
-		return
+	switch sink := r.Audit.(type) {
+	case nil:
+	case *audit.Batcher: // queues the event; bounds its own wait when it must write
+		_ = sink.Record(context.Background(), *ev)
+	default:
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = sink.Record(ctx, *ev)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = r.Audit.Record(ctx, *ev)
 }
 
 func decisionFor(err error) audit.Decision {

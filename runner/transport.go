@@ -180,10 +180,10 @@ func roundTripError(err error) error {
 // it when the body was not read to the end) and releases fres.
 func toHTTPResponse(req *http.Request, fres *fasthttp.Response) *http.Response {
 	header := make(http.Header, fres.Header.Len())
-	fres.Header.VisitAll(func(k, v []byte) {
-		key := http.CanonicalHeaderKey(string(k))
+	for k, v := range fres.Header.All() { // names come canonical from fasthttp
+		key := httpsyntax.Name(k)
 		header[key] = append(header[key], string(v))
-	})
+	}
 	delete(header, "Transfer-Encoding") // the body below is already de-chunked
 	status := fres.StatusCode()
 	contentLength := int64(fres.Header.ContentLength())

@@ -45,3 +45,33 @@ func isTokenChar(c byte) bool {
 	}
 	return false
 }
+
+// commonNames are header names most requests and responses carry, in
+// canonical form.
+var commonNames = func() map[string]string {
+	m := map[string]string{}
+	for _, n := range []string{
+		"Accept", "Accept-Encoding", "Accept-Language", "Authorization", "Cache-Control",
+		"Connection", "Content-Encoding", "Content-Length", "Content-Type", "Cookie", "Date",
+		"Etag", "Expires", "Host", "Keep-Alive", "Last-Modified", "Location", "Origin",
+		"Pragma", "Referer", "Server", "Set-Cookie", "Transfer-Encoding", "User-Agent",
+		"Vary", "X-Request-Id", "X-Content-Type-Options",
+		"X-As-Target-Url", "X-As-Method", "X-As-Session-Token", "X-As-Agent-Id",
+		"X-As-Agent-Token", "X-As-Policy", "X-As-Param", "X-As-Inject-Bearer",
+		"X-As-Inject-Basic", "X-As-Inject-Header", "X-As-Inject-Query",
+		"X-As-Inject-Body", "X-As-Inject-Form",
+	} {
+		m[n] = n
+	}
+	return m
+}()
+
+// Name returns a header name as a string: a common one without
+// allocating, any other as a copy. name must already be in the form
+// wanted (this does not canonicalise it).
+func Name(name []byte) string {
+	if s, ok := commonNames[string(name)]; ok {
+		return s
+	}
+	return string(name)
+}

@@ -79,3 +79,15 @@ func FuzzHeaderLine(f *testing.F) {
 }
 
 func bufioReader(s string) *bufio.Reader { return bufio.NewReader(strings.NewReader(s)) }
+
+func TestName(t *testing.T) {
+	for _, n := range []string{"Content-Type", "X-As-Target-Url", "X-Custom-Thing", ""} {
+		if got := Name([]byte(n)); got != n {
+			t.Errorf("Name(%q) = %q", n, got)
+		}
+	}
+	common := []byte("Content-Type")
+	if allocs := testing.AllocsPerRun(100, func() { _ = Name(common) }); allocs != 0 {
+		t.Errorf("a common name cost %v allocations", allocs)
+	}
+}

@@ -98,7 +98,8 @@ func newBatcher(s *Store, o BatcherOptions) *Batcher {
 
 // Record validates e and queues it. An invalid event is refused at once.
 // When the queue is full or the Batcher is closed, e is appended before
-// Record returns, and an error doing so is returned.
+// Record returns (waiting for the database until ctx's deadline, or
+// flushTimeout if it has none), and an error doing so is returned.
 func (b *Batcher) Record(ctx context.Context, e Event) error {
 	e, err := normalize(e)
 	if err != nil {
@@ -114,6 +115,9 @@ func (b *Batcher) Record(ctx context.Context, e Event) error {
 		}
 	}
 	b.mu.RUnlock()
+	if _, ok := ctx.Deadline(); !ok {
+		return b.appendTimed([]Event{e})
+	}
 	return b.store.appendEvents(ctx, []Event{e})
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/The-17/agentsecrets/internal/httpsyntax"
 	"github.com/The-17/agentsecrets/runner"
 	"github.com/The-17/agentsecrets/runner/audit"
 )
@@ -163,7 +164,7 @@ func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 func requestHeader(rh *fasthttp.RequestHeader) http.Header {
 	hd := make(http.Header, rh.Len())
 	for k, v := range rh.All() {
-		name := string(k)
+		name := httpsyntax.Name(k)
 		hd[name] = append(hd[name], string(v))
 	}
 	return hd
