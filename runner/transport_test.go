@@ -283,3 +283,17 @@ func TestTransportBodyUntilClose(t *testing.T) {
 		t.Errorf("ContentLength %d, want -1 (unknown)", res.ContentLength)
 	}
 }
+
+// TestTransportRefusesHugeResponseHeader: a response header larger than
+// the connection's read buffer is an error, not a partial answer.
+func TestTransportRefusesHugeResponseHeader(t *testing.T) {
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Big", strings.Repeat("a", maxResponseHeader+1))
+	})
+	tr, _ := newCountingTransport(t)
+	res, err := tr.RoundTrip(transportRequest(t, "GET", up.URL+"/x", nil, true))
+	if err == nil {
+		res.Body.Close()
+		t.Fatal("a header over the limit was accepted")
+	}
+}
