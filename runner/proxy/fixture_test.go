@@ -49,9 +49,9 @@ func newFixture(t testing.TB) *fixture {
 	return newFixtureWith(t, nil)
 }
 
-// newFixtureWith is newFixture with configure run on the handler before
-// the server starts.
-func newFixtureWith(t testing.TB, configure func(*Handler)) *fixture {
+// newFixtureWith is newFixture with configure run on the fixture before
+// its server starts (the handler is read by the server's goroutines).
+func newFixtureWith(t testing.TB, configure func(*fixture)) *fixture {
 	t.Helper()
 	root := t.TempDir()
 	home, project := filepath.Join(root, "home"), filepath.Join(root, "app")
@@ -99,7 +99,7 @@ func newFixtureWith(t testing.TB, configure func(*Handler)) *fixture {
 	h.Sync = func() error { sv.Refresh(); return nil }
 	f := &fixture{t: t, home: home, store: s, vault: sv, audit: as, handler: h, upstream: newUpstream(t)}
 	if configure != nil {
-		configure(h)
+		configure(f)
 	}
 	f.proxy = startProxy(t, h)
 	return f

@@ -178,7 +178,7 @@ func TestSessionTokenInAuthorizationIsNotForwarded(t *testing.T) {
 }
 
 func TestRefusedRequestsNeverReachUpstream(t *testing.T) {
-	f := newFixtureWith(t, func(h *Handler) { h.MaxBody = 1024 })
+	f := newFixtureWith(t, func(f *fixture) { f.handler.MaxBody = 1024 })
 	tests := []struct {
 		name   string
 		mutate func(r *http.Request)

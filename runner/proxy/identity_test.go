@@ -17,11 +17,10 @@ import (
 
 // withTokens makes the fixture's handler verify agent tokens against its
 // vault, refreshed by POST /sync.
-func withTokens(f *fixture) *TokenCache {
+func withTokens(f *fixture) {
 	c := NewTokenCache(f.store)
 	f.handler.Identify = c.Identify
 	f.handler.Sync = func() error { f.vault.Refresh(); return c.Refresh() }
-	return c
 }
 
 func (f *fixture) sync(t *testing.T) {
@@ -60,8 +59,7 @@ func wantRefused(t *testing.T, f *fixture, what, token string) {
 }
 
 func TestAgentTokensVerifiedRevokedOnSync(t *testing.T) {
-	f := newFixture(t)
-	withTokens(f)
+	f := newFixtureWith(t, withTokens)
 	billing := issueToken(t, f.store, "billing-tool")
 	other := issueToken(t, f.store, "ci-bot")
 	raw := string(billing.Token.Bytes())
@@ -155,8 +153,7 @@ func TestAgentTokensVerifiedRevokedOnSync(t *testing.T) {
 // TestIdentifyFailsClosed: a token that cannot be checked (the agents file
 // is malformed) is refused, not let through.
 func TestIdentifyFailsClosed(t *testing.T) {
-	f := newFixture(t)
-	withTokens(f)
+	f := newFixtureWith(t, withTokens)
 	if err := os.WriteFile(filepath.Join(f.home, vault.AgentsFile), []byte("{"), 0o600); err != nil {
 		t.Fatal(err)
 	}
