@@ -4,7 +4,7 @@
 #   make test    every test; under a real Secret Service when gnome-keyring is installed
 #   make bench   the benchmarks whose figures the README reports
 #   make lint    gofmt and go vet
-#   make cross   build for macOS and Windows (the vault and CLI must compile there)
+#   make cross   build for macOS and Windows and type-check every package and its tests there
 #   make wasm    rebuild the built-in policies from their WebAssembly text (needs wat2wasm)
 
 GO      ?= go
@@ -30,6 +30,8 @@ lint:
 cross:
 	GOOS=darwin GOARCH=arm64 $(GO) build -o /dev/null ./cmd/agentsecrets
 	GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./cmd/agentsecrets
+	GOOS=darwin GOARCH=arm64 $(GO) vet ./...
+	GOOS=windows GOARCH=amd64 $(GO) vet ./...
 
 demo:
 	@scripts/demo.sh

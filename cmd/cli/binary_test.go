@@ -70,7 +70,7 @@ func (sb *sandbox) command(stdin string, args ...string) *exec.Cmd {
 	cmd.Env = sb.env
 	cmd.Stdin = strings.NewReader(stdin)
 	// A new session without a controlling terminal.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.SysProcAttr = detachedAttr()
 	return cmd
 }
 
@@ -162,7 +162,7 @@ func (sb *sandbox) runOnPTY(answer string, args ...string) (int, string) {
 	cmd := exec.Command(sb.bin, args...)
 	cmd.Dir, cmd.Env = sb.project, sb.env
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	cmd.SysProcAttr = terminalAttr()
 	if err := cmd.Start(); err != nil {
 		sb.t.Fatal(err)
 	}

@@ -11,7 +11,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/The-17/agentsecrets/runner/audit"
@@ -297,7 +296,7 @@ func spawnLikeOpenClaw(tb testing.TB, bin string, env []string, request string, 
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = filepath.Dir(bin)
 	cmd.Env = env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.SysProcAttr = detachedAttr()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		tb.Fatal(err)

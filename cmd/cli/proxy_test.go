@@ -37,7 +37,7 @@ func stopDaemonOnCleanup(t *testing.T, sb *sandbox) {
 	t.Cleanup(func() {
 		st, err := (proxy.Files{Dir: sb.home}).Read()
 		if err == nil && proxy.Alive(st.PID) {
-			_ = syscall.Kill(st.PID, syscall.SIGKILL)
+			killHard(st.PID)
 		}
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,7 +48,7 @@ func child(mode string, args []string) int {
 		n, _ := strconv.Atoi(args[0])
 		return n
 	case "killself":
-		syscall.Kill(os.Getpid(), syscall.SIGTERM)
+		_ = signalSelf(syscall.SIGTERM)
 		time.Sleep(time.Minute)
 	case "trap":
 		ch := make(chan os.Signal, 1)
@@ -157,6 +158,9 @@ func TestExitStatus(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.mode, tt.args), func(t *testing.T) {
+			if tt.signal != 0 && runtime.GOOS == "windows" {
+				t.Skip("no POSIX signals on windows")
+			}
 			res, _, _ := run(t, command(t, tt.mode, tt.args...))
 			if res.ExitCode != tt.code || res.Signal != tt.signal {
 				t.Fatalf("got %+v, want exit %d signal %v", res, tt.code, tt.signal)
@@ -167,6 +171,9 @@ func TestExitStatus(t *testing.T) {
 
 // A signal sent to the parent reaches the child, which handles it.
 func TestSignalsAreForwarded(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no POSIX signals on windows")
+	}
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
 			pr, pw := io.Pipe()
@@ -187,7 +194,7 @@ func TestSignalsAreForwarded(t *testing.T) {
 			if !lines.Scan() || lines.Text() != "ready" {
 				t.Fatalf("child said %q", lines.Text())
 			}
-			if err := syscall.Kill(os.Getpid(), sig); err != nil {
+			if err := signalSelf(sig); err != nil {
 				t.Fatal(err)
 			}
 			var rest []string
