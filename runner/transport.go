@@ -28,12 +28,13 @@ import (
 //
 // Redirects, cookies and compression are the caller's: the Runner follows
 // same-host redirects itself and asks for the encodings its redactor can
-// read. Cancelling a request's context does not
-// abort it; its deadline does, including while the body is read.
+// read. Cancelling a request's context does not abort it; its deadline
+// does, including while the body is read.
 type Transport struct {
 	// DialContext opens connections. The context carries whether the
 	// host may resolve to a loopback or private address (see
-	// withPrivateOK); NewTransport's dialer refuses it otherwise.
+	// withPrivateOK); NewTransport's dialer refuses it otherwise. Set it
+	// and TLSConfig before the first request.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 	// TLSConfig is cloned for each host (fasthttp sets the server name).
 	TLSConfig *tls.Config
@@ -65,14 +66,16 @@ func NewTransport() *Transport {
 }
 
 func (t *Transport) client(privateOK bool) *fasthttp.Client {
-	t.once.Do(func() {
-		t.clients[0] = t.newClient(false)
-		t.clients[1] = t.newClient(true)
-	})
+	t.once.Do(t.init)
 	if privateOK {
 		return t.clients[1]
 	}
 	return t.clients[0]
+}
+
+func (t *Transport) init() {
+	t.clients[0] = t.newClient(false)
+	t.clients[1] = t.newClient(true)
 }
 
 func (t *Transport) newClient(privateOK bool) *fasthttp.Client {
@@ -95,10 +98,9 @@ func (t *Transport) newClient(privateOK bool) *fasthttp.Client {
 
 // CloseIdleConnections closes the pooled connections not in use.
 func (t *Transport) CloseIdleConnections() {
+	t.once.Do(t.init)
 	for _, c := range t.clients {
-		if c != nil {
-			c.CloseIdleConnections()
-		}
+		c.CloseIdleConnections()
 	}
 }
 
