@@ -379,17 +379,11 @@ func transportError(ctx context.Context, host string, err error, set *redact.Set
 	return fmt.Errorf("%w: %q: %s", ErrUpstream, host, scrubTransportMessage(err, set))
 }
 
-// scrubTransportMessage keeps only the innermost cause of a transport error
-// (url.Error repeats the full URL, which may carry an injected query value)
-// and redacts it: net/http quotes what the upstream sent in a malformed
-// status or header line, which may echo the credential.
+// scrubTransportMessage redacts a transport error's message: an HTTP
+// parser may quote what the upstream sent in a malformed status or header
+// line, which may echo the credential, and a dial error names the address.
 func scrubTransportMessage(err error, set *redact.Set) string {
-	msg := err.Error()
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		msg = ue.Err.Error()
-	}
-	msg, _ = set.RedactString(msg)
+	msg, _ := set.RedactString(err.Error())
 	return msg
 }
 

@@ -53,7 +53,7 @@ func removeHopByHop(h http.Header) {
 // copyResponseHeader copies the upstream's (already redacted) headers to
 // the client, minus hop-by-hop ones and Content-Length: the body is
 // redacted on the way, so its length is not known in advance (the server
-// sets it when the whole body is known).
+// sets it when the whole body is known). Those are deleted from src too.
 func copyResponseHeader(dst *fasthttp.ResponseHeader, src http.Header) {
 	removeHopByHop(src)
 	delete(src, "Content-Length")
