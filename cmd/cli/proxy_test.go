@@ -293,8 +293,10 @@ func TestProxyLogsVerify(t *testing.T) {
 	for _, tc := range []struct {
 		name, statement, want string
 	}{
-		{"edited row", "UPDATE events SET url = 'https://elsewhere.example/' WHERE id = 2", "row 2: hash mismatch (edited)"},
-		{"deleted row", "DELETE FROM events WHERE id = 2", "row 2 missing (deleted)"},
+		// Each call records a segment of one row.
+		{"edited row", "UPDATE segments SET events = json_set(events, '$[0].url', 'https://elsewhere.example/') WHERE first_id = 2",
+			"row 2: hash mismatch (edited)"},
+		{"deleted row", "DELETE FROM segments WHERE first_id = 2", "row 2 missing (deleted)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sb := auditedSandbox(t)
@@ -321,8 +323,8 @@ func tamperAudit(t *testing.T, path string, statements ...string) {
 	}
 	defer db.Close()
 	for _, q := range append([]string{
-		"DROP TRIGGER IF EXISTS events_append_only_update",
-		"DROP TRIGGER IF EXISTS events_append_only_delete",
+		"DROP TRIGGER IF EXISTS segments_append_only_update",
+		"DROP TRIGGER IF EXISTS segments_append_only_delete",
 		"DROP TRIGGER IF EXISTS chain_head_keep",
 	}, statements...) {
 		if _, err := db.Exec(q); err != nil {

@@ -10,22 +10,38 @@
 // method, the target URL with every injected query parameter replaced by its
 // key name (SanitizeURL), the key names and auth styles used, the status
 // code, the duration, the decision with its reason and the number of
-// redactions made in the response. Neither Event nor the table has a column
-// that could hold a credential value, and the store is never given one.
+// redactions made in the response. Neither Event nor the stored row has a
+// field that could hold a credential value, and the store is never given
+// one. Strings are stored as valid UTF-8: an invalid sequence becomes
+// U+FFFD before the row is hashed.
 //
 // # Schema
 //
 // The database is versioned with PRAGMA user_version and migrated in a
-// write transaction by Open. Version 1:
+// write transaction by Open. Version 2:
 //
-//	events(id INTEGER PRIMARY KEY, time_ns, source, agent, workspace,
-//	       project, environment, method, url, keys, auth_styles, status,
-//	       duration_ns, decision, reason, redactions, prev_hash, hash) STRICT
+//	segments(first_id INTEGER PRIMARY KEY, last_id, events TEXT) STRICT
 //	chain_head(id = 1, last_id, hash) STRICT
+//	events: a view, one row per event, with the columns id, time_ns,
+//	        source, agent, workspace, project, environment, method, url,
+//	        keys, auth_styles, status, duration_ns, decision, reason,
+//	        redactions, prev_hash, hash
 //
-// keys and auth_styles are JSON arrays of names. Triggers refuse UPDATE and
-// DELETE on events and DELETE on chain_head, so the store is append-only for
-// every client that does not first drop them.
+// A segment holds consecutive rows first_id..last_id as a JSON array of
+// objects with the view's columns (keys and auth_styles are arrays of
+// names). An append writes its rows as one segment (up to 256 rows; a
+// larger batch is split), so a batch of the proxy's events costs one
+// SQLite row rather than one per event: SQLite's per-row work, not the
+// bytes, was what an audited request spent most on. The events view keeps
+// the log readable row by row with any SQLite client
+// (SELECT * FROM events WHERE agent = ...). Version 1 stored a table row
+// per event; Open migrates such a database, each old row becoming a
+// segment of one, hashes unchanged. Triggers refuse UPDATE and DELETE on
+// segments and DELETE on chain_head, so the store is append-only for every
+// client that does not first drop them.
+//
+// Query and Verify read segments and filter in Go; Query reads newest
+// first when only the last rows are wanted and stops when it has them.
 //
 // The database runs in WAL mode with synchronous=NORMAL and a busy timeout,
 // and is safe for concurrent use by goroutines and by processes: each append
@@ -43,8 +59,8 @@
 //
 // A long-running front end (the proxy) records through a Batcher: Record
 // queues the event and returns, and one writer appends what has gathered
-// in a single transaction with prepared statements, computing the chain
-// row by row exactly as single appends do. The queue is bounded; when it
+// in a single transaction as one segment, computing the chain row by row
+// exactly as single appends do. The queue is bounded; when it
 // is full, Record appends its own event before returning, so no event is
 // ever dropped. Flush waits for what was queued before it; Close drains
 // the queue. One-shot commands record to the Store directly.
@@ -63,12 +79,19 @@
 //
 // Verify walks the rows in id order and reports:
 //
+//   - a segment that is not a JSON array, or whose bounds are not its
+//     first and last rows' ids: edited;
+//
 //   - an edited row: its stored hash no longer matches its content;
+//
 //   - a row moved to another id: its content hashes under another id and
 //     its prev_hash points at a row that is not its predecessor;
+//
 //   - a deleted row in the middle: a gap in the ids;
+//
 //   - a deleted last row (or several): chain_head names a later id than the
 //     last row present;
+//
 //   - a re-hashed row: a row whose own hash is consistent but which the next
 //     row (or chain_head) does not follow.
 //

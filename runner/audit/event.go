@@ -3,7 +3,6 @@ package audit
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -69,8 +68,9 @@ type Sink interface {
 const minYear, maxYear = 1679, 2261
 
 // normalize validates e and fills what a recorder may leave out: a zero time
-// becomes now. As a second line of defence, user information left in the URL
-// is dropped.
+// becomes now. Strings are made valid UTF-8 (an invalid sequence becomes
+// U+FFFD), so the stored JSON carries exactly what was hashed. As a second
+// line of defence, user information left in the URL is dropped.
 func normalize(e Event) (Event, error) {
 	if !e.Decision.Valid() {
 		return Event{}, fmt.Errorf("audit: unknown decision %q", e.Decision)
@@ -82,6 +82,10 @@ func normalize(e Event) (Event, error) {
 		return Event{}, fmt.Errorf("audit: time %s out of range", e.Time.Format(time.RFC3339))
 	}
 	e.Time = e.Time.Round(0)
+	for _, f := range []*string{&e.Source, &e.Agent, &e.Workspace, &e.Project,
+		&e.Environment, &e.Method, &e.URL, &e.Reason} {
+		*f = validUTF8(*f)
+	}
 	e.URL = dropUserinfo(e.URL)
 	e.Keys = cloneNames(e.Keys)
 	e.AuthStyles = cloneNames(e.AuthStyles)
@@ -94,7 +98,11 @@ func cloneNames(names []string) []string {
 	if len(names) == 0 {
 		return nil
 	}
-	return slices.Clone(names)
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = validUTF8(n)
+	}
+	return out
 }
 
 // dropUserinfo removes "user:pass@" from the authority of raw without

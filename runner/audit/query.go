@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -27,71 +28,123 @@ type Entry struct {
 	Hash string
 }
 
-const selectColumns = `id, time_ns, source, agent, workspace, project, environment, method,
-	url, keys, auth_styles, status, duration_ns, decision, reason, redactions, prev_hash, hash`
-
-// Query returns the matching rows, oldest first, with times in UTC.
+// Query returns the matching rows, oldest first, with times in UTC. It
+// reads segments newest first when f.Last bounds the answer, and stops as
+// soon as it has enough.
 func (s *Store) Query(ctx context.Context, f Filter) ([]Entry, error) {
 	if f.Last < 0 {
 		return nil, fmt.Errorf("audit: query: negative Last %d", f.Last)
 	}
-	query, args := buildQuery(f)
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	order := "ASC"
+	if f.Last > 0 {
+		order = "DESC"
+	}
+	rows, err := s.db.QueryContext(ctx,
+		"SELECT first_id, events FROM segments WHERE last_id > ? ORDER BY first_id "+order, f.AfterID)
 	if err != nil {
 		return nil, fmt.Errorf("audit: query: %v", err)
 	}
 	defer rows.Close()
+	m := newMatcher(f)
 	var out []Entry
-	for rows.Next() {
-		r, err := scanRow(rows)
-		if err != nil {
+	for (f.Last == 0 || len(out) < f.Last) && rows.Next() {
+		var first int64
+		var text string
+		if err := rows.Scan(&first, &text); err != nil {
+			return nil, fmt.Errorf("audit: query: %v", err)
+		}
+		if !m.mayMatch(text) {
+			continue
+		}
+		if out, err = m.collect(out, first, text, f.Last); err != nil {
 			return nil, err
 		}
-		out = append(out, Entry{ID: r.ID, Event: r.Event, Hash: r.Hash})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("audit: query: %v", err)
 	}
+	if f.Last > 0 {
+		slices.Reverse(out)
+	}
 	return out, nil
 }
 
-func buildQuery(f Filter) (string, []any) {
-	var where []string
-	var args []any
-	add := func(cond string, arg any) {
-		where = append(where, cond)
-		args = append(args, arg)
-	}
-	if f.AfterID > 0 {
-		add("id > ?", f.AfterID)
-	}
+// matcher applies a Filter to decoded rows.
+type matcher struct {
+	f      Filter
+	since  int64
+	agents []string
+	// needles are the JSON forms of the filter's names: a segment whose
+	// text holds none of one of them cannot match.
+	needles [][]byte
+}
+
+func newMatcher(f Filter) *matcher {
+	m := &matcher{f: f, agents: agentSet(f)}
 	if !f.Since.IsZero() {
-		add("time_ns >= ?", f.Since.UnixNano())
+		m.since = f.Since.UnixNano()
 	}
-	if f.Secret != "" {
-		add("EXISTS (SELECT 1 FROM json_each(events.keys) WHERE json_each.value = ?)", f.Secret)
-	}
-	if f.Env != "" {
-		add("environment = ?", f.Env)
-	}
-	if agents := agentSet(f); len(agents) > 0 {
-		where = append(where, "agent IN (?"+strings.Repeat(", ?", len(agents)-1)+")")
-		for _, a := range agents {
-			args = append(args, a)
+	for _, name := range []string{f.Secret, f.Env, f.Source} {
+		if name != "" {
+			m.needles = append(m.needles, appendJSONString(nil, name))
 		}
 	}
-	if f.Source != "" {
-		add("source = ?", f.Source)
+	if len(m.agents) == 1 {
+		m.needles = append(m.needles, appendJSONString(nil, m.agents[0]))
 	}
-	query := "SELECT " + selectColumns + " FROM events"
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
+	return m
+}
+
+// mayMatch is a quick look at a segment's text before decoding it: false
+// when a name the filter requires appears nowhere in it. (A segment edited
+// to spell a name with needless escapes is then passed over; Verify is what
+// reports edits.)
+func (m *matcher) mayMatch(text string) bool {
+	for _, n := range m.needles {
+		if !strings.Contains(text, string(n)) {
+			return false
+		}
 	}
-	if f.Last == 0 {
-		return query + " ORDER BY id", args
+	return true
+}
+
+// collect appends the segment's matching rows to out: in order, or newest
+// first up to last rows in all when last > 0.
+func (m *matcher) collect(out []Entry, first int64, text string, last int) ([]Entry, error) {
+	rows, err := segmentRows(text)
+	if err != nil {
+		return nil, fmt.Errorf("audit: segment at row %d: %w", first, errUnreadable)
 	}
-	args = append(args, f.Last)
-	return "SELECT * FROM (" + query + " ORDER BY id DESC LIMIT ?) ORDER BY id", args
+	for i := range rows {
+		r := &rows[i]
+		if last > 0 {
+			r = &rows[len(rows)-1-i]
+			if len(out) == last {
+				break
+			}
+		}
+		if !r.readable {
+			return nil, fmt.Errorf("audit: row %d: %w", r.ID, errUnreadable)
+		}
+		if m.match(&r.row) {
+			out = append(out, Entry{ID: r.ID, Event: r.Event, Hash: r.Hash})
+		}
+	}
+	return out, nil
+}
+
+func (m *matcher) match(r *row) bool {
+	e := &r.Event
+	switch {
+	case r.ID <= m.f.AfterID,
+		m.since != 0 && e.Time.UnixNano() < m.since,
+		m.f.Secret != "" && !slices.Contains(e.Keys, m.f.Secret),
+		m.f.Env != "" && e.Environment != m.f.Env,
+		len(m.agents) > 0 && !slices.Contains(m.agents, e.Agent),
+		m.f.Source != "" && e.Source != m.f.Source:
+		return false
+	}
+	return true
 }
 
 // agentSet is the identities Agent and Agents name together.
@@ -102,38 +155,9 @@ func agentSet(f Filter) []string {
 	return append([]string{f.Agent}, f.Agents...)
 }
 
-// errUnreadable marks a row whose name lists are not the JSON the store
+// errUnreadable marks a row or segment that is not the JSON the store
 // writes: it was edited outside the store.
-var errUnreadable = errors.New("unreadable name list")
-
-type scanner interface{ Scan(dest ...any) error }
-
-// scanRow reads one row of selectColumns. Times come back in UTC.
-func scanRow(sc scanner) (row, error) {
-	var (
-		r                  row
-		timeNS, durationNS int64
-		keys, styles, dec  string
-		status, redactions int64
-	)
-	e := &r.Event
-	if err := sc.Scan(&r.ID, &timeNS, &e.Source, &e.Agent, &e.Workspace, &e.Project,
-		&e.Environment, &e.Method, &e.URL, &keys, &styles, &status, &durationNS, &dec,
-		&e.Reason, &redactions, &r.PrevHash, &r.Hash); err != nil {
-		return row{}, fmt.Errorf("audit: read row: %v", err)
-	}
-	e.Time = time.Unix(0, timeNS).UTC()
-	e.Status, e.Duration, e.Redactions = int(status), time.Duration(durationNS), int(redactions)
-	e.Decision = Decision(dec)
-	var err error
-	if e.Keys, err = decodeNames(keys); err != nil {
-		return r, fmt.Errorf("audit: row %d: key names: %w", r.ID, errUnreadable)
-	}
-	if e.AuthStyles, err = decodeNames(styles); err != nil {
-		return r, fmt.Errorf("audit: row %d: auth styles: %w", r.ID, errUnreadable)
-	}
-	return r, nil
-}
+var errUnreadable = errors.New("unreadable (edited outside the store)")
 
 // DefaultWatchInterval is how often Watch polls for new rows.
 const DefaultWatchInterval = 250 * time.Millisecond

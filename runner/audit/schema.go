@@ -45,6 +45,42 @@ var migrations = []string{
 		BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 	CREATE TRIGGER chain_head_keep BEFORE DELETE ON chain_head
 		BEGIN SELECT RAISE(ABORT, 'audit chain head cannot be deleted'); END;`,
+
+	// Version 2 keeps the rows in segments (see segment.go): each row of
+	// version 1 becomes a segment of one; events becomes a view with the
+	// same columns. A name list that is not JSON (edited) is kept as a
+	// string, which Verify then reports.
+	`CREATE TABLE segments (
+		first_id INTEGER PRIMARY KEY,
+		last_id  INTEGER NOT NULL,
+		events   TEXT    NOT NULL
+	) STRICT;
+	INSERT INTO segments (first_id, last_id, events)
+		SELECT id, id, json_array(json_object(
+			'id', id, 'time_ns', time_ns, 'source', source, 'agent', agent,
+			'workspace', workspace, 'project', project, 'environment', environment,
+			'method', method, 'url', url,
+			'keys', CASE WHEN json_valid(keys) THEN json(keys) ELSE keys END,
+			'auth_styles', CASE WHEN json_valid(auth_styles) THEN json(auth_styles) ELSE auth_styles END,
+			'status', status, 'duration_ns', duration_ns, 'decision', decision,
+			'reason', reason, 'redactions', redactions, 'prev_hash', prev_hash, 'hash', hash))
+		FROM events ORDER BY id;
+	DROP TABLE events;
+	CREATE TRIGGER segments_append_only_update BEFORE UPDATE ON segments
+		BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+	CREATE TRIGGER segments_append_only_delete BEFORE DELETE ON segments
+		BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+	CREATE VIEW events AS SELECT
+		e.value ->> 'id' AS id, e.value ->> 'time_ns' AS time_ns,
+		e.value ->> 'source' AS source, e.value ->> 'agent' AS agent,
+		e.value ->> 'workspace' AS workspace, e.value ->> 'project' AS project,
+		e.value ->> 'environment' AS environment, e.value ->> 'method' AS method,
+		e.value ->> 'url' AS url, e.value -> 'keys' AS keys,
+		e.value -> 'auth_styles' AS auth_styles, e.value ->> 'status' AS status,
+		e.value ->> 'duration_ns' AS duration_ns, e.value ->> 'decision' AS decision,
+		e.value ->> 'reason' AS reason, e.value ->> 'redactions' AS redactions,
+		e.value ->> 'prev_hash' AS prev_hash, e.value ->> 'hash' AS hash
+		FROM segments AS s, json_each(s.events) AS e;`,
 }
 
 // schemaVersion is the user_version this program writes.

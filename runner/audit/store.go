@@ -3,7 +3,6 @@ package audit
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -45,9 +44,8 @@ type Store struct {
 // appendScratch holds the buffers an append reuses from one call to the
 // next.
 type appendScratch struct {
-	args   []any
-	hasher chainHasher
-	names  []byte
+	hasher  chainHasher
+	segment []byte
 }
 
 var _ Sink = (*Store)(nil)
@@ -151,8 +149,8 @@ func (s *Store) Record(ctx context.Context, e Event) error {
 }
 
 // appendEvents appends already normalised events to the chain, in order,
-// in one transaction: each row hashes the one before it exactly as if it
-// had been appended alone.
+// in one transaction, as segments of up to maxSegment events: each event
+// hashes the one before it exactly as if it had been appended alone.
 func (s *Store) appendEvents(ctx context.Context, events []Event) error {
 	st, err := s.statements(ctx)
 	if err != nil {
@@ -170,29 +168,14 @@ func (s *Store) appendEvents(ctx context.Context, events []Event) error {
 	if err := tx.StmtContext(ctx, st.readHead).QueryRowContext(ctx).Scan(&lastID, &head); err != nil {
 		return fmt.Errorf("audit: record: read chain head: %v", err)
 	}
-	sc := &s.scratch
-	var prev any = head
+	insert := tx.StmtContext(ctx, st.insertSegment)
 	for len(events) > 0 {
-		stmt, n := st.insert, 1
-		if len(events) >= insertGroup {
-			stmt, n = st.insertGroup, insertGroup
-		}
-		args := sc.args[:0]
-		for i := range events[:n] {
-			e := &events[i]
-			lastID++
-			head = sc.hasher.hash(head, lastID, e)
-			hash := any(head) // boxed once: this row's hash, the next one's prev
-			args = append(args, lastID, e.Time.UnixNano(), e.Source, e.Agent, e.Workspace,
-				e.Project, e.Environment, e.Method, e.URL, sc.encodeNames(e.Keys),
-				sc.encodeNames(e.AuthStyles), e.Status, int64(e.Duration), string(e.Decision),
-				e.Reason, e.Redactions, prev, hash)
-			prev = hash
-		}
-		_, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
-		clear(args) // holds no event between appends
-		sc.args = args
-		if err != nil {
+		n := min(len(events), maxSegment)
+		var text string
+		text, head = s.scratch.encodeSegment(events[:n], lastID, head)
+		first := lastID + 1
+		lastID += int64(n)
+		if _, err := insert.ExecContext(ctx, first, lastID, text); err != nil {
 			return fmt.Errorf("audit: record: insert: %v", err)
 		}
 		events = events[n:]
@@ -206,10 +189,29 @@ func (s *Store) appendEvents(ctx context.Context, events []Event) error {
 	return nil
 }
 
+// encodeSegment chains events after the row lastID with hash head and
+// encodes them as one segment; it returns the segment's text and the last
+// event's hash.
+func (sc *appendScratch) encodeSegment(events []Event, lastID int64, head string) (text, last string) {
+	b := append(sc.segment[:0], '[')
+	for i := range events {
+		r := row{ID: lastID + int64(i) + 1, Event: events[i], PrevHash: head}
+		r.Hash = sc.hasher.hash(head, r.ID, &events[i])
+		head = r.Hash
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendRowJSON(b, &r)
+	}
+	b = append(b, ']')
+	sc.segment = b
+	return string(b), head
+}
+
 // appendStatements are the statements of an append, prepared once per
 // store (and by database/sql once per connection).
 type appendStatements struct {
-	readHead, insert, insertGroup, writeHead *sql.Stmt
+	readHead, insertSegment, writeHead *sql.Stmt
 }
 
 // statements prepares the append statements on first use.
@@ -225,8 +227,7 @@ func (s *Store) statements(ctx context.Context) (*appendStatements, error) {
 		query string
 	}{
 		{&st.readHead, `SELECT last_id, hash FROM chain_head WHERE id = 1`},
-		{&st.insert, insertEvent},
-		{&st.insertGroup, insertEvents(insertGroup)},
+		{&st.insertSegment, `INSERT INTO segments (first_id, last_id, events) VALUES (?, ?, ?)`},
 		{&st.writeHead, `UPDATE chain_head SET last_id = ?, hash = ? WHERE id = 1`},
 	} {
 		stmt, err := s.db.PrepareContext(ctx, p.query)
@@ -241,76 +242,9 @@ func (s *Store) statements(ctx context.Context) (*appendStatements, error) {
 }
 
 func closeStatements(st *appendStatements) {
-	for _, stmt := range []*sql.Stmt{st.readHead, st.insert, st.insertGroup, st.writeHead} {
+	for _, stmt := range []*sql.Stmt{st.readHead, st.insertSegment, st.writeHead} {
 		if stmt != nil {
 			stmt.Close()
 		}
 	}
-}
-
-// insertGroup is how many rows one statement of a batch inserts; the rest
-// of a batch goes one row per statement.
-const insertGroup = 16
-
-// insertColumns is the number of columns of a row.
-const insertColumns = 18
-
-const insertEvent = `INSERT INTO events (id, time_ns, source, agent, workspace, project,
-	environment, method, url, keys, auth_styles, status, duration_ns, decision, reason,
-	redactions, prev_hash, hash) VALUES ` + rowPlaceholders
-
-const rowPlaceholders = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-
-// insertEvents is insertEvent for n rows.
-func insertEvents(n int) string {
-	return insertEvent + strings.Repeat(", "+rowPlaceholders, n-1)
-}
-
-// encodeNames stores a list of names as a JSON array ("[]" when empty),
-// exactly as encoding/json writes it; plain names (the usual case) are
-// written in a reused buffer rather than through encoding/json.
-func (sc *appendScratch) encodeNames(names []string) string {
-	if len(names) == 0 {
-		return "[]"
-	}
-	b := append(sc.names[:0], '[')
-	for i, name := range names {
-		if !plainJSON(name) {
-			out, _ := json.Marshal(names) // a []string always marshals
-			return string(out)
-		}
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, '"')
-		b = append(b, name...)
-		b = append(b, '"')
-	}
-	b = append(b, ']')
-	sc.names = b
-	return string(b)
-}
-
-// plainJSON reports whether encoding/json writes s as is between quotes:
-// printable ASCII without the characters it escapes.
-func plainJSON(s string) bool {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c < 0x20, c > 0x7e, c == '"', c == '\\', c == '<', c == '>', c == '&':
-			return false
-		}
-	}
-	return true
-}
-
-// decodeNames reads encodeNames's output; an empty list is nil.
-func decodeNames(s string) ([]string, error) {
-	var names []string
-	if err := json.Unmarshal([]byte(s), &names); err != nil {
-		return nil, err
-	}
-	if len(names) == 0 {
-		return nil, nil
-	}
-	return names, nil
 }

@@ -3,7 +3,9 @@ package audit
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -164,7 +166,16 @@ func TestMemorySinkKeepsCopies(t *testing.T) {
 	}
 }
 
+// TestQueryFilters runs every filter over rows appended one by one (a
+// segment each) and over the same rows appended as one batch (a single
+// segment).
 func TestQueryFilters(t *testing.T) {
+	for _, batched := range []bool{false, true} {
+		t.Run(fmt.Sprintf("batched=%v", batched), func(t *testing.T) { testQueryFilters(t, batched) })
+	}
+}
+
+func testQueryFilters(t *testing.T, batched bool) {
 	s := openTemp(t)
 	base := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	rows := []Event{
@@ -174,10 +185,19 @@ func TestQueryFilters(t *testing.T) {
 		{Source: SourceProxy, Agent: "token:t1", Environment: "staging", Keys: []string{"STRIPE_KEY_OLD"}},
 		{Source: SourceCall, Agent: "anonymous", Environment: "production"},
 	}
-	for i, e := range rows {
-		e.Time = base.Add(time.Duration(i) * time.Minute)
-		e.Decision = DecisionOK
-		if err := s.Record(context.Background(), e); err != nil {
+	for i := range rows {
+		rows[i].Time = base.Add(time.Duration(i) * time.Minute)
+		rows[i].Decision = DecisionOK
+		if batched {
+			rows[i], _ = normalize(rows[i])
+			continue
+		}
+		if err := s.Record(context.Background(), rows[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if batched {
+		if err := s.appendEvents(context.Background(), rows); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -235,13 +255,13 @@ func TestVerifyIntact(t *testing.T) {
 	}
 }
 
+// Each Record is a segment of one row, so row N is segment N here.
 func TestVerifyDetectsTampering(t *testing.T) {
 	swap := func(a, b string) []string {
-		cols := "time_ns, source, agent, workspace, project, environment, method, url, keys, auth_styles, status, duration_ns, decision, reason, redactions, prev_hash, hash"
 		return []string{
-			"CREATE TEMP TABLE saved AS SELECT * FROM events WHERE id IN (" + a + "," + b + ")",
-			"UPDATE events SET (" + cols + ") = (SELECT " + cols + " FROM saved WHERE saved.id = " + b + ") WHERE id = " + a,
-			"UPDATE events SET (" + cols + ") = (SELECT " + cols + " FROM saved WHERE saved.id = " + a + ") WHERE id = " + b,
+			"CREATE TEMP TABLE saved AS SELECT * FROM segments WHERE first_id IN (" + a + "," + b + ")",
+			"UPDATE segments SET events = (SELECT json_set(events, '$[0].id', " + a + ") FROM saved WHERE first_id = " + b + ") WHERE first_id = " + a,
+			"UPDATE segments SET events = (SELECT json_set(events, '$[0].id', " + b + ") FROM saved WHERE first_id = " + a + ") WHERE first_id = " + b,
 		}
 	}
 	tests := []struct {
@@ -252,37 +272,43 @@ func TestVerifyDetectsTampering(t *testing.T) {
 	}{
 		{
 			name:     "edited row",
-			tamper:   []string{"UPDATE events SET status = 500 WHERE id = 7"},
+			tamper:   []string{"UPDATE segments SET events = json_set(events, '$[0].status', 500) WHERE first_id = 7"},
 			rows:     10,
 			problems: []string{"row 7: hash mismatch (edited)"},
 		},
 		{
 			name:     "edited key names",
-			tamper:   []string{`UPDATE events SET keys = '["OTHER_KEY"]' WHERE id = 2`},
+			tamper:   []string{`UPDATE segments SET events = json_set(events, '$[0].keys', json('["OTHER_KEY"]')) WHERE first_id = 2`},
 			rows:     10,
 			problems: []string{"row 2: hash mismatch (edited)"},
 		},
 		{
 			name:     "unreadable key names",
-			tamper:   []string{`UPDATE events SET keys = 'not json' WHERE id = 4`},
+			tamper:   []string{`UPDATE segments SET events = json_set(events, '$[0].keys', 'not a list') WHERE first_id = 4`},
 			rows:     10,
 			problems: []string{"row 4: hash mismatch (edited)"},
 		},
 		{
+			name:     "unreadable segment",
+			tamper:   []string{`UPDATE segments SET events = 'not json' WHERE first_id = 4`},
+			rows:     9,
+			problems: []string{"row 4: unreadable (edited)"},
+		},
+		{
 			name:     "deleted middle row",
-			tamper:   []string{"DELETE FROM events WHERE id = 5"},
+			tamper:   []string{"DELETE FROM segments WHERE first_id = 5"},
 			rows:     9,
 			problems: []string{"row 5 missing (deleted)"},
 		},
 		{
 			name:     "deleted last row",
-			tamper:   []string{"DELETE FROM events WHERE id = 10"},
+			tamper:   []string{"DELETE FROM segments WHERE first_id = 10"},
 			rows:     9,
 			problems: []string{"row 10 missing (deleted)"},
 		},
 		{
 			name:     "deleted every row",
-			tamper:   []string{"DELETE FROM events"},
+			tamper:   []string{"DELETE FROM segments"},
 			rows:     0,
 			problems: []string{"rows 1-10 missing (deleted)"},
 		},
@@ -298,13 +324,14 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		},
 		{
 			name:     "re-hashed row",
-			tamper:   []string{"UPDATE events SET hash = (SELECT hash FROM events WHERE id = 1) WHERE id = 6"},
+			tamper:   []string{"UPDATE segments SET events = json_set(events, '$[0].hash', (SELECT events ->> '$[0].hash' FROM segments WHERE first_id = 1)) WHERE first_id = 6"},
 			rows:     10,
 			problems: []string{"row 6: hash mismatch (edited)", "row 7: does not follow row 6 (row 6 re-hashed, or rows reordered)"},
 		},
 		{
-			name:     "row appended outside the store",
-			tamper:   []string{"INSERT INTO events SELECT 11, time_ns, source, agent, workspace, project, environment, method, url, keys, auth_styles, status, duration_ns, decision, reason, redactions, hash, hash FROM events WHERE id = 10"},
+			name: "row appended outside the store",
+			tamper: []string{"INSERT INTO segments SELECT 11, 11, json_set(events, '$[0].id', 11, '$[0].prev_hash', events ->> '$[0].hash') " +
+				"FROM segments WHERE first_id = 10"},
 			rows:     11,
 			problems: []string{"row 11: hash mismatch (edited)", "row 11: after the chain head (inserted outside the store)"},
 		},
@@ -314,14 +341,68 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			s := openTemp(t)
 			recordN(t, s, 10)
 			tamper(t, s.Path(), tt.tamper...)
-			res, err := s.Verify(context.Background())
-			if err != nil {
+			checkVerify(t, s, tt.rows, tt.problems)
+		})
+	}
+}
+
+// TestVerifyDetectsTamperingInBatch edits rows inside a segment of many,
+// as the proxy's batches write them.
+func TestVerifyDetectsTamperingInBatch(t *testing.T) {
+	tests := []struct {
+		name     string
+		tamper   string
+		rows     int
+		problems []string
+	}{
+		{
+			name:     "edited row",
+			tamper:   "UPDATE segments SET events = json_set(events, '$[4].url', 'https://elsewhere.example/')",
+			rows:     10,
+			problems: []string{"row 5: hash mismatch (edited)"},
+		},
+		{
+			name:     "deleted middle row",
+			tamper:   "UPDATE segments SET events = json_remove(events, '$[4]')",
+			rows:     9,
+			problems: []string{"row 5 missing (deleted)"},
+		},
+		{
+			name:   "deleted last row",
+			tamper: "UPDATE segments SET events = json_remove(events, '$[9]')",
+			rows:   9,
+			problems: []string{
+				"rows 1-10: segment bounds do not match its rows (edited)",
+				"row 10 missing (deleted)",
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openTemp(t)
+			events := make([]Event, 10)
+			for i := range events {
+				events[i], _ = normalize(sampleEvent(i))
+			}
+			if err := s.appendEvents(context.Background(), events); err != nil {
 				t.Fatal(err)
 			}
-			if res.OK || res.Rows != tt.rows || !slices.Equal(res.Problems, tt.problems) {
-				t.Errorf("verify = %+v\nwant rows %d, problems %q", res, tt.rows, tt.problems)
-			}
+			checkVerify(t, s, 10, nil)
+			tamper(t, s.Path(), tt.tamper)
+			checkVerify(t, s, tt.rows, tt.problems)
 		})
+	}
+}
+
+// checkVerify runs Verify and compares the rows seen and the problems.
+func checkVerify(t *testing.T, s *Store, rows int, problems []string) {
+	t.Helper()
+	res, err := s.Verify(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OK != (len(problems) == 0) || res.Rows != rows || !slices.Equal(res.Problems, problems) {
+		t.Errorf("verify = %+v\nwant rows %d, problems %q", res, rows, problems)
 	}
 }
 
@@ -334,12 +415,17 @@ func TestAppendOnlyTriggers(t *testing.T) {
 	}
 	defer db.Close()
 	for _, q := range []string{
-		"UPDATE events SET status = 1 WHERE id = 2",
-		"DELETE FROM events WHERE id = 3",
+		"UPDATE segments SET events = '[]' WHERE first_id = 2",
+		"DELETE FROM segments WHERE first_id = 3",
 		"DELETE FROM chain_head",
 	} {
 		if _, err := db.Exec(q); err == nil || !strings.Contains(err.Error(), "audit") {
 			t.Errorf("%s: err %v, want refusal", q, err)
+		}
+	}
+	for _, q := range []string{"UPDATE events SET status = 1 WHERE id = 2", "DELETE FROM events"} {
+		if _, err := db.Exec(q); err == nil {
+			t.Errorf("%s: no error, want refusal", q)
 		}
 	}
 	if res, err := s.Verify(context.Background()); err != nil || !res.OK {
@@ -533,6 +619,90 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 	if _, err := Open(path); !errors.Is(err, ErrNewerSchema) {
 		t.Fatalf("err %v, want ErrNewerSchema", err)
 	}
+}
+
+// TestMigrateFromVersion1 opens a database written by version 1 (a row per
+// event): every row is kept, reads back, shows in the events view and
+// still verifies, and new rows continue the chain.
+func TestMigrateFromVersion1(t *testing.T) {
+	path, want := writeVersion1(t, 4)
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.Query(context.Background(), Filter{})
+	if err != nil || len(got) != len(want) {
+		t.Fatalf("query after migration: %d rows, %v", len(got), err)
+	}
+	for i, g := range got {
+		if g.ID != int64(i+1) || !reflect.DeepEqual(g.Event, want[i]) {
+			t.Errorf("row %d = %+v, want %+v", i+1, g.Event, want[i])
+		}
+	}
+	checkVerify(t, s, 4, nil)
+	recordN(t, s, 1)
+	checkVerify(t, s, 5, nil)
+	var n int
+	var ids, keys string
+	if err := s.db.QueryRow(`SELECT count(*), group_concat(id), group_concat(keys, ' ') FROM events ORDER BY id`).Scan(&n, &ids, &keys); err != nil {
+		t.Fatal(err)
+	}
+	if n != 5 || ids != "1,2,3,4,5" || keys != strings.Repeat(`["STRIPE_KEY"] `, 4)+`["STRIPE_KEY"]` {
+		t.Errorf("events view: %d rows, ids %s, keys %s", n, ids, keys)
+	}
+}
+
+// TestMigrateKeepsEditedRow migrates a version 1 row whose key list was
+// edited into something that is not JSON: it is kept and reported.
+func TestMigrateKeepsEditedRow(t *testing.T) {
+	path, _ := writeVersion1(t, 3)
+	tamper(t, path, `UPDATE events SET keys = 'not json' WHERE id = 2`)
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	checkVerify(t, s, 3, []string{"row 2: hash mismatch (edited)"})
+	if _, err := s.Query(context.Background(), Filter{}); !errors.Is(err, errUnreadable) {
+		t.Errorf("query over the edited row: %v, want unreadable", err)
+	}
+}
+
+// writeVersion1 writes n chained rows the way version 1 of the store did
+// and returns the database's path and the events.
+func writeVersion1(t *testing.T, n int) (string, []Event) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), FileName)
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(migrations[0] + "; PRAGMA user_version = 1"); err != nil {
+		t.Fatal(err)
+	}
+	prev := genesisHash
+	var events []Event
+	for i := range n {
+		e, _ := normalize(sampleEvent(i))
+		id := int64(i + 1)
+		hash := chainHash(prev, id, e)
+		keys, _ := json.Marshal(e.Keys)
+		styles, _ := json.Marshal(e.AuthStyles)
+		if _, err := db.Exec(`INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			id, e.Time.UnixNano(), e.Source, e.Agent, e.Workspace, e.Project, e.Environment, e.Method,
+			e.URL, string(keys), string(styles), e.Status, int64(e.Duration), string(e.Decision), e.Reason,
+			e.Redactions, prev, hash); err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, e)
+		prev = hash
+	}
+	if _, err := db.Exec(`UPDATE chain_head SET last_id = ?, hash = ?`, n, prev); err != nil {
+		t.Fatal(err)
+	}
+	return path, events
 }
 
 func TestReopenKeepsChain(t *testing.T) {

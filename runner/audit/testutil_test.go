@@ -93,8 +93,10 @@ func tamper(t *testing.T, path string, statements ...string) {
 	}
 	defer db.Close()
 	drop := []string{
-		"DROP TRIGGER IF EXISTS events_append_only_update",
+		"DROP TRIGGER IF EXISTS events_append_only_update", // version 1
 		"DROP TRIGGER IF EXISTS events_append_only_delete",
+		"DROP TRIGGER IF EXISTS segments_append_only_update",
+		"DROP TRIGGER IF EXISTS segments_append_only_delete",
 		"DROP TRIGGER IF EXISTS chain_head_keep",
 	}
 	for _, q := range append(drop, statements...) {
