@@ -181,19 +181,15 @@ func roundTripError(err error) error {
 // the connection; closing it returns the connection to the pool (or closes
 // it when the body was not read to the end) and releases fres.
 func toHTTPResponse(req *http.Request, fres *fasthttp.Response) *http.Response {
-	header := make(http.Header, fres.Header.Len())
-	for k, v := range fres.Header.All() { // names come canonical from fasthttp
-		key := httpsyntax.Name(k)
-		header[key] = append(header[key], string(v))
-	}
-	delete(header, "Transfer-Encoding") // the body below is already de-chunked
+	header := httpsyntax.Header(fres.Header.Len(), fres.Header.All()) // names come canonical from fasthttp
+	delete(header, "Transfer-Encoding")                               // the body below is already de-chunked
 	status := fres.StatusCode()
 	contentLength := int64(fres.Header.ContentLength())
 	if contentLength < 0 {
 		contentLength = -1
 	}
 	resp := &http.Response{
-		Status:        strconv.Itoa(status) + " " + http.StatusText(status),
+		Status:        statusLine(status),
 		StatusCode:    status,
 		Proto:         "HTTP/1.1",
 		ProtoMajor:    1,
@@ -214,6 +210,25 @@ func toHTTPResponse(req *http.Request, fres *fasthttp.Response) *http.Response {
 		}
 	}
 	return resp
+}
+
+// statusLines are the status texts of the codes net/http knows, built
+// once so a response does not allocate its own.
+var statusLines = func() (lines [600]string) {
+	for code := range lines {
+		if text := http.StatusText(code); text != "" {
+			lines[code] = strconv.Itoa(code) + " " + text
+		}
+	}
+	return lines
+}()
+
+// statusLine is code and its text, as http.Response.Status holds them.
+func statusLine(code int) string {
+	if code >= 0 && code < len(statusLines) && statusLines[code] != "" {
+		return statusLines[code]
+	}
+	return strconv.Itoa(code) + " " + http.StatusText(code)
 }
 
 // streamBody is a response body read straight from the connection. r is

@@ -6,6 +6,13 @@
 // before anything is written to the wire; all of them use these functions.
 package httpsyntax
 
+import (
+	"iter"
+	"net/http"
+	"strings"
+	"sync"
+)
+
 // MaxHeaderNameLen bounds a header name.
 const MaxHeaderNameLen = 256
 
@@ -74,4 +81,61 @@ func Name(name []byte) string {
 		return s
 	}
 	return string(name)
+}
+
+// Header builds an http.Header from the name/value pairs all yields (a
+// fasthttp header's All, whose names are already in the form wanted),
+// keeping repeated names' values in order. n is the number of pairs
+// expected (a hint). All values share one string and the first value of
+// each name one backing array, so a message's headers cost a handful of
+// allocations rather than two per header.
+func Header(n int, all iter.Seq2[[]byte, []byte]) http.Header {
+	p := pairsPool.Get().(*pairs)
+	defer p.release()
+	p.collect(all)
+	var b strings.Builder
+	b.Grow(p.size)
+	for i := 1; i < len(p.kv); i += 2 {
+		b.Write(p.kv[i])
+	}
+	joined := b.String()
+	firsts := make([]string, 0, max(n, len(p.kv)/2))
+	h := make(http.Header, len(p.kv)/2)
+	off := 0
+	for i := 0; i < len(p.kv); i += 2 {
+		name, v := Name(p.kv[i]), p.kv[i+1]
+		value := joined[off : off+len(v)]
+		off += len(v)
+		if prev, ok := h[name]; ok {
+			h[name] = append(prev, value) // copies: prev has no room
+			continue
+		}
+		firsts = append(firsts, value)
+		h[name] = firsts[len(firsts)-1 : len(firsts) : len(firsts)]
+	}
+	return h
+}
+
+// pairs holds a header's names and values (alternately) while Header
+// builds its map.
+type pairs struct {
+	kv   [][]byte
+	size int // total length of the values
+}
+
+var pairsPool = sync.Pool{New: func() any { return new(pairs) }}
+
+func (p *pairs) collect(all iter.Seq2[[]byte, []byte]) {
+	for k, v := range all {
+		p.kv = append(p.kv, k, v)
+		p.size += len(v)
+	}
+}
+
+// release forgets the pairs (they point into the caller's buffers) and
+// returns p to the pool.
+func (p *pairs) release() {
+	clear(p.kv)
+	p.kv, p.size = p.kv[:0], 0
+	pairsPool.Put(p)
 }

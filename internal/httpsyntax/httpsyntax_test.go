@@ -2,7 +2,11 @@ package httpsyntax
 
 import (
 	"bufio"
+	"iter"
+	"net/http"
 	"net/textproto"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -89,5 +93,50 @@ func TestName(t *testing.T) {
 	common := []byte("Content-Type")
 	if allocs := testing.AllocsPerRun(100, func() { _ = Name(common) }); allocs != 0 {
 		t.Errorf("a common name cost %v allocations", allocs)
+	}
+}
+
+func TestHeader(t *testing.T) {
+	tests := []struct {
+		name  string
+		pairs [][2]string
+		hint  int
+		want  http.Header
+	}{
+		{"none", nil, 0, http.Header{}},
+		{"one", [][2]string{{"Content-Type", "text/plain"}}, 1,
+			http.Header{"Content-Type": {"text/plain"}}},
+		{"repeated names keep order", [][2]string{{"Set-Cookie", "a=1"}, {"X-Other", ""}, {"Set-Cookie", "b=2"}, {"Set-Cookie", "c=3"}}, 4,
+			http.Header{"Set-Cookie": {"a=1", "b=2", "c=3"}, "X-Other": {""}}},
+		{"hint too small", [][2]string{{"A", "1"}, {"B", "2"}, {"C", "3"}}, 1,
+			http.Header{"A": {"1"}, "B": {"2"}, "C": {"3"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Header(tt.hint, pairsSeq(tt.pairs))
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("Header = %v, want %v", got, tt.want)
+			}
+			// Values of different names share backing arrays: adding
+			// to one must not change another.
+			for name := range got {
+				got[name] = append(got[name], "added")
+			}
+			for name, values := range got {
+				if want := append(slices.Clone(tt.want[name]), "added"); !slices.Equal(values, want) {
+					t.Errorf("after appending: %s = %q, want %q", name, values, want)
+				}
+			}
+		})
+	}
+}
+
+func pairsSeq(pairs [][2]string) iter.Seq2[[]byte, []byte] {
+	return func(yield func([]byte, []byte) bool) {
+		for _, p := range pairs {
+			if !yield([]byte(p[0]), []byte(p[1])) {
+				return
+			}
+		}
 	}
 }

@@ -106,3 +106,20 @@ func BenchmarkBatcherRecordFlush(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAppendSegment appends batches of 256 events, the proxy's
+// segment size; ns/op is per event.
+func BenchmarkAppendSegment(b *testing.B) {
+	s := openTemp(b)
+	events := make([]Event, maxSegment)
+	for i := range events {
+		events[i], _ = normalize(fullEvent())
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += len(events) {
+		if err := s.appendEvents(context.Background(), events[:min(len(events), b.N-i)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

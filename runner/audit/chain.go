@@ -30,21 +30,30 @@ func chainHash(prev string, id int64, e Event) string {
 }
 
 // chainHasher computes chainHash in a buffer it keeps between rows, so an
-// append allocates only the resulting hex string. It is not safe for
-// concurrent use.
+// append allocates only the resulting hex string. It remembers the last
+// hash it made, so chaining the next row does not decode it from hex. It
+// is not safe for concurrent use.
 type chainHasher struct {
-	buf []byte
+	buf     []byte
+	last    string
+	lastRaw [sha256.Size]byte
 }
 
 // hash is chainHash(prev, id, *e).
 func (h *chainHasher) hash(prev string, id int64, e *Event) string {
-	b := appendPrev(h.buf[:0], prev)
+	var b []byte
+	if prev == h.last && prev != "" {
+		b = append(h.buf[:0], h.lastRaw[:]...)
+	} else {
+		b = appendPrev(h.buf[:0], prev)
+	}
 	b = appendCanonical(b, id, e)
 	h.buf = b
-	sum := sha256.Sum256(b)
+	h.lastRaw = sha256.Sum256(b)
 	var out [2 * sha256.Size]byte
-	hex.Encode(out[:], sum[:])
-	return string(out[:])
+	hex.Encode(out[:], h.lastRaw[:])
+	h.last = string(out[:])
+	return h.last
 }
 
 // appendPrev appends the bytes prev stands for: the 32 bytes it encodes in

@@ -162,12 +162,7 @@ func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 // server has put each name in the canonical form net/http uses
 // ("x-as-target-url" is "X-As-Target-Url").
 func requestHeader(rh *fasthttp.RequestHeader) http.Header {
-	hd := make(http.Header, rh.Len())
-	for k, v := range rh.All() {
-		name := httpsyntax.Name(k)
-		hd[name] = append(hd[name], string(v))
-	}
-	return hd
+	return httpsyntax.Header(rh.Len(), rh.All())
 }
 
 func (h *Handler) serveHealth(ctx *fasthttp.RequestCtx) {

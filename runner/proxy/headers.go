@@ -14,26 +14,24 @@ var hopByHop = []string{
 	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
 }
 
-// upstreamHeader is what of the client's headers goes to the upstream:
-// everything but X-AS-*, hop-by-hop headers, those the transport sets
-// itself (Content-Length, Accept-Encoding, Host) and, when the session
-// token came in it, Authorization.
-func upstreamHeader(in http.Header, dropAuthorization bool) http.Header {
-	out := make(http.Header, len(in))
-	for name, values := range in {
+// upstreamHeader turns the client's headers, which it takes over, into
+// what goes to the upstream: everything but X-AS-*, hop-by-hop headers,
+// those the transport sets itself (Content-Length, Accept-Encoding, Host)
+// and, when the session token came in it, Authorization.
+func upstreamHeader(h http.Header, dropAuthorization bool) http.Header {
+	for name := range h {
 		if strings.HasPrefix(name, headerPrefix) {
-			continue
+			delete(h, name)
 		}
-		out[name] = values
 	}
-	removeHopByHop(out)
+	removeHopByHop(h)
 	for _, name := range []string{"Content-Length", "Accept-Encoding", "Host"} {
-		delete(out, name)
+		delete(h, name)
 	}
 	if dropAuthorization {
-		delete(out, "Authorization")
+		delete(h, "Authorization")
 	}
-	return out
+	return h
 }
 
 // removeHopByHop deletes the hop-by-hop headers and those Connection names.

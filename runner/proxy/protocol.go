@@ -29,7 +29,7 @@ const (
 
 // styles maps the word after X-AS-Inject- to the built-in injection style,
 // in the order a chain runs them (the order of the call command's flags).
-var styles = []struct{ word, style string }{
+var styles = [...]struct{ word, style string }{
 	{"Bearer", "bearer"},
 	{"Basic", "basic"},
 	{"Header", "header"},
@@ -73,7 +73,7 @@ type Parsed struct {
 // what a key name or parameter name reveals.
 func ParseHeaders(h http.Header, method string) (*Parsed, error) {
 	p := &Parsed{Method: method, Agent: "anonymous"}
-	byStyle := make(map[string][]policies.Spec, 2)
+	var byStyle chains
 	var custom []string
 	var params []string
 	for _, name := range protocolNames(h) {
@@ -96,7 +96,7 @@ func ParseHeaders(h http.Header, method string) (*Parsed, error) {
 		case strings.HasPrefix(name, paramPrefix):
 			params, err = appendSeedParam(params, name, values)
 		case strings.HasPrefix(name, injectPrefix):
-			err = parseInjection(byStyle, name, values)
+			err = parseInjection(&byStyle, name, values)
 		default:
 			err = fmt.Errorf("%w: unknown header %q", errBadHeader, name)
 		}
@@ -107,8 +107,8 @@ func ParseHeaders(h http.Header, method string) (*Parsed, error) {
 	if p.TargetURL == "" {
 		return nil, fmt.Errorf("%w: X-AS-Target-URL is required", errMissingTarget)
 	}
-	for _, s := range styles {
-		p.Policies = append(p.Policies, byStyle[s.style]...)
+	for _, chain := range byStyle {
+		p.Policies = append(p.Policies, chain...)
 	}
 	if len(p.Policies) > maxInjections {
 		return nil, fmt.Errorf("%w: more than %d injections", errBadHeader, maxInjections)
@@ -210,11 +210,14 @@ func appendSeedParam(params []string, name string, values []string) ([]string, e
 	return append(params, k+"="+v), nil
 }
 
+// chains are the injections of each built-in style, in styles' order.
+type chains [len(styles)][]policies.Spec
+
 // parseInjection reads one X-AS-Inject-* header into byStyle.
-func parseInjection(byStyle map[string][]policies.Spec, name string, values []string) error {
+func parseInjection(byStyle *chains, name string, values []string) error {
 	rest := strings.TrimPrefix(name, injectPrefix)
 	word, suffix, seed := strings.Cut(rest, "-")
-	style := styleOf(word)
+	i, style := styleOf(word)
 	if style == "" {
 		return fmt.Errorf("%w: unknown injection header %q (want X-AS-Inject-Bearer, -Basic, -Header, -Query, -Body or -Form)", errBadHeader, name)
 	}
@@ -235,18 +238,20 @@ func parseInjection(byStyle map[string][]policies.Spec, name string, values []st
 		if err != nil {
 			return fmt.Errorf("%w: %s: %s", errBadHeader, name, strings.TrimPrefix(err.Error(), "policies: "))
 		}
-		byStyle[style] = append(byStyle[style], spec)
+		byStyle[i] = append(byStyle[i], spec)
 	}
 	return nil
 }
 
-func styleOf(word string) string {
-	for _, s := range styles {
+// styleOf is the index in styles and the style of an injection header's
+// word; the style is "" for an unknown word.
+func styleOf(word string) (int, string) {
+	for i, s := range styles {
 		if s.word == word {
-			return s.style
+			return i, s.style
 		}
 	}
-	return ""
+	return -1, ""
 }
 
 // seedName is the name a seed-form header carries in its suffix. Header
