@@ -11,6 +11,9 @@
 #   direct  wrk -> upstream
 #   proxy   wrk -> agentsecrets proxy (bearer injection, redaction, audit) -> upstream
 #   nginx   wrk -> nginx (proxy_set_header Authorization, keepalive pool) -> upstream
+#   bare    wrk -> benchbare (the same HTTP library as the proxy, setting the
+#           header and nothing else) -> upstream: the ceiling a Go proxy
+#           reaches on this machine, against which the proxy's own cost shows
 #
 # Needs wrk (Debian package wrk); nginx is optional (nginx-light). The
 # upstream is runner/proxy/internal/benchupstream. Everything runs in a
@@ -58,6 +61,7 @@ echo "building..."
 go build -o "$work/agentsecrets" ./cmd/agentsecrets
 go build -o "$work/benchupstream" ./runner/proxy/internal/benchupstream
 go build -o "$work/benchseed" ./runner/proxy/internal/benchseed
+go build -o "$work/benchbare" ./runner/proxy/internal/benchbare
 
 up_port=$(freeport)
 "$work/benchupstream" -addr "127.0.0.1:$up_port" &
@@ -72,6 +76,10 @@ mkdir -p "$work/app"
 proxy_port=$(freeport)
 (cd "$work/app" && "$work/agentsecrets" proxy start --port "$proxy_port" >/dev/null)
 token=$(cat "$work/home/proxy.token")
+bare_port=$(freeport)
+"$work/benchbare" -addr "127.0.0.1:$bare_port" -upstream "127.0.0.1:$up_port" &
+pids+=($!)
+waitport "$bare_port"
 
 nginx_port=""
 if command -v nginx >/dev/null 2>&1; then
@@ -135,6 +143,7 @@ for round in $(seq 1 "$ROUNDS"); do
 		if [[ -n $nginx_port ]]; then
 			run "$round" nginx "$conns" "http://127.0.0.1:$nginx_port/v1/balance"
 		fi
+		run "$round" bare "$conns" "http://127.0.0.1:$bare_port/v1/balance"
 	done
 done
 
@@ -150,11 +159,11 @@ awk '
 	}
 	END {
 		n = 0; for (r in rounds) n++
-		split("direct proxy nginx", names, " ")
+		split("direct proxy nginx bare", names, " ")
 		printf "medians of %d rounds\n", n
 		for (c = 1; c <= 2; c++) {
 			conns = (c == 1) ? 1 : 32
-			for (k = 1; k <= 3; k++) {
+			for (k = 1; k <= 4; k++) {
 				name = names[k]
 				if (!((name " " conns, 1) in rps)) continue
 				for (r = 1; r <= n; r++) { x[r] = rps[name " " conns, r]; y[r] = p50[name " " conns, r] }
@@ -171,7 +180,11 @@ awk '
 		if (("nginx 32", 1) in rps) {
 			for (r = 1; r <= n; r++) x[r] = rps["proxy 32", r] / rps["nginx 32", r]
 			printf "proxy / nginx throughput at 32 connections: %.2f (median of rounds)\n", median(x, n)
+			for (r = 1; r <= n; r++) y[r] = rps["bare 32", r] / rps["nginx 32", r]
+			printf "bare Go proxy / nginx at 32 connections: %.2f (the ceiling here)\n", median(y, n)
 		}
+		for (r = 1; r <= n; r++) x[r] = rps["proxy 32", r] / rps["bare 32", r]
+		printf "proxy / bare Go proxy at 32 connections: %.2f\n", median(x, n)
 	}' "$work/runs"
 [[ -n $nginx_port ]] || echo "(nginx not installed: no nginx rows)"
 rows=$("$work/agentsecrets" proxy logs --source proxy --last 0 --json | grep -c '"id"' || true)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // BenchmarkOpenRecordClose is what a one-shot command pays to audit its call.
@@ -122,4 +123,44 @@ func BenchmarkAppendSegment(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkQueryBigLog queries a log of 100,000 rows written as the proxy
+// writes them (segments of 256): the last 50 rows, and a filter that
+// matches nothing, which reads every segment.
+func BenchmarkQueryBigLog(b *testing.B) {
+	s := openTemp(b)
+	events := make([]Event, maxSegment)
+	for i := range events {
+		events[i], _ = normalize(sampleEvent(i))
+	}
+	for range 100_000 / maxSegment {
+		if err := s.appendEvents(context.Background(), events); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, bench := range []struct {
+		name string
+		f    Filter
+	}{
+		{"last-50", Filter{Last: 50}},
+		{"last-50-of-agent", Filter{Last: 50, Agent: "anonymous"}},
+		{"no-match", Filter{Agent: "nobody"}},
+		{"no-match-unfiltered-text", Filter{Since: time.Now()}},
+	} {
+		b.Run(bench.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := s.Query(context.Background(), bench.f); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("verify", func(b *testing.B) {
+		for b.Loop() {
+			if res, err := s.Verify(context.Background()); err != nil || !res.OK {
+				b.Fatal(res, err)
+			}
+		}
+	})
 }

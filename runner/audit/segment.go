@@ -1,12 +1,13 @@
 package audit
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
 )
 
 // A segment is one row of the segments table: a JSON array of consecutive
@@ -19,29 +20,8 @@ import (
 // split.
 const maxSegment = 256
 
-// rowJSON is one event of a segment as it is decoded.
-type rowJSON struct {
-	ID         int64    `json:"id"`
-	TimeNS     int64    `json:"time_ns"`
-	Source     string   `json:"source"`
-	Agent      string   `json:"agent"`
-	Workspace  string   `json:"workspace"`
-	Project    string   `json:"project"`
-	Env        string   `json:"environment"`
-	Method     string   `json:"method"`
-	URL        string   `json:"url"`
-	Keys       []string `json:"keys"`
-	AuthStyles []string `json:"auth_styles"`
-	Status     int64    `json:"status"`
-	DurationNS int64    `json:"duration_ns"`
-	Decision   string   `json:"decision"`
-	Reason     string   `json:"reason"`
-	Redactions int64    `json:"redactions"`
-	PrevHash   string   `json:"prev_hash"`
-	Hash       string   `json:"hash"`
-}
-
-// appendRowJSON appends r as a JSON object with rowJSON's field names.
+// appendRowJSON appends r as a JSON object with the events view's column
+// names.
 // Strings must be valid UTF-8 (normalize makes them so), which JSON then
 // carries unchanged.
 func appendRowJSON(b []byte, r *row) []byte {
@@ -125,17 +105,22 @@ func appendJSONString(b []byte, s string) []byte {
 
 // segmentRows reads a segment. A segment that is not a JSON array is an
 // error; an element that does not decode as a row is returned with
-// readable false (its id as far as it can be read), so a verifier can
-// report it and go on.
+// readable false (with its id and hashes as far as they can be read), so
+// a verifier can report it and go on. Unknown fields are ignored and a
+// null reads as an empty value, as encoding/json would read them.
 func segmentRows(text string) ([]decodedRow, error) {
-	var elems []json.RawMessage
-	if err := json.Unmarshal([]byte(text), &elems); err != nil {
+	if !gjson.Valid(text) {
 		return nil, fmt.Errorf("segment: %w", errUnreadable)
 	}
-	out := make([]decodedRow, len(elems))
-	for i, raw := range elems {
-		out[i] = decodeRow(raw)
+	arr := gjson.Parse(text)
+	if !arr.IsArray() {
+		return nil, fmt.Errorf("segment: %w", errUnreadable)
 	}
+	var out []decodedRow
+	arr.ForEach(func(_, v gjson.Result) bool {
+		out = append(out, decodeRow(v))
+		return true
+	})
 	return out, nil
 }
 
@@ -145,44 +130,104 @@ type decodedRow struct {
 	readable bool
 }
 
-func decodeRow(raw []byte) decodedRow {
-	var j rowJSON
-	if err := json.Unmarshal(raw, &j); err != nil {
-		// Best effort, for the report: the id and hashes, whatever
-		// else is wrong.
-		var place struct {
-			ID       int64  `json:"id"`
-			PrevHash string `json:"prev_hash"`
-			Hash     string `json:"hash"`
-		}
-		_ = json.Unmarshal(raw, &place)
-		return decodedRow{row: row{ID: place.ID, PrevHash: place.PrevHash, Hash: place.Hash}}
+// decodeRow reads one element of a segment.
+func decodeRow(v gjson.Result) decodedRow {
+	if !v.IsObject() {
+		return decodedRow{}
 	}
-	r := row{ID: j.ID, PrevHash: j.PrevHash, Hash: j.Hash, Event: Event{
-		Time:        time.Unix(0, j.TimeNS).UTC(),
-		Source:      j.Source,
-		Agent:       j.Agent,
-		Workspace:   j.Workspace,
-		Project:     j.Project,
-		Environment: j.Env,
-		Method:      j.Method,
-		URL:         j.URL,
-		Keys:        nilIfEmpty(j.Keys),
-		AuthStyles:  nilIfEmpty(j.AuthStyles),
-		Status:      int(j.Status),
-		Duration:    time.Duration(j.DurationNS),
-		Decision:    Decision(j.Decision),
-		Reason:      j.Reason,
-		Redactions:  int(j.Redactions),
-	}}
-	return decodedRow{row: r, readable: true}
+	var (
+		d                             decodedRow
+		timeNS, status, dur, redacted int64
+		decision                      string
+		ok                            = true
+	)
+	e := &d.Event
+	v.ForEach(func(k, f gjson.Result) bool {
+		switch k.Str {
+		case "id":
+			d.ID, ok = intField(f, ok)
+		case "time_ns":
+			timeNS, ok = intField(f, ok)
+		case "source":
+			e.Source, ok = stringField(f, ok)
+		case "agent":
+			e.Agent, ok = stringField(f, ok)
+		case "workspace":
+			e.Workspace, ok = stringField(f, ok)
+		case "project":
+			e.Project, ok = stringField(f, ok)
+		case "environment":
+			e.Environment, ok = stringField(f, ok)
+		case "method":
+			e.Method, ok = stringField(f, ok)
+		case "url":
+			e.URL, ok = stringField(f, ok)
+		case "keys":
+			e.Keys, ok = namesField(f, ok)
+		case "auth_styles":
+			e.AuthStyles, ok = namesField(f, ok)
+		case "status":
+			status, ok = intField(f, ok)
+		case "duration_ns":
+			dur, ok = intField(f, ok)
+		case "decision":
+			decision, ok = stringField(f, ok)
+		case "reason":
+			e.Reason, ok = stringField(f, ok)
+		case "redactions":
+			redacted, ok = intField(f, ok)
+		case "prev_hash":
+			d.PrevHash, ok = stringField(f, ok)
+		case "hash":
+			d.Hash, ok = stringField(f, ok)
+		}
+		return true
+	})
+	e.Time = time.Unix(0, timeNS).UTC()
+	e.Status, e.Duration, e.Redactions = int(status), time.Duration(dur), int(redacted)
+	e.Decision = Decision(decision)
+	d.readable = ok
+	return d
 }
 
-func nilIfEmpty(names []string) []string {
-	if len(names) == 0 {
-		return nil
+// intField reads an integer field; ok stays false once a field failed.
+func intField(f gjson.Result, ok bool) (int64, bool) {
+	if f.Type == gjson.Null {
+		return 0, ok
 	}
-	return names
+	n, err := strconv.ParseInt(f.Raw, 10, 64)
+	if f.Type != gjson.Number || err != nil {
+		return 0, false
+	}
+	return n, ok
+}
+
+func stringField(f gjson.Result, ok bool) (string, bool) {
+	switch f.Type {
+	case gjson.Null:
+		return "", ok
+	case gjson.String:
+		return f.Str, ok
+	}
+	return "", false
+}
+
+// namesField reads a list of names; an empty list is nil.
+func namesField(f gjson.Result, ok bool) ([]string, bool) {
+	if f.Type == gjson.Null {
+		return nil, ok
+	}
+	if !f.IsArray() {
+		return nil, false
+	}
+	var names []string
+	f.ForEach(func(_, n gjson.Result) bool {
+		var s string
+		s, ok = stringField(n, ok)
+		names = append(names, s)
+		return ok
+	})
+	return names, ok
 }
 
 // validUTF8 returns s, with each invalid UTF-8 sequence replaced by U+FFFD.
