@@ -13,17 +13,16 @@ import (
 // A segment is one row of the segments table: a JSON array of consecutive
 // rows of the chain, each an object with the columns of the events view.
 // Appending a batch as one segment costs one SQLite row instead of one per
-// event, which is what lets the proxy audit every request at full speed;
-// the chain is kept per event, exactly as if each had its own row.
+// event (SQLite's per-row work was most of what auditing a proxied request
+// cost); the chain is kept per event, exactly as if each had its own row.
 
 // maxSegment is the most events one segment holds; a larger batch is
 // split.
 const maxSegment = 256
 
 // appendRowJSON appends r as a JSON object with the events view's column
-// names.
-// Strings must be valid UTF-8 (normalize makes them so), which JSON then
-// carries unchanged.
+// names. Strings must be valid UTF-8 (normalize makes them so), which JSON
+// then carries unchanged.
 func appendRowJSON(b []byte, r *row) []byte {
 	e := &r.Event
 	b = append(b, `{"id":`...)

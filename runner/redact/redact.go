@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 )
 
 // Redact returns b with every occurrence of every form of every secret of
@@ -56,10 +57,27 @@ func (s *Set) Headers(h http.Header) int {
 	return total
 }
 
+// appendLower appends name in lower case: ASCII without allocating (a
+// header name is ASCII), anything else as strings.ToLower has it.
+func appendLower(b []byte, name string) []byte {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= utf8.RuneSelf {
+			return append(b[:0], strings.ToLower(name)...)
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b
+}
+
 // holdsFold reports whether name, compared without letter case, contains a
 // whole form or a run of a partial form.
 func (s *Set) holdsFold(name string) bool {
-	lower := []byte(strings.ToLower(name))
+	var buf [64]byte
+	lower := appendLower(buf[:0], name)
 	for i := range s.forms {
 		f := &s.forms[i]
 		if len(lower) < f.minRun {

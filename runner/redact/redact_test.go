@@ -145,9 +145,13 @@ func TestHeaderNames(t *testing.T) {
 		strings.ToUpper(secret[3:21]) + "-Trail": {"3"},
 		"X-Short-Tok_0123":                       {"4"},
 		"Content-Type":                           {"text/plain"},
+		// Longer than the stack buffer names are lowered in, and not
+		// ASCII (lowered by strings.ToLower).
+		"X-" + strings.Repeat("Pad-", 20) + strings.ToUpper(secret): {"5"},
+		"Ä-" + strings.ToUpper(secret):                              {"6"},
 	}
-	if n := set.Headers(h); n != 3 {
-		t.Errorf("count = %d, want 3", n)
+	if n := set.Headers(h); n != 5 {
+		t.Errorf("count = %d, want 5", n)
 	}
 	var names []string
 	for name := range h {
