@@ -181,5 +181,5 @@ go test -run '^$' -bench 'BenchmarkExecProcess100' -benchtime 20x ./cmd/cli | te
 scripts/with-keyring.sh go test -run '^$' -bench 'BenchmarkExecProcess100' -benchtime 20x ./cmd/cli | tee "$OUT/exec-keychain.txt"
 
 echo
-echo "== proxy under load: direct vs agentsecrets proxy vs nginx (wrk)"
+echo "== proxy under load: direct vs agentsecrets proxy vs nginx vs a bare Go proxy (wrk)"
 scripts/proxy-bench.sh "${PROXY_BENCH_TIME:-3s}" | tee "$OUT/proxy.txt"
