@@ -734,9 +734,36 @@ func TestOpenRejectsBadPath(t *testing.T) {
 	}
 }
 
+// TestWatch follows the log with rows appended one by one (a segment
+// each) and in batches (rows 1-5 one segment, rows 6-8 another, so the
+// first poll's last row is in the middle of nothing and later rows share a
+// segment with a filtered one).
 func TestWatch(t *testing.T) {
+	for _, batched := range []bool{false, true} {
+		t.Run(fmt.Sprintf("batched=%v", batched), func(t *testing.T) { testWatch(t, batched) })
+	}
+}
+
+func testWatch(t *testing.T, batched bool) {
 	s := openTemp(t)
-	recordN(t, s, 5)
+	write := func(events ...Event) {
+		t.Helper()
+		if !batched {
+			for _, e := range events {
+				if err := s.Record(context.Background(), e); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return
+		}
+		for i := range events {
+			events[i], _ = normalize(events[i])
+		}
+		if err := s.appendEvents(context.Background(), events); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(sampleEvent(0), sampleEvent(1), sampleEvent(2), sampleEvent(3), sampleEvent(4))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	got := make(chan Entry, 64)
@@ -757,10 +784,7 @@ func TestWatch(t *testing.T) {
 	next()
 	other := sampleEvent(0)
 	other.Environment = "production"
-	if err := s.Record(context.Background(), other); err != nil { // id 6, filtered out
-		t.Fatal(err)
-	}
-	recordN(t, s, 2) // ids 7, 8
+	write(other, sampleEvent(1), sampleEvent(2)) // id 6 filtered out; 7, 8
 	next()
 	next()
 	cancel()
