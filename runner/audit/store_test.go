@@ -323,6 +323,12 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			},
 		},
 		{
+			name:     "edited link",
+			tamper:   []string{"UPDATE segments SET events = json_set(events, '$[0].prev_hash', printf('%064d', 7)) WHERE first_id = 5"},
+			rows:     10,
+			problems: []string{"row 5: hash mismatch (edited)"},
+		},
+		{
 			name:     "re-hashed row",
 			tamper:   []string{"UPDATE segments SET events = json_set(events, '$[0].hash', (SELECT events ->> '$[0].hash' FROM segments WHERE first_id = 1)) WHERE first_id = 6"},
 			rows:     10,

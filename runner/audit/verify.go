@@ -46,6 +46,8 @@ type chainWalk struct {
 	nextID   int64  // the id the next row should have
 	problems []string
 	dropped  int
+	// hashIDs maps each row's hash to its id; read on first need.
+	hashIDs map[string]int64
 }
 
 func (w *chainWalk) problem(format string, args ...any) {
@@ -158,9 +160,36 @@ func (w *chainWalk) followsOther(r row) bool {
 	if r.PrevHash == genesisHash {
 		return r.ID != 1
 	}
-	var id int64
-	err := w.tx.QueryRowContext(w.ctx, `SELECT id FROM events WHERE hash = ? LIMIT 1`, r.PrevHash).Scan(&id)
-	return err == nil && id != w.prevID
+	id, ok := w.idOfHash(r.PrevHash)
+	return ok && id != w.prevID
+}
+
+// idOfHash is the id of the first row with this hash. The first call reads
+// every row's hash once (only a log that looks reordered gets here), so a
+// log with many moved rows is not read again for each.
+func (w *chainWalk) idOfHash(hash string) (int64, bool) {
+	if w.hashIDs == nil {
+		w.hashIDs = map[string]int64{}
+		rows, err := w.tx.QueryContext(w.ctx, "SELECT events FROM segments ORDER BY first_id")
+		if err != nil {
+			return 0, false
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var text string
+			if rows.Scan(&text) != nil {
+				continue
+			}
+			decoded, _ := segmentRows(text) // an unreadable segment has no hashes
+			for _, d := range decoded {
+				if _, seen := w.hashIDs[d.Hash]; !seen {
+					w.hashIDs[d.Hash] = d.ID
+				}
+			}
+		}
+	}
+	id, ok := w.hashIDs[hash]
+	return id, ok
 }
 
 // checkHead compares the last row with chain_head, which catches deleted
