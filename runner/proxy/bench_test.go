@@ -121,6 +121,7 @@ func BenchmarkHandler(b *testing.B) {
 	go srv.Serve(ln) //nolint:errcheck // ends with the listener
 	defer ln.Close()
 	f := newFixtureWith(b, func(f *fixture) {
+		f.noProxy = true // no Serve: GOMAXPROCS stays what -cpu set
 		f.handler.Runner.Transport = &runner.Transport{
 			DialContext: func(context.Context, string, string) (net.Conn, error) { return ln.Dial() },
 		}

@@ -40,8 +40,12 @@ type fixture struct {
 	vault    *runner.StoreVault
 	audit    *audit.Store
 	handler  *Handler
-	proxy    *testProxy
+	proxy    *testProxy // nil when noProxy
 	upstream *upstream
+	// noProxy, set by a configure function, leaves the handler without a
+	// server (and so without Serve's thread governor): for benchmarks
+	// that call it directly.
+	noProxy bool
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -100,6 +104,10 @@ func newFixtureWith(t testing.TB, configure func(*fixture)) *fixture {
 	f := &fixture{t: t, home: home, store: s, vault: sv, audit: as, handler: h, upstream: newUpstream(t)}
 	if configure != nil {
 		configure(f)
+	}
+	if f.noProxy {
+		t.Cleanup(func() { h.Close() })
+		return f
 	}
 	f.proxy = startProxy(t, h)
 	return f
