@@ -164,3 +164,44 @@ func BenchmarkQueryBigLog(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkPollManySegments is a poll for new rows (Watch's query) on a
+// log of 100,000 one-row segments, as one-shot commands write them.
+func BenchmarkPollManySegments(b *testing.B) {
+	s := openTemp(b)
+	const rows = 100_000
+	appendOneRowSegments(b, s, rows)
+	f := Filter{AfterID: rows - 10}
+	for b.Loop() {
+		got, err := s.Query(context.Background(), f)
+		if err != nil || len(got) != 10 {
+			b.Fatal(len(got), err)
+		}
+	}
+}
+
+// appendOneRowSegments appends n rows, a segment each, in one transaction.
+func appendOneRowSegments(tb testing.TB, s *Store, n int) {
+	tb.Helper()
+	tx, err := s.db.Begin()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer tx.Rollback()
+	e, _ := normalize(sampleEvent(1))
+	var sc appendScratch
+	head := genesisHash
+	for i := range n {
+		var text string
+		text, head = sc.encodeSegment([]Event{e}, int64(i), head)
+		if _, err := tx.Exec(`INSERT INTO segments VALUES (?, ?, ?)`, i+1, i+1, text); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if _, err := tx.Exec(`UPDATE chain_head SET last_id = ?, hash = ?`, n, head); err != nil {
+		tb.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		tb.Fatal(err)
+	}
+}

@@ -39,8 +39,7 @@ func (s *Store) Query(ctx context.Context, f Filter) ([]Entry, error) {
 	if f.Last > 0 {
 		order = "DESC"
 	}
-	rows, err := s.db.QueryContext(ctx,
-		"SELECT first_id, events FROM segments WHERE last_id > ? ORDER BY first_id "+order, f.AfterID)
+	rows, err := s.db.QueryContext(ctx, segmentsAfter+order, f.AfterID)
 	if err != nil {
 		return nil, fmt.Errorf("audit: query: %v", err)
 	}
@@ -68,6 +67,15 @@ func (s *Store) Query(ctx context.Context, f Filter) ([]Entry, error) {
 	}
 	return out, nil
 }
+
+// segmentsAfter selects the segments holding rows after id ?1 (all of them
+// for 0), to be followed by ASC or DESC. Segments do not overlap and are
+// numbered in order, so they start at the last one beginning at or before
+// ?1: both bounds are searches of the primary key, and a poll for new rows
+// (Watch) does not read the whole table.
+const segmentsAfter = `SELECT first_id, events FROM segments
+	WHERE first_id >= coalesce((SELECT first_id FROM segments WHERE first_id <= ?1 ORDER BY first_id DESC LIMIT 1), 0)
+	AND last_id > ?1 ORDER BY first_id `
 
 // matcher applies a Filter to decoded rows.
 type matcher struct {
