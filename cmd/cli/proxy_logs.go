@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os/signal"
@@ -85,7 +86,7 @@ func runProxyLogs(ctx context.Context, f *Factory, o *proxyLogsOptions) error {
 	}
 	entries, err := store.Query(ctx, filter)
 	if err != nil {
-		return err
+		return unreadableLog(err)
 	}
 	if o.JSON {
 		out := make([]logEntry, 0, len(entries))
@@ -127,7 +128,7 @@ func watchAudit(ctx context.Context, f *Factory, store *audit.Store, filter audi
 		werr = tw.Flush()
 	})
 	if err != nil {
-		return err
+		return unreadableLog(err)
 	}
 	return werr
 }
@@ -254,4 +255,13 @@ func (f *Factory) agentTokenIdentities(name string) []string {
 		ids = append(ids, "token:"+t.ID)
 	}
 	return ids
+}
+
+// unreadableLog gives an error about an edited row the hint to verify the
+// log; other errors pass as they are.
+func unreadableLog(err error) error {
+	if errors.Is(err, audit.ErrUnreadable) {
+		return newError(ExitError, "agentsecrets proxy logs --verify reports every edited row", "%v", err)
+	}
+	return err
 }

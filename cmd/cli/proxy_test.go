@@ -313,6 +313,24 @@ func TestProxyLogsVerify(t *testing.T) {
 	}
 }
 
+// TestProxyLogsEditedRow: a row edited into something the store cannot
+// read fails the listing with a hint to verify, and --verify reports it.
+func TestProxyLogsEditedRow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	sb := auditedSandbox(t)
+	tamperAudit(t, filepath.Join(sb.home, audit.FileName), "UPDATE segments SET events = 'not json' WHERE first_id = 3")
+	_, stderr, code := sb.run("", "proxy", "logs")
+	if code != 1 || !strings.Contains(stderr, "row 3: unreadable") || !strings.Contains(stderr, "hint: agentsecrets proxy logs --verify") {
+		t.Errorf("logs over an edited row: exit %d\n%s", code, stderr)
+	}
+	out, _, code := sb.run("", "proxy", "logs", "--verify")
+	if code != 1 || !strings.Contains(out, "row 3: unreadable (edited)") {
+		t.Errorf("verify: exit %d\n%s", code, out)
+	}
+}
+
 // tamperAudit edits the audit database the way someone with write access
 // to the file would: its own connection, append-only triggers dropped.
 func tamperAudit(t *testing.T, path string, statements ...string) {

@@ -121,7 +121,7 @@ func (m *matcher) mayMatch(text string) bool {
 func (m *matcher) collect(out []Entry, first int64, text string, last int) ([]Entry, error) {
 	rows, err := segmentRows(text)
 	if err != nil {
-		return nil, fmt.Errorf("audit: segment at row %d: %w", first, errUnreadable)
+		return nil, fmt.Errorf("audit: segment at row %d: %w", first, ErrUnreadable)
 	}
 	for i := range rows {
 		r := &rows[i]
@@ -132,7 +132,7 @@ func (m *matcher) collect(out []Entry, first int64, text string, last int) ([]En
 			}
 		}
 		if !r.readable {
-			return nil, fmt.Errorf("audit: row %d: %w", r.ID, errUnreadable)
+			return nil, fmt.Errorf("audit: row %d: %w", r.ID, ErrUnreadable)
 		}
 		if m.match(&r.row) {
 			out = append(out, Entry{ID: r.ID, Event: r.Event, Hash: r.Hash})
@@ -163,9 +163,10 @@ func agentSet(f Filter) []string {
 	return append([]string{f.Agent}, f.Agents...)
 }
 
-// errUnreadable marks a row or segment that is not the JSON the store
-// writes: it was edited outside the store.
-var errUnreadable = errors.New("unreadable (edited outside the store)")
+// ErrUnreadable marks a row or segment that is not the JSON the store
+// writes: it was edited outside the store. Verify reports such rows;
+// Query fails on one it has to read.
+var ErrUnreadable = errors.New("unreadable (edited outside the store)")
 
 // DefaultWatchInterval is how often Watch polls for new rows.
 const DefaultWatchInterval = 250 * time.Millisecond

@@ -109,11 +109,11 @@ func appendJSONString(b []byte, s string) []byte {
 // null reads as an empty value, as encoding/json would read them.
 func segmentRows(text string) ([]decodedRow, error) {
 	if !gjson.Valid(text) {
-		return nil, fmt.Errorf("segment: %w", errUnreadable)
+		return nil, fmt.Errorf("segment: %w", ErrUnreadable)
 	}
 	arr := gjson.Parse(text)
 	if !arr.IsArray() {
-		return nil, fmt.Errorf("segment: %w", errUnreadable)
+		return nil, fmt.Errorf("segment: %w", ErrUnreadable)
 	}
 	var out []decodedRow
 	arr.ForEach(func(_, v gjson.Result) bool {

@@ -670,7 +670,7 @@ func TestMigrateKeepsEditedRow(t *testing.T) {
 	}
 	defer s.Close()
 	checkVerify(t, s, 3, []string{"row 2: hash mismatch (edited)"})
-	if _, err := s.Query(context.Background(), Filter{}); !errors.Is(err, errUnreadable) {
+	if _, err := s.Query(context.Background(), Filter{}); !errors.Is(err, ErrUnreadable) {
 		t.Errorf("query over the edited row: %v, want unreadable", err)
 	}
 }
