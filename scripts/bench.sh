@@ -102,6 +102,10 @@ if [ "${BENCH_SKIP_GO:-}" != 1 ]; then
 		[ -d "$p" ] && pkgs+=("$p")
 	done
 	go test -run '^$' -bench . -benchmem -benchtime="$BENCHTIME" "${pkgs[@]}" | tee "$OUT/go-bench.txt"
+	# The proxy's own work per request on one thread: the audit writer
+	# shares it, so ns/op is everything a request costs the process.
+	go test -run '^$' -bench '^BenchmarkHandler$' -benchmem -cpu 1 -benchtime="$BENCHTIME" ./runner/proxy |
+		sed 's/^BenchmarkHandler\([[:space:]]\)/BenchmarkHandlerOneThread\1/' | tee -a "$OUT/go-bench.txt"
 fi
 
 echo "== whole process: agentsecrets call vs curl ($RUNS runs each)"
@@ -171,6 +175,8 @@ go_ms() {
 	echo "| request through Runner.Do, loopback (BenchmarkDoBearer) | $(go_ms BenchmarkDoBearer) |"
 	echo "| same request, plain net/http (BenchmarkPlainHTTPBearer) | $(go_ms BenchmarkPlainHTTPBearer) |"
 	echo "| audit: open, record, close (BenchmarkOpenRecordClose) | $(go_ms BenchmarkOpenRecordClose) |"
+	echo "| audit: one row appended in a batch (BenchmarkAppendSegment) | $(go_ms BenchmarkAppendSegment) |"
+	echo "| a proxied request's work in the proxy, one thread, in-memory upstream, audit row included (BenchmarkHandler -cpu 1) | $(go_ms BenchmarkHandlerOneThread) |"
 	echo
 	echo "Targets: policy part under 2 ms; agentsecrets call within 3x curl on the keychain backend."
 } | tee "$OUT/summary.md"
