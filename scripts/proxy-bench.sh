@@ -5,8 +5,10 @@
 # For each target it runs wrk at 1 and at 32 connections for DURATION
 # (default 3s), ROUNDS times (default 3) in turn, so every round compares
 # the targets under the same conditions (a shared machine's speed drifts
-# between runs). It prints each run's requests per second and p50 latency,
-# then the medians and the per-round comparisons:
+# between runs). It prints each run's requests per second, p50 latency and
+# the CPU the target's processes used per request (user and kernel, from
+# /proc; the upstream's for direct), then the medians and the per-round
+# comparisons:
 #
 #   direct  wrk -> upstream
 #   proxy   wrk -> agentsecrets proxy (bearer injection, redaction, audit) -> upstream
@@ -78,7 +80,8 @@ proxy_port=$(freeport)
 token=$(cat "$work/home/proxy.token")
 bare_port=$(freeport)
 "$work/benchbare" -addr "127.0.0.1:$bare_port" -upstream "127.0.0.1:$up_port" &
-pids+=($!)
+bare_pid=$!
+pids+=("$bare_pid")
 waitport "$bare_port"
 
 nginx_port=""
@@ -113,26 +116,53 @@ CONF
 	waitport "$nginx_port"
 fi
 
+# The processes whose CPU each target's runs are charged to (the upstream's
+# for direct).
+declare -A pids_of=([direct]="${pids[0]}" [proxy]="$(cat "$work/home/proxy.pid")" [bare]="$bare_pid")
+if [[ -n $nginx_port ]]; then
+	pids_of[nginx]=$(pgrep -d ' ' -P "$(cat "$work/nginx/nginx.pid")")
+fi
+ticks=$(getconf CLK_TCK)
+
+# cpu_ticks PID...: user and system clock ticks the processes used so far.
+cpu_ticks() {
+	local u=0 s=0 pid
+	for pid in "$@"; do
+		read -r pu ps < <(awk '{print $14, $15}' "/proc/$pid/stat")
+		u=$((u + pu)) s=$((s + ps))
+	done
+	echo "$u $s"
+}
+
 # run ROUND NAME CONNS URL [wrk header args...]: adds "ROUND NAME CONNS
-# req/s p50_us" to $work/runs and prints the run.
+# req/s p50_us user_us kernel_us" to $work/runs (the CPU the target's
+# processes used per request, in user space and in the kernel) and prints
+# the run.
 run() {
 	local round=$1 name=$2 conns=$3 url=$4
 	shift 4
 	local threads=$((conns < 2 ? 1 : 2))
-	local out
+	local out u0 s0 u1 s1
+	# shellcheck disable=SC2086 # a list of pids
+	read -r u0 s0 < <(cpu_ticks ${pids_of[$name]})
 	out=$(wrk -t"$threads" -c"$conns" -d"$DURATION" --latency "$@" "$url")
-	local rps p50 non2xx
+	# shellcheck disable=SC2086
+	read -r u1 s1 < <(cpu_ticks ${pids_of[$name]})
+	local rps p50 non2xx reqs user sys
 	rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
 	p50=$(awk '$1 == "50%" { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
 		if (u == "ms") v *= 1000; else if (u == "s") v *= 1000000; print v }' <<<"$out")
 	non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
-	echo "$round $name $conns $rps $p50" >>"$work/runs"
-	printf '%5s %-7s %5s %12s %10sus%s\n' "$round" "$name" "$conns" "$rps" "$p50" "${non2xx:+  non-2xx: $non2xx}"
+	reqs=$(awk '/ requests in / {print $1}' <<<"$out")
+	user=$(awk -v d="$((u1 - u0))" -v t="$ticks" -v n="$reqs" 'BEGIN { printf "%.1f", d / t * 1e6 / n }')
+	sys=$(awk -v d="$((s1 - s0))" -v t="$ticks" -v n="$reqs" 'BEGIN { printf "%.1f", d / t * 1e6 / n }')
+	echo "$round $name $conns $rps $p50 $user $sys" >>"$work/runs"
+	printf '%5s %-7s %5s %12s %10sus %7s %7s%s\n' "$round" "$name" "$conns" "$rps" "$p50" "$user" "$sys" "${non2xx:+  non-2xx: $non2xx}"
 }
 
 echo
 echo "loopback, $(nproc) CPUs, $DURATION per run, $ROUNDS rounds"
-printf '%5s %-7s %5s %12s %12s\n' round target conns "req/s" p50
+printf '%5s %-7s %5s %12s %12s %7s %7s\n' round target conns "req/s" p50 "user" "kernel"
 for round in $(seq 1 "$ROUNDS"); do
 	for conns in 1 32; do
 		run "$round" direct "$conns" "http://127.0.0.1:$up_port/v1/balance" -H "Authorization: Bearer x"
@@ -152,7 +182,7 @@ done
 # nginx's at 32.
 echo
 awk '
-	{ rps[$2 " " $3, $1] = $4; p50[$2 " " $3, $1] = $5; rounds[$1] = 1 }
+	{ rps[$2 " " $3, $1] = $4; p50[$2 " " $3, $1] = $5; usr[$2 " " $3, $1] = $6; sys[$2 " " $3, $1] = $7; rounds[$1] = 1 }
 	function median(a, n,   i, j, t) {
 		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
 		return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
@@ -166,8 +196,12 @@ awk '
 			for (k = 1; k <= 4; k++) {
 				name = names[k]
 				if (!((name " " conns, 1) in rps)) continue
-				for (r = 1; r <= n; r++) { x[r] = rps[name " " conns, r]; y[r] = p50[name " " conns, r] }
-				printf "  %-7s %2d conns  %10.0f req/s  p50 %6.0fus\n", name, conns, median(x, n), median(y, n)
+				for (r = 1; r <= n; r++) {
+					x[r] = rps[name " " conns, r]; y[r] = p50[name " " conns, r]
+					uu[r] = usr[name " " conns, r]; kk[r] = sys[name " " conns, r]
+				}
+				printf "  %-7s %2d conns  %10.0f req/s  p50 %6.0fus  CPU/request %5.1fus user + %5.1fus kernel\n",
+					name, conns, median(x, n), median(y, n), median(uu, n), median(kk, n)
 			}
 		}
 		for (r = 1; r <= n; r++) x[r] = p50["proxy 1", r] - p50["direct 1", r]
