@@ -181,8 +181,8 @@ func roundTripError(err error) error {
 // the connection; closing it returns the connection to the pool (or closes
 // it when the body was not read to the end) and releases fres.
 func toHTTPResponse(req *http.Request, fres *fasthttp.Response) *http.Response {
-	header := httpsyntax.Header(fres.Header.Len(), fres.Header.All()) // names come canonical from fasthttp
-	delete(header, "Transfer-Encoding")                               // the body below is already de-chunked
+	header := httpsyntax.Header(fres.Header.All()) // names come canonical from fasthttp
+	delete(header, "Transfer-Encoding")            // the body below is already de-chunked
 	status := fres.StatusCode()
 	contentLength := int64(fres.Header.ContentLength())
 	if contentLength < 0 {
@@ -212,21 +212,23 @@ func toHTTPResponse(req *http.Request, fres *fasthttp.Response) *http.Response {
 	return resp
 }
 
-// statusLines are the status texts of the codes net/http knows, built
-// once so a response does not allocate its own.
-var statusLines = func() (lines [600]string) {
+// statusLines are the status texts of the codes net/http knows, built on
+// first use (not at every command's start) so a response does not allocate
+// its own.
+var statusLines = sync.OnceValue(func() *[600]string {
+	var lines [600]string
 	for code := range lines {
 		if text := http.StatusText(code); text != "" {
 			lines[code] = strconv.Itoa(code) + " " + text
 		}
 	}
-	return lines
-}()
+	return &lines
+})
 
 // statusLine is code and its text, as http.Response.Status holds them.
 func statusLine(code int) string {
-	if code >= 0 && code < len(statusLines) && statusLines[code] != "" {
-		return statusLines[code]
+	if lines := statusLines(); code >= 0 && code < len(lines) && lines[code] != "" {
+		return lines[code]
 	}
 	return strconv.Itoa(code) + " " + http.StatusText(code)
 }

@@ -85,11 +85,10 @@ func Name(name []byte) string {
 
 // Header builds an http.Header from the name/value pairs all yields (a
 // fasthttp header's All, whose names are already in the form wanted),
-// keeping repeated names' values in order. n is the number of pairs
-// expected (a hint). All values share one string and the first value of
-// each name one backing array, so a message's headers cost a handful of
-// allocations rather than two per header.
-func Header(n int, all iter.Seq2[[]byte, []byte]) http.Header {
+// keeping repeated names' values in order. All values share one string and
+// the first value of each name one backing array, so a message's headers
+// cost a handful of allocations rather than two per header.
+func Header(all iter.Seq2[[]byte, []byte]) http.Header {
 	p := pairsPool.Get().(*pairs)
 	defer p.release()
 	p.collect(all)
@@ -99,7 +98,7 @@ func Header(n int, all iter.Seq2[[]byte, []byte]) http.Header {
 		b.Write(p.kv[i])
 	}
 	joined := b.String()
-	firsts := make([]string, 0, max(n, len(p.kv)/2))
+	firsts := make([]string, 0, len(p.kv)/2)
 	h := make(http.Header, len(p.kv)/2)
 	off := 0
 	for i := 0; i < len(p.kv); i += 2 {

@@ -84,7 +84,7 @@ type matcher struct {
 	agents []string
 	// needles are the JSON forms of the filter's names: a segment whose
 	// text holds none of one of them cannot match.
-	needles [][]byte
+	needles []string
 }
 
 func newMatcher(f Filter) *matcher {
@@ -94,11 +94,11 @@ func newMatcher(f Filter) *matcher {
 	}
 	for _, name := range []string{f.Secret, f.Env, f.Source} {
 		if name != "" {
-			m.needles = append(m.needles, appendJSONString(nil, name))
+			m.needles = append(m.needles, string(appendJSONString(nil, name)))
 		}
 	}
 	if len(m.agents) == 1 {
-		m.needles = append(m.needles, appendJSONString(nil, m.agents[0]))
+		m.needles = append(m.needles, string(appendJSONString(nil, m.agents[0])))
 	}
 	return m
 }
@@ -109,7 +109,7 @@ func newMatcher(f Filter) *matcher {
 // reports edits.)
 func (m *matcher) mayMatch(text string) bool {
 	for _, n := range m.needles {
-		if !strings.Contains(text, string(n)) {
+		if !strings.Contains(text, n) {
 			return false
 		}
 	}

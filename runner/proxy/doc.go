@@ -154,8 +154,8 @@
 // its response body is done. NewHandler puts an audit.Batcher in front of
 // an audit.Store: the event is queued, and the events of concurrent
 // requests are appended together in one transaction, as one segment of the
-// log, up to 10 ms later; a full queue makes the request write its own (nothing is
-// dropped). Handler.Wait flushes the queue and Handler.Close, which Serve
+// log, up to 10 ms later; a full queue makes the request write its own
+// (nothing is dropped). Handler.Wait flushes the queue and Handler.Close, which Serve
 // calls after shutdown, drains it. Rows of concurrent requests may be in
 // another order than the requests; each row's time is when it was queued.
 //

@@ -162,7 +162,7 @@ func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 // server has put each name in the canonical form net/http uses
 // ("x-as-target-url" is "X-As-Target-Url").
 func requestHeader(rh *fasthttp.RequestHeader) http.Header {
-	return httpsyntax.Header(rh.Len(), rh.All())
+	return httpsyntax.Header(rh.All())
 }
 
 func (h *Handler) serveHealth(ctx *fasthttp.RequestCtx) {
