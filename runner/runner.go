@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -186,7 +188,7 @@ func (r *Runner) do(ctx context.Context, c *Call, u *url.URL, ev *audit.Event) (
 		return nil, err
 	}
 	ev.Status = resp.StatusCode
-	return r.scrub(resp, set, cancel)
+	return r.scrub(ctx, resp, set, cancel)
 }
 
 func parseTarget(raw string) (*url.URL, error) {
@@ -379,26 +381,101 @@ func transportError(ctx context.Context, host string, err error, set *redact.Set
 	return fmt.Errorf("%w: %q: %s", ErrUpstream, host, scrubTransportMessage(err, set))
 }
 
-// scrubTransportMessage redacts a transport error's message: an HTTP
-// parser may quote what the upstream sent in a malformed status or header
-// line, which may echo the credential, and a dial error names the address.
+// scrubTransportMessage is a transport error's message without anything
+// the upstream sent. The HTTP parser quotes the bytes of a response it
+// cannot parse (status line, header lines and the start of the body), and
+// a quoted credential may be compressed or escaped beyond what redaction
+// recognises, so everything from the first quote on is dropped. A network
+// error (dial, read, write) quotes nothing and is kept whole. What is left
+// is redacted all the same.
 func scrubTransportMessage(err error, set *redact.Set) string {
-	msg, _ := set.RedactString(err.Error())
+	msg := err.Error()
+	var opErr *net.OpError
+	if !errors.As(err, &opErr) {
+		msg = beforeQuote(msg)
+	}
+	msg, _ = set.RedactString(msg)
 	return msg
+}
+
+// beforeQuote is msg up to its first double quote, without the separator
+// left before it.
+func beforeQuote(msg string) string {
+	if i := strings.IndexByte(msg, '"'); i >= 0 {
+		return strings.TrimRight(msg[:i], " :,=")
+	}
+	return msg
+}
+
+// decodeError is the message for a body whose Content-Encoding cannot be
+// decoded: the coding's name only when it is a plain token (it is the
+// upstream's text), the decompressor's own wording otherwise.
+func decodeError(err error, set *redact.Set) error {
+	msg := beforeQuote(err.Error())
+	if coding, ok := quotedToken(err.Error()); ok {
+		msg += " " + coding
+	}
+	msg, _ = set.RedactString(msg)
+	return fmt.Errorf("%w: %s", ErrUnsafeResponse, msg)
+}
+
+// quotedToken is the first quoted string in msg when it is a plain token
+// (letters, digits, '-', '_', '.'), as content codings are.
+func quotedToken(msg string) (string, bool) {
+	i := strings.IndexByte(msg, '"')
+	if i < 0 {
+		return "", false
+	}
+	tok, err := strconv.QuotedPrefix(msg[i:])
+	if err != nil {
+		return "", false
+	}
+	tok, err = strconv.Unquote(tok)
+	if err != nil || tok == "" || len(tok) > 32 {
+		return "", false
+	}
+	for _, r := range tok {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return "", false
+		}
+	}
+	return tok, true
+}
+
+// bodyError is what a failed read of the response body reports: whether
+// the deadline passed, never the parser's text (which may quote the body).
+type bodyError struct {
+	io.ReadCloser
+	ctx context.Context
+}
+
+func (b *bodyError) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == nil || err == io.EOF {
+		return n, err
+	}
+	if errors.Is(err, context.DeadlineExceeded) || b.ctx.Err() != nil || isTimeout(err) {
+		return n, fmt.Errorf("%w: the response body did not arrive in time", ErrTimeout)
+	}
+	return n, fmt.Errorf("%w: the response body ended early or is malformed", ErrUpstream)
+}
+
+func isTimeout(err error) bool {
+	var te interface{ Timeout() bool }
+	return errors.As(err, &te) && te.Timeout()
 }
 
 // scrub redacts the response headers and wraps the decoded body in a
 // streaming redactor.
-func (r *Runner) scrub(resp *http.Response, set *redact.Set, cancel context.CancelFunc) (*Result, error) {
+func (r *Runner) scrub(ctx context.Context, resp *http.Response, set *redact.Set, cancel context.CancelFunc) (*Result, error) {
 	headerCount := set.Headers(resp.Header)
 	plain, err := redact.DecodeBody(resp.Header, resp.Body)
 	if err != nil {
 		resp.Body.Close()
 		cancel()
-		msg, _ := set.RedactString(err.Error()) // the coding names are the upstream's text
-		return nil, fmt.Errorf("%w: %s", ErrUnsafeResponse, msg)
+		return nil, decodeError(err, set)
 	}
-	body := set.NewReader(plain)
+	body := set.NewReader(&bodyError{ReadCloser: plain, ctx: ctx})
 	return &Result{
 		Status:         resp.StatusCode,
 		Header:         resp.Header,
