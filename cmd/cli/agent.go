@@ -109,7 +109,7 @@ after agentsecrets proxy sync.`,
 			}
 			active := activeTokens(tokens)
 			q := fmt.Sprintf("Delete agent %q and revoke its %s?", name, plural(active, "active token"))
-			if err := f.confirm(yes, c.CommandPath()+" "+name, q); err != nil {
+			if err := f.confirm(c, args, yes, q); err != nil {
 				return err
 			}
 			if err := s.DeleteAgent(name); err != nil {

@@ -99,7 +99,7 @@ in TO they are overwritten; that needs a confirmation on the terminal or --yes.`
 			}
 			if over := append(append([]string{}, d.Differ...), d.Same...); len(over) > 0 {
 				q := fmt.Sprintf("Overwrite %s in %s (%s)?", plural(len(over), "existing key"), args[1], strings.Join(over, ", "))
-				if err := f.confirm(yes, c.CommandPath(), q); err != nil {
+				if err := f.confirm(c, args, yes, q); err != nil {
 					return err
 				}
 			}
@@ -172,7 +172,7 @@ func newEnvCleanCmd(f *Factory) *cobra.Command {
 		Long:    "Delete every key of the active environment (or --env). Asks on the terminal; --yes confirms.",
 		Example: "  agentsecrets environment clean --env staging --yes",
 		Args:    exactArgs(0, "no arguments (use --env to pick the environment)"),
-		RunE: func(c *cobra.Command, _ []string) error {
+		RunE: func(c *cobra.Command, args []string) error {
 			s, ctx, err := f.storeAndContext()
 			if err != nil {
 				return err
@@ -185,7 +185,7 @@ func newEnvCleanCmd(f *Factory) *cobra.Command {
 				fmt.Fprintf(f.IO.Out, "No secrets in %s\n", ctx.Environment)
 				return nil
 			}
-			if err := f.confirm(yes, c.CommandPath(), fmt.Sprintf("Delete %s from %s of %q?", plural(len(keys), "secret"), ctx.Environment, ctx.Project)); err != nil {
+			if err := f.confirm(c, args, yes, fmt.Sprintf("Delete %s from %s of %q?", plural(len(keys), "secret"), ctx.Environment, ctx.Project)); err != nil {
 				return err
 			}
 			removed, err := s.Clean(ctx)

@@ -170,7 +170,7 @@ This cannot be undone.`,
 				return newError(ExitNotFound, "agentsecrets project list", "project %q not found", args[0])
 			}
 			n := target.Secrets[vault.Development] + target.Secrets[vault.Staging] + target.Secrets[vault.Production]
-			if err := f.confirm(yes, c.CommandPath(), fmt.Sprintf("Delete project %q and its %s? This cannot be undone.", args[0], plural(n, "secret value"))); err != nil {
+			if err := f.confirm(c, args, yes, fmt.Sprintf("Delete project %q and its %s? This cannot be undone.", args[0], plural(n, "secret value"))); err != nil {
 				return err
 			}
 			removed, err := s.DeleteProject(args[0])

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/The-17/agentsecrets/policies"
 	"github.com/The-17/agentsecrets/runner/audit"
@@ -154,7 +155,30 @@ allowlists. Values are typed by a human and never printed to an agent.`,
 	for _, newCmd := range registry {
 		root.AddCommand(newCmd(f))
 	}
+	refuseUnknownSubcommands(root)
 	return root
+}
+
+// refuseUnknownSubcommands makes every command group below root (secrets,
+// proxy, agent token, …) fail with a usage error on a subcommand it does
+// not have. Cobra checks unknown subcommands of the root only; a group
+// without a Run of its own would print its help and exit 0, and a script
+// or an agent would take "agentsecrets secrets rm KEY" for done. A group
+// given no argument still prints its help.
+func refuseUnknownSubcommands(root *cobra.Command) {
+	for _, c := range root.Commands() {
+		refuseUnknownSubcommands(c)
+		if !c.HasSubCommands() || c.Runnable() {
+			continue
+		}
+		c.Args = cobra.ArbitraryArgs
+		c.RunE = func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return c.Help()
+			}
+			return usageError(c.CommandPath(), "unknown command %q for %q", args[0], c.CommandPath())
+		}
+	}
 }
 
 func version() string {
@@ -195,15 +219,17 @@ func (f *Factory) printJSON(v any) error {
 }
 
 // confirm asks a yes/no question on the terminal unless yes is set. Without
-// a terminal it fails, telling the user to pass --yes.
-func (f *Factory) confirm(yes bool, cmdPath, question string) error {
+// a terminal it fails, telling the user the whole command line to rerun
+// with --yes (arguments and flags included: "environment clean --yes"
+// alone would clean the active environment, not the one named).
+func (f *Factory) confirm(c *cobra.Command, args []string, yes bool, question string) error {
 	if yes {
 		return nil
 	}
 	tty, err := f.IO.TTY()
 	if err != nil {
-		return newError(ExitUsage, "rerun with --yes to confirm: "+cmdPath+" --yes",
-			"%s needs a confirmation and there is no terminal to ask on", cmdPath)
+		return newError(ExitUsage, "rerun with --yes to confirm: "+rerunLine(c, args)+" --yes",
+			"%s needs a confirmation and there is no terminal to ask on", c.CommandPath())
 	}
 	defer tty.Close()
 	answer, err := tty.Prompt(question + " [y/N]: ")
@@ -215,6 +241,42 @@ func (f *Factory) confirm(yes bool, cmdPath, question string) error {
 		return nil
 	}
 	return newError(ExitError, "", "cancelled; nothing changed")
+}
+
+// rerunLine is the command line that ran c with args: its path, the
+// arguments and every flag that was set, quoted for a POSIX shell. The
+// commands that confirm take names, never values, as arguments and flags.
+func rerunLine(c *cobra.Command, args []string) string {
+	parts := []string{c.CommandPath()}
+	for _, a := range args {
+		parts = append(parts, shellQuote(a))
+	}
+	c.Flags().Visit(func(fl *pflag.Flag) {
+		switch {
+		case fl.Name == "yes":
+		case fl.Value.Type() == "bool":
+			parts = append(parts, "--"+fl.Name)
+		default:
+			parts = append(parts, "--"+fl.Name, shellQuote(fl.Value.String()))
+		}
+	})
+	return strings.Join(parts, " ")
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but
+// letters, digits and -_.,/:=@%+.
+func shellQuote(s string) string {
+	safe := s != ""
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.,/:=@%+", r)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // plural returns "1 secret" / "2 secrets".

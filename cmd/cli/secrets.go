@@ -353,7 +353,7 @@ func newSecretsDeleteCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := f.confirm(yes, c.CommandPath(), fmt.Sprintf("Delete %s from %s (%s)?", args[0], ctx.Project, ctx.Environment)); err != nil {
+			if err := f.confirm(c, args, yes, fmt.Sprintf("Delete %s from %s (%s)?", args[0], ctx.Project, ctx.Environment)); err != nil {
 				return err
 			}
 			if err := s.Delete(ctx, args[0]); err != nil {
@@ -444,8 +444,8 @@ func newSyncCmd(f *Factory, name, short string) *cobra.Command {
 		Long:    short + ". No sync server is configured yet: values stay in this machine's vault.",
 		Example: "  agentsecrets secrets " + name,
 		Args:    exactArgs(0, "no arguments"),
-		RunE: func(_ *cobra.Command, _ []string) error {
-			return noSyncServer("secrets "+name, "nothing to do: secrets are stored locally; see agentsecrets secrets list")
+		RunE: func(c *cobra.Command, _ []string) error {
+			return noSyncServer(c.CommandPath(), "nothing to do: secrets are stored locally; see agentsecrets secrets list")
 		},
 	}
 }
