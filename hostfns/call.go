@@ -3,6 +3,7 @@ package hostfns
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -15,6 +16,10 @@ import (
 var (
 	ErrSecretNotFound = errors.New("hostfns: secret not found")
 	ErrSecretDenied   = errors.New("hostfns: secret not bound to this host")
+	// ErrUnplaceable: the request cannot take the secret where a policy
+	// asked for it (a body that is not JSON, a form field without a form
+	// body); see [Call.Refusal].
+	ErrUnplaceable = errors.New("hostfns: the request cannot take the secret")
 )
 
 // Request is the outbound request the policies shape.
@@ -49,6 +54,7 @@ type Call struct {
 	reason   string
 	openErr  error
 	openName string
+	refusal  error
 
 	// What holds a spliced-in secret, which the getters refuse to read:
 	// header names (lower case), the query and the body.
@@ -87,6 +93,7 @@ func (c *Call) Begin(params map[string]string) {
 	c.gen = generations.Add(1)%0x7fff + 1
 	c.denied, c.reason = false, ""
 	c.openErr, c.openName = nil, ""
+	c.refusal = nil
 }
 
 // Reset forgets everything opened and recorded, keeping allocated space,
@@ -100,6 +107,7 @@ func (c *Call) Reset() {
 	c.gen = 0
 	c.denied, c.reason = false, ""
 	c.openErr, c.openName = nil, ""
+	c.refusal = nil
 	c.secretHeaders = c.secretHeaders[:0]
 	c.secretQuery, c.secretBody = false, false
 }
@@ -111,6 +119,20 @@ func (c *Call) Denied() (bool, string) { return c.denied, c.reason }
 // and the secret name, or nil. It wraps [ErrSecretNotFound],
 // [ErrSecretDenied] or the gate's own error.
 func (c *Call) OpenError() (string, error) { return c.openName, c.openErr }
+
+// Refusal returns why the first splice of the current invocation that the
+// request could not take failed, wrapping [ErrUnplaceable], or nil. It
+// names what was wrong with the request (never a value).
+func (c *Call) Refusal() error { return c.refusal }
+
+// refuse records why a splice failed and returns ErrBadArgument for the
+// guest.
+func (c *Call) refuse(format string, args ...any) int32 {
+	if c.refusal == nil {
+		c.refusal = fmt.Errorf("%w: "+format, append([]any{ErrUnplaceable}, args...)...)
+	}
+	return ErrBadArgument
+}
 
 // Opened returns the names of the secrets opened during the call, once each,
 // in opening order.

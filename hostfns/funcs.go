@@ -362,8 +362,11 @@ func fnFormSetSecret(c *Call, m api.Module, stack []uint64) int32 {
 		return ErrBadHandle
 	}
 	const formType = "application/x-www-form-urlencoded"
-	if len(field) == 0 || len(field) > 256 || !contentTypeIs(c.Req.Header, func(mt string) bool { return mt == formType }) {
+	if len(field) == 0 || len(field) > 256 {
 		return ErrBadArgument
+	}
+	if !contentTypeIs(c.Req.Header, func(mt string) bool { return mt == formType }) {
+		return c.refuse("a form field goes in a body of type %s, and the request's Content-Type is another", formType)
 	}
 	c.Req.Body = []byte(setPair(string(c.Req.Body), string(field), h.value))
 	c.secretBody = true
@@ -428,19 +431,22 @@ func fnJSONSetSecret(c *Call, m api.Module, stack []uint64) int32 {
 	if h == nil {
 		return ErrBadHandle
 	}
-	if len(path) == 0 || len(path) > 1024 || !contentTypeIs(c.Req.Header, isJSONType) {
+	if len(path) == 0 || len(path) > 1024 {
 		return ErrBadArgument
+	}
+	if !contentTypeIs(c.Req.Header, isJSONType) {
+		return c.refuse("a JSON field goes in a JSON body, and the request's Content-Type is another")
 	}
 	body := c.Req.Body
 	if len(strings.TrimSpace(string(body))) == 0 {
 		body = []byte("{}")
 	}
 	if !gjson.ValidBytes(body) {
-		return ErrBadArgument
+		return c.refuse("the request body is not valid JSON")
 	}
 	out, err := sjson.SetBytes(body, string(path), string(h.value))
 	if err != nil || !gjson.ValidBytes(out) {
-		return ErrBadArgument
+		return c.refuse("the field path %q cannot be set in the request body", path)
 	}
 	c.Req.Body = out
 	c.secretBody = true

@@ -24,7 +24,9 @@ var (
 
 // DeniedError reports a policy that denied the request. When the denial
 // follows a failed secret_open, Secret names the secret and Cause is the
-// gate's error (wrapping hostfns.ErrSecretNotFound or ErrSecretDenied).
+// gate's error (wrapping hostfns.ErrSecretNotFound or ErrSecretDenied);
+// when it follows a splice the request could not take, Cause says why
+// (wrapping hostfns.ErrUnplaceable).
 type DeniedError struct {
 	Policy string
 	Reason string
@@ -151,6 +153,9 @@ func (e *Engine) invoke(ctx context.Context, p *policy, spec *Spec, call *hostfn
 		d.Reason = fmt.Sprintf("%s (on_request returned %d)", reason, result)
 	}
 	d.Secret, d.Cause = call.OpenError()
+	if d.Cause == nil {
+		d.Cause = call.Refusal()
+	}
 	return d
 }
 

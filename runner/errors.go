@@ -1,6 +1,9 @@
 package runner
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // The errors a call fails with, for front ends to branch on (exit codes in
 // the CLI, statuses and codes in the proxy). Each is wrapped with a message
@@ -26,3 +29,21 @@ var (
 	// read, so it is refused rather than passed through unscrubbed.
 	ErrUnsafeResponse = errors.New("response refused")
 )
+
+// MissingError names the secret a call found missing; it wraps
+// ErrSecretMissing.
+type MissingError struct{ Key string }
+
+func (e *MissingError) Error() string { return fmt.Sprintf("%v: %q", ErrSecretMissing, e.Key) }
+
+func (e *MissingError) Unwrap() error { return ErrSecretMissing }
+
+// MissingKey is the name of the secret err found missing, or "KEY" when it
+// names none: for hints that tell a human what to set.
+func MissingKey(err error) string {
+	var me *MissingError
+	if errors.As(err, &me) && me.Key != "" {
+		return me.Key
+	}
+	return "KEY"
+}

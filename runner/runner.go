@@ -278,11 +278,13 @@ func policyError(err error) error {
 	case errors.Is(err, ErrSecretMissing), errors.Is(err, hostfns.ErrSecretNotFound):
 		var de *policies.DeniedError
 		if errors.As(err, &de) && de.Secret != "" {
-			return fmt.Errorf("%w: %q", ErrSecretMissing, de.Secret)
+			return &MissingError{Key: de.Secret}
 		}
 		return fmt.Errorf("%w: %w", ErrSecretMissing, err)
 	case errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%w: %w", ErrTimeout, err)
+	case errors.Is(err, hostfns.ErrUnplaceable):
+		return fmt.Errorf("%w: %w", ErrBadRequest, err)
 	}
 	var de *policies.DeniedError
 	if errors.As(err, &de) {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -252,24 +253,36 @@ func TestCallCommand(t *testing.T) {
 			args []string
 			code int
 			want []string // in stderr
+			env  []string // added to the sandbox's
 		}{
 			{"missing secret", []string{"--url", api.URL + "/", "--bearer", "NOPE_KEY"}, ExitNotFound,
-				[]string{`"NOPE_KEY"`, "hint:", "secrets set"}},
+				[]string{`"NOPE_KEY"`, "hint:", "secrets set NOPE_KEY"}, nil},
+			{"vault locked", []string{"--url", api.URL + "/", "--bearer", "API_KEY"}, ExitAuth,
+				[]string{"wrong passphrase", "hint: check AGENTSECRETS_PASSPHRASE"}, []string{"AGENTSECRETS_PASSPHRASE=not-the-passphrase"}},
+			{"body not JSON", []string{"--url", api.URL + "/", "-X", "POST", "--body", "{bad", "--body-field", "a=API_KEY"}, ExitUsage,
+				[]string{"the request body is not valid JSON", "hint:"}, nil},
+			{"body a JSON array", []string{"--url", api.URL + "/", "-X", "POST", "--body", "[1,2]", "--body-field", "a=API_KEY"}, ExitUsage,
+				[]string{`the field path "a" cannot be set`}, nil},
+			{"form field in a JSON body", []string{"--url", api.URL + "/", "-X", "POST", "-H", "Content-Type: application/json", "--body", `{"a":1}`, "--form-field", "f=API_KEY"}, ExitUsage,
+				[]string{"application/x-www-form-urlencoded"}, nil},
 			{"host not allowlisted", []string{"--url", "http://localhost:" + portOf(api.URL) + "/", "--bearer", "API_KEY"}, ExitDenied,
-				[]string{`"localhost"`, "hint: ask the human to run: agentsecrets workspace allowlist add localhost"}},
+				[]string{`"localhost"`, "hint: ask the human to run: agentsecrets workspace allowlist add localhost"}, nil},
 			{"secret bound elsewhere", []string{"--url", api.URL + "/", "--bearer", "BOUND_KEY"}, ExitDenied,
-				[]string{"BOUND_KEY", "hint:"}},
-			{"metadata address", []string{"--url", "http://169.254.169.254/latest/meta-data/", "--bearer", "API_KEY"}, ExitDenied, nil},
-			{"header without =", []string{"--url", api.URL + "/", "--header", "NoEquals"}, ExitUsage, []string{"NoEquals", "hint:"}},
-			{"lower-case key", []string{"--url", api.URL + "/", "--bearer", "api_key"}, ExitUsage, []string{"api_key"}},
-			{"plain header without colon", []string{"--url", api.URL + "/", "-H", "X-Trace t-1"}, ExitUsage, []string{"Name: value"}},
-			{"reserved plain header", []string{"--url", api.URL + "/", "-H", "X-AS-Target-URL: x"}, ExitUsage, []string{"reserved"}},
-			{"param without policy", []string{"--url", api.URL + "/", "--param", "k=v"}, ExitUsage, []string{"--policy"}},
-			{"not http", []string{"--url", "file:///etc/passwd", "--bearer", "API_KEY"}, ExitUsage, []string{`"file"`}},
-			{"body file missing", []string{"--url", api.URL + "/", "--body", "@/nonexistent/x.json"}, ExitUsage, []string{"x.json"}},
+				[]string{"BOUND_KEY", "hint:"}, nil},
+			{"metadata address", []string{"--url", "http://169.254.169.254/latest/meta-data/", "--bearer", "API_KEY"}, ExitDenied, nil, nil},
+			{"header without =", []string{"--url", api.URL + "/", "--header", "NoEquals"}, ExitUsage, []string{"NoEquals", "hint:"}, nil},
+			{"lower-case key", []string{"--url", api.URL + "/", "--bearer", "api_key"}, ExitUsage, []string{"api_key"}, nil},
+			{"plain header without colon", []string{"--url", api.URL + "/", "-H", "X-Trace t-1"}, ExitUsage, []string{"Name: value"}, nil},
+			{"reserved plain header", []string{"--url", api.URL + "/", "-H", "X-AS-Target-URL: x"}, ExitUsage, []string{"reserved"}, nil},
+			{"param without policy", []string{"--url", api.URL + "/", "--param", "k=v"}, ExitUsage, []string{"--policy"}, nil},
+			{"not http", []string{"--url", "file:///etc/passwd", "--bearer", "API_KEY"}, ExitUsage, []string{`"file"`}, nil},
+			{"body file missing", []string{"--url", api.URL + "/", "--body", "@/nonexistent/x.json"}, ExitUsage, []string{"x.json"}, nil},
 		}
+		env := sb.env
 		for _, tt := range tests {
+			sb.env = append(slices.Clone(env), tt.env...) // the last value of a name wins
 			out, errOut, code := sb.run("", append([]string{"call"}, tt.args...)...)
+			sb.env = env
 			if code != tt.code {
 				t.Errorf("%s: exit %d, want %d\n%s", tt.name, code, tt.code, errOut)
 			}

@@ -533,7 +533,7 @@ func mcpError(err error) error {
 		e.Hint = "ask the human to run `agentsecrets workspace allowlist add " + hostErr.Host + "` in their own terminal, then retry"
 	case errors.Is(err, runner.ErrSecretMissing):
 		e.Code = mcpserver.CodeSecretMissing
-		e.Hint = "check the name with list_secrets; if it is missing, ask the human to run `agentsecrets secrets set KEY` in their own terminal (never ask for the value), then retry"
+		e.Hint = "check the name with list_secrets; if it is missing, ask the human to run `agentsecrets secrets set " + runner.MissingKey(err) + "` in their own terminal (never ask for the value), then retry"
 	case errors.Is(err, runner.ErrSSRF):
 		e.Code = mcpserver.CodeAddressRefused
 	case errors.Is(err, runner.ErrPolicyDenied):

@@ -74,9 +74,14 @@ func callError(err error) error {
 			Hint: "metadata and link-local addresses are always refused; loopback and private ones need the exact host on the allowlist"}
 	case errors.Is(err, runner.ErrSecretMissing):
 		return &Error{Code: ExitNotFound, Err: err, Msg: err.Error(),
-			Hint: "check `agentsecrets secrets list`; ask the human to run `agentsecrets secrets set KEY` in their terminal"}
+			Hint: fmt.Sprintf("check `agentsecrets secrets list`; ask the human to run `agentsecrets secrets set %s` in their terminal", runner.MissingKey(err))}
+	case errors.Is(err, runner.ErrPolicyDenied) && exitCode(err) != ExitError:
+		// A policy could not open a secret because the vault is locked
+		// or its project is gone: the vault's own code and hint.
+		return err
 	case errors.Is(err, runner.ErrPolicyDenied):
-		return &Error{Code: ExitDenied, Err: err, Msg: err.Error()}
+		return &Error{Code: ExitDenied, Err: err, Msg: err.Error(),
+			Hint: "the policy refused the request; agentsecrets policy inspect NAME shows what it does"}
 	case errors.Is(err, runner.ErrBadRequest):
 		return &Error{Code: ExitUsage, Err: err, Msg: err.Error(), Hint: "agentsecrets call --help"}
 	}

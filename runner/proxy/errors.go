@@ -7,6 +7,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/The-17/agentsecrets/hostfns"
 	"github.com/The-17/agentsecrets/policies"
 	"github.com/The-17/agentsecrets/runner"
 )
@@ -71,9 +72,12 @@ func callError(err error) *Error {
 		e.Hint = "metadata and link-local addresses are always refused; loopback and private ones need the exact host on the allowlist"
 	case errors.Is(err, runner.ErrSecretMissing):
 		e.Status, e.Code = http.StatusNotFound, CodeSecretNotFound
-		e.Hint = "check agentsecrets secrets list; ask the human to run agentsecrets secrets set KEY in their terminal, then agentsecrets proxy sync"
+		e.Hint = "check agentsecrets secrets list; ask the human to run agentsecrets secrets set " + runner.MissingKey(err) + " in their terminal, then agentsecrets proxy sync"
 	case errors.Is(err, runner.ErrPolicyDenied):
 		e.Status, e.Code = http.StatusForbidden, CodePolicyDenied
+	case errors.Is(err, hostfns.ErrUnplaceable):
+		e.Status, e.Code = http.StatusBadRequest, CodeBadHeader
+		e.Hint = "send a body of the type the injection needs: JSON for X-AS-Inject-Body, application/x-www-form-urlencoded for X-AS-Inject-Form"
 	case errors.Is(err, runner.ErrBadRequest):
 		e.Status, e.Code = http.StatusBadRequest, CodeBadHeader
 		e.Hint = "X-AS-Target-URL must be an absolute http or https URL without user info"
