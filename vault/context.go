@@ -64,10 +64,16 @@ func (s *Store) Context() (Context, error) {
 		return Context{}, err
 	}
 	if ctx.Project == "" {
-		return Context{}, newError(ErrNotInitialized, "agentsecrets init --storage-mode 1",
-			"no project: no %s/%s in %q or its parents, and no active project", ProjectDirName, ProjectFile, s.cwd)
+		return Context{}, s.errNoProject()
 	}
 	return ctx, nil
+}
+
+// errNoProject is the error of a command that needs a project when there
+// is none.
+func (s *Store) errNoProject() error {
+	return newError(ErrNotInitialized, "agentsecrets init --storage-mode 1",
+		"no project: no %s/%s in %q or its parents, and no active project", ProjectDirName, ProjectFile, s.cwd)
 }
 
 // Workspace returns the active workspace.

@@ -36,11 +36,20 @@
 // A project.json beats the global config; Options.Project and
 // Options.Environment (the --project and --env flags) beat both.
 //
+// The global config holds the context of runs outside a project directory
+// (exec, mcp) as one (workspace, project, environment): UseProject and
+// ActivateEnvironment write it whole, never one project paired with the
+// environment chosen for another. ActivateEnvironment applies to the project
+// --project names; a project.json naming another project is left alone.
+//
 // # Durability
 //
 // Every change takes the lock, re-reads the files inside it, writes the
-// backend first and the index second, each file replaced atomically. Files
-// are 0600 and directories 0700. Input is validated before anything is
+// backend first and the index second, each file replaced atomically. The
+// tool's own files are 0600 and its own directories (the home, a project's
+// .agentsecrets) 0700. The project directory is the user's: its mode is
+// never changed, .env.example (key names, meant to be committed) is 0644 and
+// .env (mode 2, values) 0600. Input is validated before anything is
 // touched, so a rejected command changes nothing on disk.
 //
 // # Agent identities

@@ -2,6 +2,7 @@ package vault
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -23,8 +24,14 @@ func (s *Store) writeProjectFiles(ws, project string, ix *Index) error {
 	return s.writeFilesFor(pc, filepath.Dir(filepath.Dir(path)), ix)
 }
 
+// exampleFileMode is the mode of .env.example: it holds key names only and
+// is meant to be committed. .env (storage mode 2, values) is 0600.
+const exampleFileMode os.FileMode = 0o644
+
 // writeFilesFor writes dir/.env.example (names of every environment) and,
-// in storage mode 2, dir/.env with the values of pc's environment.
+// in storage mode 2, dir/.env with the values of pc's environment. dir is
+// the user's project directory, not the tool's: it is never created nor
+// chmodded.
 func (s *Store) writeFilesFor(pc ProjectConfig, dir string, ix *Index) error {
 	p := ix.project(pc.Workspace, pc.Project)
 	if p == nil {
@@ -41,7 +48,7 @@ func (s *Store) writeFilesFor(pc ProjectConfig, dir string, ix *Index) error {
 	for _, k := range sortedKeys(names) {
 		ex.WriteString(k + "=\n")
 	}
-	if err := fsutil.WriteFileAtomic(filepath.Join(dir, ".env.example"), []byte(ex.String())); err != nil {
+	if err := fsutil.WriteUserFile(filepath.Join(dir, ".env.example"), []byte(ex.String()), exampleFileMode); err != nil {
 		return err
 	}
 	if pc.StorageMode != 2 {
@@ -61,7 +68,7 @@ func (s *Store) writeFilesFor(pc ProjectConfig, dir string, ix *Index) error {
 		env.WriteString(k + "=" + dotenvQuote(string(v)) + "\n")
 	}
 	envPath := filepath.Join(dir, ".env")
-	if err := fsutil.WriteFileAtomic(envPath, []byte(env.String())); err != nil {
+	if err := fsutil.WriteUserFile(envPath, []byte(env.String()), fsutil.FileMode); err != nil {
 		return err
 	}
 	fmt.Fprintf(s.warn, "agentsecrets: WARNING: storage mode 2 wrote PLAINTEXT secret values to %s\n"+

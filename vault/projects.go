@@ -150,46 +150,96 @@ func (s *Store) CreateProject(name, description string) error {
 
 // UseProject makes an existing project active: in the project.json found
 // from the working directory, if any, and in the global config (which is
-// what runs outside a project directory see).
+// what runs outside a project directory see). The global config gets the
+// project and its environment together: the directory's environment, or
+// the global one outside a project directory (--env overrides both). A
+// --project override naming another project is refused: the argument names
+// the project.
 func (s *Store) UseProject(name string) error {
 	if err := ValidateProjectName(name); err != nil {
 		return err
+	}
+	if s.opts.Project != "" && s.opts.Project != name {
+		return newError(ErrInvalid, "agentsecrets project use "+name,
+			"project use takes the project as its argument: --project %q conflicts with %q", s.opts.Project, name)
 	}
 	ctx, pc, err := s.resolve()
 	if err != nil {
 		return err
 	}
+	ctx.Project = name
 	return s.update(ctx.Workspace, name, func(cfg *Config, ix *Index) error {
-		if _, err := projectOf(ix, Context{Workspace: ctx.Workspace, Project: name}); err != nil {
+		if _, err := projectOf(ix, ctx); err != nil {
 			return err
 		}
-		cfg.Project = name
-		if pc != nil && pc.Project != name {
-			pc.Project = name
+		setGlobalContext(cfg, ctx)
+		if pc != nil && (pc.Project != name || pc.Environment != ctx.Environment) {
+			pc.Project, pc.Environment = name, ctx.Environment
 			return writeJSON(ctx.ProjectFile, pc)
 		}
 		return nil
 	})
 }
 
-// SwitchEnvironment makes env active, in project.json when one is found and
-// in the global config.
+// SwitchEnvironment is ActivateEnvironment without the context.
 func (s *Store) SwitchEnvironment(env string) error {
+	_, err := s.ActivateEnvironment(env)
+	return err
+}
+
+// ActivateEnvironment makes env the active environment of the project the
+// store resolves to (the --project override, else the project.json found
+// from the working directory, else the global config's project) and
+// returns that context. The project must exist.
+//
+// It records env in the project.json found from the working directory when
+// that file names the project (a --project naming another project leaves
+// the directory's project.json alone), and always in the global config,
+// where the project and the environment are written together: runs outside
+// a project directory (exec, mcp) never see one project paired with the
+// environment chosen for another. A --env override that differs from env
+// is refused.
+func (s *Store) ActivateEnvironment(env string) (Context, error) {
 	if err := ValidateEnvironment(env); err != nil {
-		return err
+		return Context{}, err
+	}
+	if s.opts.Environment != "" && s.opts.Environment != env {
+		return Context{}, newError(ErrInvalid, "agentsecrets environment switch "+env,
+			"environment switch takes the environment as its argument: --env %q conflicts with %q", s.opts.Environment, env)
 	}
 	ctx, pc, err := s.resolve()
 	if err != nil {
-		return err
+		return Context{}, err
 	}
-	return s.update(ctx.Workspace, ctx.Project, func(cfg *Config, _ *Index) error {
-		cfg.Environment = env
-		if pc != nil && pc.Environment != env {
+	if ctx.Project == "" {
+		return Context{}, s.errNoProject()
+	}
+	ctx.Environment = env
+	own := pc != nil && pc.Project == ctx.Project && pc.Workspace == ctx.Workspace
+	if !own {
+		ctx.ProjectFile, ctx.StorageMode = "", 1
+	}
+	err = s.update(ctx.Workspace, ctx.Project, func(cfg *Config, ix *Index) error {
+		if _, err := projectOf(ix, ctx); err != nil {
+			return err
+		}
+		setGlobalContext(cfg, ctx)
+		if own && pc.Environment != env {
 			pc.Environment = env
 			return writeJSON(ctx.ProjectFile, pc)
 		}
 		return nil
 	})
+	if err != nil {
+		return Context{}, err
+	}
+	return ctx, nil
+}
+
+// setGlobalContext makes ctx the context of the global config: workspace,
+// project and environment always change together.
+func setGlobalContext(cfg *Config, ctx Context) {
+	cfg.Workspace, cfg.Project, cfg.Environment = ctx.Workspace, ctx.Project, ctx.Environment
 }
 
 // ProjectUpdate lists the changes UpdateProject makes; nil fields stay.

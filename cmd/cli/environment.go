@@ -36,10 +36,11 @@ func newEnvSwitchCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := s.SwitchEnvironment(args[0]); err != nil {
+			ctx, err := s.ActivateEnvironment(args[0])
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(f.IO.Out, "Active environment: %s\n", args[0])
+			fmt.Fprintf(f.IO.Out, "Active environment: %s (project %s)\n", ctx.Environment, ctx.Project)
 			return nil
 		},
 	}

@@ -16,7 +16,11 @@
 //
 // # Permissions
 //
-// Directories are created 0700 and files 0600; existing ones are tightened.
+// The tool's own directories (the agentsecrets home, a project's
+// .agentsecrets) are created 0700 and its own files 0600; existing ones are
+// tightened. A directory the tool does not own (a project directory, the
+// user's home) is never created, chmodded or otherwise changed except for the
+// files written into it with WriteUserFile, whose mode the caller chooses.
 package fsutil
 
 import (
@@ -32,7 +36,8 @@ const (
 )
 
 // EnsureDir creates dir (and parents) with mode 0700 and tightens it if it
-// already exists with looser permissions.
+// already exists with looser permissions. Use it only for the tool's own
+// directories: it changes the mode of an existing dir.
 func EnsureDir(dir string) error {
 	if err := os.MkdirAll(dir, DirMode); err != nil {
 		return fmt.Errorf("fsutil: create %q: %w", dir, err)
@@ -49,13 +54,38 @@ func EnsureDir(dir string) error {
 	return nil
 }
 
-// WriteFileAtomic replaces path with data (mode 0600) so that a crash at any
-// point leaves either the previous content or the new one.
-func WriteFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	if err := EnsureDir(dir); err != nil {
+// WriteFileAtomic replaces path, one of the tool's own files, with data
+// (mode 0600) so that a crash at any point leaves either the previous content
+// or the new one. Its directory is one of the tool's own too: EnsureDir
+// creates or tightens it. For a file in a directory the tool does not own,
+// use WriteUserFile.
+func WriteFileAtomic(path string, data []byte) error {
+	if err := EnsureDir(filepath.Dir(path)); err != nil {
 		return err
 	}
+	return writeAtomic(path, data, FileMode)
+}
+
+// WriteUserFile replaces path with data, atomically like WriteFileAtomic, in
+// a directory the tool does not own (a project directory): the directory
+// must exist and its mode is left alone. The file gets exactly perm,
+// whatever the umask or the mode of the file it replaces.
+func WriteUserFile(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	info, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("fsutil: %w", err)
+	}
+	if !info.IsDir() {
+		return fmt.Errorf("fsutil: %q is not a directory", dir)
+	}
+	return writeAtomic(path, data, perm.Perm())
+}
+
+// writeAtomic writes data to a temporary file (mode perm) in path's
+// directory, syncs it, renames it over path and syncs the directory.
+func writeAtomic(path string, data []byte, perm os.FileMode) (err error) {
+	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("fsutil: temp file in %q: %w", dir, err)
@@ -65,7 +95,7 @@ func WriteFileAtomic(path string, data []byte) (err error) {
 			_ = os.Remove(tmp.Name())
 		}
 	}()
-	if err := tmp.Chmod(FileMode); err != nil {
+	if err := tmp.Chmod(perm); err != nil {
 		tmp.Close()
 		return fmt.Errorf("fsutil: chmod temp file: %w", err)
 	}

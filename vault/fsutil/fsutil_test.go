@@ -80,3 +80,65 @@ func TestLockSerialisesReadModifyWrite(t *testing.T) {
 		t.Fatalf("counter = %s, want 200 (lost updates)", b)
 	}
 }
+
+// WriteUserFile writes into a directory the tool does not own: the
+// directory keeps its mode (WriteFileAtomic used to chmod it 0700), the file
+// gets exactly the mode asked for, and a missing directory is not created.
+func TestWriteUserFileLeavesDirectory(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		dirMode  os.FileMode
+		existing os.FileMode // mode of a file already at the path; 0: none
+		perm     os.FileMode
+	}{
+		{"public project dir, names file", 0o755, 0, 0o644},
+		{"group project dir, values file", 0o750, 0, 0o600},
+		{"looser existing file is narrowed", 0o755, 0o666, 0o644},
+		{"tighter existing file gets the mode asked for", 0o775, 0o600, 0o644},
+		{"execute-only dir", 0o711, 0o644, 0o600},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "project")
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, "f")
+			if tc.existing != 0 {
+				if err := os.WriteFile(path, []byte("old"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chmod(path, tc.existing); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.Chmod(dir, tc.dirMode); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = os.Chmod(dir, 0o700) })
+			if err := WriteUserFile(path, []byte("new"), tc.perm); err != nil {
+				t.Fatal(err)
+			}
+			if info, _ := os.Stat(dir); info.Mode().Perm() != tc.dirMode {
+				t.Errorf("directory mode = %v, want %v (unchanged)", info.Mode().Perm(), tc.dirMode)
+			}
+			info, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.Mode().Perm() != tc.perm {
+				t.Errorf("file mode = %v, want %v", info.Mode().Perm(), tc.perm)
+			}
+			if got, _ := os.ReadFile(path); string(got) != "new" {
+				t.Errorf("content = %q", got)
+			}
+		})
+	}
+
+	missing := filepath.Join(t.TempDir(), "missing")
+	if err := WriteUserFile(filepath.Join(missing, "f"), []byte("x"), 0o644); err == nil {
+		t.Fatal("WriteUserFile into a missing directory succeeded")
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Fatalf("WriteUserFile created the directory: %v", err)
+	}
+}
