@@ -320,7 +320,7 @@ func TestMCPServeRefusesWithHints(t *testing.T) {
 		{"domain not allowlisted", map[string]any{"url": "http://localhost:" + port + "/", "bearer": []string{"STRIPE_KEY"}},
 			[]string{"DOMAIN_NOT_ALLOWED", "agentsecrets workspace allowlist add localhost"}},
 		{"missing key", map[string]any{"url": up.URL, "bearer": []string{"NOPE_KEY"}},
-			[]string{"SECRET_NOT_FOUND", "NOPE_KEY", "agentsecrets secrets set KEY"}},
+			[]string{"SECRET_NOT_FOUND", "NOPE_KEY", "agentsecrets secrets set NOPE_KEY"}},
 		{"key bound elsewhere", map[string]any{"url": up.URL, "header": []string{"X-Api-Key=BOUND_KEY"}},
 			[]string{"SECRET_NOT_BOUND", "BOUND_KEY"}},
 		{"bad injection", map[string]any{"url": up.URL, "header": []string{"no-equals-sign"}},

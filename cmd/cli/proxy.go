@@ -156,7 +156,13 @@ func runProxyForeground(ctx context.Context, f *Factory, o *proxyStartOptions) e
 	if err != nil {
 		return err
 	}
-	st := proxy.State{PID: os.Getpid(), Bind: o.Bind, Port: o.Port, Started: time.Now().UTC()}
+	vctx, err := f.Context()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	st := proxy.State{PID: os.Getpid(), Bind: o.Bind, Port: o.Port, Started: time.Now().UTC(),
+		Workspace: vctx.Workspace, Project: vctx.Project, Environment: vctx.Environment}
 	if err := files.Write(st, h.Token); err != nil {
 		ln.Close()
 		return err
@@ -165,7 +171,7 @@ func runProxyForeground(ctx context.Context, f *Factory, o *proxyStartOptions) e
 	if len(h.AllowHosts) > 0 {
 		fmt.Fprintf(f.IO.ErrOut, "agentsecrets: WARNING: listening on %s, reachable from other machines\n", o.Bind)
 	}
-	fmt.Fprintf(f.IO.ErrOut, "agentsecrets: proxy listening on http://%s%s (pid %d)\n", st.Addr(), proxy.PathProxy, st.PID)
+	fmt.Fprintf(f.IO.ErrOut, "agentsecrets: proxy listening on http://%s%s (pid %d), serving %s\n", st.Addr(), proxy.PathProxy, st.PID, st.Serves())
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	err = proxy.Serve(ctx, ln, h)
@@ -267,6 +273,7 @@ func startProxyDaemon(ctx context.Context, f *Factory, o *proxyStartOptions) err
 		return newError(ExitError, "see "+logPath, "the proxy did not start: %v%s", err, logTail(logPath))
 	}
 	fmt.Fprintf(f.IO.Out, "proxy started on http://%s%s (pid %d)\n", st.Addr(), proxy.PathProxy, st.PID)
+	fmt.Fprintf(f.IO.Out, "serving:       %s; after an environment switch, restart it\n", st.Serves())
 	fmt.Fprintf(f.IO.Out, "session token: %s\n", files.Path(proxy.TokenFile))
 	return nil
 }
@@ -356,13 +363,16 @@ func logTail(path string) string {
 }
 
 type proxyStatus struct {
-	Running   bool      `json:"running"`
-	PID       int       `json:"pid,omitempty"`
-	Address   string    `json:"address,omitempty"`
-	URL       string    `json:"url,omitempty"`
-	Started   time.Time `json:"started,omitzero"`
-	TokenFile string    `json:"token_file,omitempty"`
-	Detail    string    `json:"detail,omitempty"`
+	Running     bool      `json:"running"`
+	PID         int       `json:"pid,omitempty"`
+	Address     string    `json:"address,omitempty"`
+	URL         string    `json:"url,omitempty"`
+	Started     time.Time `json:"started,omitzero"`
+	TokenFile   string    `json:"token_file,omitempty"`
+	Workspace   string    `json:"workspace,omitempty"`
+	Project     string    `json:"project,omitempty"`
+	Environment string    `json:"environment,omitempty"`
+	Detail      string    `json:"detail,omitempty"`
 }
 
 func newProxyStatusCmd(f *Factory) *cobra.Command {
@@ -417,7 +427,8 @@ func readProxyStatus(files proxy.Files) proxyStatus {
 			Detail: fmt.Sprintf("process %d is alive but does not answer on http://%s%s", st.PID, st.Addr(), proxy.PathHealth)}
 	}
 	return proxyStatus{Running: true, PID: st.PID, Address: st.Addr(), URL: "http://" + st.Addr() + proxy.PathProxy,
-		Started: st.Started, TokenFile: files.Path(proxy.TokenFile)}
+		Started: st.Started, TokenFile: files.Path(proxy.TokenFile),
+		Workspace: st.Workspace, Project: st.Project, Environment: st.Environment}
 }
 
 func printProxyStatus(f *Factory, s proxyStatus) {
@@ -433,6 +444,9 @@ func printProxyStatus(f *Factory, s proxyStatus) {
 		fmt.Fprintf(f.IO.Out, "  started:    %s (%s ago)\n", s.Started.Local().Format(time.DateTime), time.Since(s.Started).Round(time.Second))
 	}
 	fmt.Fprintf(f.IO.Out, "  token file: %s\n", s.TokenFile)
+	if s.Project != "" {
+		fmt.Fprintf(f.IO.Out, "  serving:    project %q (%s) of workspace %q\n", s.Project, s.Environment, s.Workspace)
+	}
 }
 
 // stopWait bounds how long stop waits for in-flight requests to finish.
@@ -496,6 +510,23 @@ func stopProxy(f *Factory, files proxy.Files, st proxy.State) error {
 	return nil
 }
 
+// warnOtherContext warns when the active context is not the one the
+// running proxy serves: a sync re-reads the served context only, so after
+// an environment switch the proxy still injects the old environment's
+// secrets until it is restarted.
+func warnOtherContext(f *Factory, st proxy.State) error {
+	vctx, err := f.Context()
+	if err != nil || st.Project == "" {
+		return nil // no active context here to compare with
+	}
+	if vctx.Workspace == st.Workspace && vctx.Project == st.Project && vctx.Environment == st.Environment {
+		return nil
+	}
+	fmt.Fprintf(f.IO.ErrOut, "agentsecrets: warning: the proxy serves %s, and the active context is project %q (%s)\n", st.Serves(), vctx.Project, vctx.Environment)
+	fmt.Fprintf(f.IO.ErrOut, "agentsecrets: hint: to serve the active context: agentsecrets proxy stop && agentsecrets proxy start\n")
+	return nil
+}
+
 func newProxySyncCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "sync",
@@ -519,8 +550,8 @@ func newProxySyncCmd(f *Factory) *cobra.Command {
 			if err := proxy.RequestSync(ctx, st.Addr(), token); err != nil {
 				return err
 			}
-			fmt.Fprintln(f.IO.Out, "proxy synced: allowlist, bindings, values and agent tokens re-read")
-			return nil
+			fmt.Fprintf(f.IO.Out, "proxy synced: allowlist, bindings, values and agent tokens of %s re-read\n", st.Serves())
+			return warnOtherContext(f, st)
 		},
 	}
 }

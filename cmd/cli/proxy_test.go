@@ -109,6 +109,12 @@ func TestProxyStartStatusStop(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &s); err != nil || !s.Running || s.PID != st.PID {
 		t.Fatalf("status --json: %q", out)
 	}
+	if s.Project != "proj" || s.Environment != "development" || s.Workspace != "default" {
+		t.Errorf("status --json names the served context %q/%q/%q, want default/proj/development", s.Workspace, s.Project, s.Environment)
+	}
+	if out := sb.mustRun("", "proxy", "status"); !strings.Contains(out, `serving:    project "proj" (development)`) {
+		t.Errorf("status does not name the served context: %q", out)
+	}
 
 	// A call through the daemon: injected, and the echo redacted.
 	status, body := proxied(t, port, token1, api.URL+"/v1", "X-AS-Inject-Bearer", "API_KEY")
@@ -124,7 +130,19 @@ func TestProxyStartStatusStop(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "already running") {
 		t.Errorf("second start: %d %q", code, errOut)
 	}
-	sb.mustRun("", "proxy", "sync")
+	out, errOut = sb.mustRun("", "proxy", "sync"), ""
+	if !strings.Contains(out, `of project "proj" (development) re-read`) {
+		t.Errorf("sync: %q", out)
+	}
+	// After a switch the proxy still serves what it started with: sync
+	// says so instead of implying it followed.
+	sb.mustRun("", "environment", "switch", "staging")
+	out, errOut, code = sb.run("", "proxy", "sync")
+	if code != 0 || !strings.Contains(errOut, `warning: the proxy serves project "proj" (development), and the active context is project "proj" (staging)`) ||
+		!strings.Contains(errOut, "hint: to serve the active context: agentsecrets proxy stop && agentsecrets proxy start") {
+		t.Errorf("sync after a switch: %d %q %q", code, out, errOut)
+	}
+	sb.mustRun("", "environment", "switch", "development")
 
 	out = sb.mustRun("", "proxy", "stop")
 	if !strings.Contains(out, "proxy stopped") {

@@ -21,7 +21,7 @@ import (
 const (
 	PIDFile   = "proxy.pid"   // the daemon's process id
 	TokenFile = "proxy.token" // the session token of this run
-	StateFile = "proxy.json"  // State: address, port, start time
+	StateFile = "proxy.json"  // State: address, port, start time, served context
 	LogFile   = "proxy.log"   // the daemon's stdout and stderr
 )
 
@@ -31,6 +31,20 @@ type State struct {
 	Bind    string    `json:"bind"`
 	Port    int       `json:"port"`
 	Started time.Time `json:"started"`
+	// The context the proxy serves, fixed at its start: its secrets,
+	// allowlist and bindings are this workspace's, project's and
+	// environment's.
+	Workspace   string `json:"workspace,omitempty"`
+	Project     string `json:"project,omitempty"`
+	Environment string `json:"environment,omitempty"`
+}
+
+// Serves describes the served context, e.g. `project "app" (development)`.
+func (s State) Serves() string {
+	if s.Project == "" {
+		return "an unrecorded context"
+	}
+	return fmt.Sprintf("project %q (%s)", s.Project, s.Environment)
 }
 
 // Addr is the address a local client reaches the proxy at: the bind
