@@ -262,6 +262,10 @@ func startProxyDaemon(ctx context.Context, f *Factory, o *proxyStartOptions) err
 	if err != nil {
 		return err
 	}
+	var logStart int64 // the log is appended to; this run's lines start here
+	if info, err := os.Stat(logPath); err == nil {
+		logStart = info.Size()
+	}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("proxy: start daemon: %v", err)
 	}
@@ -270,7 +274,12 @@ func startProxyDaemon(ctx context.Context, f *Factory, o *proxyStartOptions) err
 	st, err := waitReady(ctx, files, cmd.Process.Pid, exited)
 	if err != nil {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
-		return newError(ExitError, "see "+logPath, "the proxy did not start: %v%s", err, logTail(logPath))
+		code := ExitError
+		var exit *exec.ExitError
+		if errors.As(err, &exit) && exit.ExitCode() > 0 {
+			code = exit.ExitCode() // e.g. 4 when the vault is locked
+		}
+		return newError(code, "see "+logPath, "the proxy did not start: %v%s", err, logTail(logPath, logStart))
 	}
 	fmt.Fprintf(f.IO.Out, "proxy started on http://%s%s (pid %d)\n", st.Addr(), proxy.PathProxy, st.PID)
 	fmt.Fprintf(f.IO.Out, "serving:       %s; after an environment switch, restart it\n", st.Serves())
@@ -348,13 +357,15 @@ func waitReady(ctx context.Context, files proxy.Files, pid int, exited <-chan er
 	return proxy.State{}, fmt.Errorf("no answer on /health within %s", startWait)
 }
 
-// logTail returns the last lines of the daemon's log, indented, for an
+// logTail returns the last lines the daemon wrote to its log from offset
+// from on (earlier runs' lines are not this failure's), indented, for an
 // error message.
-func logTail(path string) string {
+func logTail(path string, from int64) string {
 	data, err := os.ReadFile(path)
-	if err != nil || len(data) == 0 {
+	if err != nil || int64(len(data)) <= from {
 		return ""
 	}
+	data = data[from:]
 	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
 	if len(lines) > 5 {
 		lines = lines[len(lines)-5:]

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -170,6 +171,19 @@ func TestProxyStartStatusStop(t *testing.T) {
 		t.Error("the session token did not change between starts")
 	}
 	sb.mustRun("", "proxy", "stop")
+
+	// A daemon that cannot open the vault: start exits with the daemon's
+	// code (4, a human must act) and quotes this run's log lines only.
+	env := sb.env
+	sb.env = append(slices.Clone(env), "AGENTSECRETS_PASSPHRASE=not-the-passphrase")
+	_, errOut, code = sb.run("", "proxy", "start", "--port", strconv.Itoa(port))
+	sb.env = env
+	if code != ExitAuth || !strings.Contains(errOut, "wrong passphrase") {
+		t.Errorf("start with a locked vault: exit %d, want %d\n%s", code, ExitAuth, errOut)
+	}
+	if strings.Contains(errOut, "proxy listening") {
+		t.Errorf("start quotes an earlier run's log lines:\n%s", errOut)
+	}
 	noLeak(t, "command output", sb.captured.String(), callSecret)
 }
 
