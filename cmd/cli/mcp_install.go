@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/The-17/agentsecrets/runner/mcpserver"
 	"github.com/The-17/agentsecrets/runner/mcpserver/install"
+	"github.com/The-17/agentsecrets/vault/keychain"
 )
 
 func newMCPInstallCmd(f *Factory) *cobra.Command {
@@ -32,7 +34,10 @@ Every other server and setting in the files is kept. An existing file is
 copied to <file>.bak-<time> before it changes; a missing one is created.
 Running it again changes nothing ("already configured"). A file that is not
 valid JSON is reported and nothing is written to any file. --print shows the
-resulting files without writing. Restart the client afterwards.`,
+resulting file without writing (for --client all, one JSON object with each
+client's path and config). With --project or --env the server is started
+with them; with AGENTSECRETS_HOME set, the entry passes it on. Restart the
+client afterwards.`,
 		Example: `  agentsecrets mcp install
   agentsecrets mcp install --client claude
   agentsecrets mcp install --client cursor --print`,
@@ -58,19 +63,16 @@ func runMCPInstall(f *Factory, client string, printOnly bool) error {
 	if inTempDir(exe) {
 		fmt.Fprintf(f.IO.ErrOut, "agentsecrets: warning: %s is in a temporary directory; install the binary for good and rerun agentsecrets mcp install\n", exe)
 	}
-	srv := install.Server{Command: exe, Args: []string{"mcp", "serve"}}
+	srv, err := mcpServerEntry(f, exe)
+	if err != nil {
+		return err
+	}
 	plans, err := planInstall(f, clients, srv)
 	if err != nil {
 		return err
 	}
 	if printOnly {
-		for _, p := range plans {
-			fmt.Fprintf(f.IO.ErrOut, "%s: %s\n", clientTitles[p.Client], p.Path)
-			if _, err := f.IO.Out.Write(p.Result()); err != nil {
-				return err
-			}
-		}
-		return nil
+		return printPlans(f, plans)
 	}
 	for _, p := range plans {
 		backup, err := p.Apply(time.Now())
@@ -89,6 +91,64 @@ func runMCPInstall(f *Factory, client string, printOnly bool) error {
 	}
 	fmt.Fprintln(f.IO.Out, "Restart the client to load the agentsecrets tools.")
 	return nil
+}
+
+// mcpServerEntry is the server entry to install: this binary with "mcp
+// serve", the --project and --env given to install (checked: the server
+// would fail on each start otherwise), and AGENTSECRETS_HOME when it is
+// set, so the client's server opens the same vault. The passphrase of the
+// file backend is never written into a client's config: a warning says
+// the client must pass it.
+func mcpServerEntry(f *Factory, exe string) (install.Server, error) {
+	srv := install.Server{Command: exe, Args: []string{"mcp", "serve"}}
+	if f.Project != "" || f.Environment != "" {
+		s, ctx, err := f.storeAndContext()
+		if err != nil {
+			return srv, err
+		}
+		if _, err := s.Names(ctx); err != nil { // the project and environment exist
+			return srv, err
+		}
+		if f.Project != "" {
+			srv.Args = append(srv.Args, "--project", ctx.Project)
+		}
+		if f.Environment != "" {
+			srv.Args = append(srv.Args, "--env", ctx.Environment)
+		}
+	}
+	if home := f.Getenv("AGENTSECRETS_HOME"); home != "" {
+		abs, err := filepath.Abs(home)
+		if err != nil {
+			return srv, err
+		}
+		srv.Env = map[string]string{"AGENTSECRETS_HOME": abs}
+	}
+	if s, err := f.Store(); err == nil {
+		if kind, err := s.BackendKind(); err == nil && kind == keychain.KindFile {
+			fmt.Fprintln(f.IO.ErrOut, "agentsecrets: warning: the vault is the encrypted file: the client must pass AGENTSECRETS_PASSPHRASE to the server (add it to the entry's \"env\" yourself, or start the client with it set); agentsecrets never writes the passphrase into a config")
+		}
+	}
+	return srv, nil
+}
+
+// printPlans prints the resulting config files as one JSON document: the
+// file itself for one client; for several, an object with each client's
+// path and file.
+func printPlans(f *Factory, plans []*install.Plan) error {
+	if len(plans) == 1 {
+		fmt.Fprintf(f.IO.ErrOut, "%s: %s\n", clientTitles[plans[0].Client], plans[0].Path)
+		_, err := f.IO.Out.Write(plans[0].Result())
+		return err
+	}
+	type printed struct {
+		Path   string          `json:"path"`
+		Config json.RawMessage `json:"config"`
+	}
+	out := map[string]printed{}
+	for _, p := range plans {
+		out[p.Client] = printed{Path: p.Path, Config: json.RawMessage(p.Result())}
+	}
+	return f.printJSON(out)
 }
 
 func selectClients(client string) ([]string, error) {

@@ -219,3 +219,66 @@ func TestMCPInstallRejectsUnknownClient(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", code, errOut)
 	}
 }
+
+// TestMCPInstallPrintAllIsOneDocument: --print for both clients is one
+// JSON object naming each client's file, for a machine to parse.
+func TestMCPInstallPrintAllIsOneDocument(t *testing.T) {
+	h := newInstallHome(t)
+	h.write(t, h.claude, claudeFixture)
+	code, out, errOut := h.run("--print")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	var doc map[string]struct {
+		Path   string          `json:"path"`
+		Config json.RawMessage `json:"config"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("--print is not one JSON document: %v\n%s", err, out)
+	}
+	for client, want := range map[string]struct{ path, fixture string }{"claude": {h.claude, claudeFixture}, "cursor": {h.cursor, "{}"}} {
+		got, ok := doc[client]
+		if !ok || got.Path != want.path {
+			t.Errorf("%s: %+v, want path %s", client, got, want.path)
+			continue
+		}
+		assertMerged(t, decodeJSON(t, got.Config), want.fixture)
+	}
+}
+
+// TestMCPInstallCarriesTheContext: the entry starts the server on the
+// vault and context install was given, and a context that does not exist
+// is refused before anything is written.
+func TestMCPInstallCarriesTheContext(t *testing.T) {
+	h := newInstallHome(t)
+	vaultHome := filepath.Join(h.home, "vault-home")
+	h.env["AGENTSECRETS_HOME"] = vaultHome
+	before := tree(t, h.home)
+	code, out, errOut := h.run("--client", "cursor", "--project", "nosuch")
+	if code != ExitNotFound || !strings.Contains(errOut, `"nosuch"`) {
+		t.Errorf("unknown project: exit %d\n%s%s", code, out, errOut)
+	}
+	if tree(t, h.home) != before {
+		t.Error("a refused install wrote files")
+	}
+	code, out, errOut = h.run("--client", "cursor", "--env", "qa")
+	if code != ExitUsage {
+		t.Errorf("unknown environment: exit %d\n%s%s", code, out, errOut)
+	}
+
+	code, out, errOut = h.run("--client", "cursor")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	entry := readJSONFile(t, h.cursor)["mcpServers"].(map[string]any)["agentsecrets"].(map[string]any)
+	env, _ := entry["env"].(map[string]any)
+	if env["AGENTSECRETS_HOME"] != vaultHome {
+		t.Errorf("entry env %v, want AGENTSECRETS_HOME=%s", entry["env"], vaultHome)
+	}
+	if code, _, _ := h.run("--client", "cursor"); code != 0 {
+		t.Errorf("rerun: exit %d", code)
+	}
+	if b := backups(t, h.cursor); len(b) != 0 {
+		t.Errorf("a rerun with the same entry wrote a backup: %v", b)
+	}
+}

@@ -77,6 +77,39 @@ func TestMerge(t *testing.T) {
 	}
 }
 
+// TestMergeEnv: the variables the entry must pass are set in its "env",
+// and every other variable there is kept.
+func TestMergeEnv(t *testing.T) {
+	withEnv := install.Server{Command: srv.Command, Args: srv.Args, Env: map[string]string{"AGENTSECRETS_HOME": "/h"}}
+	tests := []struct {
+		name, in string
+		wantEnv  map[string]any
+	}{
+		{"new entry", `{}`, map[string]any{"AGENTSECRETS_HOME": "/h"}},
+		{"other variables kept", `{"mcpServers":{"agentsecrets":{"command":"/opt/agentsecrets/bin/agentsecrets","args":["mcp","serve"],"env":{"AGENTSECRETS_AGENT_ID":"claude"}}}}`,
+			map[string]any{"AGENTSECRETS_AGENT_ID": "claude", "AGENTSECRETS_HOME": "/h"}},
+		{"stale value replaced", `{"mcpServers":{"agentsecrets":{"command":"/opt/agentsecrets/bin/agentsecrets","args":["mcp","serve"],"env":{"AGENTSECRETS_HOME":"/old"}}}}`,
+			map[string]any{"AGENTSECRETS_HOME": "/h"}},
+		{"env not an object replaced", `{"mcpServers":{"agentsecrets":{"command":"x","args":[],"env":"nonsense"}}}`,
+			map[string]any{"AGENTSECRETS_HOME": "/h"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, changed, err := install.Merge([]byte(tc.in), "agentsecrets", withEnv)
+			if err != nil || !changed {
+				t.Fatalf("changed=%v err=%v", changed, err)
+			}
+			entry := decode(t, out)["mcpServers"].(map[string]any)["agentsecrets"].(map[string]any)
+			if !reflect.DeepEqual(entry["env"], tc.wantEnv) {
+				t.Errorf("env %v, want %v", entry["env"], tc.wantEnv)
+			}
+			if _, changed, _ := install.Merge(out, "agentsecrets", withEnv); changed {
+				t.Error("a second merge changed the file")
+			}
+		})
+	}
+}
+
 func TestMergeKeepsOrderAndText(t *testing.T) {
 	in := `{"zeta": 1, "mcpServers": {"b": {"command": "b"}, "a": {"command": "a <&> \u00e9"}}, "alpha": "x"}`
 	out, _, err := install.Merge([]byte(in), "agentsecrets", srv)

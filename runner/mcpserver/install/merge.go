@@ -6,16 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"reflect"
+	"slices"
 )
 
 // ServersKey is the top-level key holding the servers in both clients.
 const ServersKey = "mcpServers"
 
-// Server is the entry a client starts: a command and its arguments.
+// Server is the entry a client starts: a command, its arguments and the
+// environment variables the client passes it (none: an existing "env" of
+// the entry is kept as it is).
 type Server struct {
-	Command string   `json:"command"`
-	Args    []string `json:"args"`
+	Command string            `json:"command"`
+	Args    []string          `json:"args"`
+	Env     map[string]string `json:"env,omitempty"`
 }
 
 // ErrMalformed marks a config file that cannot be merged into safely.
@@ -45,11 +50,15 @@ func Merge(config []byte, name string, srv Server) ([]byte, bool, error) {
 	if srv.Args == nil {
 		args = []byte("[]")
 	}
-	if _, ok := servers.get(name); ok && sameJSON(entry, "command", command) && sameJSON(entry, "args", args) {
+	env, envSame := mergeEnv(entry, srv.Env)
+	if _, ok := servers.get(name); ok && sameJSON(entry, "command", command) && sameJSON(entry, "args", args) && envSame {
 		return nil, false, nil
 	}
 	entry.set("command", command)
 	entry.set("args", args)
+	if env != nil {
+		entry.set("env", env.encode())
+	}
 	servers.set(name, entry.encode())
 	root.set(ServersKey, servers.encode())
 	var out bytes.Buffer
@@ -58,6 +67,31 @@ func Merge(config []byte, name string, srv Server) ([]byte, bool, error) {
 	}
 	out.WriteByte('\n')
 	return out.Bytes(), true, nil
+}
+
+// mergeEnv is the entry's "env" object with the variables of vars set,
+// every other variable kept (one the user added, such as an agent id), and
+// whether it already held them. With no vars it is nil, and the entry's
+// env is left as it is.
+func mergeEnv(entry object, vars map[string]string) (object, bool) {
+	if len(vars) == 0 {
+		return nil, true
+	}
+	env := object{}
+	if raw, ok := entry.get("env"); ok {
+		if e, err := parseObject(raw); err == nil {
+			env = e
+		}
+	}
+	same := true
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		v := marshal(vars[k])
+		if !sameJSON(env, k, v) {
+			same = false
+			env.set(k, v)
+		}
+	}
+	return env, same
 }
 
 // describe words a JSON error for a human, with the line and column of a
