@@ -57,41 +57,63 @@ func ValidName(name string) bool {
 	return true
 }
 
-// Add validates code as a policy and registers it under name, replacing a
-// previous module of that name.
+// ErrPolicyExists: Add was given a name registered with other code.
+var ErrPolicyExists = errors.New("policies: a policy of that name is registered with other code")
+
+// Add validates code as a policy and registers it under name. A name
+// registered with other code is refused (ErrPolicyExists, see Replace):
+// the code a name runs, with the secrets it opens, changes only when asked.
+// The same code again changes nothing and returns the existing entry.
 func (r *Registry) Add(name string, code []byte) (Entry, error) {
+	e, _, err := r.add(name, code, false)
+	return e, err
+}
+
+// Replace is Add that may replace the code registered under name; it
+// returns the entry it replaced, if any (zero when name was new).
+func (r *Registry) Replace(name string, code []byte) (e, old Entry, err error) {
+	return r.add(name, code, true)
+}
+
+func (r *Registry) add(name string, code []byte, replace bool) (Entry, Entry, error) {
 	if !ValidName(name) {
-		return Entry{}, fmt.Errorf("policies: invalid policy name %q (lower-case letters, digits, '-', '_'; not a built-in)", name)
+		return Entry{}, Entry{}, fmt.Errorf("policies: invalid policy name %q (lower-case letters, digits, '-', '_'; not a built-in)", name)
 	}
 	info, err := Inspect(code)
 	if err != nil {
-		return Entry{}, err
+		return Entry{}, Entry{}, err
 	}
 	if !info.Valid {
-		return Entry{}, fmt.Errorf("policies: %q is not a valid policy: %s", name, info.Problem)
+		return Entry{}, Entry{}, fmt.Errorf("policies: %q is not a valid policy: %s", name, info.Problem)
 	}
 	unlock, err := fsutil.Lock(filepath.Join(r.dir, ".lock"))
 	if err != nil {
-		return Entry{}, fmt.Errorf("policies: registry: %w", err)
+		return Entry{}, Entry{}, fmt.Errorf("policies: registry: %w", err)
 	}
 	defer unlock()
 	idx, err := r.readIndex()
 	if err != nil {
-		return Entry{}, err
+		return Entry{}, Entry{}, err
+	}
+	old, had := idx.Policies[name]
+	switch {
+	case had && old.SHA256 == info.SHA256:
+		return old, Entry{}, nil
+	case had && !replace:
+		return Entry{}, Entry{}, fmt.Errorf("%w: %q (sha256 %.12s…)", ErrPolicyExists, name, old.SHA256)
 	}
 	if err := fsutil.WriteFileAtomic(r.blobPath(info.SHA256), code); err != nil {
-		return Entry{}, fmt.Errorf("policies: registry: %w", err)
+		return Entry{}, Entry{}, fmt.Errorf("policies: registry: %w", err)
 	}
 	e := Entry{Name: name, SHA256: info.SHA256, Size: len(code), Added: time.Now().UTC().Truncate(time.Second)}
-	old, had := idx.Policies[name]
 	idx.Policies[name] = e
 	if err := r.writeIndex(idx); err != nil {
-		return Entry{}, err
+		return Entry{}, Entry{}, err
 	}
-	if had && old.SHA256 != e.SHA256 {
+	if had {
 		r.removeUnreferenced(idx, old.SHA256)
 	}
-	return e, nil
+	return e, old, nil
 }
 
 // Remove unregisters name; it wraps ErrPolicyNotFound when absent.

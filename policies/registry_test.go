@@ -150,3 +150,37 @@ func TestInspect(t *testing.T) {
 		t.Error("Inspect accepted garbage")
 	}
 }
+
+// TestRegistryReplaceOnlyWhenAsked: a name keeps its code until Replace;
+// adding the same code again is a no-op that keeps the entry.
+func TestRegistryReplaceOnlyWhenAsked(t *testing.T) {
+	r := NewRegistry(t.TempDir())
+	deny, trap := readGuest(t, "deny"), readGuest(t, "trap")
+	first, err := r.Add("guard", deny)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := r.Add("guard", deny)
+	if err != nil || again != first {
+		t.Errorf("re-adding the same code: %+v, %v; want %+v", again, err, first)
+	}
+	if _, err := r.Add("guard", trap); !errors.Is(err, ErrPolicyExists) {
+		t.Fatalf("Add of other code under a taken name = %v, want ErrPolicyExists", err)
+	}
+	if got, _, err := r.Get("guard"); err != nil || string(got) != string(deny) {
+		t.Fatalf("a refused Add changed the code (%v)", err)
+	}
+	e, old, err := r.Replace("guard", trap)
+	if err != nil || old.SHA256 != first.SHA256 || e.SHA256 == first.SHA256 {
+		t.Fatalf("Replace = %+v, old %+v, %v", e, old, err)
+	}
+	if got, _, err := r.Get("guard"); err != nil || string(got) != string(trap) {
+		t.Errorf("Replace did not change the code (%v)", err)
+	}
+	if _, err := os.Stat(filepath.Join(r.Dir(), "sha256-"+first.SHA256+".wasm")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the replaced module's file is still there: %v", err)
+	}
+	if _, old, err := r.Replace("fresh", deny); err != nil || old.SHA256 != "" {
+		t.Errorf("Replace of a new name = old %+v, %v", old, err)
+	}
+}

@@ -67,6 +67,7 @@ func TestScripts(t *testing.T) {
 var scriptFixtures = map[string]string{
 	"bad-import.wasm": "../../testdata/guests/badimport.wasm",
 	"good.wasm":       "../../wasm/builtin/bearer.wasm",
+	"other.wasm":      "../../wasm/builtin/header.wasm",
 }
 
 func copyFixtures(work string) error {

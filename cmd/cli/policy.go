@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -87,30 +88,53 @@ func shortDigest(d string) string {
 }
 
 func newPolicyAddCmd(f *Factory) *cobra.Command {
-	return &cobra.Command{
-		Use:   "add NAME FILE.wasm",
+	var replace bool
+	cmd := &cobra.Command{
+		Use:   "add NAME FILE.wasm [--replace]",
 		Short: "Validate a custom policy and register it under a name",
 		Long: `Validate a WebAssembly policy (its exports, and imports only from the
-agentsecrets host module or WASI) and store it by content hash under NAME.`,
-		Example: "  agentsecrets policy add hmac-sign ./hmac.wasm\n  agentsecrets call --url https://api.example.com/hook --policy hmac-sign --param key=WEBHOOK_SECRET",
+agentsecrets host module or WASI) and store it by content hash under NAME.
+A name already registered with other code is refused unless --replace is
+given: which code a name runs (and so where the secrets it opens go) changes
+only when asked. Adding the same code again changes nothing.`,
+		Example: "  agentsecrets policy add hmac-sign ./hmac.wasm\n  agentsecrets policy add hmac-sign ./hmac-v2.wasm --replace\n  agentsecrets call --url https://api.example.com/hook --policy hmac-sign --param key=WEBHOOK_SECRET",
 		Args:    exactArgs(2, "NAME and FILE.wasm"),
 		RunE: func(c *cobra.Command, args []string) error {
-			code, err := os.ReadFile(args[1])
+			name, file := args[0], args[1]
+			code, err := os.ReadFile(file)
 			if err != nil {
-				return usageError(c.CommandPath(), "read %q: %v", args[1], err)
+				return usageError(c.CommandPath(), "read %q: %v", file, err)
+			}
+			if !policies.ValidName(name) {
+				return usageError(c.CommandPath(), "invalid policy name %q: lower-case letters, digits, '-' and '_', starting with a letter, and not a built-in's name (agentsecrets policy list)", name)
 			}
 			s, err := f.Store()
 			if err != nil {
 				return err
 			}
-			e, err := f.Registry(s.Home()).Add(args[0], code)
-			if err != nil {
-				return &Error{Code: ExitUsage, Err: err, Msg: err.Error(), Hint: "agentsecrets policy inspect " + args[1]}
+			reg := f.Registry(s.Home())
+			var e, old policies.Entry
+			if replace {
+				e, old, err = reg.Replace(name, code)
+			} else {
+				e, err = reg.Add(name, code)
 			}
-			fmt.Fprintf(f.IO.Out, "Registered policy %q (sha256 %s, %d bytes)\n", e.Name, shortDigest(e.SHA256), e.Size)
+			switch {
+			case errors.Is(err, policies.ErrPolicyExists):
+				return &Error{Code: ExitUsage, Err: err, Msg: err.Error(),
+					Hint: "to run the new code under that name: " + rerunLine(c, args) + " --replace"}
+			case err != nil:
+				return &Error{Code: ExitUsage, Err: err, Msg: err.Error(), Hint: "agentsecrets policy inspect " + shellQuote(file)}
+			case old.SHA256 != "" && old.SHA256 != e.SHA256:
+				fmt.Fprintf(f.IO.Out, "Replaced policy %q (sha256 %s, %d bytes; was %s)\n", e.Name, shortDigest(e.SHA256), e.Size, shortDigest(old.SHA256))
+			default:
+				fmt.Fprintf(f.IO.Out, "Registered policy %q (sha256 %s, %d bytes)\n", e.Name, shortDigest(e.SHA256), e.Size)
+			}
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&replace, "replace", false, "replace the code of a name already registered")
+	return cmd
 }
 
 func newPolicyRemoveCmd(f *Factory) *cobra.Command {
