@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -259,6 +260,10 @@ func TestCallCommand(t *testing.T) {
 				[]string{`"NOPE_KEY"`, "hint:", "secrets set NOPE_KEY"}, nil},
 			{"vault locked", []string{"--url", api.URL + "/", "--bearer", "API_KEY"}, ExitAuth,
 				[]string{"wrong passphrase", "hint: check AGENTSECRETS_PASSPHRASE"}, []string{"AGENTSECRETS_PASSPHRASE=not-the-passphrase"}},
+			{"unknown policy", []string{"--url", api.URL + "/", "--policy", "no-such-policy"}, ExitNotFound,
+				[]string{`"no-such-policy"`, "hint: agentsecrets policy list"}, nil},
+			{"upstream down", []string{"--url", "http://127.0.0.1:" + strconv.Itoa(freePort(t)) + "/", "--bearer", "API_KEY"}, ExitError,
+				[]string{"connection refused", "hint: check the URL"}, nil},
 			{"body not JSON", []string{"--url", api.URL + "/", "-X", "POST", "--body", "{bad", "--body-field", "a=API_KEY"}, ExitUsage,
 				[]string{"the request body is not valid JSON", "hint:"}, nil},
 			{"body a JSON array", []string{"--url", api.URL + "/", "-X", "POST", "--body", "[1,2]", "--body-field", "a=API_KEY"}, ExitUsage,

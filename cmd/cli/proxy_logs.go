@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -64,9 +65,15 @@ problems, when a row was edited, deleted or reordered.`,
 	return cmd
 }
 
+// auditSources are the front ends that write audit entries.
+var auditSources = []string{audit.SourceCall, audit.SourceProxy, audit.SourceMCP, audit.SourceEnv, audit.SourceExec}
+
 func runProxyLogs(ctx context.Context, f *Factory, o *proxyLogsOptions) error {
 	if o.Last < 0 {
 		return usageError("agentsecrets proxy logs", "--last %d must not be negative", o.Last)
+	}
+	if o.Source != "" && !slices.Contains(auditSources, o.Source) {
+		return usageError("agentsecrets proxy logs", "--source %q: want one of %s", o.Source, strings.Join(auditSources, ", "))
 	}
 	sink, err := f.Audit()
 	if err != nil {

@@ -111,9 +111,12 @@ func Run(args []string, streams *IOStreams, getenv func(string) string) int {
 	root := newRootCmd(f)
 	root.SetArgs(args)
 	defer f.CloseAudit()
-	err := root.Execute()
+	cmd, err := root.ExecuteC()
 	if err == nil {
 		return ExitOK
+	}
+	if isCobraUsage(err) && cmd != nil { // e.g. a required flag missing
+		err = usageError(cmd.CommandPath(), "%v", err)
 	}
 	var silent *silentError
 	if !errors.As(err, &silent) {

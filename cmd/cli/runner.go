@@ -84,6 +84,12 @@ func callError(err error) error {
 			Hint: "the policy refused the request; agentsecrets policy inspect NAME shows what it does"}
 	case errors.Is(err, runner.ErrBadRequest):
 		return &Error{Code: ExitUsage, Err: err, Msg: err.Error(), Hint: "agentsecrets call --help"}
+	case errors.Is(err, policies.ErrPolicyNotFound):
+		return &Error{Code: ExitNotFound, Err: err, Msg: err.Error(), Hint: "agentsecrets policy list shows the built-in and registered policies"}
+	case errors.Is(err, runner.ErrTimeout):
+		return &Error{Code: ExitError, Err: err, Msg: err.Error(), Hint: "the server did not answer in time; retry, or give it longer with --timeout"}
+	case errors.Is(err, runner.ErrUpstream):
+		return &Error{Code: ExitError, Err: err, Msg: err.Error(), Hint: "check the URL and that the server is up and speaks HTTP/1.1"}
 	}
 	return err
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -350,6 +351,9 @@ func newSecretsDeleteCmd(f *Factory) *cobra.Command {
 		Args:    exactArgs(1, "a KEY"),
 		RunE: func(c *cobra.Command, args []string) error {
 			s, ctx, err := f.storedSecret(args[0])
+			if errors.Is(err, vault.ErrNotFound) { // nothing to delete: not a reason to set it
+				return &Error{Code: ExitNotFound, Err: err, Msg: err.Error(), Hint: "agentsecrets secrets list shows the keys of this environment"}
+			}
 			if err != nil {
 				return err
 			}

@@ -172,7 +172,11 @@ flag to skip this: without a terminal the command fails and nothing changes.`,
 // confirmAllowlist shows the change on the controlling terminal and wants
 // the domains typed back, or "yes".
 func (f *Factory) confirmAllowlist(ws, verb, prep string, domains []string) error {
-	cmdLine := "agentsecrets workspace allowlist " + verb + " " + strings.Join(domains, " ")
+	quoted := make([]string, len(domains))
+	for i, d := range domains {
+		quoted[i] = shellQuote(d) // a wildcard must reach the command, not the shell's globbing
+	}
+	cmdLine := "agentsecrets workspace allowlist " + verb + " " + strings.Join(quoted, " ")
 	tty, err := f.IO.TTY()
 	if err != nil {
 		return newError(ExitAuth, "ask the user to run this in their terminal: "+cmdLine,
