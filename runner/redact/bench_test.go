@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -182,5 +183,25 @@ func BenchmarkNewSet1(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		redact.NewSet(secrets...)
+	}
+}
+
+// BenchmarkHeaders redacts the headers of a typical response, names
+// included.
+func BenchmarkHeaders(b *testing.B) {
+	set := redact.NewSet(benchSecrets(20)...)
+	h := http.Header{
+		"Content-Type":                {"application/json; charset=utf-8"},
+		"Date":                        {"Mon, 02 Jan 2006 15:04:05 GMT"},
+		"Cache-Control":               {"no-store, max-age=0"},
+		"Request-Id":                  {"req_0123456789abcdef"},
+		"Strict-Transport-Security":   {"max-age=63072000; includeSubDomains; preload"},
+		"X-Ratelimit-Remaining":       {"99"},
+		"Access-Control-Allow-Origin": {"*"},
+		"Vary":                        {"Accept-Encoding"},
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		set.Headers(h)
 	}
 }

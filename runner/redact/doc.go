@@ -14,15 +14,31 @@
 //     in an encoded blob is caught too — for instance the password inside a
 //     Basic-auth header, base64("user:" + secret); fragments shorter than 6
 //     characters are not used;
-//   - hex, lower and upper case;
-//   - URL escapes: url.QueryEscape and url.PathEscape, with upper- and
-//     lower-case %XX digits;
+//   - standard base64 of the secret alone, wrapped at 76 columns (MIME: GNU
+//     base64, Python base64.encodebytes) and at 64 (PEM: openssl base64),
+//     with LF or CRLF line ends, for secrets long enough to wrap;
+//   - hex, lower and upper case, and lower case wrapped at 60 columns as
+//     xxd -p writes it;
+//   - URL escapes: the character sets of url.QueryEscape, url.PathEscape
+//     and URL.EscapedPath, RFC 3986 (Python quote(s, safe=""), curl, PHP
+//     rawurlencode), Python quote(s) (which keeps '/'), JavaScript
+//     encodeURIComponent and encodeURI, form encoding (URLSearchParams,
+//     Java URLEncoder) and PHP urlencode; each with a space as %20 or '+'
+//     and with upper- and lower-case %XX digits. A secret with nothing to
+//     escape adds no URL form, one made of letters, digits and "+/=" adds
+//     six;
 //   - JSON string escapes: encoding/json with and without HTML escaping
 //     (\u003c for <), with non-ASCII characters as \uXXXX (lower and upper
 //     hex digits), and with '/' escaped as \/;
 //   - partial echoes: any run of PartialRun (16) or more consecutive bytes of
-//     the raw value or of its JSON escapes. Secrets shorter than that are
-//     matched as whole values only.
+//     the raw value, of its JSON escapes, of its base64 characters at each
+//     offset (standard and URL-safe) or of its hex (either case). These
+//     catch encodings wrapped at any column or starting mid-line: every
+//     line holding 16 or more characters of the secret's encoding is
+//     removed, a shorter piece at a line end may remain. The encoded forms
+//     are already whole forms, so this adds no pattern. Secrets shorter
+//     than PartialRun are matched as whole values only; in header names
+//     runs of the raw and JSON forms count, encoded forms only whole.
 //
 // Overlapping or adjacent occurrences are merged and replaced once, so an
 // echoed stretch of a secret becomes a single Replacement. Results do not

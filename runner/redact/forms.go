@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -14,7 +13,8 @@ import (
 
 // PartialRun is the length of the shortest echo of a secret that is
 // removed: any run of PartialRun or more consecutive bytes of a secret
-// (raw or JSON-escaped) counts as an echo of it.
+// (raw or JSON-escaped) or of its base64 or hex encoding counts as an echo
+// of it.
 const PartialRun = 16
 
 // minAlignedLen is the shortest base64 fragment kept for a secret embedded
@@ -24,11 +24,13 @@ const minAlignedLen = 6
 
 // Forms returns every whole-value form of secret that a Set built from it
 // removes: the raw bytes, base64 (standard and URL-safe, padded and not,
-// and the fragments that appear when the secret sits at any byte offset of
-// a longer base64 stream, as in a Basic-auth header), hex in both cases,
-// URL escapes and JSON string escapes. Partial echoes (runs of PartialRun
-// or more bytes of the raw or JSON-escaped value) are matched in addition
-// and are not listed. The result has no duplicates.
+// the fragments that appear when the secret sits at any byte offset of a
+// longer base64 stream, as in a Basic-auth header, and the standard
+// encoding wrapped at 76 and 64 columns with LF or CRLF line ends), hex in
+// both cases and wrapped as xxd -p writes it, URL escapes and JSON string
+// escapes. Partial echoes (runs of PartialRun or more bytes of the raw or
+// JSON-escaped value, of its base64 fragments or of its hex) are matched in
+// addition and are not listed. The result has no duplicates.
 func Forms(secret []byte) [][]byte {
 	if len(secret) == 0 {
 		return nil
@@ -52,8 +54,11 @@ func Forms(secret []byte) [][]byte {
 	h := hex.EncodeToString(secret)
 	add([]byte(h))
 	add([]byte(strings.ToUpper(h)))
+	if len(h) > hexWrapWidth {
+		add([]byte(wrapLines(h, hexWrapWidth, "\n")))
+	}
 	for _, f := range urlForms(secret) {
-		add([]byte(f))
+		add(f)
 	}
 	for _, f := range jsonForms(secret) {
 		add([]byte(f))
@@ -76,16 +81,62 @@ func partialForms(secret []byte) [][]byte {
 	return out
 }
 
+// encodedPartialForms returns the encoded forms of secret whose runs of
+// PartialRun or more bytes are echoes too: its base64 fragments at each
+// offset and its hex. They catch the lines of an encoding wrapped at any
+// column and starting anywhere (base64 of "user:" + secret wrapped at 76,
+// xxd -p of a file holding the secret), whose whole-value forms are too
+// many to list. They are whole-value forms as well, so they add no gram to
+// the index.
+func encodedPartialForms(secret []byte) [][]byte {
+	if len(secret) < PartialRun {
+		return nil
+	}
+	var out [][]byte
+	for _, f := range alignedBase64Forms(secret) {
+		if len(f) >= PartialRun {
+			out = append(out, f)
+		}
+	}
+	h := hex.EncodeToString(secret)
+	return append(out, []byte(h), []byte(strings.ToUpper(h)))
+}
+
 var base64Encodings = []*base64.Encoding{
 	base64.StdEncoding, base64.RawStdEncoding,
 	base64.URLEncoding, base64.RawURLEncoding,
 }
+
+// wrapWidths are the line lengths base64 is commonly wrapped at: 76 for
+// MIME (GNU base64, Python base64.encodebytes), 64 for PEM (openssl).
+var wrapWidths = []int{76, 64}
+
+// hexWrapWidth is the line length of xxd -p.
+const hexWrapWidth = 60
 
 func base64Forms(v []byte) [][]byte {
 	var out [][]byte
 	for _, enc := range base64Encodings {
 		out = append(out, []byte(enc.EncodeToString(v)))
 	}
+	out = append(out, alignedBase64Forms(v)...)
+	// The value encoded alone and wrapped, as base64 and openssl write it.
+	std := base64.StdEncoding.EncodeToString(v)
+	for _, width := range wrapWidths {
+		for _, eol := range []string{"\n", "\r\n"} {
+			if len(std) > width {
+				out = append(out, []byte(wrapLines(std, width, eol)))
+			}
+		}
+	}
+	return out
+}
+
+// alignedBase64Forms returns the fragments of the base64 encodings of v
+// (standard and URL-safe) that appear whatever byte offset v sits at in a
+// longer base64 stream, one per offset modulo 3.
+func alignedBase64Forms(v []byte) [][]byte {
+	var out [][]byte
 	for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
 		for lead := 0; lead < 3; lead++ {
 			if f := alignedBase64(enc, v, lead); len(f) >= minAlignedLen {
@@ -94,6 +145,19 @@ func base64Forms(v []byte) [][]byte {
 		}
 	}
 	return out
+}
+
+// wrapLines splits s into lines of width bytes (the last may be shorter)
+// joined by eol, with no eol after the last line.
+func wrapLines(s string, width int, eol string) string {
+	var b strings.Builder
+	for len(s) > width {
+		b.WriteString(s[:width])
+		b.WriteString(eol)
+		s = s[width:]
+	}
+	b.WriteString(s)
+	return b.String()
 }
 
 // alignedBase64 returns the characters of the base64 encoding of v, placed
@@ -111,15 +175,84 @@ func alignedBase64(enc *base64.Encoding, v []byte, lead int) []byte {
 	return []byte(e[lo:hi])
 }
 
-func urlForms(v []byte) []string {
-	q := url.QueryEscape(string(v))
-	p := url.PathEscape(string(v))
-	return []string{q, p, lowerPercent(q), lowerPercent(p)}
+// urlEscapers lists, for each common URL escaper, the characters it leaves
+// unescaped besides ASCII letters and digits. Every other byte is written
+// as %XX; a space as %20 or, in the form-encoding style, as '+'.
+var urlEscapers = []string{
+	// RFC 3986 unreserved only: Python quote(s, safe="") and quote_plus,
+	// curl, PHP rawurlencode, Go url.QueryEscape (space as '+').
+	"-._~",
+	// Python urllib.parse.quote(s) (safe="/").
+	"-._~/",
+	// JavaScript encodeURIComponent.
+	"-._~!*'()",
+	// JavaScript encodeURI.
+	"-._~!*'();,/?:@&=+$#",
+	// Go url.PathEscape.
+	"-._~$&+:=@",
+	// Go url.URL.EscapedPath.
+	"-._~$&+,/:;=@",
+	// WHATWG application/x-www-form-urlencoded, Java URLEncoder, Ruby
+	// URI.encode_www_form_component.
+	"-._*",
+	// PHP urlencode ('~' escaped too).
+	"-._",
+	// Python 2 urllib.quote(s) (safe="/", '~' escaped).
+	"-._/",
 }
 
-// lowerPercent rewrites every %XX escape of s with lowercase hex digits.
-func lowerPercent(s string) string {
-	b := []byte(s)
+// urlForms returns v escaped by every escaper of urlEscapers, with the
+// space written both ways and the %XX digits in upper and lower case. It
+// skips escapes equal to v (nothing to escape) and repeats of the previous
+// one; Forms removes the other duplicates, so a value with nothing to
+// escape adds no form.
+func urlForms(v []byte) [][]byte {
+	var out [][]byte
+	add := func(f []byte) {
+		if !bytes.Equal(f, v) && (len(out) == 0 || !bytes.Equal(f, out[len(out)-1])) {
+			out = append(out, f)
+		}
+	}
+	hasSpace := bytes.IndexByte(v, ' ') >= 0
+	for _, keep := range urlEscapers {
+		for _, plus := range []bool{true, false} {
+			if plus && !hasSpace {
+				continue // same as without
+			}
+			f := percentEscape(v, keep, plus)
+			if bytes.Equal(f, v) {
+				continue
+			}
+			add(f)
+			add(lowerPercent(f))
+		}
+	}
+	return out
+}
+
+// percentEscape writes v with every byte other than ASCII letters, digits
+// and the bytes of keep as %XX (upper-case digits); a space becomes '+'
+// when plus is set.
+func percentEscape(v []byte, keep string, plus bool) []byte {
+	const upperHex = "0123456789ABCDEF"
+	b := make([]byte, 0, 3*len(v))
+	for _, c := range v {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			c < utf8.RuneSelf && strings.IndexByte(keep, c) >= 0:
+			b = append(b, c)
+		case c == ' ' && plus:
+			b = append(b, '+')
+		default:
+			b = append(b, '%', upperHex[c>>4], upperHex[c&15])
+		}
+	}
+	return b
+}
+
+// lowerPercent returns s with every %XX escape in lowercase hex digits.
+func lowerPercent(s []byte) []byte {
+	b := bytes.Clone(s)
 	for i := 0; i+2 < len(b); i++ {
 		if b[i] == '%' {
 			b[i+1] = lowerHex(b[i+1])
@@ -127,7 +260,7 @@ func lowerPercent(s string) string {
 			i += 2
 		}
 	}
-	return string(b)
+	return b
 }
 
 func lowerHex(c byte) byte {

@@ -3,6 +3,7 @@ package redact_test
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/hex"
 	"math/rand/v2"
 	"testing"
 
@@ -15,6 +16,8 @@ func addSeeds(f *testing.F) {
 	f.Add([]byte("aaaaaaaaaaaaaaaaaaaaaaaaa"), bytes.Repeat([]byte("a"), 100), uint64(3))
 	f.Add([]byte("ab"), []byte("abababab"), uint64(4))
 	f.Add([]byte("p@ss:w0rd/é+="), []byte(`{"a":"b"}`), uint64(5))
+	f.Add([]byte(punctKey), []byte("GET /x?k=1 HTTP/1.1\r\n"), uint64(6))
+	f.Add([]byte(longKey), []byte("$ base64 key.txt\n"), uint64(7))
 }
 
 // insertForms returns text with forms of secret inserted at random places,
@@ -24,6 +27,9 @@ func insertForms(rng *rand.Rand, secret string, text []byte) []byte {
 	extra := []string{
 		"Basic " + base64.StdEncoding.EncodeToString([]byte("user:"+secret)),
 		base64.StdEncoding.EncodeToString(append([]byte("xy"), secret...)),
+		// Wrapped, starting mid-line: caught by partial runs.
+		wrap(base64.StdEncoding.EncodeToString([]byte("user:"+secret+"\n")), 76, "\n") + "\n",
+		wrap(hex.EncodeToString([]byte("K="+secret)), 60, "\n") + "\n",
 	}
 	var out []byte
 	for range 1 + rng.IntN(6) {

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode"
 	"unicode/utf16"
 
 	"github.com/The-17/agentsecrets/runner/redact"
@@ -57,6 +58,37 @@ func expectedForms(secret string) []namedForm {
 	add("path escape", p)
 	add("query escape lower", lowerEscapes(q))
 	add("path escape lower", lowerEscapes(p))
+	for _, e := range urlEncoders {
+		add(e.name, e.encode(secret))
+		add(e.name+" lower", lowerEscapes(e.encode(secret)))
+	}
+	std := base64.StdEncoding.EncodeToString([]byte(secret))
+	for _, width := range []int{76, 64} {
+		if len(std) > width {
+			add(fmt.Sprintf("base64 wrapped at %d", width), wrap(std, width, "\n"))
+			add(fmt.Sprintf("base64 wrapped at %d crlf", width), wrap(std, width, "\r\n"))
+		}
+	}
+	if h := hex.EncodeToString([]byte(secret)); len(h) > 60 {
+		add("xxd -p", wrap(h, 60, "\n"))
+	}
+	if len(secret) >= 16 {
+		// Runs of 16 characters of the base64 fragments and of the hex.
+		var encoded []string
+		for lead := range 3 {
+			for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
+				e := enc.EncodeToString(append(make([]byte, lead), secret...))
+				encoded = append(encoded, e[(8*lead+5)/6:8*(lead+len(secret))/6])
+			}
+		}
+		h := hex.EncodeToString([]byte(secret))
+		encoded = append(encoded, h, strings.ToUpper(h))
+		for _, e := range encoded {
+			for i := 0; i+16 <= len(e); i++ {
+				add(fmt.Sprintf("16-byte window at %d of encoded form %.8q", i, e), e[i:i+16])
+			}
+		}
+	}
 	jHTML, jPlain := jsonBody(secret, true), jsonBody(secret, false)
 	add("json", jHTML)
 	add("json no html", jPlain)
@@ -78,6 +110,58 @@ func formKind(base, secret string) string {
 }
 
 var escapeRE = regexp.MustCompile(`%[0-9A-F]{2}`)
+
+// urlEncoder is a URL escaper of another language, as its documentation
+// defines it.
+type urlEncoder struct {
+	name   string
+	encode func(string) string
+}
+
+var urlEncoders = []urlEncoder{
+	// urllib.parse.quote(s): letters, digits, "_.-~" and safe="/" kept.
+	{"python quote", func(s string) string { return percentExcept(s, "_.-~/", false) }},
+	{"python quote safe empty", func(s string) string { return percentExcept(s, "_.-~", false) }},
+	{"python quote_plus", func(s string) string { return percentExcept(s, "_.-~", true) }},
+	// ECMAScript: encodeURIComponent keeps the uriUnreserved set,
+	// encodeURI also uriReserved and '#'.
+	{"js encodeURIComponent", func(s string) string { return percentExcept(s, "-_.!~*'()", false) }},
+	{"js encodeURI", func(s string) string { return percentExcept(s, "-_.!~*'();/?:@&=+$,#", false) }},
+	// RFC 3986 section 2.3: unreserved characters only.
+	{"rfc 3986", func(s string) string { return percentExcept(s, "-._~", false) }},
+	// WHATWG URLSearchParams, Java URLEncoder.
+	{"form urlencoded", func(s string) string { return percentExcept(s, "*-._", true) }},
+	// PHP urlencode: '~' escaped too.
+	{"php urlencode", func(s string) string { return percentExcept(s, "-_.", true) }},
+}
+
+// percentExcept writes s with every byte but ASCII letters, digits and
+// the bytes of keep as %XX, and a space as '+' when plus is set.
+func percentExcept(s, keep string, plus bool) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c < 0x80 && (unicode.IsLetter(rune(c)) || unicode.IsDigit(rune(c)) || strings.IndexByte(keep, c) >= 0):
+			b.WriteByte(c)
+		case c == ' ' && plus:
+			b.WriteByte('+')
+		default:
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// wrap cuts s into lines of width characters joined by eol.
+func wrap(s string, width int, eol string) string {
+	var lines []string
+	for len(s) > width {
+		lines = append(lines, s[:width])
+		s = s[width:]
+	}
+	return strings.Join(append(lines, s), eol)
+}
 
 func lowerEscapes(s string) string {
 	return escapeRE.ReplaceAllStringFunc(s, strings.ToLower)

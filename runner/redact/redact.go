@@ -74,21 +74,19 @@ func appendLower(b []byte, name string) []byte {
 }
 
 // holdsFold reports whether name, compared without letter case, contains a
-// whole form or a run of a partial form.
+// run of nameRun bytes of some form: a whole value, or a partial echo of the
+// raw or JSON-escaped value.
 func (s *Set) holdsFold(name string) bool {
 	var buf [64]byte
 	lower := appendLower(buf[:0], name)
 	for i := range s.forms {
 		f := &s.forms[i]
-		if len(lower) < f.minRun {
+		if len(lower) < f.nameRun {
 			continue
 		}
-		for off := 0; off+f.minRun <= len(f.fold); off++ {
-			if bytes.Contains(lower, f.fold[off:off+f.minRun]) {
+		for off := 0; off+f.nameRun <= len(f.fold); off++ {
+			if bytes.Contains(lower, f.fold[off:off+f.nameRun]) {
 				return true
-			}
-			if f.whole() {
-				break
 			}
 		}
 	}

@@ -58,6 +58,8 @@ func echoCases(t *testing.T) []echoCase {
 		{"query escape", "https://api.example/x?key=" + url.QueryEscape(s) + "&a=b", 1},
 		{"path escape", "https://api.example/keys/" + url.PathEscape(s) + "/x", 1},
 		{"lowercase percent escapes", "key=" + lowerEscapes(url.QueryEscape(s)), 1},
+		{"python quote", "https://api.example/keys/" + percentExcept(s, "_.-~/", false) + "?x=1", 1},
+		{"xxd -p", "$ xxd -p key.txt\n" + wrap(hex.EncodeToString(b), 60, "\n") + "\n$ ", 1},
 		{"json marshal", marshal(true), 1},
 		{"json marshal without html escaping", marshal(false), 1},
 		{"json with non-ascii escaped", `{"key":"` + jsonASCII(jsonBody(s, false)) + `"}`, 1},
@@ -216,7 +218,8 @@ func TestNoFalsePositives(t *testing.T) {
 		"prose":                  prose,
 		"random bytes":           string(random),
 		"ends with secret start": "partial: " + testSecret[:15],
-		"ends with base64 start": "b64: " + base64.StdEncoding.EncodeToString([]byte(testSecret))[:20],
+		"ends with base64 start": "b64: " + base64.StdEncoding.EncodeToString([]byte(testSecret))[:15],
+		"ends with hex start":    "hex: " + hex.EncodeToString([]byte(testSecret))[:15],
 		"15-byte windows":        testSecret[:15] + " " + testSecret[1:16] + " " + testSecret[17:32],
 		"empty":                  "",
 	}

@@ -18,10 +18,15 @@ const hashMul = 0x9E3779B1
 // form is one byte string the set removes. An occurrence is a run of at
 // least minRun consecutive bytes of text; whole-value forms have
 // minRun == len(text), partial forms have minRun == PartialRun.
+//
+// nameRun is the same for header names (compared in fold): the encoded
+// partial forms (base64, hex) count in names only as whole values, which
+// keeps the per-name check as cheap as it was before they were added.
 type form struct {
-	text   []byte
-	fold   []byte // text in lower case, for header names
-	minRun int
+	text    []byte
+	fold    []byte // text in lower case, for header names
+	minRun  int
+	nameRun int
 }
 
 func (f *form) whole() bool { return f.minRun == len(f.text) }
@@ -53,20 +58,25 @@ type Set struct {
 func NewSet(secrets ...[]byte) *Set {
 	s := &Set{}
 	index := map[string]int{}
-	add := func(text []byte, minRun int) {
+	add := func(text []byte, minRun, nameRun int) {
 		if i, ok := index[string(text)]; ok {
-			s.forms[i].minRun = min(s.forms[i].minRun, minRun)
+			f := &s.forms[i]
+			f.minRun = min(f.minRun, minRun)
+			f.nameRun = min(f.nameRun, nameRun)
 			return
 		}
 		index[string(text)] = len(s.forms)
-		s.forms = append(s.forms, form{text: append([]byte(nil), text...), fold: bytes.ToLower(text), minRun: minRun})
+		s.forms = append(s.forms, form{text: append([]byte(nil), text...), fold: bytes.ToLower(text), minRun: minRun, nameRun: nameRun})
 	}
 	for _, v := range secrets {
 		for _, f := range Forms(v) {
-			add(f, len(f))
+			add(f, len(f), len(f))
 		}
 		for _, f := range partialForms(v) {
-			add(f, PartialRun)
+			add(f, PartialRun, PartialRun)
+		}
+		for _, f := range encodedPartialForms(v) {
+			add(f, PartialRun, len(f))
 		}
 	}
 	if len(s.forms) > 0 {

@@ -1,0 +1,238 @@
+package redact_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	mathrand "math/rand/v2"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/The-17/agentsecrets/runner/redact"
+)
+
+// Secrets of the encoder tests. The expected echoes below are literal
+// outputs of the tools named (python3 urllib.parse, node, GNU base64,
+// openssl base64, xxd -p), not computed by the package's code.
+const (
+	b64Key   = "Tk9+x/Qz=Ab+Cd/Ef"
+	punctKey = `sk_live_Abc+Def/Ghi=Jkl"Mno<Pq>r&s  t!u*v(w)x~y$z:@;,?#[]%`
+	// Lengths 84, 63 and 50: wrapped at 76 and at 64 columns, the last two
+	// leaving a final line shorter than a partial run.
+	longKey  = "sk_live_51Hx9+Qw/ErTy=Ui0pAsDfGhJkLzXcVbNm1234567890abcdefghijklmnopqrstuvwxyzABCDEF"
+	key63    = "AKIAxxxxxxx+y/zzzz=0123456789abcdefghijklmnopqrstuvwxyzABCDEFGH"
+	pemKey50 = "ghp_R2d2+C3p0/Bb8=0123456789abcdefghijKLMNOPQRSTUV"
+)
+
+// encoderCase is a body holding one echo of secret as some tool writes it.
+type encoderCase struct {
+	name   string
+	secret string
+	body   string
+	count  int // replacements expected; -1 when not determinable
+}
+
+// crlf rewrites the line ends of s as CRLF.
+func crlf(s string) string { return strings.ReplaceAll(s, "\n", "\r\n") }
+
+func urlEncoderCases() []encoderCase {
+	get := func(v string) string { return "GET /v1/charges?key=" + v + "&limit=10 HTTP/1.1\r\n" }
+	return []encoderCase{
+		// python3 -c 'from urllib.parse import quote; print(quote(s))'
+		{"python quote", b64Key, get("Tk9%2Bx/Qz%3DAb%2BCd/Ef"), 1},
+		{"python quote lower hex", b64Key, get("Tk9%2bx/Qz%3dAb%2bCd/Ef"), 1},
+		{"python quote safe empty lower hex", b64Key, get("Tk9%2bx%2fQz%3dAb%2bCd%2fEf"), 1},
+		{"python quote punctuation", punctKey, get("sk_live_Abc%2BDef/Ghi%3DJkl%22Mno%3CPq%3Er%26s%20%20t%21u%2Av%28w%29x~y%24z%3A%40%3B%2C%3F%23%5B%5D%25"), 1},
+		{"python quote safe empty", punctKey, get("sk_live_Abc%2BDef%2FGhi%3DJkl%22Mno%3CPq%3Er%26s%20%20t%21u%2Av%28w%29x~y%24z%3A%40%3B%2C%3F%23%5B%5D%25"), 1},
+		{"python quote_plus", punctKey, get("sk_live_Abc%2BDef%2FGhi%3DJkl%22Mno%3CPq%3Er%26s++t%21u%2Av%28w%29x~y%24z%3A%40%3B%2C%3F%23%5B%5D%25"), 1},
+		// node -e 'console.log(encodeURIComponent(s))'
+		{"js encodeURIComponent", punctKey, get("sk_live_Abc%2BDef%2FGhi%3DJkl%22Mno%3CPq%3Er%26s%20%20t!u*v(w)x~y%24z%3A%40%3B%2C%3F%23%5B%5D%25"), 1},
+		{"js encodeURIComponent lower hex", punctKey, get("sk_live_Abc%2bDef%2fGhi%3dJkl%22Mno%3cPq%3er%26s%20%20t!u*v(w)x~y%24z%3a%40%3b%2c%3f%23%5b%5d%25"), 1},
+		{"js encodeURI", punctKey, "Location: https://cb.example/sk_live_Abc+Def/Ghi=Jkl%22Mno%3CPq%3Er&s%20%20t!u*v(w)x~y$z:@;,?#%5B%5D%25\r\n", 1},
+		{"js URLSearchParams", punctKey, "k=sk_live_Abc%2BDef%2FGhi%3DJkl%22Mno%3CPq%3Er%26s++t%21u*v%28w%29x%7Ey%24z%3A%40%3B%2C%3F%23%5B%5D%25&n=1", 1},
+		{"php urlencode", punctKey, "k=sk_live_Abc%2BDef%2FGhi%3DJkl%22Mno%3CPq%3Er%26s++t%21u%2Av%28w%29x%7Ey%24z%3A%40%3B%2C%3F%23%5B%5D%25&n=1", 1},
+		{"rfc 3986 in json", punctKey, `{"next":"https://api.example/x?k=sk_live_Abc%2BDef%2FGhi%3DJkl%22Mno%3CPq%3Er%26s%20%20t%21u%2Av%28w%29x~y%24z%3A%40%3B%2C%3F%23%5B%5D%25"}`, 1},
+	}
+}
+
+func wrappedCases() []encoderCase {
+	// printf %s "$SECRET" | base64 (python3 base64.encodebytes is the same)
+	mime84 := "c2tfbGl2ZV81MUh4OStRdy9FclR5PVVpMHBBc0RmR2hKa0x6WGNWYk5tMTIzNDU2Nzg5MGFiY2Rl\nZmdoaWprbG1ub3BxcnN0dXZ3eHl6QUJDREVG\n"
+	mime63 := "QUtJQXh4eHh4eHgreS96enp6PTAxMjM0NTY3ODlhYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ekFC\nQ0RFRkdI\n"
+	// printf %s "$SECRET" | openssl base64
+	pem84 := "c2tfbGl2ZV81MUh4OStRdy9FclR5PVVpMHBBc0RmR2hKa0x6WGNWYk5tMTIzNDU2\nNzg5MGFiY2RlZmdoaWprbG1ub3BxcnN0dXZ3eHl6QUJDREVG\n"
+	pem63 := "QUtJQXh4eHh4eHgreS96enp6PTAxMjM0NTY3ODlhYmNkZWZnaGlqa2xtbm9wcXJz\ndHV2d3h5ekFCQ0RFRkdI\n"
+	pem50 := "Z2hwX1IyZDIrQzNwMC9CYjg9MDEyMzQ1Njc4OWFiY2RlZmdoaWpLTE1OT1BRUlNU\nVVY=\n"
+	// printf %s "$SECRET" | xxd -p
+	xxd84 := "736b5f6c6976655f35314878392b51772f457254793d5569307041734466\n47684a6b4c7a586356624e6d313233343536373839306162636465666768\n696a6b6c6d6e6f707172737475767778797a414243444546\n"
+	xxd63 := "414b4941787878787878782b792f7a7a7a7a3d3031323334353637383961\n62636465666768696a6b6c6d6e6f707172737475767778797a4142434445\n464748\n"
+	shell := func(cmd, out string) string { return "$ " + cmd + "\n" + out + "$ echo done\n" }
+	pem := func(out string) string { return "-----BEGIN API KEY-----\n" + out + "-----END API KEY-----\n" }
+	mimePart := func(out string) string {
+		return crlf("Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\n" + out + "--boundary--\n")
+	}
+	embedded := func(prefix, secret string, width int, eol string) string {
+		e := base64.StdEncoding.EncodeToString([]byte(prefix + secret + "\n# end of file\n"))
+		return "data:\n" + wrap(e, width, eol) + eol
+	}
+	xxdEmbedded := func(prefix, secret string) string {
+		return wrap(hex.EncodeToString([]byte(prefix+secret+"\nOTHER=1\n")), 60, "\n") + "\n"
+	}
+	return []encoderCase{
+		{"gnu base64 84 bytes", longKey, shell(`printf %s "$KEY" | base64`, mime84), 1},
+		{"gnu base64 63 bytes, short last line", key63, shell(`printf %s "$KEY" | base64`, mime63), 1},
+		{"mime crlf 84 bytes", longKey, mimePart(mime84), 1},
+		{"mime crlf 63 bytes", key63, mimePart(mime63), 1},
+		{"openssl base64 84 bytes", longKey, shell(`printf %s "$KEY" | openssl base64`, pem84), 1},
+		{"pem 63 bytes", key63, pem(pem63), 1},
+		{"pem 50 bytes, wraps at 64 only", pemKey50, pem(pem50), 1},
+		{"pem crlf 50 bytes", pemKey50, crlf(pem(pem50)), 1},
+		{"pem crlf 84 bytes", longKey, crlf(pem(pem84)), 1},
+		{"xxd -p 84 bytes", longKey, shell(`printf %s "$KEY" | xxd -p`, xxd84), 1},
+		{"xxd -p 63 bytes, short last line", key63, shell(`printf %s "$KEY" | xxd -p`, xxd63), 1},
+		// Not at a line start: the partial-run safety net catches every
+		// run of 16 or more characters of the encoding.
+		{"base64 of user:secret wrapped at 76", longKey, embedded("user:", longKey, 76, "\n"), -1},
+		{"base64 of an env file wrapped at 64 crlf", key63, embedded("API_KEY=", key63, 64, "\r\n"), -1},
+		{"base64 of a file wrapped at 76, secret across a line end", testSecret, embedded(strings.Repeat("# padding line\n", 3)+"KEY=", testSecret, 76, "\n"), -1},
+		{"xxd -p of an env file", longKey, xxdEmbedded("API_KEY=", longKey), -1},
+		{"xxd -p of an env file, secret across a line end", testSecret, xxdEmbedded("K=", testSecret), -1},
+	}
+}
+
+// TestRedactOtherEncoders checks echoes written by URL escapers of other
+// languages and by line-wrapping base64 and hex encoders, whole and split
+// at every boundary, byte by byte and in random chunks.
+func TestRedactOtherEncoders(t *testing.T) {
+	rng := mathrand.New(mathrand.NewPCG(21, 22))
+	for _, tc := range append(urlEncoderCases(), wrappedCases()...) {
+		t.Run(tc.name, func(t *testing.T) {
+			if len(leaks([]byte(tc.body), tc.secret)) == 0 {
+				t.Fatalf("case does not echo the secret")
+			}
+			set := redact.NewSet([]byte(tc.secret), []byte("second-secret-for-the-set"))
+			body := []byte(tc.body)
+			want, wantN := set.Redact(body)
+			if got := leaks(want, tc.secret); len(got) > 0 {
+				t.Fatalf("leaked %v in %q", got, want)
+			}
+			if tc.count >= 0 && wantN != tc.count {
+				t.Errorf("count = %d, want %d (output %q)", wantN, tc.count, want)
+			}
+			if strings.Count(string(want), redact.Replacement) != wantN {
+				t.Errorf("count %d does not match the replacements in %q", wantN, want)
+			}
+			check := func(how string, out []byte, n int, err error) {
+				t.Helper()
+				if err != nil {
+					t.Fatalf("%s: %v", how, err)
+				}
+				if !bytes.Equal(out, want) || n != wantN {
+					t.Fatalf("%s: got %q (%d), want %q (%d)", how, out, n, want, wantN)
+				}
+			}
+			for cut := 1; cut < len(body); cut++ {
+				sizes := []int{cut, len(body)}
+				out, n, err := viaReader(set, body, sizes)
+				check("reader split at "+strconv.Itoa(cut), out, n, err)
+				out, n, err = viaWriter(set, body, sizes)
+				check("writer split at "+strconv.Itoa(cut), out, n, err)
+			}
+			out, n, err := viaReader(set, body, []int{1})
+			check("reader byte by byte", out, n, err)
+			out, n, err = viaWriter(set, body, []int{1})
+			check("writer byte by byte", out, n, err)
+			for range 10 {
+				sizes := randomSizes(rng, 10, 40)
+				out, n, err := viaReader(set, body, sizes)
+				check("reader random chunks", out, n, err)
+				out, n, err = viaWriter(set, body, sizes)
+				check("writer random chunks", out, n, err)
+			}
+		})
+	}
+}
+
+// TestWrappedWholeValue: a wrapped encoding starting at a line start is one
+// replacement covering every line, the short last one included.
+func TestWrappedWholeValue(t *testing.T) {
+	set := redact.NewSet([]byte(key63))
+	body := "$ printf %s \"$KEY\" | base64\n" +
+		"QUtJQXh4eHh4eHgreS96enp6PTAxMjM0NTY3ODlhYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ekFC\nQ0RFRkdI\n$ "
+	out, n := set.RedactString(body)
+	if want := "$ printf %s \"$KEY\" | base64\n" + redact.Replacement + "\n$ "; out != want || n != 1 {
+		t.Fatalf("got %q, %d; want %q, 1", out, n, want)
+	}
+}
+
+// TestURLFormsDeduplicated: a secret with nothing to escape adds no URL
+// form, and one with the base64 alphabet's specials adds few.
+func TestURLFormsDeduplicated(t *testing.T) {
+	plain := redact.Forms([]byte("abcdefghijklmnopqrstuvwxyz_-.0123"))
+	for _, f := range plain {
+		if bytes.Contains(f, []byte("%")) {
+			t.Errorf("plain secret has form %q", f)
+		}
+	}
+	var escaped int
+	for _, f := range redact.Forms([]byte(b64Key)) {
+		if bytes.Contains(f, []byte("%")) {
+			escaped++
+		}
+	}
+	// '/' kept or escaped, '+' and '=' kept or escaped, in two hex cases.
+	if escaped != 6 {
+		t.Errorf("%d URL forms of %q, want 6", escaped, b64Key)
+	}
+}
+
+// TestEncodedTextNotRedacted: ordinary wrapped base64, PEM, hex dumps and
+// URL-escaped text, and text ending with the start of an encoded secret,
+// pass unchanged whole and in chunks.
+func TestEncodedTextNotRedacted(t *testing.T) {
+	secrets := []string{b64Key, punctKey, longKey, key63, pemKey50, testSecret}
+	var raw [][]byte
+	for _, s := range secrets {
+		raw = append(raw, []byte(s))
+	}
+	set := redact.NewSet(raw...)
+	random := make([]byte, 6000)
+	rand.Read(random)
+	b64 := base64.StdEncoding.EncodeToString(random)
+	h := hex.EncodeToString(random[:3000])
+	bodies := map[string]string{
+		"mime base64":        crlf(wrap(b64, 76, "\n")),
+		"pem certificate":    "-----BEGIN CERTIFICATE-----\n" + wrap(b64, 64, "\n") + "\n-----END CERTIFICATE-----\n",
+		"xxd -p dump":        wrap(h, 60, "\n") + "\n",
+		"url-escaped text":   "GET /search?q=caf%C3%A9+au+lait&redirect=https%3a%2f%2fexample.com%2f%3fa%3db%2bc&k=Tk9%2Bx%2FQz HTTP/1.1\r\n",
+		"base64 line starts": "a\n" + wrap(base64.StdEncoding.EncodeToString([]byte(longKey)), 76, "\n")[:15] + "\n",
+		"xxd line start":     hex.EncodeToString([]byte(key63))[:15] + "\n" + hex.EncodeToString([]byte(key63))[60:75],
+		"escaped prefix":     "k=sk_live_Abc%2BDef%2FG&n=1",
+	}
+	rng := mathrand.New(mathrand.NewPCG(23, 24))
+	for name, body := range bodies {
+		t.Run(name, func(t *testing.T) {
+			for _, s := range secrets {
+				if got := leaks([]byte(body), s); len(got) > 0 {
+					t.Fatalf("fixture holds a form of %q: %v", s, got)
+				}
+			}
+			out, n := set.Redact([]byte(body))
+			if n != 0 || string(out) != body {
+				t.Fatalf("Redact changed the text (%d replacements): %q", n, out)
+			}
+			for _, sizes := range [][]int{{1}, {7, 1, 3}, randomSizes(rng, 16, 500)} {
+				out, n, err := viaReader(set, []byte(body), sizes)
+				if err != nil || n != 0 || string(out) != body {
+					t.Fatalf("reader with chunks %v changed the text (%d replacements, %v)", sizes[:min(3, len(sizes))], n, err)
+				}
+				out, n, err = viaWriter(set, []byte(body), sizes)
+				if err != nil || n != 0 || string(out) != body {
+					t.Fatalf("writer with chunks %v changed the text (%d replacements, %v)", sizes[:min(3, len(sizes))], n, err)
+				}
+			}
+		})
+	}
+}
