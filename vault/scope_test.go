@@ -155,12 +155,7 @@ func TestActivateEnvironmentScope(t *testing.T) {
 			before := f.state(t)
 			ctx, err := f.open(t, tc.cwd, tc.project, tc.env).ActivateEnvironment(tc.arg)
 			if tc.wantErr != nil {
-				if !errors.Is(err, tc.wantErr) {
-					t.Fatalf("err = %v, want %v", err, tc.wantErr)
-				}
-				if after := f.state(t); !equalMaps(before, after) {
-					t.Fatalf("a refused switch changed %v into %v", before, after)
-				}
+				f.wantRefused(t, before, err, tc.wantErr)
 				return
 			}
 			must(t, err)
@@ -183,6 +178,18 @@ func TestActivateEnvironmentScope(t *testing.T) {
 	must(t, err)
 	if _, err := s.ActivateEnvironment(Staging); !errors.Is(err, ErrNotInitialized) {
 		t.Fatalf("no project: err = %v, want ErrNotInitialized", err)
+	}
+}
+
+// wantRefused wants err to be wantErr and the files to hold what they held
+// before.
+func (f *scopeFixture) wantRefused(t *testing.T, before map[string]string, err, wantErr error) {
+	t.Helper()
+	if !errors.Is(err, wantErr) {
+		t.Fatalf("err = %v, want %v", err, wantErr)
+	}
+	if after := f.state(t); !equalMaps(before, after) {
+		t.Fatalf("a refused change turned %v into %v", before, after)
 	}
 }
 
@@ -217,12 +224,7 @@ func TestUseProjectScope(t *testing.T) {
 			before := f.state(t)
 			err := f.open(t, tc.cwd, tc.project, tc.env).UseProject(tc.arg)
 			if tc.wantErr != nil {
-				if !errors.Is(err, tc.wantErr) {
-					t.Fatalf("err = %v, want %v", err, tc.wantErr)
-				}
-				if after := f.state(t); !equalMaps(before, after) {
-					t.Fatalf("a refused use changed %v into %v", before, after)
-				}
+				f.wantRefused(t, before, err, tc.wantErr)
 				return
 			}
 			must(t, err)

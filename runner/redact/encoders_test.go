@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	mathrand "math/rand/v2"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -133,24 +132,7 @@ func TestRedactOtherEncoders(t *testing.T) {
 					t.Fatalf("%s: got %q (%d), want %q (%d)", how, out, n, want, wantN)
 				}
 			}
-			for cut := 1; cut < len(body); cut++ {
-				sizes := []int{cut, len(body)}
-				out, n, err := viaReader(set, body, sizes)
-				check("reader split at "+strconv.Itoa(cut), out, n, err)
-				out, n, err = viaWriter(set, body, sizes)
-				check("writer split at "+strconv.Itoa(cut), out, n, err)
-			}
-			out, n, err := viaReader(set, body, []int{1})
-			check("reader byte by byte", out, n, err)
-			out, n, err = viaWriter(set, body, []int{1})
-			check("writer byte by byte", out, n, err)
-			for range 10 {
-				sizes := randomSizes(rng, 10, 40)
-				out, n, err := viaReader(set, body, sizes)
-				check("reader random chunks", out, n, err)
-				out, n, err = viaWriter(set, body, sizes)
-				check("writer random chunks", out, n, err)
-			}
+			forEveryChunking(rng, set, body, 10, check)
 		})
 	}
 }

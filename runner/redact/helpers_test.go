@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf16"
@@ -256,6 +257,30 @@ func randomSizes(rng *rand.Rand, n, maxSize int) []int {
 }
 
 // viaReader redacts body through a Reader fed in the given chunk sizes.
+// forEveryChunking streams body through set's Reader and Writer split at
+// every byte, byte by byte and in rounds random chunkings, and hands each
+// result to check.
+func forEveryChunking(rng *rand.Rand, set *redact.Set, body []byte, rounds int, check func(how string, out []byte, n int, err error)) {
+	for cut := 1; cut < len(body); cut++ {
+		sizes := []int{cut, len(body)}
+		out, n, err := viaReader(set, body, sizes)
+		check("reader split at "+strconv.Itoa(cut), out, n, err)
+		out, n, err = viaWriter(set, body, sizes)
+		check("writer split at "+strconv.Itoa(cut), out, n, err)
+	}
+	out, n, err := viaReader(set, body, []int{1})
+	check("reader byte by byte", out, n, err)
+	out, n, err = viaWriter(set, body, []int{1})
+	check("writer byte by byte", out, n, err)
+	for range rounds {
+		sizes := randomSizes(rng, 10, 40)
+		out, n, err := viaReader(set, body, sizes)
+		check("reader random chunks", out, n, err)
+		out, n, err = viaWriter(set, body, sizes)
+		check("writer random chunks", out, n, err)
+	}
+}
+
 func viaReader(s *redact.Set, body []byte, sizes []int) ([]byte, int, error) {
 	r := s.NewReader(&readChunks{src: body, sizes: sizes})
 	out, err := io.ReadAll(r)

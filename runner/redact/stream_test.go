@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -38,24 +37,7 @@ func TestSplitAtEveryBoundary(t *testing.T) {
 					t.Fatalf("%s: got %q (%d), want %q (%d)", how, out, n, want, wantN)
 				}
 			}
-			for cut := 1; cut < len(body); cut++ {
-				sizes := []int{cut, len(body)}
-				out, n, err := viaReader(set, body, sizes)
-				check("reader split at "+strconv.Itoa(cut), out, n, err)
-				out, n, err = viaWriter(set, body, sizes)
-				check("writer split at "+strconv.Itoa(cut), out, n, err)
-			}
-			out, n, err := viaReader(set, body, []int{1})
-			check("reader byte by byte", out, n, err)
-			out, n, err = viaWriter(set, body, []int{1})
-			check("writer byte by byte", out, n, err)
-			for range 20 {
-				sizes := randomSizes(rng, 10, 40)
-				out, n, err := viaReader(set, body, sizes)
-				check("reader random chunks", out, n, err)
-				out, n, err = viaWriter(set, body, sizes)
-				check("writer random chunks", out, n, err)
-			}
+			forEveryChunking(rng, set, body, 20, check)
 		})
 	}
 }
