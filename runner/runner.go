@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/The-17/agentsecrets/hostfns"
+	"github.com/The-17/agentsecrets/internal/httpsyntax"
 	"github.com/The-17/agentsecrets/policies"
 	"github.com/The-17/agentsecrets/runner/audit"
 	"github.com/The-17/agentsecrets/runner/redact"
@@ -421,8 +422,8 @@ func decodeError(err error, set *redact.Set) error {
 	return fmt.Errorf("%w: %s", ErrUnsafeResponse, msg)
 }
 
-// quotedToken is the first quoted string in msg when it is a plain token
-// (letters, digits, '-', '_', '.'), as content codings are.
+// quotedToken is the first quoted string in msg when it is a short HTTP
+// token, as content codings are.
 func quotedToken(msg string) (string, bool) {
 	i := strings.IndexByte(msg, '"')
 	if i < 0 {
@@ -433,13 +434,8 @@ func quotedToken(msg string) (string, bool) {
 		return "", false
 	}
 	tok, err = strconv.Unquote(tok)
-	if err != nil || tok == "" || len(tok) > 32 {
+	if err != nil || len(tok) > 32 || !httpsyntax.ValidHeaderName(tok) {
 		return "", false
-	}
-	for _, r := range tok {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
-			return "", false
-		}
 	}
 	return tok, true
 }

@@ -169,9 +169,7 @@ func buildRequest(freq *fasthttp.Request, req *http.Request) error {
 // roundTripError maps fasthttp's timeouts to context.DeadlineExceeded, as
 // net/http reports them.
 func roundTripError(err error) error {
-	var te interface{ Timeout() bool }
-	if errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrDialTimeout) ||
-		(errors.As(err, &te) && te.Timeout()) {
+	if errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrDialTimeout) || isTimeout(err) {
 		return fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
 	}
 	return err
