@@ -57,6 +57,9 @@ command's own, 128+N when signal N killed it, 127 when it cannot be found and
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
+			if c.Flags().Changed("only") && len(o.only) == 0 { // --only "" would inject everything
+				return usageError(c.CommandPath(), "--only is empty; name the keys (--only K1,K2) or leave it out to inject every key")
+			}
 			return f.runEnv(o, args)
 		},
 	}
@@ -84,14 +87,21 @@ func (f *Factory) runEnv(o envOptions, argv []string) error {
 	if err != nil {
 		return err
 	}
+	if len(o.only) == 0 {
+		vars, values, names = f.skipUnsettable(vars, values)
+	}
 	if len(names) == 0 {
 		fmt.Fprintf(f.IO.ErrOut, "agentsecrets: warning: no secrets in %s (%s); running %s without any\n", ctx.Project, ctx.Environment, argv[0])
+	}
+	env := childEnviron(os.Environ())
+	if _, err := childenv.Environ(env, vars); err != nil { // before the audit row says ok
+		return newError(ExitUsage, "a value with a NUL byte cannot be an environment variable; leave the key out of --only", "%s", strings.TrimPrefix(err.Error(), "childenv: "))
 	}
 	if err := f.auditEnv(ctx, names, argv[0]); err != nil {
 		return err
 	}
 	defer f.CloseAudit()
-	c := childenv.Command{Path: path, Args: argv, Env: os.Environ(), Secrets: vars,
+	c := childenv.Command{Path: path, Args: argv, Env: env, Secrets: vars,
 		Stdin: f.IO.In, Stdout: f.IO.Out, Stderr: f.IO.ErrOut}
 	if f.IO.IsStdinTTY() {
 		c.Signals, c.Absorbed = childenv.TerminalSignals()
@@ -102,6 +112,9 @@ func (f *Factory) runEnv(o envOptions, argv []string) error {
 		c.Mask = redact.NewSet(values...)
 	}
 	res, err := childenv.Run(c)
+	if errors.Is(err, childenv.ErrNotExecutable) || errors.Is(err, childenv.ErrCommandNotFound) {
+		return commandError(argv[0], err)
+	}
 	if err != nil {
 		return err
 	}
@@ -109,6 +122,32 @@ func (f *Factory) runEnv(o envOptions, argv []string) error {
 		return &Error{Code: res.ExitCode, Err: &silentError{code: res.ExitCode}}
 	}
 	return nil
+}
+
+// childEnviron is the environment the command inherits: this process's,
+// without the vault passphrase, which would open every secret of the vault
+// to a command given only some (--only) or none of them.
+func childEnviron(environ []string) []string {
+	return slices.DeleteFunc(slices.Clone(environ), func(kv string) bool {
+		return strings.HasPrefix(kv, "AGENTSECRETS_PASSPHRASE=")
+	})
+}
+
+// skipUnsettable drops, with a warning, the secrets no environment can
+// hold (a NUL byte in the value), so one such value does not stop every
+// other from being injected.
+func (f *Factory) skipUnsettable(vars []childenv.Var, values [][]byte) ([]childenv.Var, [][]byte, []string) {
+	var keptVars []childenv.Var
+	var keptValues [][]byte
+	var names []string
+	for i, v := range vars {
+		if _, err := childenv.Environ(nil, vars[i:i+1]); err != nil {
+			fmt.Fprintf(f.IO.ErrOut, "agentsecrets: warning: %s is not injected: its value holds a NUL byte, which no environment variable can\n", v.Name)
+			continue
+		}
+		keptVars, keptValues, names = append(keptVars, v), append(keptValues, values[i]), append(names, v.Name)
+	}
+	return keptVars, keptValues, names
 }
 
 // commandError explains a command that cannot be run.

@@ -139,3 +139,28 @@ func TestEnvStdinPassesThrough(t *testing.T) {
 		t.Fatalf("exit %d, stdout %q", code, out)
 	}
 }
+
+// TestEnvKeepsTheVaultClosed: the command gets the secrets asked for and
+// never the vault passphrase, which would open every other secret; an
+// empty --only is refused rather than read as "everything"; a value no
+// environment variable can hold is skipped with a warning.
+func TestEnvKeepsTheVaultClosed(t *testing.T) {
+	sb := envSandbox(t)
+	out, errOut, code := sb.run("", "env", "--no-mask", "--only", "API_KEY", "--", "sh", "-c", `printf '%s|%s\n' "${AGENTSECRETS_PASSPHRASE-unset}" "${DB_PASSWORD-unset}"`)
+	if code != 0 || out != "unset|unset\n" {
+		t.Errorf("the command saw %q (exit %d, %s)", out, code, errOut)
+	}
+	out, errOut, code = sb.run("", "env", "--only", "", "--", "sh", "-c", `echo "${API_KEY-unset}"`)
+	if code != ExitUsage || out != "" || !strings.Contains(errOut, "--only is empty") {
+		t.Errorf("--only \"\": exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	sb.mustRun("a\x00b-nul-value", "secrets", "set", "NUL_VALUE")
+	out, errOut, code = sb.run("", "env", "--no-mask", "--", "sh", "-c", `printf '%s|%s\n' "${API_KEY-unset}" "${NUL_VALUE-unset}"`)
+	if code != 0 || out != "sk-env-test-7c1e9a|unset\n" || !strings.Contains(errOut, "NUL_VALUE is not injected") {
+		t.Errorf("with a NUL value: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	_, errOut, code = sb.run("", "env", "--only", "NUL_VALUE", "--", "true")
+	if code != ExitUsage || !strings.Contains(errOut, "NUL byte") {
+		t.Errorf("--only a NUL value: exit %d, stderr %q", code, errOut)
+	}
+}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"time"
 
@@ -51,6 +52,12 @@ the audit log by key name.`,
 		Example: `  echo '{"protocolVersion":1,"provider":"agentsecrets","ids":["OPENAI_KEY"]}' | agentsecrets exec
   agentsecrets exec --project myapp --env production < request.json`,
 		Args: exactArgs(0, "no arguments (the request comes on stdin)"),
+		PersistentPreRunE: func(c *cobra.Command, _ []string) error {
+			if err := emptyContextFlag(c); err != nil {
+				return f.oneLineUsageError(err)
+			}
+			return nil
+		},
 		RunE: func(c *cobra.Command, _ []string) error {
 			return f.runExec(c.Context())
 		},
@@ -64,6 +71,9 @@ func (f *Factory) runExec(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, execDeadline)
 	defer cancel()
+	if err := f.checkContextFlags(); err != nil { // a provider config that can never work
+		return f.oneLineUsageError(err)
+	}
 	req, err := openclaw.ReadRequest(f.IO.In)
 	if err != nil {
 		return &Error{Code: ExitUsage, Msg: err.Error(), Err: err}
@@ -72,6 +82,31 @@ func (f *Factory) runExec(ctx context.Context) error {
 	addExecHints(resp, f.Getenv)
 	_, err = resp.WriteTo(f.IO.Out)
 	return err
+}
+
+// oneLineUsageError prints err on one line of stderr, its hint inside it,
+// as exec reports every unusable request, and exits 2.
+func (f *Factory) oneLineUsageError(err error) error {
+	msg := err.Error()
+	if h := hintOf(err); h != "" {
+		msg += " (" + h + ")"
+	}
+	fmt.Fprintf(f.IO.ErrOut, "agentsecrets: error: %s\n", msg)
+	return &silentError{code: ExitUsage}
+}
+
+// checkContextFlags checks the spelling of --project and --env (whether
+// they exist is the vault's to say, per id).
+func (f *Factory) checkContextFlags() error {
+	if f.Project != "" {
+		if err := vault.ValidateProjectName(f.Project); err != nil {
+			return err
+		}
+	}
+	if f.Environment != "" {
+		return vault.ValidateEnvironment(f.Environment)
+	}
+	return nil
 }
 
 // resolveExec answers req; whatever goes wrong past parsing is reported per

@@ -179,6 +179,13 @@ func TestExecUnusableRequest(t *testing.T) {
 			}
 		})
 	}
+	// A provider config whose --env or --project can never work.
+	for _, args := range [][]string{{"exec", "--env", "bogus"}, {"exec", "--project", "../x"}, {"exec", "--env="}} {
+		out, errOut, code := runExec(t, getenv, `{"protocolVersion":1,"ids":["OPENAI_KEY"]}`, args...)
+		if code != ExitUsage || out != "" || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 2, nothing, one line", args, code, out, errOut)
+		}
+	}
 	out, errOut, code := runExec(t, getenv, `{"protocolVersion":1,"ids":[]}`, "exec", "extra")
 	if code != ExitUsage || out != "" || !strings.Contains(errOut, "takes no arguments") {
 		t.Fatalf("extra argument: exit %d, stdout %q, stderr %q", code, out, errOut)

@@ -155,11 +155,23 @@ allowlists. Values are typed by a human and never printed to an agent.`,
 	})
 	root.PersistentFlags().StringVar(&f.Project, "project", "", "use this project instead of the active one")
 	root.PersistentFlags().StringVar(&f.Environment, "env", "", "use this environment (development, staging, production) instead of the active one")
+	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error { return emptyContextFlag(c) }
 	for _, newCmd := range registry {
 		root.AddCommand(newCmd(f))
 	}
 	refuseUnknownSubcommands(root)
 	return root
+}
+
+// emptyContextFlag refuses an empty --project or --env: a script's unset
+// variable would quietly mean the active one.
+func emptyContextFlag(c *cobra.Command) error {
+	for _, name := range []string{"project", "env"} {
+		if fl := c.Flags().Lookup(name); fl != nil && fl.Changed && fl.Value.String() == "" {
+			return usageError(c.CommandPath(), "--%s is empty; leave it out to use the active one", name)
+		}
+	}
+	return nil
 }
 
 // refuseUnknownSubcommands makes every command group below root (secrets,

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/The-17/agentsecrets/runner/redact"
 )
@@ -134,9 +135,17 @@ func Run(c Command) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	cmd := &exec.Cmd{Path: c.Path, Args: c.Args, Env: env, Stdin: c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr}
+	cmd := &exec.Cmd{Path: c.Path, Args: c.Args, Env: env, Stdin: c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr,
+		WaitDelay: OutputGrace}
 	var outs []*redact.Writer
-	if c.Mask != nil {
+	switch {
+	case c.Mask != nil && sameFile(c.Stdout, c.Stderr):
+		// One pipe and one redactor for both (2>&1, a terminal): the
+		// child's lines keep their order.
+		out := c.Mask.NewWriter(c.Stdout)
+		cmd.Stdout, cmd.Stderr = out, out
+		outs = append(outs, out)
+	case c.Mask != nil:
 		stdout, stderr := c.Mask.NewWriter(orDiscard(c.Stdout)), c.Mask.NewWriter(orDiscard(c.Stderr))
 		cmd.Stdout, cmd.Stderr = stdout, stderr
 		outs = append(outs, stdout, stderr)
@@ -149,7 +158,7 @@ func Run(c Command) (Result, error) {
 	signal.Notify(ch, append(append([]os.Signal{}, sigs...), c.Absorbed...)...)
 	defer signal.Stop(ch)
 	if err := cmd.Start(); err != nil {
-		return Result{}, fmt.Errorf("childenv: starting %s: %w", c.Args[0], err)
+		return Result{}, startError(c.Args[0], err)
 	}
 	done := make(chan struct{})
 	go forward(ch, cmd.Process.Signal, c.Absorbed, done)
@@ -162,10 +171,41 @@ func Run(c Command) (Result, error) {
 		res.Redactions += w.Count()
 	}
 	var exitErr *exec.ExitError
-	if waitErr != nil && !errors.As(waitErr, &exitErr) {
+	if waitErr != nil && !errors.As(waitErr, &exitErr) && !errors.Is(waitErr, exec.ErrWaitDelay) {
 		return res, fmt.Errorf("childenv: %s: %w", c.Args[0], waitErr)
 	}
 	return res, closeErr
+}
+
+// OutputGrace is how long Run waits, once the child has exited, for the
+// rest of its output: a process it left running in the background may hold
+// the output pipe open for much longer, and Run does not wait for that.
+const OutputGrace = 500 * time.Millisecond
+
+// startError words a child that could not start the way a shell does: a
+// file that is not a program (or whose #! interpreter cannot run) is not
+// executable, an interpreter that does not exist is not found.
+func startError(name string, err error) error {
+	switch {
+	case errors.Is(err, syscall.ENOEXEC), errors.Is(err, syscall.EACCES):
+		return fmt.Errorf("%w: %q is not a program this system can run (a script needs a #! line)", ErrNotExecutable, name)
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%w: %q names an interpreter that does not exist", ErrCommandNotFound, name)
+	}
+	return fmt.Errorf("childenv: starting %s: %w", name, err)
+}
+
+// sameFile reports whether a and b are open files of the same file (a
+// terminal, or stdout and stderr joined with 2>&1).
+func sameFile(a, b io.Writer) bool {
+	fa, ok1 := a.(*os.File)
+	fb, ok2 := b.(*os.File)
+	if !ok1 || !ok2 {
+		return false
+	}
+	sa, err1 := fa.Stat()
+	sb, err2 := fb.Stat()
+	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
 }
 
 func orDiscard(w io.Writer) io.Writer {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -61,6 +62,21 @@ func child(mode string, args []string) int {
 		case <-time.After(time.Minute):
 			return 1
 		}
+	case "interleave":
+		for i := range 200 {
+			fmt.Fprintf(os.Stdout, "out %d\n", i)
+			fmt.Fprintf(os.Stderr, "err %d\n", i)
+		}
+	case "background":
+		// A grandchild that keeps the output pipe open for a minute, its
+		// pid in args[0] for the test to kill.
+		bg := exec.Command("sleep", "60")
+		bg.Stdout, bg.Stderr = os.Stdout, os.Stderr
+		if err := bg.Start(); err != nil {
+			return 1
+		}
+		_ = os.WriteFile(args[0], []byte(strconv.Itoa(bg.Process.Pid)), 0o600)
+		fmt.Println("started")
 	case "interactive":
 		fmt.Println("first")
 		line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
@@ -301,5 +317,92 @@ func TestAbsorbedSignalsAreNotForwarded(t *testing.T) {
 	}
 	if !slices.Contains(forwarded, os.Signal(syscall.SIGTERM)) || slices.Contains(forwarded, os.Signal(syscall.SIGINT)) {
 		t.Fatalf("TerminalSignals forwarded = %v", forwarded)
+	}
+}
+
+// TestJoinedOutputKeepsOrder: when stdout and stderr are one file (2>&1, a
+// terminal) the masked child writes both through one pipe, so its lines
+// keep their order.
+func TestJoinedOutputKeepsOrder(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c := command(t, "interleave")
+	c.Stdout, c.Stderr, c.Mask = f, f, redact.NewSet([]byte("sk_live_never_printed_0123"))
+	if _, err := Run(c); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&want, "out %d\nerr %d\n", i, i)
+	}
+	if string(got) != want.String() {
+		t.Errorf("joined output out of order; first lines:\n%.80s", got)
+	}
+}
+
+// TestRunDoesNotWaitForBackgroundProcesses: a process the child leaves
+// running may hold the output pipe; Run returns once the child has exited
+// (after OutputGrace), with what the child wrote.
+func TestRunDoesNotWaitForBackgroundProcesses(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	t.Cleanup(func() {
+		if b, err := os.ReadFile(pidFile); err == nil {
+			if pid, err := strconv.Atoi(string(b)); err == nil {
+				if p, err := os.FindProcess(pid); err == nil {
+					_ = p.Kill()
+				}
+			}
+		}
+	})
+	c := command(t, "background", pidFile)
+	c.Mask = redact.NewSet([]byte("sk_live_never_printed_0123"))
+	done := make(chan struct{})
+	var res Result
+	var out string
+	go func() {
+		defer close(done)
+		res, out, _ = run(t, c)
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second): // the grandchild holds the pipe for 60 s
+		t.Fatal("Run waited for the background process")
+	}
+	if res.ExitCode != 0 || out != "started\n" {
+		t.Errorf("exit %d, output %q", res.ExitCode, out)
+	}
+}
+
+// TestStartErrorsAreShellLike: a file that is not a program is not
+// executable (126 in env), a script whose interpreter is missing is not
+// found (127).
+func TestStartErrorsAreShellLike(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name, content string
+		want          error
+	}{
+		{"no-shebang", "echo hi\n", ErrNotExecutable},
+		{"missing-interpreter", "#!/nonexistent/interpreter\necho hi\n", ErrCommandNotFound},
+	} {
+		p := write(tc.name, tc.content)
+		_, err := Run(Command{Path: p, Args: []string{p}, Env: os.Environ()})
+		if !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
 	}
 }
