@@ -1,6 +1,7 @@
 package hostfns
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -281,8 +282,15 @@ func fnHeaderSetSecret(c *Call, m api.Module, stack []uint64) int32 {
 	return 0
 }
 
+// MinBasicPassword is the shortest Basic password redacted on its own.
+const MinBasicPassword = 6
+
 // encodeSecret returns prefix followed by the secret in the given encoding,
 // built in a single allocation.
+//
+// For a Basic credential the password alone is added to the redaction set
+// when it is at least MinBasicPassword bytes (a shorter one would blank out
+// ordinary text).
 func encodeSecret(c *Call, secret []byte, encoding int32, prefix []byte) (string, bool) {
 	enc := base64.StdEncoding
 	var b strings.Builder
@@ -297,10 +305,14 @@ func encodeSecret(c *Call, secret []byte, encoding int32, prefix []byte) (string
 		if len(secret) == 0 {
 			return "", false
 		}
-		if !containsByte(secret, ':') {
+		if i := bytes.IndexByte(secret, ':'); i < 0 {
 			userOnly := make([]byte, 0, len(secret)+1)
 			secret = append(append(userOnly, secret...), ':')
 			c.addExtra(secret)
+		} else if password := secret[i+1:]; len(password) >= MinBasicPassword {
+			// An upstream that checks the credential may echo its parts:
+			// the password alone is a secret too (the user name is not).
+			c.addExtra(password)
 		}
 	default:
 		return "", false
@@ -317,15 +329,6 @@ func encodeSecret(c *Call, secret []byte, encoding int32, prefix []byte) (string
 	enc.Encode(chunk[:n], secret)
 	b.Write(chunk[:n])
 	return b.String(), true
-}
-
-func containsByte(b []byte, ch byte) bool {
-	for _, x := range b {
-		if x == ch {
-			return true
-		}
-	}
-	return false
 }
 
 func fnQuerySetSecret(c *Call, m api.Module, stack []uint64) int32 {

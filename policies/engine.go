@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"strings"
@@ -187,7 +188,7 @@ func (e *Engine) load(ctx context.Context, name string) (*policy, error) {
 	if code, ok := wasm.Builtin(name); ok {
 		return e.compileBuiltin(ctx, name, code)
 	}
-	if isPath(name) {
+	if IsPath(name) {
 		return e.loadFile(ctx, name)
 	}
 	if e.cfg.Registry != nil {
@@ -202,14 +203,23 @@ func (e *Engine) load(ctx context.Context, name string) (*policy, error) {
 	return nil, fmt.Errorf("%w: %q is not a built-in, a registered name or a .wasm file", ErrPolicyNotFound, name)
 }
 
-func isPath(name string) bool {
+// IsPath reports whether a policy name is a file path (it holds a slash
+// or ends in .wasm) rather than a built-in or registered name.
+func IsPath(name string) bool {
 	return strings.ContainsAny(name, `/\`) || strings.HasSuffix(name, ".wasm")
 }
+
+// MaxPolicyFile bounds the size of a policy file (a Go-built guest is about
+// 2 MB); a device or a larger file is refused before it is read.
+const MaxPolicyFile = 64 << 20
 
 func (e *Engine) loadFile(ctx context.Context, path string) (*policy, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("policies: policy file %q: %w", path, errors.Unwrap(err))
+	}
+	if !st.Mode().IsRegular() || st.Size() > MaxPolicyFile {
+		return nil, fmt.Errorf("policies: policy file %q: not a regular file of at most %d MiB", path, MaxPolicyFile>>20)
 	}
 	e.mu.RLock()
 	seen, ok := e.byFile[path]
@@ -221,9 +231,9 @@ func (e *Engine) loadFile(ctx context.Context, path string) (*policy, error) {
 	if p != nil {
 		return p, nil
 	}
-	code, err := os.ReadFile(path)
+	code, err := readAtMost(path, MaxPolicyFile)
 	if err != nil {
-		return nil, fmt.Errorf("policies: policy file %q: %w", path, errors.Unwrap(err))
+		return nil, err
 	}
 	sum := sha256.Sum256(code)
 	p, err = e.compileCustom(ctx, path, code, sum)
@@ -234,6 +244,24 @@ func (e *Engine) loadFile(ctx context.Context, path string) (*policy, error) {
 	e.byFile[path] = fileStamp{size: st.Size(), modTime: st.ModTime(), sum: sum}
 	e.mu.Unlock()
 	return p, nil
+}
+
+// readAtMost reads the file at path, refusing one that has grown past limit
+// since it was checked.
+func readAtMost(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("policies: policy file %q: %w", path, errors.Unwrap(err))
+	}
+	defer f.Close()
+	code, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("policies: policy file %q: %v", path, err)
+	}
+	if int64(len(code)) > limit {
+		return nil, fmt.Errorf("policies: policy file %q: larger than %d MiB", path, limit>>20)
+	}
+	return code, nil
 }
 
 func (e *Engine) compileBuiltin(ctx context.Context, name string, code []byte) (*policy, error) {

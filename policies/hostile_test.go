@@ -129,3 +129,17 @@ func TestUnknownPolicy(t *testing.T) {
 		t.Fatal("test precondition: missing.wasm exists")
 	}
 }
+
+// TestPolicyFileMustBeARegularFile: a device or a directory named as a
+// policy is refused before anything is read (/dev/zero would be read
+// forever).
+func TestPolicyFileMustBeARegularFile(t *testing.T) {
+	e := newTestEngine(t, Config{})
+	call := newCall(t, "https://api.example.com/", nil)
+	for _, path := range []string{"/dev/zero", t.TempDir() + "/"} {
+		err := e.Run(context.Background(), []Spec{{Name: path}}, call)
+		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("%s: err = %v", path, err)
+		}
+	}
+}

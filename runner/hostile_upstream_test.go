@@ -145,3 +145,25 @@ func TestHeaderNamesCarryNoEchoedCredential(t *testing.T) {
 		t.Errorf("%d redactions, want at least 2", n)
 	}
 }
+
+// TestBasicPartsRedacted: an upstream that checks a Basic credential may
+// echo its parts; the password alone is redacted (the user name is not a
+// secret), whatever its length above hostfns.MinBasicPassword.
+func TestBasicPartsRedacted(t *testing.T) {
+	const user, password = "alice", "hunter2pass"
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		u, p, _ := r.BasicAuth()
+		fmt.Fprintf(w, `{"authenticated":true,"user":%q,"password":%q}`, u, p)
+	})
+	v := newFakeVault([]string{"127.0.0.1"}, map[string]string{"BASIC_CRED": user + ":" + password})
+	r, _, _ := newTestRunner(t, v)
+	res, err := r.Do(context.Background(), &Call{URL: up.URL + "/basic-auth", Policies: []policies.Spec{spec("basic", "key", "BASIC_CRED")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := output(t, res)
+	assertNoLeak(t, "caller output", out, password)
+	if !strings.Contains(out, `"user":"alice"`) {
+		t.Errorf("the user name was redacted too: %s", out)
+	}
+}

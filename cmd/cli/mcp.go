@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,9 +22,11 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
 
+	"github.com/The-17/agentsecrets/policies"
 	"github.com/The-17/agentsecrets/runner"
 	"github.com/The-17/agentsecrets/runner/audit"
 	"github.com/The-17/agentsecrets/runner/mcpserver"
+	"github.com/The-17/agentsecrets/runner/redact"
 	"github.com/The-17/agentsecrets/vault"
 	"github.com/The-17/agentsecrets/vault/keychain"
 )
@@ -114,9 +117,9 @@ func agentOrAnonymous(agent string) string {
 	return agent
 }
 
-// mcpMaxBody bounds the response body handed to the model; the rest is cut
-// and the output says so.
-const mcpMaxBody = 1 << 20
+// mcpMaxBody bounds the response body handed to the model (some 64k
+// tokens); the rest is cut and the output says so.
+const mcpMaxBody = 256 << 10
 
 // mcpMaxTimeout bounds the timeout a model may ask for.
 const mcpMaxTimeout = 10 * time.Minute
@@ -167,24 +170,31 @@ func (b *mcpBackend) APICall(ctx context.Context, in mcpserver.APICallInput) (mc
 		return mcpserver.APICallOutput{}, mcpError(err)
 	}
 	defer res.Body.Close()
-	capped := &capReader{r: res.Body, left: mcpMaxBody}
-	res.Body = struct {
-		io.Reader
-		io.Closer
-	}{capped, res.Body}
+	body, cut, err := readCapped(res.Body, mcpMaxBody)
+	if err != nil {
+		return mcpserver.APICallOutput{}, mcpError(err)
+	}
+	res.Body = io.NopCloser(bytes.NewReader(body))
 	out, err := readCallResult(res)
 	if err != nil {
 		return mcpserver.APICallOutput{}, mcpError(err)
 	}
 	return mcpserver.APICallOutput{Status: out.Status, Headers: out.Headers, Body: out.Body,
-		Redactions: out.Redactions, Truncated: capped.cut}, nil
+		Redactions: out.Redactions, Truncated: cut}, nil
 }
 
 // buildCall maps the tool's arguments to the call command's options. The
 // body is taken as text only: never a file, never stdin (the protocol).
 func (b *mcpBackend) buildCall(in mcpserver.APICallInput) (*runner.Call, error) {
-	if in.Timeout < 0 || time.Duration(in.Timeout*float64(time.Second)) > mcpMaxTimeout {
+	if !(in.Timeout >= 0 && in.Timeout <= mcpMaxTimeout.Seconds()) { // also NaN, and what overflows a Duration
 		return nil, &mcpserver.Error{Code: mcpserver.CodeBadRequest, Message: fmt.Sprintf("timeout must be between 0 and %v seconds", mcpMaxTimeout.Seconds())}
+	}
+	for _, name := range in.Policy {
+		if policies.IsPath(name) {
+			return nil, &mcpserver.Error{Code: mcpserver.CodeBadRequest,
+				Message: fmt.Sprintf("policy %q is a file path; api_call runs built-in and registered policies only", name),
+				Hint:    "ask the human to register the file in their terminal: agentsecrets policy add NAME FILE.wasm, then use NAME"}
+		}
 	}
 	o := &callOptions{URL: in.URL, Method: in.Method, Bearer: in.Bearer, Basic: in.Basic, Header: in.Header,
 		Query: in.Query, BodyField: in.BodyField, FormField: in.FormField, Policy: in.Policy,
@@ -302,27 +312,22 @@ func statIndex(home string) fileStamp {
 	return fileStamp{fi.ModTime(), fi.Size()}
 }
 
-// capReader passes at most left bytes and records whether more followed.
-type capReader struct {
-	r    io.Reader
-	left int64
-	cut  bool
-}
-
-func (c *capReader) Read(p []byte) (int, error) {
-	if c.left <= 0 {
-		var one [1]byte
-		if n, _ := io.ReadFull(c.r, one[:]); n > 0 {
-			c.cut = true
+// readCapped reads at most limit bytes of the redacted body and reports
+// whether more followed. A cut that falls inside the redaction marker
+// drops the marker's beginning, so the model never sees half of one.
+func readCapped(r io.Reader, limit int) ([]byte, bool, error) {
+	body, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
+	if err != nil || len(body) <= limit {
+		return body, false, err
+	}
+	body = body[:limit]
+	for n := min(len(redact.Replacement)-1, len(body)); n > 0; n-- {
+		if bytes.HasSuffix(body, []byte(redact.Replacement[:n])) {
+			body = body[:len(body)-n]
+			break
 		}
-		return 0, io.EOF
 	}
-	if int64(len(p)) > c.left {
-		p = p[:c.left]
-	}
-	n, err := c.r.Read(p)
-	c.left -= int64(n)
-	return n, err
+	return body, true, nil
 }
 
 // indexStore is the Store the read-only tools use; it never opens the

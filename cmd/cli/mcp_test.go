@@ -21,6 +21,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/The-17/agentsecrets/runner/mcpserver"
+	"github.com/The-17/agentsecrets/runner/redact"
 	"github.com/The-17/agentsecrets/vault"
 	"github.com/The-17/agentsecrets/vault/keychain"
 )
@@ -329,6 +330,11 @@ func TestMCPServeRefusesWithHints(t *testing.T) {
 			[]string{"BAD_REQUEST", "reserved"}},
 		{"timeout too long", map[string]any{"url": up.URL, "timeout": 86400},
 			[]string{"BAD_REQUEST", "timeout"}},
+		{"timeout beyond a duration", map[string]any{"url": up.URL, "timeout": 1e300},
+			[]string{"BAD_REQUEST", "timeout"}},
+		// A path would let the model read any file (or /dev/zero) as a policy.
+		{"policy given as a path", map[string]any{"url": up.URL, "policy": []string{"/dev/zero"}},
+			[]string{"BAD_REQUEST", "file path", "agentsecrets policy add NAME FILE.wasm"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -530,4 +536,29 @@ func TestMCPServeBinaryOverStdio(t *testing.T) {
 	assertNoValue(t, "api_call result", raw, secret)
 	assertNoValue(t, "audit_logs result", logs, secret)
 	assertNoValue(t, "stderr", stderr.String(), secret)
+}
+
+// TestReadCapped: the body handed to the model stops at the cap and never
+// ends inside a redaction marker.
+func TestReadCapped(t *testing.T) {
+	m := redact.Replacement
+	tests := []struct {
+		name, body string
+		limit      int
+		want       string
+		cut        bool
+	}{
+		{"under the cap", "abc", 10, "abc", false},
+		{"at the cap", "abcdefghij", 10, "abcdefghij", false},
+		{"cut in text", "abcdefghijk", 10, "abcdefghij", true},
+		{"cut inside a marker", "ab" + m + "cd", 2 + len(m) - 3, "ab", true},
+		{"cut after a marker", "ab" + m + "cd", 2 + len(m) + 1, "ab" + m + "c", true},
+		{"cut at a marker's first byte", "ab" + m, 3, "ab", true},
+	}
+	for _, tc := range tests {
+		got, cut, err := readCapped(strings.NewReader(tc.body), tc.limit)
+		if err != nil || string(got) != tc.want || cut != tc.cut {
+			t.Errorf("%s: %q, cut %v, %v; want %q, cut %v", tc.name, got, cut, err, tc.want, tc.cut)
+		}
+	}
 }

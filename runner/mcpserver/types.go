@@ -29,9 +29,9 @@ type APICallInput struct {
 	FormField []string          `json:"form_field,omitempty" jsonschema:"entries field=KEY set form field to the value of KEY"`
 	Headers   map[string]string `json:"headers,omitempty" jsonschema:"plain, non-secret headers, e.g. {\"Content-Type\": \"application/json\"}"`
 	Body      string            `json:"body,omitempty" jsonschema:"request body text (JSON is sent as application/json unless headers say otherwise); never a secret value"`
-	Policy    []string          `json:"policy,omitempty" jsonschema:"custom policies: registered names or .wasm paths, run after the injections"`
+	Policy    []string          `json:"policy,omitempty" jsonschema:"custom policies by name (built-in or registered with agentsecrets policy add; no file paths), run after the injections"`
 	Params    map[string]string `json:"params,omitempty" jsonschema:"parameters for the custom policies, e.g. {\"key\": \"WEBHOOK_SECRET\"}"`
-	Timeout   float64           `json:"timeout,omitempty" jsonschema:"give up after this many seconds (default 30)"`
+	Timeout   float64           `json:"timeout,omitempty" jsonschema:"give up after this many seconds, 0 to 600 (default 30)"`
 }
 
 // APICallOutput is the upstream's answer, already scrubbed of every secret.

@@ -5,9 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	mathrand "math/rand/v2"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/The-17/agentsecrets/runner/redact"
 )
@@ -217,4 +220,43 @@ func TestEncodedTextNotRedacted(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLatin1Misread: a server that reads header bytes as Latin-1 and
+// writes them back as UTF-8 (Python's http.server, Werkzeug) turns each
+// non-ASCII byte into two; that echo, raw and JSON-escaped, is redacted.
+func TestLatin1Misread(t *testing.T) {
+	secret := "tok-üñí-çødé-9876"
+	var misread []byte
+	for _, c := range []byte(secret) {
+		misread = utf8.AppendRune(misread, rune(c))
+	}
+	jsonMisread, _ := json.Marshal(string(misread))
+	set := redact.NewSet([]byte(secret))
+	for _, body := range []string{
+		"cred=" + string(misread) + "\n",
+		`{"X-K":` + asciiJSON(string(misread)) + `}`,
+		`{"X-K":` + string(jsonMisread) + `}`,
+	} {
+		out, n := set.RedactString(body)
+		if n == 0 || strings.Contains(out, "9876") {
+			t.Errorf("misread echo not redacted: %q -> %q", body, out)
+		}
+	}
+}
+
+// asciiJSON is s as Python's json.dumps writes it: a JSON string with every
+// non-ASCII character as \uXXXX.
+func asciiJSON(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		if r < utf8.RuneSelf {
+			b.WriteRune(r)
+			continue
+		}
+		fmt.Fprintf(&b, `\u%04x`, r)
+	}
+	b.WriteByte('"')
+	return b.String()
 }

@@ -27,8 +27,9 @@ const minAlignedLen = 6
 // the fragments that appear when the secret sits at any byte offset of a
 // longer base64 stream, as in a Basic-auth header, and the standard
 // encoding wrapped at 76 and 64 columns with LF or CRLF line ends), hex in
-// both cases and wrapped as xxd -p writes it, URL escapes and JSON string
-// escapes. Partial echoes (runs of PartialRun or more bytes of the raw or
+// both cases and wrapped as xxd -p writes it, URL escapes, JSON string
+// escapes, and for a non-ASCII secret its bytes misread as Latin-1 (raw
+// and JSON-escaped). Partial echoes (runs of PartialRun or more bytes of the raw or
 // JSON-escaped value, of its base64 fragments or of its hex) are matched in
 // addition and are not listed. The result has no duplicates.
 func Forms(secret []byte) [][]byte {
@@ -63,7 +64,34 @@ func Forms(secret []byte) [][]byte {
 	for _, f := range jsonForms(secret) {
 		add([]byte(f))
 	}
+	if m, ok := latin1Misread(secret); ok {
+		add(m)
+		for _, f := range jsonForms(m) {
+			add([]byte(f))
+		}
+	}
 	return forms
+}
+
+// latin1Misread is secret as a server echoes it when it reads the header
+// bytes as Latin-1 and writes them back as UTF-8 (Python's http.server,
+// Werkzeug): each byte of 0x80 or more becomes a two-byte character. It is
+// another form only for a secret with such bytes.
+func latin1Misread(secret []byte) ([]byte, bool) {
+	n := 0
+	for _, c := range secret {
+		if c >= utf8.RuneSelf {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil, false
+	}
+	out := make([]byte, 0, len(secret)+n)
+	for _, c := range secret {
+		out = utf8.AppendRune(out, rune(c))
+	}
+	return out, true
 }
 
 // partialForms returns the forms of secret whose runs of PartialRun or more
