@@ -27,5 +27,8 @@
 //
 // A Backend error becomes a tool error (isError set), whose text is the
 // message and, for an [*Error], its code and the hint naming what the human
-// should type. Protocol errors are kept for malformed requests.
+// should type. Arguments that do not fit a tool's input schema are a
+// BAD_REQUEST tool error that names the argument and never quotes it (it may
+// be a value given to the model by mistake). Protocol errors are kept for
+// malformed requests.
 package mcpserver

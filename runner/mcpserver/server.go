@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -57,39 +58,93 @@ func New(b Backend, opts Options) *mcp.Server {
 	}
 	s := mcp.NewServer(&mcp.Implementation{Name: Name, Title: "agentsecrets", Version: opts.Version},
 		&mcp.ServerOptions{Instructions: Rules, Logger: log, Capabilities: &mcp.ServerCapabilities{}})
+	s.AddReceivingMiddleware(quietArguments)
 	h := &handlers{b: b, log: log}
-	mcp.AddTool(s, apiCallTool(), h.apiCall)
-	mcp.AddTool(s, readOnly(ToolListSecrets, "List secrets",
+	addTool(s, apiCallTool(), h.apiCall)
+	addTool(s, readOnly(ToolListSecrets, "List secrets",
 		"List the key names of the active project with their coverage across development, staging and production. Names only, never values."),
 		func(ctx context.Context, _ *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, ListSecretsOutput, error) {
 			out, err := b.ListSecrets(ctx)
 			return nil, out, err
 		})
-	mcp.AddTool(s, readOnly(ToolStatus, "Status",
+	addTool(s, readOnly(ToolStatus, "Status",
 		"Show the active workspace, project, environment, value backend and storage mode, and whether a project is set up."),
 		func(ctx context.Context, _ *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, StatusOutput, error) {
 			out, err := b.Status(ctx)
 			return nil, out, err
 		})
-	mcp.AddTool(s, readOnly(ToolListEnvironments, "List environments",
+	addTool(s, readOnly(ToolListEnvironments, "List environments",
 		"List the environments of the active project (development, staging, production) with how many keys each has and which is active."),
 		func(ctx context.Context, _ *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, ListEnvironmentsOutput, error) {
 			out, err := b.ListEnvironments(ctx)
 			return nil, out, err
 		})
-	mcp.AddTool(s, readOnly(ToolCheckSecret, "Check a secret",
+	addTool(s, readOnly(ToolCheckSecret, "Check a secret",
 		"Check one key by name: whether it is set in the active environment and in each other one, the domains it is bound to, and when it expires. Use it before api_call when unsure a key exists."),
 		func(ctx context.Context, _ *mcp.CallToolRequest, in CheckSecretInput) (*mcp.CallToolResult, CheckSecretOutput, error) {
 			out, err := b.CheckSecret(ctx, in)
 			return nil, out, err
 		})
-	mcp.AddTool(s, readOnly(ToolAuditLogs, "Audit logs",
+	addTool(s, readOnly(ToolAuditLogs, "Audit logs",
 		"Show recent audit log entries (oldest first): which agent used which key names against which URL, the decision and status. Filter by last, secret, env, agent."),
 		func(ctx context.Context, _ *mcp.CallToolRequest, in AuditLogsInput) (*mcp.CallToolResult, AuditLogsOutput, error) {
 			out, err := b.AuditLogs(ctx, in)
 			return nil, out, err
 		})
 	return s
+}
+
+// reachedKey marks, in the context of a tools/call, that the arguments were
+// accepted and the tool's handler ran.
+type reachedKey struct{}
+
+// addTool is mcp.AddTool with a handler that marks the call as reached.
+func addTool[In, Out any](s *mcp.Server, t *mcp.Tool, h mcp.ToolHandlerFor[In, Out]) {
+	mcp.AddTool(s, t, func(ctx context.Context, req *mcp.CallToolRequest, in In) (*mcp.CallToolResult, Out, error) {
+		if reached, ok := ctx.Value(reachedKey{}).(*bool); ok {
+			*reached = true
+		}
+		return h(ctx, req, in)
+	})
+}
+
+// schemaProperty finds the argument the SDK refused in its message; property
+// names come from the input schema, never from the arguments.
+var schemaProperty = regexp.MustCompile(`validating /properties/([a-z_]+)`)
+
+// quietArguments replaces the SDK's refusal of arguments that do not fit the
+// input schema: it quotes the offending argument, which may be a value given
+// to the model by mistake. The replacement names the argument, not its
+// content.
+func quietArguments(next mcp.MethodHandler) mcp.MethodHandler {
+	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		if method != "tools/call" {
+			return next(ctx, method, req)
+		}
+		reached := new(bool)
+		res, err := next(context.WithValue(ctx, reachedKey{}, reached), method, req)
+		tr, ok := res.(*mcp.CallToolResult)
+		if err != nil || !ok || tr == nil || !tr.IsError || *reached {
+			return res, err
+		}
+		e := &Error{Code: CodeBadRequest, Message: "mcpserver: the arguments do not match the tool's input schema",
+			Hint: "arguments hold key names, never values; see the input schema in tools/list"}
+		if m := schemaProperty.FindStringSubmatch(resultText(tr)); m != nil {
+			e.Message = fmt.Sprintf("mcpserver: argument %q does not match the tool's input schema", m[1])
+		}
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: e.Error()}}, IsError: true}, nil
+	}
+}
+
+// resultText is the text content of res.
+func resultText(res *mcp.CallToolResult) string {
+	var b strings.Builder
+	for _, c := range res.Content {
+		if tc, ok := c.(*mcp.TextContent); ok {
+			b.WriteString(tc.Text)
+		}
+	}
+	return b.String()
 }
 
 // Serve runs a server for b over t until the client disconnects or ctx ends.

@@ -324,3 +324,47 @@ func TestReadOnlyToolsReturnTheBackendAnswer(t *testing.T) {
 		t.Errorf("audit_logs got %+v, want %+v", fb.filters, want)
 	}
 }
+
+// An argument of the wrong type or an unknown one is refused before the
+// backend without being quoted: it may be a value the model was given by
+// mistake (invariant 1: no value in error messages).
+func TestMalformedArgumentsAreNotEchoed(t *testing.T) {
+	const value = "sk_live_51HxQvA7echoed"
+	tests := []struct {
+		name      string
+		tool      string
+		args      map[string]any
+		value     string
+		wantField string
+	}{
+		{"value in place of a key list", mcpserver.ToolAPICall, map[string]any{"url": "https://x.example/", "bearer": value}, value, `"bearer"`},
+		{"value as timeout", mcpserver.ToolAPICall, map[string]any{"url": "https://x.example/", "timeout": value}, value, `"timeout"`},
+		{"value in a plain header of the wrong type", mcpserver.ToolAPICall, map[string]any{"url": "https://x.example/", "headers": map[string]any{"Authorization": []string{value}}}, value, `"headers"`},
+		{"value as an unknown argument", mcpserver.ToolAPICall, map[string]any{"url": "https://x.example/", value: "STRIPE_KEY"}, value, ""},
+		{"value as url", mcpserver.ToolAPICall, map[string]any{"url": []string{value}}, value, `"url"`},
+		{"numeric value as key", mcpserver.ToolCheckSecret, map[string]any{"key": 4242424242}, "4242424242", `"key"`},
+		{"numeric value as last", mcpserver.ToolAuditLogs, map[string]any{"last": 98765432109876543210.0}, "98765432109876543210", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fb := &fakeBackend{}
+			cs := connect(t, fb)
+			res := callTool(t, cs, tc.tool, tc.args)
+			got := text(res)
+			if !res.IsError {
+				t.Fatalf("want a tool error, got %q", got)
+			}
+			if len(fb.calls)+len(fb.checks)+len(fb.filters) != 0 {
+				t.Error("malformed arguments reached the backend")
+			}
+			for _, v := range []string{tc.value, "9.876543210987654e+19", "98765432109876540000", "4.242424242e+09"} {
+				if strings.Contains(got, v) {
+					t.Errorf("error text %q echoes the argument", got)
+				}
+			}
+			if !strings.Contains(got, mcpserver.CodeBadRequest) || !strings.Contains(got, tc.wantField) {
+				t.Errorf("error text %q lacks %s and %s", got, mcpserver.CodeBadRequest, tc.wantField)
+			}
+		})
+	}
+}
