@@ -51,10 +51,11 @@
 // apiKey=MAPS_KEY). X-AS-Param-<k> likewise gives k in lower case; use
 // X-AS-Param: k=v to keep it.
 //
-// Any other X-AS-* header is an error (bad_header), so a misspelt
-// injection never becomes an unauthenticated request. Every X-AS-* header,
-// the hop-by-hop headers and — when it carried the session token —
-// Authorization are removed before the request leaves; all other headers
+// Any other X-AS-* header, or a header name that is not an HTTP token, is
+// an error (bad_header), so a misspelt injection never becomes an
+// unauthenticated request. Every X-AS-* header, the hop-by-hop headers and
+// every header value that carries the session token (in Authorization or
+// elsewhere) are removed before the request leaves; all other headers
 // and the body (at most 32 MiB) are passed on. Responses keep the
 // upstream's status and headers (redacted, without hop-by-hop ones and
 // Content-Length) and pass the body through the redactor. Server-sent
@@ -84,8 +85,9 @@
 // X-AS-Session-Token or as Authorization: Bearer <token>, compared in
 // constant time; the token is random, new at each start, and kept in a
 // 0600 file, so other local users and web pages cannot use the proxy. The
-// Host header must be localhost, 127.0.0.1 or [::1] (any port), which
-// defeats DNS rebinding from a browser. /health answers {"status":"ok"}
+// Host header, and the host of a request target in absolute form, must be
+// localhost, 127.0.0.1 or [::1] (any port), which defeats DNS rebinding
+// from a browser. /health answers {"status":"ok"}
 // and nothing else. The server listens on loopback unless the caller
 // passes a non-loopback address to CheckBind with allowRemote.
 //

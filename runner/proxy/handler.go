@@ -123,8 +123,9 @@ func (h *Handler) Close() error {
 // canonical form, as the protocol documents them) and everything after
 // that is independent of the server: the same checks, the same runner.
 func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
-	host := string(ctx.Host())
-	if !LoopbackHost(host) && !h.allowedHost(host) {
+	// An absolute request target names a host of its own, which the
+	// server reports in place of the Host header: both must be loopback.
+	if !h.hostOK(string(ctx.Request.Header.Host())) || !h.hostOK(string(ctx.Host())) {
 		writeError(ctx, &Error{Status: http.StatusForbidden, Code: CodeHostNotLoopback,
 			Message: "the Host header must name a loopback address (localhost, 127.0.0.1 or [::1])",
 			Hint:    "send requests to http://127.0.0.1:PORT/proxy"})
@@ -136,8 +137,7 @@ func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	hd := requestHeader(&ctx.Request.Header)
-	viaAuthorization, ok := h.authorized(hd)
-	if !ok {
+	if !h.authorized(hd) {
 		writeError(ctx, &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized,
 			Message: "missing or wrong session token",
 			Hint:    "send X-AS-Session-Token with the contents of the proxy.token file in the agentsecrets home"})
@@ -149,7 +149,7 @@ func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 			g.begin()
 			defer g.end()
 		}
-		h.serveProxy(ctx, hd, viaAuthorization)
+		h.serveProxy(ctx, hd)
 	case PathSync:
 		h.serveSync(ctx)
 	default:
@@ -191,19 +191,15 @@ func (h *Handler) serveSync(ctx *fasthttp.RequestCtx) {
 }
 
 // authorized checks the session token, in X-AS-Session-Token or as
-// Authorization: Bearer, in constant time. viaAuthorization reports that
-// Authorization carried it, so it is not forwarded.
-func (h *Handler) authorized(hd http.Header) (viaAuthorization, ok bool) {
+// Authorization: Bearer, in constant time.
+func (h *Handler) authorized(hd http.Header) bool {
 	if h.Token == "" {
-		return false, false
+		return false
 	}
 	if v := hd.Values(HeaderSessionToken); len(v) == 1 && h.tokenMatches(v[0]) {
-		return h.bearerIsToken(hd), true
+		return true
 	}
-	if h.bearerIsToken(hd) {
-		return true, true
-	}
-	return false, false
+	return h.bearerIsToken(hd)
 }
 
 func (h *Handler) bearerIsToken(hd http.Header) bool {
@@ -219,7 +215,7 @@ func (h *Handler) tokenMatches(got string) bool {
 	return subtle.ConstantTimeCompare([]byte(got), []byte(h.Token)) == 1
 }
 
-func (h *Handler) serveProxy(ctx *fasthttp.RequestCtx, hd http.Header, dropAuthorization bool) {
+func (h *Handler) serveProxy(ctx *fasthttp.RequestCtx, hd http.Header) {
 	method := string(ctx.Method())
 	parsed, err := ParseHeaders(hd, method)
 	if err != nil {
@@ -238,7 +234,7 @@ func (h *Handler) serveProxy(ctx *fasthttp.RequestCtx, hd http.Header, dropAutho
 		body = bytes.Clone(b) // the server reuses its buffer after the handler returns
 	}
 	call := &runner.Call{
-		Method: parsed.Method, URL: parsed.TargetURL, Header: upstreamHeader(hd, dropAuthorization),
+		Method: parsed.Method, URL: parsed.TargetURL, Header: upstreamHeader(hd, h.Token),
 		Body: body, Policies: parsed.Policies, Agent: parsed.Agent, Source: audit.SourceProxy, Timeout: h.Timeout,
 	}
 	res, err := h.Runner.Do(context.Background(), call)
@@ -349,6 +345,11 @@ func readFull(r io.Reader, buf []byte) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// hostOK reports whether a host names loopback or one of AllowHosts.
+func (h *Handler) hostOK(host string) bool {
+	return LoopbackHost(host) || h.allowedHost(host)
 }
 
 func (h *Handler) allowedHost(host string) bool {

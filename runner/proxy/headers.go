@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/valyala/fasthttp"
@@ -17,8 +18,9 @@ var hopByHop = []string{
 // upstreamHeader turns the client's headers, which it takes over, into
 // what goes to the upstream: everything but X-AS-*, hop-by-hop headers,
 // those the transport sets itself (Content-Length, Accept-Encoding, Host)
-// and, when the session token came in it, Authorization.
-func upstreamHeader(h http.Header, dropAuthorization bool) http.Header {
+// and every value that carries the session token (Authorization: Bearer
+// or any other form or copy of a header).
+func upstreamHeader(h http.Header, sessionToken string) http.Header {
 	for name := range h {
 		if strings.HasPrefix(name, headerPrefix) {
 			delete(h, name)
@@ -28,8 +30,14 @@ func upstreamHeader(h http.Header, dropAuthorization bool) http.Header {
 	for _, name := range []string{"Content-Length", "Accept-Encoding", "Host"} {
 		delete(h, name)
 	}
-	if dropAuthorization {
-		delete(h, "Authorization")
+	if sessionToken != "" {
+		for name, values := range h {
+			if kept := slices.DeleteFunc(values, func(v string) bool { return strings.Contains(v, sessionToken) }); len(kept) > 0 {
+				h[name] = kept
+			} else {
+				delete(h, name)
+			}
+		}
 	}
 	return h
 }

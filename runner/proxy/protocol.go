@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/The-17/agentsecrets/internal/httpsyntax"
 	"github.com/The-17/agentsecrets/policies"
 )
 
@@ -68,14 +69,23 @@ type Parsed struct {
 
 // ParseHeaders reads the X-AS-* headers of a proxied request. method is the
 // request's own method, the default for X-AS-Method. Any X-AS-* header it
-// does not know is an error, so a misspelt injection never turns into an
-// unauthenticated request. Errors name the header, never its value beyond
+// does not know, and any header name that is not an HTTP token, is an
+// error, so a misspelt injection never turns into an unauthenticated
+// request. Errors name the header, never its value beyond
 // what a key name or parameter name reveals.
 func ParseHeaders(h http.Header, method string) (*Parsed, error) {
 	p := &Parsed{Method: method, Agent: "anonymous"}
 	var byStyle chains
 	var custom []string
 	var params []string
+	for name := range h {
+		// The server keeps a name that is not a token as sent (a
+		// misspelt "X-AS-Inject Bearer"): refused here, not at the
+		// transport, where it would read as an unreachable upstream.
+		if !httpsyntax.ValidHeaderName(name) {
+			return nil, fmt.Errorf("%w: header name %.64q is not an HTTP token", errBadHeader, name)
+		}
+	}
 	for _, name := range protocolNames(h) {
 		values := h[name]
 		var err error

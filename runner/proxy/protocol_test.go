@@ -82,6 +82,7 @@ func TestParseHeadersErrors(t *testing.T) {
 		{"empty target", header("X-AS-Target-URL", " "), false, "X-As-Target-Url"},
 		{"two targets", header("X-AS-Target-URL", target, "X-AS-Target-URL", target), false, "X-As-Target-Url"},
 		{"unknown X-AS header", header("X-AS-Target-URL", target, "X-AS-Foo", "1"), false, "X-As-Foo"},
+		{"header name not a token", http.Header{HeaderTargetURL: {target}, "X-AS-Inject Bearer": {"K"}}, false, "X-AS-Inject Bearer"},
 		{"misspelt injection", header("X-AS-Target-URL", target, "X-AS-Inject-Baerer", "K"), false, "X-As-Inject-Baerer"},
 		{"bearer with suffix", header("X-AS-Target-URL", target, "X-AS-Inject-Bearer-X", "K"), false, "X-As-Inject-Bearer-X"},
 		{"seed with empty suffix", header("X-AS-Target-URL", target, "X-AS-Inject-Query-", "K"), false, "X-As-Inject-Query-"},
@@ -124,16 +125,16 @@ func TestAgentTokenID(t *testing.T) {
 }
 
 func TestUpstreamHeader(t *testing.T) {
-	in := header("X-AS-Target-URL", "u", "X-AS-Inject-Bearer", "K", "Authorization", "Bearer t",
+	in := header("X-AS-Target-URL", "u", "X-AS-Inject-Bearer", "K", "Authorization", "Bearer session-token",
 		"Connection", "keep-alive, X-Private", "X-Private", "1", "Keep-Alive", "timeout=5",
 		"Te", "trailers", "Accept-Encoding", "br", "Content-Length", "3", "Accept", "text/plain", "X-Keep", "yes")
 	kept := in.Clone()
-	out := upstreamHeader(in, true)
+	out := upstreamHeader(in, "session-token")
 	want := header("Accept", "text/plain", "X-Keep", "yes")
 	if !reflect.DeepEqual(out, want) {
 		t.Errorf("got %v, want %v", out, want)
 	}
-	if got := upstreamHeader(kept, false).Get("Authorization"); got != "Bearer t" {
+	if got := upstreamHeader(kept, "another-token").Get("Authorization"); got != "Bearer session-token" {
 		t.Errorf("Authorization %q, want kept", got)
 	}
 }
