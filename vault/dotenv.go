@@ -11,8 +11,9 @@ import (
 )
 
 // writeProjectFiles rewrites the storage-mode files of the project.json
-// found from the working directory when it names (ws, project).
-func (s *Store) writeProjectFiles(ws, project string, ix *Index) error {
+// found from the working directory when it names (ws, project). kind is
+// the backend kind to open (the lock is held: see openBackend).
+func (s *Store) writeProjectFiles(ws, project, kind string, ix *Index) error {
 	path := FindProjectConfig(s.cwd, s.home)
 	if path == "" {
 		return nil
@@ -21,7 +22,7 @@ func (s *Store) writeProjectFiles(ws, project string, ix *Index) error {
 	if err != nil || pc.Workspace != ws || pc.Project != project {
 		return nil
 	}
-	return s.writeFilesFor(pc, filepath.Dir(filepath.Dir(path)), ix)
+	return s.writeFilesFor(pc, filepath.Dir(filepath.Dir(path)), kind, ix)
 }
 
 // exampleFileMode is the mode of .env.example: it holds key names only and
@@ -31,8 +32,9 @@ const exampleFileMode os.FileMode = 0o644
 // writeFilesFor writes dir/.env.example (names of every environment) and,
 // in storage mode 2, dir/.env with the values of pc's environment. dir is
 // the user's project directory, not the tool's: it is never created nor
-// chmodded.
-func (s *Store) writeFilesFor(pc ProjectConfig, dir string, ix *Index) error {
+// chmodded. It runs under the lock and opens the backend of kind without
+// recording it.
+func (s *Store) writeFilesFor(pc ProjectConfig, dir, kind string, ix *Index) error {
 	p := ix.project(pc.Workspace, pc.Project)
 	if p == nil {
 		return nil
@@ -54,7 +56,7 @@ func (s *Store) writeFilesFor(pc ProjectConfig, dir string, ix *Index) error {
 	if pc.StorageMode != 2 {
 		return nil
 	}
-	b, err := s.Backend()
+	b, err := s.openBackend(kind)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package vault
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -89,7 +90,7 @@ func (s *Store) Init(o InitOptions) (Context, error) {
 		if err := writeJSON(pcPath, pc); err != nil {
 			return err
 		}
-		return s.writeFilesFor(pc, filepath.Dir(filepath.Dir(pcPath)), ix)
+		return s.writeFilesFor(pc, filepath.Dir(filepath.Dir(pcPath)), s.kindOf(*cfg), ix)
 	})
 	return ctx, err
 }
@@ -275,7 +276,19 @@ func (s *Store) UpdateProject(name string, u ProjectUpdate) error {
 			return err
 		}
 	}
-	return s.update("", "", func(cfg *Config, ix *Index) error {
+	// The values under the old name are removed only once the index names
+	// the project by its new one: a failure before leaves every value
+	// where the index looks for it.
+	var stale []keychain.Ref
+	removeStale := func() error {
+		for _, r := range stale {
+			if err := b.Delete(r); err != nil && !errors.Is(err, keychain.ErrNotFound) {
+				return fmt.Errorf("vault: project %q is renamed %q, but removing its values under the old name failed: %w", name, *u.Name, err)
+			}
+		}
+		return nil
+	}
+	return s.updateThen("", "", func(cfg *Config, ix *Index) error {
 		p, err := projectOf(ix, from)
 		if err != nil {
 			return err
@@ -306,9 +319,7 @@ func (s *Store) UpdateProject(name string, u ProjectUpdate) error {
 		delete(w.Projects, name)
 		for _, env := range Environments {
 			for _, k := range p.keys(env) {
-				if err := b.Delete(ref(from, env, k)); err != nil && !errors.Is(err, keychain.ErrNotFound) {
-					return err
-				}
+				stale = append(stale, ref(from, env, k))
 			}
 		}
 		if cfg.Project == name {
@@ -319,7 +330,7 @@ func (s *Store) UpdateProject(name string, u ProjectUpdate) error {
 			return writeJSON(ctx.ProjectFile, pc)
 		}
 		return nil
-	})
+	}, removeStale)
 }
 
 // DeleteProject deletes a project and all of its values from the backend.

@@ -124,6 +124,14 @@ func (s *Store) BackendKind() (string, error) {
 	return cfg.Backend, err
 }
 
+// kindOf is BackendKind for a config already read.
+func (s *Store) kindOf(cfg Config) string {
+	if k := s.getenv("AGENTSECRETS_BACKEND"); k != "" {
+		return k
+	}
+	return cfg.Backend
+}
+
 // Backend opens (once) and returns the value backend. It records the kind
 // in the global config the first time one is chosen automatically.
 func (s *Store) Backend() (keychain.Backend, error) {
@@ -134,11 +142,10 @@ func (s *Store) Backend() (keychain.Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := keychain.Open(keychain.Options{Dir: s.home, Kind: kind, Passphrase: s.passphrase, Timeout: s.opts.BackendTimeout})
+	b, err := s.openBackend(kind)
 	if err != nil {
 		return nil, err
 	}
-	s.backend = b
 	if kind == "" && (b.Name() == "keychain" || b.Name() == "file") {
 		err = s.update("", "", func(cfg *Config, _ *Index) error {
 			if cfg.Backend == "" {
@@ -148,6 +155,21 @@ func (s *Store) Backend() (keychain.Backend, error) {
 		})
 	}
 	return b, err
+}
+
+// openBackend opens (once) the backend of kind without recording it in
+// the global config. Code that holds the lock uses it: Backend would take
+// the lock again to record an automatic choice.
+func (s *Store) openBackend(kind string) (keychain.Backend, error) {
+	if s.backend != nil {
+		return s.backend, nil
+	}
+	b, err := keychain.Open(keychain.Options{Dir: s.home, Kind: kind, Passphrase: s.passphrase, Timeout: s.opts.BackendTimeout})
+	if err != nil {
+		return nil, err
+	}
+	s.backend = b
+	return b, nil
 }
 
 func (s *Store) passphrase() ([]byte, error) {
@@ -165,6 +187,13 @@ func (s *Store) passphrase() ([]byte, error) {
 // project.json found from the working directory names (ws, project), the
 // .env.example (and, in storage mode 2, .env) files are rewritten too.
 func (s *Store) update(ws, project string, fn func(cfg *Config, ix *Index) error) error {
+	return s.updateThen(ws, project, fn, nil)
+}
+
+// updateThen is update with then (when not nil) run under the same lock
+// once the index and the config are written: for removals that must wait
+// until nothing refers to what they remove.
+func (s *Store) updateThen(ws, project string, fn func(cfg *Config, ix *Index) error, then func() error) error {
 	unlock, err := fsutil.Lock(s.path(LockFile))
 	if err != nil {
 		return err
@@ -193,8 +222,13 @@ func (s *Store) update(ws, project string, fn func(cfg *Config, ix *Index) error
 			return err
 		}
 	}
+	if then != nil {
+		if err := then(); err != nil {
+			return err
+		}
+	}
 	if project != "" {
-		return s.writeProjectFiles(ws, project, ix)
+		return s.writeProjectFiles(ws, project, s.kindOf(cfg), ix)
 	}
 	return nil
 }

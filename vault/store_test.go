@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/The-17/agentsecrets/vault/keychain"
 )
@@ -245,4 +246,75 @@ func snapshot(t *testing.T, dir string) string {
 	})
 	must(t, err)
 	return b.String()
+}
+
+// TestInitStorageMode2ChoosesBackendUnderTheLock: the first init in storage
+// mode 2, with no backend recorded nor named, opens the backend while
+// holding the lock; it must not wait for that lock again.
+func TestInitStorageMode2ChoosesBackendUnderTheLock(t *testing.T) {
+	home, dir := filepath.Join(t.TempDir(), "home"), filepath.Join(t.TempDir(), "app")
+	must(t, os.Mkdir(dir, 0o700))
+	s, err := Open(Options{Home: home, Cwd: dir, BackendTimeout: time.Second,
+		Getenv: func(k string) string { return map[string]string{"AGENTSECRETS_PASSPHRASE": "pw"}[k] }})
+	must(t, err)
+	done := make(chan error, 1)
+	go func() { _, err := s.Init(InitOptions{StorageMode: 2}); done <- err }()
+	select {
+	case err := <-done:
+		must(t, err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("Init in storage mode 2 did not return: it waits for the lock it holds")
+	}
+	cfg, err := s.Config()
+	must(t, err)
+	if cfg.Backend != keychain.KindFile && cfg.Backend != keychain.KindKeychain {
+		t.Fatalf("backend recorded at init = %q", cfg.Backend)
+	}
+}
+
+// flakyDeletes is a backend whose deletes fail after the first ok ones,
+// as an OS keychain that stops answering does.
+type flakyDeletes struct {
+	keychain.Backend
+	ok int
+}
+
+func (f *flakyDeletes) Delete(ref keychain.Ref) error {
+	if f.ok == 0 {
+		return keychain.ErrUnavailable
+	}
+	f.ok--
+	return f.Backend.Delete(ref)
+}
+
+// TestRenameProjectKeepsEverySecret: a rename that fails half way leaves
+// every value readable under the name the index gives the project.
+func TestRenameProjectKeepsEverySecret(t *testing.T) {
+	home, dir := t.TempDir(), filepath.Join(t.TempDir(), "app")
+	must(t, os.Mkdir(dir, 0o700))
+	backend := &flakyDeletes{Backend: keychain.NewMemory(), ok: 1 << 30}
+	s, err := Open(Options{Home: home, Cwd: dir, Backend: backend, Getenv: func(string) string { return "" }})
+	must(t, err)
+	ctx, err := s.Init(InitOptions{})
+	must(t, err)
+	keys := []string{"A_KEY", "B_KEY", "C_KEY"}
+	for _, k := range keys {
+		must(t, s.Set(ctx, k, []byte("value of "+k)))
+	}
+	backend.ok = 1
+	renamed := "renamed"
+	renameErr := s.UpdateProject("app", ProjectUpdate{Name: &renamed})
+	backend.ok = 1 << 30
+
+	ps, err := s.Projects()
+	must(t, err)
+	if len(ps) != 1 {
+		t.Fatalf("projects after rename (error %v): %+v", renameErr, ps)
+	}
+	at := ctx.WithProject(ps[0].Name)
+	for _, k := range keys {
+		if v, err := s.Get(at, k); err != nil || string(v.Bytes()) != "value of "+k {
+			t.Errorf("%s in project %q after rename (error %v): %v", k, at.Project, renameErr, err)
+		}
+	}
 }

@@ -165,8 +165,8 @@ func (b *fileBackend) Delete(ref Ref) error {
 }
 
 // update runs change on the freshly read file under the lock and writes
-// the result atomically. needKey says whether change seals anything; a
-// missing file is then created.
+// the result atomically. The passphrase must open the file. needKey says
+// whether change seals anything; a missing file is then created.
 func (b *fileBackend) update(change func(vf *vaultFile, key []byte) error, needKey bool) error {
 	if !needKey && !fileExists(b.path) {
 		// Nothing to change: create neither the directory nor the lock.
@@ -190,11 +190,10 @@ func (b *fileBackend) update(change func(vf *vaultFile, key []byte) error, needK
 			return err
 		}
 	}
-	var key []byte
-	if needKey {
-		if key, err = b.key(vf); err != nil {
-			return err
-		}
+	// Any change to an existing file needs its passphrase, a removal too.
+	key, err := b.key(vf)
+	if err != nil {
+		return err
 	}
 	if err := change(vf, key); err != nil {
 		return err

@@ -191,6 +191,24 @@ func TestFileWrongPassphrase(t *testing.T) {
 	wantValue(t, openFile(t, dir, "right passphrase"), testRef("A"), "secret-a")
 }
 
+// TestFileWrongPassphraseDeletesNothing: removing an item changes the
+// vault file, so it needs the passphrase like Set does.
+func TestFileWrongPassphraseDeletesNothing(t *testing.T) {
+	dir := t.TempDir()
+	mustSet(t, openFile(t, dir, "right passphrase"), testRef("A"), "secret-a")
+	before := readVault(t, dir)
+	b := openFile(t, dir, "hunter2")
+	for _, key := range []string{"A", "ABSENT"} {
+		if err := b.Delete(testRef(key)); !errors.Is(err, ErrBadPassphrase) {
+			t.Errorf("Delete %s with a wrong passphrase = %v, want ErrBadPassphrase", key, err)
+		}
+	}
+	if !bytes.Equal(before, readVault(t, dir)) {
+		t.Fatal("a Delete with a wrong passphrase changed vault.enc")
+	}
+	wantValue(t, openFile(t, dir, "right passphrase"), testRef("A"), "secret-a")
+}
+
 func readVault(t *testing.T, dir string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(dir, VaultFileName))
