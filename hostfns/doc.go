@@ -53,7 +53,9 @@
 //	    an existing parameter of that exact name replaced).
 //	json_set_secret(path, path_len, handle) -> 0
 //	    Sets the secret as a JSON string at an sjson path ("a.b", "items.0.k")
-//	    in the body; an empty body becomes "{}" first. Content-Type is set to
+//	    in the body; an empty body becomes "{}" first. Keys and indexes only:
+//	    a path with a query, wildcard, modifier or pipe (| # @ * ? not escaped
+//	    by a backslash) is ErrBadArgument. Content-Type is set to
 //	    application/json when absent; a non-JSON body or Content-Type is
 //	    ErrBadArgument.
 //	form_set_secret(field, field_len, handle) -> 0

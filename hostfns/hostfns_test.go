@@ -557,3 +557,46 @@ func TestFormSecretHidesBody(t *testing.T) {
 		t.Errorf("request_get(body) after Reset = %d, want 3", got)
 	}
 }
+
+// TestJSONPathIsNoOracle: a gjson query in a json_set_secret path compares
+// the value already in the body (a secret spliced in before) with a
+// pattern the guest chose; whether a later splice then succeeds would tell
+// the guest if it matched, revealing the secret prefix by prefix. Only
+// plain paths of keys and indexes are accepted.
+func TestJSONPathIsNoOracle(t *testing.T) {
+	probe := func(pattern string) int32 {
+		h := newHarness(t)
+		k := h.open("API_KEY")
+		for _, path := range []string{"p.0.0", `p.#(0%"` + pattern + `")`} {
+			p, pl := h.str(path)
+			h.invoke("json_set_secret", p, pl, k)
+		}
+		p, pl := h.str("p.0.x")
+		return h.invoke("json_set_secret", p, pl, k)
+	}
+	if hit, miss := probe(secretValue[:2]+"*"), probe("x*"); hit != miss {
+		t.Errorf("a later splice answers %d after a matching query and %d after another: the body is an oracle", hit, miss)
+	}
+	tests := []struct {
+		path string
+		code int32
+		want string
+	}{
+		{`a.#(0%"s*")`, ErrBadArgument, `{}`},
+		{`a.#`, ErrBadArgument, `{}`},
+		{`a|b`, ErrBadArgument, `{}`},
+		{`@reverse`, ErrBadArgument, `{}`},
+		{`a.*`, ErrBadArgument, `{}`},
+		{`a?`, ErrBadArgument, `{}`},
+		{`a\#b.c\@d`, 0, `{"a#b":{"c@d":"` + jsonEscape(secretValue) + `"}}`},
+	}
+	for _, tt := range tests {
+		h := newHarness(t)
+		h.call.Req.Body = []byte(`{}`)
+		k := h.open("API_KEY")
+		p, pl := h.str(tt.path)
+		if got := h.invoke("json_set_secret", p, pl, k); got != tt.code || !sameJSON(h.call.Req.Body, tt.want) {
+			t.Errorf("path %q: code %d body %s, want %d %s", tt.path, got, h.call.Req.Body, tt.code, tt.want)
+		}
+	}
+}

@@ -315,7 +315,7 @@ func (e *Engine) compile(ctx context.Context, r wazero.Runtime, name string, cod
 	if err != nil {
 		return nil, fmt.Errorf("policies: policy %q: cannot compile: %v", name, err)
 	}
-	if err := validate(m); err != nil {
+	if err := validate(m, code); err != nil {
 		m.Close(ctx)
 		return nil, fmt.Errorf("policies: policy %q: %s", name, strings.TrimPrefix(err.Error(), "policies: "))
 	}

@@ -143,3 +143,33 @@ func TestPolicyFileMustBeARegularFile(t *testing.T) {
 		}
 	}
 }
+
+// TestNonFunctionImportRefusedAtLoad: the allowed set holds functions
+// only, so a module importing a global (or a table) is refused by Load and
+// Inspect, like any other import outside the set, instead of passing
+// validation and failing on every call.
+func TestNonFunctionImportRefusedAtLoad(t *testing.T) {
+	e := newTestEngine(t, Config{})
+	const want = `import "secret" from module "agentsecrets" is a global; only functions may be imported`
+	if err := e.Load(context.Background(), guest("badglobal")); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Load: err = %v, want it to contain %q", err, want)
+	}
+	info, err := Inspect(readGuest(t, "badglobal"))
+	if err != nil || info.Valid || !strings.Contains(info.Problem, want) {
+		t.Errorf("Inspect = %+v, %v; want invalid with %q", info, err, want)
+	}
+}
+
+// FuzzCheckImportKinds: the import-section reader never panics nor reads
+// out of bounds, whatever the module bytes.
+func FuzzCheckImportKinds(f *testing.F) {
+	for _, name := range []string{"badglobal", "badimport"} {
+		if code, err := os.ReadFile(guest(name)); err == nil {
+			f.Add(code)
+		}
+	}
+	f.Add([]byte("\x00asm\x01\x00\x00\x00\x02\x05\x01\x00\x00\x03"))
+	f.Fuzz(func(t *testing.T, code []byte) {
+		_ = checkImportKinds(code)
+	})
+}

@@ -81,7 +81,7 @@ func signature(params, results []api.ValueType) string {
 // validate checks a compiled module against the policy contract: exported
 // memory, on_request() -> i32, optional on_response() -> i32, and imports
 // only from the allowed set with exactly the expected signatures.
-func validate(m wazero.CompiledModule) error {
+func validate(m wazero.CompiledModule, code []byte) error {
 	if _, ok := m.ExportedMemories()["memory"]; !ok {
 		return fmt.Errorf("policies: module does not export %q", "memory")
 	}
@@ -118,7 +118,92 @@ func validate(m wazero.CompiledModule) error {
 			return fmt.Errorf("policies: import %s.%s has signature %s, want %s", mod, name, sig, want)
 		}
 	}
+	return checkImportKinds(code)
+}
+
+// checkImportKinds refuses imported tables and globals, which a compiled
+// module does not list: the allowed set holds functions only. code has
+// compiled, so it is well formed; a short read is still an error.
+func checkImportKinds(code []byte) error {
+	errBad := fmt.Errorf("policies: cannot read the import section")
+	if len(code) < 8 {
+		return errBad
+	}
+	r := wasmReader{b: code[8:]}
+	for len(r.b) > 0 {
+		id := r.byte()
+		sec := wasmReader{b: r.bytes()}
+		if r.bad {
+			return errBad
+		}
+		if id != 2 {
+			continue
+		}
+		for n := sec.uint(); n > 0 && !sec.bad; n-- {
+			mod, name := string(sec.bytes()), string(sec.bytes())
+			switch kind := sec.byte(); kind {
+			case 0:
+				sec.uint()
+			default:
+				if sec.bad {
+					return errBad
+				}
+				what := map[byte]string{1: "table", 2: "memory", 3: "global"}[kind]
+				if what == "" {
+					what = "value of an unknown kind"
+				}
+				return fmt.Errorf("policies: import %q from module %q is a %s; only functions may be imported", name, mod, what)
+			}
+		}
+		if sec.bad {
+			return errBad
+		}
+		return nil
+	}
 	return nil
+}
+
+// wasmReader reads the WebAssembly binary encoding; bad records a read
+// past the end.
+type wasmReader struct {
+	b   []byte
+	bad bool
+}
+
+func (r *wasmReader) byte() byte {
+	if len(r.b) == 0 {
+		r.bad = true
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+// uint reads an unsigned LEB128 u32.
+func (r *wasmReader) uint() uint32 {
+	var v uint32
+	for shift := 0; shift < 35; shift += 7 {
+		c := r.byte()
+		v |= uint32(c&0x7f) << shift
+		if c&0x80 == 0 {
+			return v
+		}
+	}
+	r.bad = true
+	return 0
+}
+
+// bytes reads a length-prefixed byte vector.
+func (r *wasmReader) bytes() []byte {
+	n := r.uint()
+	if r.bad || uint64(n) > uint64(len(r.b)) {
+		r.bad = true
+		return nil
+	}
+	v := r.b[:n]
+	r.b = r.b[n:]
+	return v
 }
 
 // Inspect describes a module: digest, exports, imports and whether it is a
@@ -151,7 +236,7 @@ func Inspect(wasm []byte) (Info, error) {
 	sort.Strings(info.Exports)
 	sort.Strings(info.Imports)
 	_, info.OnResponse = m.ExportedFunctions()["on_response"]
-	if err := validate(m); err != nil {
+	if err := validate(m, wasm); err != nil {
 		info.Problem = strings.TrimPrefix(err.Error(), "policies: ")
 	} else {
 		info.Valid = true
