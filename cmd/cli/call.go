@@ -65,7 +65,12 @@ not allowlisted, secret not bound, address refused), 6 a secret is missing,
   agentsecrets call --url https://api.example.com/hook --method POST --body @event.json \
       --policy ./hmac.wasm --param key=WEBHOOK_SECRET`,
 		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error { return runCall(c.Context(), f, o) },
+		RunE: func(c *cobra.Command, _ []string) error {
+			if o.Timeout <= 0 { // 0 or less would quietly mean the default
+				return usageError(c.CommandPath(), "--timeout %s must be positive", o.Timeout)
+			}
+			return runCall(c.Context(), f, o)
+		},
 	}
 	addRequestFlags(cmd, o)
 	fl := cmd.Flags()

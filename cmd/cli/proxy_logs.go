@@ -52,7 +52,14 @@ problems, when a row was edited, deleted or reordered.`,
   agentsecrets proxy logs --watch
   agentsecrets proxy logs --verify`,
 		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error { return runProxyLogs(c.Context(), f, o) },
+		RunE: func(c *cobra.Command, _ []string) error {
+			if c.Flags().Changed("secret") { // a misspelt name would quietly match nothing
+				if err := vault.ValidateKeyName(o.Secret); err != nil {
+					return err
+				}
+			}
+			return runProxyLogs(c.Context(), f, o)
+		},
 	}
 	fl := cmd.Flags()
 	fl.IntVar(&o.Last, "last", 50, "show the N most recent matching entries (0: all)")

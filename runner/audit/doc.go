@@ -82,7 +82,9 @@
 //   - a segment that is not a JSON array, or whose bounds are not its
 //     first and last rows' ids: edited;
 //
-//   - an edited row: its stored hash no longer matches its content;
+//   - an edited row: its stored hash no longer matches its content, or it
+//     gives a field twice (the events view would show the first copy, the
+//     chain covers the last);
 //
 //   - a row moved to another id: its content hashes under another id and
 //     its prev_hash points at a row that is not its predecessor;

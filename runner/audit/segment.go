@@ -129,7 +129,20 @@ type decodedRow struct {
 	readable bool
 }
 
-// decodeRow reads one element of a segment.
+// rowFields gives each field of a row its bit, to notice a field given
+// twice.
+var rowFields = func() map[string]uint32 {
+	m := map[string]uint32{}
+	for i, name := range []string{"id", "time_ns", "source", "agent", "workspace", "project",
+		"environment", "method", "url", "keys", "auth_styles", "status", "duration_ns",
+		"decision", "reason", "redactions", "prev_hash", "hash"} {
+		m[name] = 1 << i
+	}
+	return m
+}()
+
+// decodeRow reads one element of a segment. A field given twice makes the
+// row unreadable.
 func decodeRow(v gjson.Result) decodedRow {
 	if !v.IsObject() {
 		return decodedRow{}
@@ -141,7 +154,17 @@ func decodeRow(v gjson.Result) decodedRow {
 		ok                            = true
 	)
 	e := &d.Event
+	var seen uint32
 	v.ForEach(func(k, f gjson.Result) bool {
+		if bit, known := rowFields[k.Str]; known {
+			// SQLite's events view reads the first of two copies of a
+			// field, this decoder the last: a row with two cannot be
+			// verified as what a reader of the view sees.
+			if seen&bit != 0 {
+				ok = false
+			}
+			seen |= bit
+		}
 		switch k.Str {
 		case "id":
 			d.ID, ok = intField(f, ok)

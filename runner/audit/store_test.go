@@ -400,6 +400,42 @@ func TestVerifyDetectsTamperingInBatch(t *testing.T) {
 	}
 }
 
+// TestVerifyDetectsDuplicateField edits a row by putting a second copy of
+// a field before the original: the events view (SQLite reads the first
+// copy) then shows the new value while the hashed one (the last copy) is
+// unchanged. Verify must report the row.
+func TestVerifyDetectsDuplicateField(t *testing.T) {
+	tests := []struct {
+		name  string
+		field string
+		value string
+	}{
+		{"url", "url", `"https://elsewhere.example/"`},
+		{"agent", "agent", `"someone-else"`},
+		{"status", "status", `500`},
+		{"keys", "keys", `["OTHER_KEY"]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openTemp(t)
+			recordN(t, s, 3)
+			checkVerify(t, s, 3, nil)
+			tamper(t, s.Path(), `UPDATE segments SET events = replace(events, '{"id":2,', '{"id":2,"`+tt.field+`":`+tt.value+`,') WHERE first_id = 2`)
+			db, err := sql.Open("sqlite", s.Path())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			var seen string
+			if err := db.QueryRowContext(context.Background(), `SELECT `+tt.field+` FROM events WHERE id = 2`).Scan(&seen); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("events view shows %s = %s", tt.field, seen)
+			checkVerify(t, s, 3, []string{"row 2: hash mismatch (edited)"})
+		})
+	}
+}
+
 // checkVerify runs Verify and compares the rows seen and the problems.
 func checkVerify(t *testing.T, s *Store, rows int, problems []string) {
 	t.Helper()
