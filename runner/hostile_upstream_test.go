@@ -3,15 +3,18 @@ package runner
 import (
 	"compress/gzip"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/The-17/agentsecrets/policies"
+	"github.com/The-17/agentsecrets/runner/redact"
 )
 
 // rawAnswer hijacks the connection and writes the response built from the
@@ -165,5 +168,74 @@ func TestBasicPartsRedacted(t *testing.T) {
 	assertNoLeak(t, "caller output", out, password)
 	if !strings.Contains(out, `"user":"alice"`) {
 		t.Errorf("the user name was redacted too: %s", out)
+	}
+}
+
+// TestRepeatedContentEncodingRefused: a Content-Encoding sent as several
+// header lines is one list (RFC 9110, section 5.3). The HTTP client keeps
+// only the last line, so the body would be decoded too little and passed
+// on still compressed, unscanned: such a response is refused, over plain
+// HTTP and over TLS. One line per header block (an interim 1xx answer
+// has its own) is decoded and redacted as usual.
+func TestRepeatedContentEncodingRefused(t *testing.T) {
+	tests := []struct {
+		name    string
+		interim bool // send a 103 answer first, which repeats the header
+		coding  []string
+		body    []byte
+		refused bool
+	}{
+		{"gzip twice", false, []string{"gzip", "gzip"}, gzipped(gzipped([]byte(testSecret))), true},
+		{"gzip then identity", false, []string{"gzip", "identity"}, gzipped([]byte(testSecret)), true},
+		{"deflate then gzip", false, []string{"deflate", "gzip"}, gzipped(zlibbed([]byte(testSecret))), true},
+		{"names in other case", false, []string{"GZIP", "x-gzip"}, gzipped(gzipped([]byte(testSecret))), true},
+		{"twice after an interim answer", true, []string{"gzip", "gzip"}, gzipped(gzipped([]byte(testSecret))), true},
+		{"one line", false, []string{"gzip"}, gzipped([]byte(testSecret)), false},
+		{"one line per block", true, []string{"gzip"}, gzipped([]byte(testSecret)), false},
+	}
+	for _, useTLS := range []bool{false, true} {
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("%s tls=%v", tt.name, useTLS), func(t *testing.T) {
+				h := func(w http.ResponseWriter, r *http.Request) {
+					w.Header()["Content-Encoding"] = tt.coding
+					if tt.interim {
+						w.WriteHeader(http.StatusEarlyHints)
+					}
+					w.Write(tt.body)
+				}
+				v := newFakeVault([]string{"127.0.0.1"}, map[string]string{"API_KEY": testSecret})
+				r, _, _ := newTestRunner(t, v)
+				target := ""
+				if useTLS {
+					srv := httptest.NewTLSServer(http.HandlerFunc(h))
+					t.Cleanup(srv.Close)
+					roots := x509.NewCertPool()
+					roots.AddCert(srv.Certificate())
+					r.Transport.(*Transport).TLSConfig.RootCAs = roots
+					target = srv.URL
+				} else {
+					target = newUpstream(t, h).URL
+				}
+				res, err := r.Do(context.Background(), &Call{URL: target + "/x", Policies: []policies.Spec{spec("bearer", "key", "API_KEY")}})
+				if !tt.refused {
+					if err != nil {
+						t.Fatalf("Do: %v", err)
+					}
+					if out := output(t, res); !strings.Contains(out, redact.Replacement) {
+						t.Errorf("body not decoded and redacted: %q", out)
+					}
+					return
+				}
+				if err == nil {
+					body, _ := io.ReadAll(res.Body)
+					res.Body.Close()
+					t.Fatalf("a body encoded %v was passed on (%d bytes), want ErrUnsafeResponse", tt.coding, len(body))
+				}
+				if !errors.Is(err, ErrUnsafeResponse) {
+					t.Errorf("Do error %v, want ErrUnsafeResponse", err)
+				}
+				assertNoHiddenCopy(t, "error message", err.Error(), testSecret)
+			})
+		}
 	}
 }

@@ -380,6 +380,8 @@ func transportError(ctx context.Context, host string, err error, set *redact.Set
 		return fmt.Errorf("%w: %q: %w", ErrSSRF, host, errors.Unwrap(err))
 	case errors.Is(err, context.DeadlineExceeded), ctx.Err() != nil:
 		return fmt.Errorf("%w: %q did not answer in time", ErrTimeout, host)
+	case errors.Is(err, errRepeatedCoding):
+		return fmt.Errorf("%w: %q sent Content-Encoding on several header lines", ErrUnsafeResponse, host)
 	}
 	return fmt.Errorf("%w: %q: %s", ErrUpstream, host, scrubTransportMessage(err, set))
 }

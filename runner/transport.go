@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -36,7 +37,8 @@ type Transport struct {
 	// withPrivateOK); NewTransport's dialer refuses it otherwise. Set it
 	// and TLSConfig before the first request.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
-	// TLSConfig is cloned for each host (fasthttp sets the server name).
+	// TLSConfig is cloned for each connection, with the server name of
+	// the host dialled unless it sets one.
 	TLSConfig *tls.Config
 
 	once sync.Once
@@ -81,7 +83,12 @@ func (t *Transport) init() {
 func (t *Transport) newClient(privateOK bool) *fasthttp.Client {
 	ctx := withPrivateOK(context.Background(), privateOK)
 	return &fasthttp.Client{
-		Dial:                func(addr string) (net.Conn, error) { return t.DialContext(ctx, "tcp", addr) },
+		// Each host client dials (and speaks TLS) through t.dial, so the
+		// codingGuard sees every response header in plain text.
+		ConfigureClient: func(hc *fasthttp.HostClient) error {
+			hc.Dial = t.dial(ctx, hc.IsTLS)
+			return nil
+		},
 		TLSConfig:           t.TLSConfig,
 		MaxConnsPerHost:     maxConnsPerHost,
 		MaxIdleConnDuration: idleConnTimeout,
@@ -94,6 +101,144 @@ func (t *Transport) newClient(privateOK bool) *fasthttp.Client {
 		DisablePathNormalizing:    true, // send the path exactly as given: signatures cover it
 		StreamResponseBody:        true,
 	}
+}
+
+// dial returns the Dial of a host client: a connection from DialContext,
+// under TLS when the host client speaks it, behind a codingGuard. TLS is
+// set up here (verified against TLSConfig, for the name dialled) rather
+// than by fasthttp, which would put it above the guard.
+func (t *Transport) dial(ctx context.Context, isTLS bool) fasthttp.DialFunc {
+	return func(addr string) (net.Conn, error) {
+		conn, err := t.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		if isTLS {
+			cfg := &tls.Config{}
+			if t.TLSConfig != nil {
+				cfg = t.TLSConfig.Clone()
+			}
+			if cfg.ServerName == "" {
+				host, _, err := net.SplitHostPort(addr)
+				if err != nil {
+					conn.Close()
+					return nil, fmt.Errorf("runner: no TLS server name in the address: %w", err)
+				}
+				cfg.ServerName = host
+			}
+			conn = tls.Client(conn, cfg)
+		}
+		return &codingGuard{Conn: conn}, nil
+	}
+}
+
+// errRepeatedCoding fails a response whose Content-Encoding takes several
+// header lines.
+var errRepeatedCoding = errors.New("runner: content encoding on several header lines")
+
+// maxGuardedLine is how much of each response header line codingGuard
+// keeps: enough for a field name with some blanks before its colon.
+const maxGuardedLine = 64
+
+// codingGuard fails the read of a response header that carries
+// Content-Encoding on more than one line. Such lines form one list
+// ("gzip" then "gzip" is "gzip, gzip"), but fasthttp keeps only the last
+// one, so the body would be decoded too little and passed on still
+// compressed, past the redactor. The connection is used by one request at
+// a time: each write starts a response, whose header (after any interim
+// 1xx answers) ends at its first blank line; the body is not looked at.
+type codingGuard struct {
+	net.Conn
+	inHeader bool   // reading a response header
+	status   bool   // the current line is a status line
+	interim  bool   // the current block is an interim (1xx) answer
+	codings  int    // Content-Encoding lines in the current block
+	line     []byte // the start of the current line
+	err      error
+}
+
+// Handshake completes the TLS handshake of a TLS connection; fasthttp
+// takes a connection with this method as already speaking TLS.
+func (g *codingGuard) Handshake() error {
+	if h, ok := g.Conn.(interface{ Handshake() error }); ok {
+		return h.Handshake()
+	}
+	return nil
+}
+
+// Write sends (part of) a request, so what is read next is its response.
+func (g *codingGuard) Write(p []byte) (int, error) {
+	g.inHeader, g.status, g.interim, g.codings, g.line = true, true, false, 0, g.line[:0]
+	return g.Conn.Write(p)
+}
+
+// Read fails once a second Content-Encoding line arrives. It passes on
+// the bytes before that line, so fasthttp, holding part of a header,
+// reports the failure itself (at the first byte it would take it for a
+// closed connection).
+func (g *codingGuard) Read(p []byte) (int, error) {
+	if g.err != nil {
+		return 0, g.err
+	}
+	n, err := g.Conn.Read(p)
+	if g.inHeader && n > 0 {
+		if bad := g.scan(p[:n]); bad >= 0 {
+			g.err = errRepeatedCoding
+			return bad, nil
+		}
+	}
+	return n, err
+}
+
+// scan follows the header lines in b. It returns the index in b where a
+// second Content-Encoding line starts (0 when it started in an earlier
+// read), or -1.
+func (g *codingGuard) scan(b []byte) int {
+	start := 0 // where the current line starts in b
+	for start < len(b) && g.inHeader {
+		i := bytes.IndexByte(b[start:], '\n')
+		if i < 0 {
+			g.keep(b[start:])
+			return -1
+		}
+		g.keep(b[start : start+i])
+		if !g.endLine(bytes.TrimSuffix(g.line, []byte("\r"))) {
+			return start
+		}
+		g.line = g.line[:0]
+		start += i + 1
+	}
+	return -1
+}
+
+// keep adds b to the start of the current line, up to maxGuardedLine.
+func (g *codingGuard) keep(b []byte) {
+	if room := maxGuardedLine - len(g.line); room > 0 {
+		g.line = append(g.line, b[:min(room, len(b))]...)
+	}
+}
+
+// endLine takes in one whole line (its start) and reports false when it
+// is a second Content-Encoding line.
+func (g *codingGuard) endLine(line []byte) bool {
+	switch {
+	case g.status: // "HTTP/1.1 103 Early Hints", after any blank lines
+		_, rest, _ := bytes.Cut(line, []byte(" "))
+		g.status = len(line) == 0
+		g.interim = len(rest) >= 3 && rest[0] == '1' && string(rest[:3]) != "101"
+	case len(line) == 0:
+		if g.interim { // another block follows
+			g.status, g.interim, g.codings = true, false, 0
+			return true
+		}
+		g.inHeader = false
+	case line[0] != ' ' && line[0] != '\t':
+		name, _, ok := bytes.Cut(line, []byte(":"))
+		if ok && bytes.EqualFold(bytes.TrimRight(name, " \t"), []byte("Content-Encoding")) {
+			g.codings++
+		}
+	}
+	return g.codings <= 1
 }
 
 // CloseIdleConnections closes the pooled connections not in use.
