@@ -1,6 +1,7 @@
 package hostfns
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -235,7 +236,16 @@ func (c *Call) lookup(h int32) *handle {
 	return &c.handles[i]
 }
 
-func (c *Call) addExtra(v []byte) { c.extra = append(c.extra, v) }
+func (c *Call) addExtra(v []byte) {
+	// A guest may splice the same credential many times: each value is
+	// kept once, so the set stays as small as the secrets opened.
+	for _, e := range c.extra {
+		if bytes.Equal(e, v) {
+			return
+		}
+	}
+	c.extra = append(c.extra, v)
+}
 
 // markSecretHeader records that header name now holds a secret.
 func (c *Call) markSecretHeader(name string) {

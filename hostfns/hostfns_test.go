@@ -600,3 +600,20 @@ func TestJSONPathIsNoOracle(t *testing.T) {
 		}
 	}
 }
+
+// TestRepeatedBasicSpliceKeepsSetSmall: splicing the same Basic credential
+// again and again adds its password to the redaction set once, so a guest
+// that loops cannot grow the set until its deadline.
+func TestRepeatedBasicSpliceKeepsSetSmall(t *testing.T) {
+	for _, secret := range []string{"user:long-enough-password", "token-without-colon"} {
+		c := &Call{}
+		for range 1000 {
+			if _, ok := encodeSecret(c, []byte(secret), EncodingBasic, []byte("Basic ")); !ok {
+				t.Fatalf("%s: not encoded", secret)
+			}
+		}
+		if n := len(c.RedactSet()); n != 1 {
+			t.Errorf("%s: redaction set has %d values after 1000 splices, want 1", secret, n)
+		}
+	}
+}
