@@ -492,6 +492,12 @@ func (b *mcpBackend) AuditLogs(ctx context.Context, in mcpserver.AuditLogsInput)
 	if in.Last < 0 {
 		return mcpserver.AuditLogsOutput{}, &mcpserver.Error{Code: mcpserver.CodeBadRequest, Message: "last must not be negative"}
 	}
+	if in.Secret != "" && vault.ValidateKeyName(in.Secret) != nil {
+		// A misspelt name would quietly match nothing; the argument is not
+		// echoed: it might be a value put there by mistake.
+		return mcpserver.AuditLogsOutput{}, &mcpserver.Error{Code: mcpserver.CodeBadRequest,
+			Message: "secret must be a key name like STRIPE_KEY (letters, digits and underscores), never a value"}
+	}
 	last := min(in.Last, mcpMaxEntries)
 	if last == 0 {
 		last = 20

@@ -371,6 +371,17 @@ func TestMCPServeRefusesWithHints(t *testing.T) {
 	if !res.IsError || strings.Contains(resultText(res), secret) {
 		t.Errorf("check_secret with a value as key: error=%v, echoed=%v", res.IsError, strings.Contains(resultText(res), secret))
 	}
+	// A value or a misspelt name as audit_logs' filter is refused, not
+	// answered with an empty list the model would take for "never used".
+	for i, filter := range []string{secret, "stripe_key"} {
+		res, raw := callMCP(t, cs, mcpserver.ToolAuditLogs, map[string]any{"secret": filter})
+		if !res.IsError || !strings.Contains(resultText(res), "BAD_REQUEST") {
+			t.Errorf("audit_logs with filter %d: want BAD_REQUEST, error=%v", i, res.IsError)
+		}
+		if strings.Contains(raw, filter) {
+			t.Errorf("audit_logs with filter %d: the refusal echoes it", i)
+		}
+	}
 	assertNoValue(t, "stderr", stderr.String(), secret)
 }
 
