@@ -186,15 +186,7 @@ func callMCP(t *testing.T, cs *mcp.ClientSession, tool string, args any) (*mcp.C
 	return res, string(raw)
 }
 
-func resultText(res *mcp.CallToolResult) string {
-	var b strings.Builder
-	for _, c := range res.Content {
-		if tc, ok := c.(*mcp.TextContent); ok {
-			b.WriteString(tc.Text)
-		}
-	}
-	return b.String()
-}
+func resultText(res *mcp.CallToolResult) string { return mcpserver.ResultText(res) }
 
 // assertNoValue fails if any form of the values appears in where.
 func assertNoValue(t *testing.T, what, where string, values ...string) {

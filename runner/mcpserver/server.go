@@ -129,15 +129,15 @@ func quietArguments(next mcp.MethodHandler) mcp.MethodHandler {
 		}
 		e := &Error{Code: CodeBadRequest, Message: "mcpserver: the arguments do not match the tool's input schema",
 			Hint: "arguments hold key names, never values; see the input schema in tools/list"}
-		if m := schemaProperty.FindStringSubmatch(resultText(tr)); m != nil {
+		if m := schemaProperty.FindStringSubmatch(ResultText(tr)); m != nil {
 			e.Message = fmt.Sprintf("mcpserver: argument %q does not match the tool's input schema", m[1])
 		}
 		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: e.Error()}}, IsError: true}, nil
 	}
 }
 
-// resultText is the text content of res.
-func resultText(res *mcp.CallToolResult) string {
+// ResultText is the text of a tool result: its text contents, joined.
+func ResultText(res *mcp.CallToolResult) string {
 	var b strings.Builder
 	for _, c := range res.Content {
 		if tc, ok := c.(*mcp.TextContent); ok {

@@ -94,15 +94,7 @@ func callTool(t *testing.T, cs *mcp.ClientSession, name string, args any) *mcp.C
 	return res
 }
 
-func text(res *mcp.CallToolResult) string {
-	var b strings.Builder
-	for _, c := range res.Content {
-		if tc, ok := c.(*mcp.TextContent); ok {
-			b.WriteString(tc.Text)
-		}
-	}
-	return b.String()
-}
+func text(res *mcp.CallToolResult) string { return mcpserver.ResultText(res) }
 
 // structured decodes the structured content of res into v.
 func structured(t *testing.T, res *mcp.CallToolResult, v any) {
