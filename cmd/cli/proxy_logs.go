@@ -153,7 +153,11 @@ func verifyAudit(ctx context.Context, f *Factory, store *audit.Store, asJSON boo
 		return err
 	}
 	if asJSON {
-		if err := f.printJSON(res); err != nil {
+		out := verifyReport{OK: res.OK, Rows: res.Rows, Problems: res.Problems}
+		if out.Problems == nil {
+			out.Problems = []string{}
+		}
+		if err := f.printJSON(out); err != nil {
 			return err
 		}
 	} else if res.OK {
@@ -168,6 +172,14 @@ func verifyAudit(ctx context.Context, f *Factory, store *audit.Store, asJSON boo
 		return &silentError{code: ExitError}
 	}
 	return nil
+}
+
+// verifyReport is the --json shape of --verify: lower-case names, as in
+// every other listing, and problems always a list.
+type verifyReport struct {
+	OK       bool     `json:"ok"`
+	Rows     int      `json:"rows"`
+	Problems []string `json:"problems"`
 }
 
 // logEntry is the --json shape of an audit entry.
