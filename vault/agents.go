@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -152,6 +153,14 @@ func readAgents(path string) (*agentsDoc, error) {
 	}
 	if doc.Workspaces == nil {
 		doc.Workspaces = map[string]map[string]*agentRecord{}
+	}
+	for _, agents := range doc.Workspaces {
+		for _, a := range agents {
+			if a == nil || slices.Contains(a.Tokens, nil) {
+				return nil, newError(ErrInvalid, "the file holds no tokens, only their hashes; remove it and issue new tokens",
+					"malformed agents file %q: null agent or token", path)
+			}
+		}
 	}
 	return doc, nil
 }
@@ -423,10 +432,21 @@ type tokenEntry struct {
 
 // AgentTokens reads the active workspace's agents file now.
 func (s *Store) AgentTokens() (*AgentTokens, error) {
-	agents, err := s.agents()
+	ws, err := s.Workspace()
 	if err != nil {
 		return nil, err
 	}
+	return s.WorkspaceAgentTokens(ws)
+}
+
+// WorkspaceAgentTokens reads the agents file now for workspace ws, for a
+// front end that serves one workspace whatever becomes active later.
+func (s *Store) WorkspaceAgentTokens(ws string) (*AgentTokens, error) {
+	doc, err := readAgents(s.path(AgentsFile))
+	if err != nil {
+		return nil, err
+	}
+	agents := doc.Workspaces[ws]
 	set := &AgentTokens{}
 	for _, name := range sortedKeys(agents) {
 		for _, t := range agents[name].Tokens {

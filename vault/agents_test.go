@@ -308,6 +308,8 @@ func TestMalformedAgentsFile(t *testing.T) {
 		{"unknown version", `{"version": 9, "workspaces": {}}`},
 		{"bad hash", `{"version": 1, "workspaces": {"default": {"bot": {"created": "2025-01-01T00:00:00Z",
 			"tokens": [{"id": "tok_000000000000", "sha256": "zz", "created": "2025-01-01T00:00:00Z"}]}}}}`},
+		{"null agent", `{"version": 1, "workspaces": {"default": {"bot": null}}}`},
+		{"null token", `{"version": 1, "workspaces": {"default": {"bot": {"created": "2025-01-01T00:00:00Z", "tokens": [null]}}}}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newAgentStore(t)
@@ -321,6 +323,12 @@ func TestMalformedAgentsFile(t *testing.T) {
 				if _, err := s.IssueToken("bot"); !errors.Is(err, ErrInvalid) {
 					t.Errorf("IssueToken: %v, want ErrInvalid", err)
 				}
+			}
+			if _, err := s.Agents(); tc.name != "bad hash" && !errors.Is(err, ErrInvalid) {
+				t.Errorf("Agents: %v, want ErrInvalid", err)
+			}
+			if _, err := s.Tokens("bot"); tc.name != "bad hash" && !errors.Is(err, ErrInvalid) {
+				t.Errorf("Tokens: %v, want ErrInvalid", err)
 			}
 			if data, _ := os.ReadFile(path); string(data) != tc.content {
 				t.Error("the malformed file was rewritten")

@@ -38,12 +38,14 @@ func (h *Handler) identify(hd http.Header, p *Parsed) *Error {
 // agents file (token hashes and revocations) kept in memory until Refresh.
 // A token the snapshot does not know makes it read the file again, so a
 // token issued while the proxy runs works at once; a revocation takes
-// effect at the next Refresh (proxy sync) or start. It is safe for
-// concurrent use.
+// effect at the next Refresh (proxy sync) or start. The workspace active
+// at the first read is kept: tokens of another workspace never verify,
+// even once it becomes the active one. It is safe for concurrent use.
 type TokenCache struct {
-	store  *vault.Store
-	reload sync.Mutex
-	snap   atomic.Pointer[vault.AgentTokens]
+	store     *vault.Store
+	reload    sync.Mutex
+	workspace string // guarded by reload; set by the first read
+	snap      atomic.Pointer[vault.AgentTokens]
 }
 
 // NewTokenCache returns a cache over the active workspace of s. Nothing is
@@ -64,7 +66,14 @@ func (c *TokenCache) refresh(seen *vault.AgentTokens) (*vault.AgentTokens, error
 	if cur := c.snap.Load(); seen != nil && cur != seen {
 		return cur, nil
 	}
-	snap, err := c.store.AgentTokens()
+	if c.workspace == "" {
+		ws, err := c.store.Workspace()
+		if err != nil {
+			return nil, err
+		}
+		c.workspace = ws
+	}
+	snap, err := c.store.WorkspaceAgentTokens(c.workspace)
 	if err != nil {
 		return nil, err
 	}

@@ -214,3 +214,52 @@ func BenchmarkTokenCacheIdentify(b *testing.B) {
 		}
 	}
 }
+
+// TestTokenCacheKeepsTheServedWorkspace: the proxy serves the workspace it
+// started in, so a token of another workspace is refused even after the
+// active workspace changes under it, by an edit of project.json or a sync.
+func TestTokenCacheKeepsTheServedWorkspace(t *testing.T) {
+	f := newFixtureWith(t, withTokens)
+	served := issueToken(t, f.store, "bot")
+	wantOK := func(what, raw string) {
+		t.Helper()
+		status, _, body := f.do(f.request("GET", "/ok", nil, "X-AS-Inject-Bearer", "TOKEN_A", "X-AS-Agent-Token", raw))
+		if status != http.StatusOK {
+			t.Errorf("%s: %d %s", what, status, body)
+		}
+	}
+	wantOK("a token of the served workspace", string(served.Token.Bytes()))
+
+	st, err := f.store.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(st.ProjectFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := bytes.Replace(data, []byte(`"workspace": "default"`), []byte(`"workspace": "other"`), 1)
+	if bytes.Equal(moved, data) {
+		t.Fatalf("project.json names no workspace: %s", data)
+	}
+	if err := os.WriteFile(st.ProjectFile, moved, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	foreign := issueToken(t, f.store, "bot") // issued in workspace "other"
+	// The allowlist is not what this test is about: allow the upstream in
+	// both workspaces.
+	if _, err := f.store.AllowlistAdd([]string{"127.0.0.1"}); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, step := range []struct {
+		name string
+		sync bool
+	}{{"before sync", false}, {"after sync", true}} {
+		if step.sync {
+			f.sync(t)
+		}
+		wantRefused(t, f, "a token of another workspace "+step.name, string(foreign.Token.Bytes()))
+		wantOK("a token of the served workspace "+step.name, string(served.Token.Bytes()))
+	}
+}
