@@ -103,7 +103,7 @@ func (v *StoreVault) Allowlist() ([]string, error) {
 			return list, nil
 		}
 	}
-	list, err := v.Store.Allowlist()
+	list, err := v.Store.WorkspaceAllowlist(v.Ctx.Workspace) // the context's, not the active one
 	if err != nil {
 		return nil, err
 	}

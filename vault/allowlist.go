@@ -12,6 +12,12 @@ func (s *Store) Allowlist() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.WorkspaceAllowlist(ws)
+}
+
+// WorkspaceAllowlist returns the domain allowlist of workspace ws, sorted,
+// for a front end that serves one workspace whatever becomes active later.
+func (s *Store) WorkspaceAllowlist(ws string) ([]string, error) {
 	ix, err := s.index()
 	if err != nil {
 		return nil, err

@@ -230,27 +230,8 @@ func TestTokenCacheKeepsTheServedWorkspace(t *testing.T) {
 	}
 	wantOK("a token of the served workspace", string(served.Token.Bytes()))
 
-	st, err := f.store.Status()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(st.ProjectFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	moved := bytes.Replace(data, []byte(`"workspace": "default"`), []byte(`"workspace": "other"`), 1)
-	if bytes.Equal(moved, data) {
-		t.Fatalf("project.json names no workspace: %s", data)
-	}
-	if err := os.WriteFile(st.ProjectFile, moved, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	activateWorkspace(t, f, "other")
 	foreign := issueToken(t, f.store, "bot") // issued in workspace "other"
-	// The allowlist is not what this test is about: allow the upstream in
-	// both workspaces.
-	if _, err := f.store.AllowlistAdd([]string{"127.0.0.1"}); err != nil {
-		t.Fatal(err)
-	}
 
 	for _, step := range []struct {
 		name string
@@ -261,5 +242,38 @@ func TestTokenCacheKeepsTheServedWorkspace(t *testing.T) {
 		}
 		wantRefused(t, f, "a token of another workspace "+step.name, string(foreign.Token.Bytes()))
 		wantOK("a token of the served workspace "+step.name, string(served.Token.Bytes()))
+	}
+}
+
+// activateWorkspace makes ws the active workspace of the fixture's project,
+// as a hand edit of project.json (or project use) would while the proxy runs.
+func activateWorkspace(t *testing.T, f *fixture, ws string) {
+	t.Helper()
+	st, err := f.store.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(st.ProjectFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := bytes.Replace(data, []byte(`"workspace": "default"`), []byte(`"workspace": "`+ws+`"`), 1)
+	if bytes.Equal(moved, data) {
+		t.Fatalf("project.json names no workspace: %s", data)
+	}
+	if err := os.WriteFile(st.ProjectFile, moved, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAllowlistKeepsTheServedWorkspace: after the active workspace changes
+// and the proxy syncs, the allowlist that applies is still the one of the
+// workspace the proxy serves, as for its keys and tokens.
+func TestAllowlistKeepsTheServedWorkspace(t *testing.T) {
+	f := newFixture(t)
+	activateWorkspace(t, f, "other") // whose allowlist is empty
+	f.sync(t)
+	if status, _, body := f.do(f.request("GET", "/ok", nil, "X-AS-Inject-Bearer", "TOKEN_A")); status != http.StatusOK {
+		t.Errorf("after the switch and a sync: %d %s", status, body)
 	}
 }
