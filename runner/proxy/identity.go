@@ -38,9 +38,11 @@ func (h *Handler) identify(hd http.Header, p *Parsed) *Error {
 // agents file (token hashes and revocations) kept in memory until Refresh.
 // A token the snapshot does not know makes it read the file again, so a
 // token issued while the proxy runs works at once; a revocation takes
-// effect at the next Refresh (proxy sync) or start. The workspace active
-// at the first read is kept: tokens of another workspace never verify,
-// even once it becomes the active one. It is safe for concurrent use.
+// effect at the next Refresh (proxy sync) or start; a Refresh that cannot
+// read the file leaves no token valid until a read succeeds. The workspace
+// active at the first read is kept: tokens of another workspace never
+// verify, even once it becomes the active one. It is safe for concurrent
+// use.
 type TokenCache struct {
 	store     *vault.Store
 	reload    sync.Mutex
@@ -75,6 +77,9 @@ func (c *TokenCache) refresh(seen *vault.AgentTokens) (*vault.AgentTokens, error
 	}
 	snap, err := c.store.WorkspaceAgentTokens(c.workspace)
 	if err != nil {
+		// Fail closed: the old snapshot may hold a token revoked since, so
+		// none verifies until the file reads again.
+		c.snap.Store(nil)
 		return nil, err
 	}
 	c.snap.Store(snap)

@@ -277,3 +277,42 @@ func TestAllowlistKeepsTheServedWorkspace(t *testing.T) {
 		t.Errorf("after the switch and a sync: %d %s", status, body)
 	}
 }
+
+// TestUnreadableAgentsFileRefusesTokens: a sync that cannot read the agents
+// file leaves no token valid (one revoked before it might be among the old
+// snapshot's), until a read succeeds again.
+func TestUnreadableAgentsFileRefusesTokens(t *testing.T) {
+	f := newFixtureWith(t, withTokens)
+	tok := string(issueToken(t, f.store, "bot").Token.Bytes())
+	req := func() *http.Request {
+		return f.request("GET", "/ok", nil, "X-AS-Inject-Bearer", "TOKEN_A", "X-AS-Agent-Token", tok)
+	}
+	if status, _, body := f.do(req()); status != http.StatusOK {
+		t.Fatalf("before: %d %s", status, body)
+	}
+	path := filepath.Join(f.store.Home(), vault.AgentsFile)
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := RequestSync(context.Background(), strings.TrimPrefix(f.proxy.URL, "http://"), f.handler.Token); err == nil {
+		t.Error("a sync that could not read the agents file reported no error")
+	}
+	before := f.upstream.count.Load()
+	if status, _, body := f.do(req()); status == http.StatusOK {
+		t.Errorf("a token was accepted while the agents file is unreadable: %s", body)
+	}
+	if n := f.upstream.count.Load(); n != before {
+		t.Errorf("upstream received %d requests", n-before)
+	}
+	if err := os.WriteFile(path, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.sync(t)
+	if status, _, body := f.do(req()); status != http.StatusOK {
+		t.Errorf("after the file is readable again: %d %s", status, body)
+	}
+}
