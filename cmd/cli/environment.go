@@ -141,7 +141,7 @@ should have in TO; an empty answer skips the key. Needs a human at a terminal.`,
 			}
 			tty, err := f.IO.TTY()
 			if err != nil {
-				return newError(ExitAuth, "the user runs it in a terminal: agentsecrets environment merge "+args[0]+" "+args[1],
+				return newError(ExitAuth, "the user runs it in a terminal: "+rerunLine(c, args),
 					"environment merge asks a human for each value and there is no terminal")
 			}
 			defer tty.Close()

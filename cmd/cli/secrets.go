@@ -78,7 +78,7 @@ expire); a new value keeps the expiry and domain binding the key had.`,
   agentsecrets secrets set STRIPE_KEY=sk_test_123 OPENAI_KEY=sk-abc`,
 		Args: minArgs(1, "KEY, or one or more KEY=value"),
 		RunE: func(c *cobra.Command, args []string) error {
-			as, err := parseAssignments(c.CommandPath(), args)
+			as, err := parseAssignments(c.CommandPath(), args, f.setLine)
 			if err != nil {
 				return err
 			}
@@ -131,8 +131,13 @@ func expirySuffix(c *cobra.Command, expires *time.Time) string {
 	return ", expires " + formatExpiry(*expires)
 }
 
-// parseAssignments validates every argument before anything is stored.
-func parseAssignments(cmdPath string, args []string) ([]assignment, error) {
+// setLine is the command that sets key with the --project and --env
+// flags this one was given.
+func (f *Factory) setLine(key string) string { return f.commandLine("secrets set", []string{key}) }
+
+// parseAssignments validates every argument before anything is stored;
+// setLine gives the command that sets a key, for hints.
+func parseAssignments(cmdPath string, args []string, setLine func(key string) string) ([]assignment, error) {
 	var out []assignment
 	seen := map[string]bool{}
 	for _, arg := range args {
@@ -144,7 +149,7 @@ func parseAssignments(cmdPath string, args []string) ([]assignment, error) {
 			return nil, usageError(cmdPath, "give either one KEY (value from a prompt or stdin) or KEY=value pairs, not %q among pairs", key)
 		}
 		if hasValue && value == "" {
-			return nil, newError(ExitUsage, "give a value, or use `agentsecrets secrets set "+key+"` to type it", "empty value for %s", key)
+			return nil, newError(ExitUsage, "give a value, or use `"+setLine(key)+"` to type it", "empty value for %s", key)
 		}
 		if seen[key] {
 			return nil, usageError(cmdPath, "%s given twice", key)
@@ -173,22 +178,24 @@ func (f *Factory) readValue(key string) ([]byte, error) {
 		return v, nil
 	}
 	if f.IO.In == nil {
-		return nil, newError(ExitUsage, "pipe the value: printf %s \"$VALUE\" | agentsecrets secrets set "+key, "no value for %s on stdin", key)
+		return nil, newError(ExitUsage, "pipe the value: printf %s \"$VALUE\" | "+f.setLine(key), "no value for %s on stdin", key)
 	}
-	v, err := io.ReadAll(io.LimitReader(f.IO.In, maxValueSize+1))
+	// Room for the trailing newline removed below.
+	v, err := io.ReadAll(io.LimitReader(f.IO.In, maxValueSize+3))
 	if err != nil {
 		return nil, err
-	}
-	if len(v) > maxValueSize {
-		return nil, newError(ExitUsage, "", "value for %s is larger than %d bytes", key, maxValueSize)
 	}
 	if bytes.HasSuffix(v, []byte("\r\n")) {
 		v = v[:len(v)-2]
 	} else if bytes.HasSuffix(v, []byte("\n")) {
 		v = v[:len(v)-1]
 	}
+	if len(v) > maxValueSize {
+		return nil, newError(ExitUsage, fmt.Sprintf("pipe a value of at most %d bytes: printf %%s \"$VALUE\" | %s", maxValueSize, f.setLine(key)),
+			"value for %s is larger than %d bytes; nothing stored", key, maxValueSize)
+	}
 	if len(v) == 0 {
-		return nil, newError(ExitUsage, "the user runs `agentsecrets secrets set "+key+"` in a terminal and types the value",
+		return nil, newError(ExitUsage, "the user runs `"+f.setLine(key)+"` in a terminal and types the value",
 			"empty value for %s on stdin; nothing stored", key)
 	}
 	return v, nil
@@ -352,7 +359,7 @@ func newSecretsDeleteCmd(f *Factory) *cobra.Command {
 		RunE: func(c *cobra.Command, args []string) error {
 			s, ctx, err := f.storedSecret(args[0])
 			if errors.Is(err, vault.ErrNotFound) { // nothing to delete: not a reason to set it
-				return &Error{Code: ExitNotFound, Err: err, Msg: err.Error(), Hint: "agentsecrets secrets list shows the keys of this environment"}
+				return &Error{Code: ExitNotFound, Err: err, Msg: err.Error(), Hint: f.commandLine("secrets list", nil)}
 			}
 			if err != nil {
 				return err

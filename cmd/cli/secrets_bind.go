@@ -105,7 +105,7 @@ the workspace allowlist. Removing the last domain removes the binding.
 			where := secretWhere(key, ctx)
 			for _, d := range remove {
 				if !slices.Contains(current, d) {
-					return newError(ExitNotFound, "agentsecrets secrets list",
+					return newError(ExitNotFound, f.commandLine("secrets list", nil),
 						"domain %q is not in the binding of %s", d, where)
 				}
 			}
@@ -347,14 +347,19 @@ func confirmed(answer string, c bindingChange) bool {
 }
 
 // commandLine is the command a human would type to do the same, with the
-// --project and --env flags given to this one.
+// --project and --env flags given to this one, quoted for a POSIX shell
+// (a "*.example.com" binding must reach the command, not the shell's
+// globbing).
 func (f *Factory) commandLine(cmd string, args []string) string {
 	parts := []string{"agentsecrets", cmd}
 	if f.Project != "" {
-		parts = append(parts, "--project", f.Project)
+		parts = append(parts, "--project", shellQuote(f.Project))
 	}
 	if f.Environment != "" {
-		parts = append(parts, "--env", f.Environment)
+		parts = append(parts, "--env", shellQuote(f.Environment))
 	}
-	return strings.Join(append(parts, args...), " ")
+	for _, a := range args {
+		parts = append(parts, shellQuote(a))
+	}
+	return strings.Join(parts, " ")
 }
