@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"runtime"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -79,7 +80,7 @@ func (f *Factory) runExec(ctx context.Context) error {
 		return &Error{Code: ExitUsage, Msg: err.Error(), Err: err}
 	}
 	resp := f.resolveExec(ctx, req, start)
-	addExecHints(resp, f.Getenv)
+	addExecHints(resp, f.Getenv, runtime.GOOS)
 	_, err = resp.WriteTo(f.IO.Out)
 	return err
 }
@@ -178,13 +179,14 @@ func failAll(req openclaw.Request, code string, err error) openclaw.Response {
 }
 
 // addExecHints tells, in the messages OpenClaw logs, what the provider
-// configuration lacks.
-func addExecHints(resp openclaw.Response, getenv func(string) string) {
+// configuration lacks on goos.
+func addExecHints(resp openclaw.Response, getenv func(string) string, goos string) {
 	for id, e := range resp.Errors {
 		switch {
 		case e.Code == openclaw.CodeLocked && getenv("AGENTSECRETS_PASSPHRASE") == "":
 			e.Message += "; add AGENTSECRETS_PASSPHRASE to the provider's passEnv"
-		case e.Code == openclaw.CodeUnavailable && getenv("DBUS_SESSION_BUS_ADDRESS") == "":
+		case e.Code == openclaw.CodeUnavailable && goos != "darwin" && goos != "windows" &&
+			getenv("DBUS_SESSION_BUS_ADDRESS") == "": // the Secret Service's bus
 			e.Message += "; add DBUS_SESSION_BUS_ADDRESS and XDG_RUNTIME_DIR to the provider's passEnv"
 		default:
 			continue

@@ -152,6 +152,34 @@ func TestExecProtocol(t *testing.T) {
 	}
 }
 
+// The hints name only what the provider config can lack on that system:
+// the Secret Service's bus exists on Linux alone.
+func TestAddExecHints(t *testing.T) {
+	tests := []struct {
+		name, goos, code string
+		env              map[string]string
+		want             string
+	}{
+		{"linux keychain without bus", "linux", openclaw.CodeUnavailable, nil, "add DBUS_SESSION_BUS_ADDRESS"},
+		{"linux keychain with bus", "linux", openclaw.CodeUnavailable, map[string]string{"DBUS_SESSION_BUS_ADDRESS": "unix:path=/b"}, ""},
+		{"macos keychain", "darwin", openclaw.CodeUnavailable, nil, ""},
+		{"windows credential manager", "windows", openclaw.CodeUnavailable, nil, ""},
+		{"file without passphrase", "darwin", openclaw.CodeLocked, nil, "add AGENTSECRETS_PASSPHRASE"},
+		{"wrong passphrase", "linux", openclaw.CodeLocked, map[string]string{"AGENTSECRETS_PASSPHRASE": "x"}, ""},
+		{"not found", "linux", openclaw.CodeNotFound, nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := openclaw.Response{Errors: map[string]openclaw.IDError{"K": {Code: tt.code, Message: "m"}}}
+			addExecHints(resp, func(k string) string { return tt.env[k] }, tt.goos)
+			got := resp.Errors["K"].Message
+			if tt.want == "" && got != "m" || tt.want != "" && !strings.Contains(got, tt.want) {
+				t.Errorf("message %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
 // Unusable requests: a one-line error, nothing on stdout, exit 2.
 func TestExecUnusableRequest(t *testing.T) {
 	_, getenv := execHome(t)

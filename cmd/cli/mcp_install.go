@@ -31,7 +31,9 @@ running this binary (its absolute path, symbolic links resolved) with
   Cursor          ~/.cursor/mcp.json
 
 Every other server and setting in the files is kept. An existing file is
-copied to <file>.bak-<time> before it changes; a missing one is created.
+copied to <file>.bak-<time> before it changes; a missing one is created. The
+file is written readable by you alone (an entry's env may hold a passphrase).
+A symbolic link is followed; a link to a missing file is refused.
 Running it again changes nothing ("already configured"). A file that is not
 valid JSON is reported and nothing is written to any file. --print shows the
 resulting file without writing (for --client all, one JSON object with each

@@ -26,7 +26,9 @@
 //
 // [Prepare] reads and merges without touching the disk; [Plan.Apply] then
 // copies an existing file to a timestamped backup next to it, and replaces
-// the file atomically (a temporary file renamed over it), keeping its mode.
-// A missing file is created 0600 in a directory created 0700. A symbolic
-// link is followed, so the file it points to is the one updated.
+// the file atomically (a temporary file renamed over it), keeping its
+// owner's permissions but none for group or others (an entry's env may hold
+// a passphrase); backups are 0600. A missing file is created 0600 in a
+// directory created 0700. A symbolic link is followed, so the file it points
+// to is the one updated; a link to a missing file is refused.
 package install

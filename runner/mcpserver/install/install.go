@@ -35,6 +35,8 @@ func Prepare(client, path, name string, srv Server) (*Plan, error) {
 	p := &Plan{Client: client, Path: path, mode: 0o600}
 	if target, err := filepath.EvalSymlinks(path); err == nil {
 		p.Path = target
+	} else if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		return nil, fmt.Errorf("install: %s: a symbolic link to a missing file", path)
 	}
 	data, err := readConfig(p.Path)
 	switch {
@@ -46,7 +48,8 @@ func Prepare(client, path, name string, srv Server) (*Plan, error) {
 		if err != nil {
 			return nil, fmt.Errorf("install: %s: %v", p.Path, err)
 		}
-		p.Exists, p.original, p.mode = true, data, info.Mode().Perm()
+		// Readable by the owner only: an entry's env may hold a passphrase.
+		p.Exists, p.original, p.mode = true, data, info.Mode().Perm()&0o700
 	}
 	content, changed, err := Merge(data, name, srv)
 	if err != nil {

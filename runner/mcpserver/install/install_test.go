@@ -287,7 +287,7 @@ func TestApplyBacksUpThenReplaces(t *testing.T) {
 		t.Fatalf("backup holds %s", data)
 	}
 	assertMode(t, backup, 0o600)
-	assertMode(t, path, 0o644)
+	assertMode(t, path, 0o600)
 	got := decode(t, mustRead(t, path))
 	if got["other"] != true || got["mcpServers"].(map[string]any)["fs"] == nil || got["mcpServers"].(map[string]any)["agentsecrets"] == nil {
 		t.Fatalf("merged file %v", got)
@@ -356,6 +356,71 @@ func TestApplyFollowsSymlink(t *testing.T) {
 	}
 	if !bytes.Contains(mustRead(t, target), []byte("agentsecrets")) {
 		t.Fatal("the link's target was not updated")
+	}
+}
+
+// A link to a file that does not exist is refused: following it would
+// create a file wherever it points, and renaming over it would silently
+// turn the link into a regular file.
+func TestPrepareRefusesDanglingSymlink(t *testing.T) {
+	tests := []struct{ name, target string }{
+		{"missing file", "dotfiles-mcp.json"},
+		{"missing directory", filepath.Join("gone", "mcp.json")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			link := filepath.Join(dir, "mcp.json")
+			if err := os.Symlink(filepath.Join(dir, tt.target), link); err != nil {
+				t.Skip("no symlinks:", err)
+			}
+			p, err := install.Prepare(install.Cursor, link, "agentsecrets", srv)
+			if err == nil {
+				_, err = p.Apply(time.Now())
+			}
+			if err == nil {
+				t.Error("a dangling symbolic link was accepted")
+			}
+			if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+				t.Error("the link was replaced by a file")
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+				t.Errorf("%d entries in the directory, want the link alone", len(entries))
+			}
+		})
+	}
+}
+
+// The file may hold a passphrase or tokens in an entry's env: whatever its
+// mode was, the written file is readable by its owner only.
+func TestApplyWritesPrivateFile(t *testing.T) {
+	tests := []struct{ before, after os.FileMode }{
+		{0o644, 0o600},
+		{0o640, 0o600},
+		{0o666, 0o600},
+		{0o600, 0o600},
+		{0o400, 0o400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.before.String(), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "claude_desktop_config.json")
+			if err := os.WriteFile(path, []byte(`{"mcpServers":{"x":{"command":"x","env":{"AGENTSECRETS_PASSPHRASE":"p"}}}}`), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(path, tt.before); err != nil {
+				t.Fatal(err)
+			}
+			p, err := install.Prepare(install.Claude, path, "agentsecrets", srv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			backup, err := p.Apply(time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertMode(t, path, tt.after)
+			assertMode(t, backup, 0o600)
+		})
 	}
 }
 
