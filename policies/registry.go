@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -172,6 +173,37 @@ func (r *Registry) Get(name string) ([]byte, Entry, error) {
 		return nil, Entry{}, fmt.Errorf("policies: registered policy %q: module does not match its digest (modified on disk); add it again", name)
 	}
 	return code, e, nil
+}
+
+// ReadModuleFile reads a policy file given by the user (policy add,
+// policy inspect). A device, a FIFO, a directory or a file larger than
+// MaxPolicyFile is refused before it is read: reading /dev/zero would not
+// end and opening a FIFO would block.
+func ReadModuleFile(path string) ([]byte, error) {
+	errKind := fmt.Errorf("policies: policy file %q: not a regular file of at most %d MiB", path, MaxPolicyFile>>20)
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("policies: policy file %q: %w", path, errors.Unwrap(err))
+	}
+	if !st.Mode().IsRegular() || st.Size() > MaxPolicyFile {
+		return nil, errKind
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("policies: policy file %q: %w", path, errors.Unwrap(err))
+	}
+	defer f.Close()
+	if fst, err := f.Stat(); err != nil || !os.SameFile(st, fst) {
+		return nil, errKind
+	}
+	code, err := io.ReadAll(io.LimitReader(f, MaxPolicyFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("policies: policy file %q: %v", path, err)
+	}
+	if len(code) > MaxPolicyFile {
+		return nil, errKind
+	}
+	return code, nil
 }
 
 func (r *Registry) blobPath(sum string) string {

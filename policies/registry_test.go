@@ -184,3 +184,39 @@ func TestRegistryReplaceOnlyWhenAsked(t *testing.T) {
 		t.Errorf("Replace of a new name = old %+v, %v", old, err)
 	}
 }
+
+func TestReadModuleFile(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.wasm")
+	if err := os.WriteFile(good, readGuest(t, "deny"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big.wasm")
+	if err := os.WriteFile(big, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(big, MaxPolicyFile+1); err != nil { // sparse
+		t.Fatal(err)
+	}
+	tests := []struct {
+		path, err string
+	}{
+		{good, ""},
+		{os.DevNull, "not a regular file"},
+		{dir, "not a regular file"},
+		{big, "not a regular file of at most 64 MiB"},
+		{filepath.Join(dir, "missing.wasm"), "policies: policy file"},
+	}
+	for _, tt := range tests {
+		code, err := ReadModuleFile(tt.path)
+		if tt.err == "" {
+			if err != nil || len(code) == 0 {
+				t.Errorf("ReadModuleFile(%q) = %d bytes, %v", tt.path, len(code), err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("ReadModuleFile(%q) err = %v, want %q", tt.path, err, tt.err)
+		}
+	}
+}

@@ -36,8 +36,9 @@ var injections = map[string]injection{
 // ParseInjection maps an injection flag to a built-in policy spec. style is
 // one of bearer, basic, redact (arg "KEY") or header, query, body-field,
 // form-field (arg "name=KEY", split at the last '='). Names keep their case;
-// KEY must look like an environment variable name in upper case
-// ([A-Z][A-Z0-9_]*).
+// KEY must be a key name as the vault has them (UPPER_SNAKE_CASE:
+// [A-Z][A-Z0-9]*(_[A-Z0-9]+)*). A body-field path names keys and indexes
+// only (no query, wildcard, modifier or pipe; escape with a backslash).
 func ParseInjection(style, arg string) (Spec, error) {
 	inj, ok := injections[style]
 	if !ok {
@@ -81,7 +82,7 @@ func ParseParams(args []string) (map[string]string, error) {
 }
 
 func validKey(s string) bool {
-	if s == "" || len(s) > 128 || s[0] < 'A' || s[0] > 'Z' {
+	if s == "" || len(s) > 128 || s[0] < 'A' || s[0] > 'Z' || s[len(s)-1] == '_' || strings.Contains(s, "__") {
 		return false
 	}
 	for i := 1; i < len(s); i++ {
@@ -107,15 +108,34 @@ func validComponent(s string) bool {
 	return true
 }
 
-// validPath accepts sjson paths made of printable characters.
+// validPath accepts sjson paths of printable characters that name keys and
+// indexes only: no empty key, and no query, wildcard, modifier or pipe
+// (| # @ * ? not escaped by a backslash), which the host refuses.
 func validPath(s string) bool {
-	if len(s) > 1024 || strings.HasPrefix(s, ".") || strings.HasSuffix(s, ".") {
+	if len(s) > 1024 {
 		return false
 	}
+	empty := true // the current key is empty so far
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < ' ' || c >= 0x7f {
+		c := s[i]
+		if c < ' ' || c >= 0x7f {
 			return false
 		}
+		switch c {
+		case '\\':
+			if i++; i == len(s) || s[i] < ' ' || s[i] >= 0x7f {
+				return false
+			}
+		case '.':
+			if empty {
+				return false
+			}
+			empty = true
+			continue
+		case '|', '#', '@', '*', '?':
+			return false
+		}
+		empty = false
 	}
-	return true
+	return !empty
 }

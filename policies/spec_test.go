@@ -30,6 +30,24 @@ func TestParseInjection(t *testing.T) {
 		{"header", "X-A=", nil, "invalid secret name"},
 		{"query", "a&b=K", nil, `invalid param "a&b"`},
 		{"body-field", ".a=K", nil, `invalid path ".a"`},
+		{"body-field", `a\.b=K`, map[string]string{"path": `a\.b`, "key": "K"}, ""},
+		{"body-field", `a\*=K`, map[string]string{"path": `a\*`, "key": "K"}, ""},
+		{"body-field", "items.-1=K", map[string]string{"path": "items.-1", "key": "K"}, ""},
+		// A query, wildcard, modifier or pipe, which the host refuses when
+		// the call runs, and an empty key are refused here.
+		{"body-field", "a*=K", nil, `invalid path "a*"`},
+		{"body-field", "a?=K", nil, `invalid path "a?"`},
+		{"body-field", "a|b=K", nil, `invalid path "a|b"`},
+		{"body-field", "items.#=K", nil, `invalid path "items.#"`},
+		{"body-field", `a.#(b=="c")=K`, nil, "invalid path"},
+		{"body-field", "@this=K", nil, `invalid path "@this"`},
+		{"body-field", "a..b=K", nil, `invalid path "a..b"`},
+		{"body-field", `a\=K`, nil, `invalid path "a\\"`},
+		// KEY follows the vault's grammar for key names.
+		{"bearer", "KEY_", nil, `invalid secret name "KEY_"`},
+		{"bearer", "A__B", nil, `invalid secret name "A__B"`},
+		{"query", "k=_A", nil, `invalid secret name "_A"`},
+		{"bearer", "A_1_B2", map[string]string{"key": "A_1_B2"}, ""},
 		{"cookie", "K", nil, `unknown injection style "cookie"`},
 	}
 	for _, tt := range tests {

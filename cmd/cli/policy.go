@@ -101,9 +101,9 @@ only when asked. Adding the same code again changes nothing.`,
 		Args:    exactArgs(2, "NAME and FILE.wasm"),
 		RunE: func(c *cobra.Command, args []string) error {
 			name, file := args[0], args[1]
-			code, err := os.ReadFile(file)
+			code, err := policies.ReadModuleFile(file)
 			if err != nil {
-				return usageError(c.CommandPath(), "read %q: %v", file, err)
+				return usageError(c.CommandPath(), "%v", err)
 			}
 			if !policies.ValidName(name) {
 				return usageError(c.CommandPath(), "invalid policy name %q: lower-case letters, digits, '-' and '_', starting with a letter, and not a built-in's name (agentsecrets policy list)", name)
@@ -211,9 +211,9 @@ func printPolicyInfo(f *Factory, name string, info policies.Info) {
 // policyCode loads a policy by file path, built-in name or registered name.
 func (f *Factory) policyCode(ref string) ([]byte, error) {
 	if strings.HasSuffix(ref, ".wasm") || strings.ContainsRune(ref, os.PathSeparator) {
-		code, err := os.ReadFile(ref)
+		code, err := policies.ReadModuleFile(ref)
 		if err != nil {
-			return nil, usageError("agentsecrets policy", "read %q: %v", ref, err)
+			return nil, usageError("agentsecrets policy", "%v", err)
 		}
 		return code, nil
 	}
