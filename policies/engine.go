@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"runtime"
 	"strings"
@@ -219,7 +218,7 @@ func (e *Engine) loadFile(ctx context.Context, path string) (*policy, error) {
 		return nil, fmt.Errorf("policies: policy file %q: %w", path, errors.Unwrap(err))
 	}
 	if !st.Mode().IsRegular() || st.Size() > MaxPolicyFile {
-		return nil, fmt.Errorf("policies: policy file %q: not a regular file of at most %d MiB", path, MaxPolicyFile>>20)
+		return nil, notModuleFile(path)
 	}
 	e.mu.RLock()
 	seen, ok := e.byFile[path]
@@ -231,7 +230,7 @@ func (e *Engine) loadFile(ctx context.Context, path string) (*policy, error) {
 	if p != nil {
 		return p, nil
 	}
-	code, err := readAtMost(path, MaxPolicyFile)
+	code, err := ReadModuleFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -244,24 +243,6 @@ func (e *Engine) loadFile(ctx context.Context, path string) (*policy, error) {
 	e.byFile[path] = fileStamp{size: st.Size(), modTime: st.ModTime(), sum: sum}
 	e.mu.Unlock()
 	return p, nil
-}
-
-// readAtMost reads the file at path, refusing one that has grown past limit
-// since it was checked.
-func readAtMost(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("policies: policy file %q: %w", path, errors.Unwrap(err))
-	}
-	defer f.Close()
-	code, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("policies: policy file %q: %v", path, err)
-	}
-	if int64(len(code)) > limit {
-		return nil, fmt.Errorf("policies: policy file %q: larger than %d MiB", path, limit>>20)
-	}
-	return code, nil
 }
 
 func (e *Engine) compileBuiltin(ctx context.Context, name string, code []byte) (*policy, error) {

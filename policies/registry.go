@@ -180,7 +180,7 @@ func (r *Registry) Get(name string) ([]byte, Entry, error) {
 // MaxPolicyFile is refused before it is read: reading /dev/zero would not
 // end and opening a FIFO would block.
 func ReadModuleFile(path string) ([]byte, error) {
-	errKind := fmt.Errorf("policies: policy file %q: not a regular file of at most %d MiB", path, MaxPolicyFile>>20)
+	errKind := notModuleFile(path)
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("policies: policy file %q: %w", path, errors.Unwrap(err))
@@ -204,6 +204,12 @@ func ReadModuleFile(path string) ([]byte, error) {
 		return nil, errKind
 	}
 	return code, nil
+}
+
+// notModuleFile refuses a path that is not a regular file of at most
+// MaxPolicyFile bytes.
+func notModuleFile(path string) error {
+	return fmt.Errorf("policies: policy file %q: not a regular file of at most %d MiB", path, MaxPolicyFile>>20)
 }
 
 func (r *Registry) blobPath(sum string) string {
