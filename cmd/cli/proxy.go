@@ -163,7 +163,21 @@ func runProxyForeground(ctx context.Context, f *Factory, o *proxyStartOptions) e
 	}
 	st := proxy.State{PID: os.Getpid(), Bind: o.Bind, Port: o.Port, Started: time.Now().UTC(),
 		Workspace: vctx.Workspace, Project: vctx.Project, Environment: vctx.Environment}
-	if err := files.Write(st, h.Token); err != nil {
+	// Check again and record under the home's lock: two starts racing
+	// past prepareStart (on different ports) must not leave two daemons.
+	unlock, err := files.Lock()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if cur, err := files.Read(); err == nil && cur.PID != st.PID && proxy.Alive(cur.PID) && isProxyProcess(files, cur) {
+		unlock()
+		ln.Close()
+		return newError(ExitError, "agentsecrets proxy stop", "a proxy is already running (pid %d on %s)", cur.PID, cur.Addr())
+	}
+	err = files.Write(st, h.Token)
+	unlock()
+	if err != nil {
 		ln.Close()
 		return err
 	}
@@ -226,7 +240,7 @@ func portInUse(port int) error {
 }
 
 // proxyRunning reports the recorded proxy when its process is alive and
-// its health endpoint answers. A pid file whose process is gone is removed.
+// it answers (verifyProxy). A pid file whose process is gone is removed.
 func proxyRunning(files proxy.Files) (proxy.State, bool) {
 	st, err := files.Read()
 	if err != nil {
@@ -236,9 +250,30 @@ func proxyRunning(files proxy.Files) (proxy.State, bool) {
 		_ = files.RemoveIfOwner(st.PID)
 		return st, false
 	}
+	return st, verifyProxy(files, st) == nil
+}
+
+// errNotOurs means a server answers on the recorded address but does not
+// hold this home's session token.
+var errNotOurs = errors.New("not the proxy recorded here")
+
+// verifyProxy checks that the recorded proxy answers /health and accepts
+// this home's session token: a recycled pid while another server (another
+// home's proxy, any /health) holds the port is not taken for it.
+func verifyProxy(files proxy.Files, st proxy.State) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	return st, proxy.Health(ctx, st.Addr()) == nil
+	if err := proxy.Health(ctx, st.Addr()); err != nil {
+		return err
+	}
+	token, err := files.Token()
+	if err != nil {
+		return errNotOurs
+	}
+	if proxy.Verify(ctx, st.Addr(), token) != nil {
+		return errNotOurs
+	}
+	return nil
 }
 
 // startWait bounds how long start waits for the daemon to answer.
@@ -431,9 +466,9 @@ func readProxyStatus(files proxy.Files) proxyStatus {
 		_ = files.RemoveIfOwner(st.PID)
 		return proxyStatus{Detail: fmt.Sprintf("process %d is gone; removed its stale pid file", st.PID)}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := proxy.Health(ctx, st.Addr()); err != nil {
+	if err := verifyProxy(files, st); errors.Is(err, errNotOurs) {
+		return proxyStatus{Detail: fmt.Sprintf("what answers on http://%s does not hold this home's session token: the pid file (process %d) is stale or another home's", st.Addr(), st.PID)}
+	} else if err != nil {
 		return proxyStatus{PID: st.PID, Address: st.Addr(),
 			Detail: fmt.Sprintf("process %d is alive but does not answer on http://%s%s", st.PID, st.Addr(), proxy.PathHealth)}
 	}
@@ -481,7 +516,7 @@ func newProxyStopCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if !proxy.Alive(st.PID) || !isProxyProcess(st) {
+			if !proxy.Alive(st.PID) || !isProxyProcess(files, st) {
 				_ = files.RemoveIfOwner(st.PID)
 				fmt.Fprintf(f.IO.Out, "proxy: not running (removed the stale pid file of process %d)\n", st.PID)
 				return nil
@@ -491,12 +526,11 @@ func newProxyStopCmd(f *Factory) *cobra.Command {
 	}
 }
 
-// isProxyProcess guards against a recycled pid: the process must answer on
-// the recorded address or carry our arguments.
-func isProxyProcess(st proxy.State) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if proxy.Health(ctx, st.Addr()) == nil {
+// isProxyProcess guards against a recycled pid: the proxy on the recorded
+// address must hold this home's token (verifyProxy), or the process must
+// carry our arguments.
+func isProxyProcess(files proxy.Files, st proxy.State) bool {
+	if verifyProxy(files, st) == nil {
 		return true
 	}
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", st.PID))

@@ -2,15 +2,19 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -422,4 +426,108 @@ func TestProxyLogsWatch(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("watch after SIGINT: %v", err)
 	}
+}
+
+// TestProxyStopSparesARecycledPID: a pid file whose process died and whose
+// pid now belongs to another program, while another server answers
+// {"status":"ok"} on the recorded port (a proxy of another home, any
+// service with a /health): status does not call it running, and stop
+// signals nothing.
+func TestProxyStopSparesARecycledPID(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	sb := callSandbox(t)
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, `{"status":"ok"}`)
+	}))
+	defer other.Close()
+	victim := exec.Command("sleep", "60")
+	if err := victim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = victim.Process.Kill(); _ = victim.Wait() }()
+	port := other.Listener.Addr().(*net.TCPAddr).Port
+	files := proxy.Files{Dir: sb.home}
+	if err := files.Write(proxy.State{PID: victim.Process.Pid, Bind: "127.0.0.1", Port: port}, "old-token"); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, code := sb.run("", "proxy", "status"); code != 1 {
+		t.Errorf("status: exit %d, want 1: %q", code, out)
+	}
+	out := sb.mustRun("", "proxy", "stop")
+	if !strings.Contains(out, "not running") {
+		t.Errorf("stop: %q", out)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if !proxy.Alive(victim.Process.Pid) {
+		t.Error("stop signalled a process that is not the proxy")
+	}
+}
+
+// TestProxyConcurrentStarts: two starts at once, on different ports, leave
+// one daemon, the one the files name.
+func TestProxyConcurrentStarts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	sb := callSandbox(t)
+	stopDaemonOnCleanup(t, sb)
+	ports := []int{freePort(t), freePort(t)}
+	type result struct {
+		out, errOut string
+		code        int
+	}
+	results := make([]result, len(ports))
+	done := make(chan struct{})
+	for i, port := range ports {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			cmd := sb.command("", "proxy", "start", "--port", strconv.Itoa(port))
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			var ee *exec.ExitError
+			code := 0
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			} else if err != nil {
+				code = -1
+			}
+			results[i] = result{stdout.String(), stderr.String(), code}
+		}()
+	}
+	for range ports {
+		<-done
+	}
+	pidRE := regexp.MustCompile(`\(pid (\d+)\)`)
+	for _, r := range results {
+		if m := pidRE.FindStringSubmatch(r.out); m != nil {
+			pid, _ := strconv.Atoi(m[1])
+			t.Cleanup(func() { killHard(pid) })
+		}
+	}
+	answering := 0
+	for _, port := range ports {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if proxy.Health(ctx, fmt.Sprintf("127.0.0.1:%d", port)) == nil {
+			answering++
+		}
+		cancel()
+	}
+	started := 0
+	for _, r := range results {
+		if r.code == 0 {
+			started++
+		}
+	}
+	if answering != 1 || started != 1 {
+		t.Fatalf("%d proxies answer and %d starts succeeded, want 1 and 1: %+v", answering, started, results)
+	}
+	for _, r := range results {
+		if r.code != 0 && (r.code != 1 || !strings.Contains(r.errOut, "a proxy is already running")) {
+			t.Errorf("the start that lost: exit %d, stderr %q", r.code, r.errOut)
+		}
+	}
+	sb.mustRun("", "proxy", "stop")
 }

@@ -23,6 +23,7 @@ const (
 	TokenFile = "proxy.token" // the session token of this run
 	StateFile = "proxy.json"  // State: address, port, start time, served context
 	LogFile   = "proxy.log"   // the daemon's stdout and stderr
+	lockFile  = ".lock"       // the home's cross-process lock (vault.LockFile)
 )
 
 // State describes a running proxy.
@@ -62,6 +63,11 @@ type Files struct{ Dir string }
 
 // Path returns the path of one of the proxy's files.
 func (f Files) Path(name string) string { return filepath.Join(f.Dir, name) }
+
+// Lock takes the home's cross-process lock, so that checking for a running
+// proxy and recording a new one happen as one step. Release it before
+// anything else takes it.
+func (f Files) Lock() (fsutil.Unlock, error) { return fsutil.Lock(f.Path(lockFile)) }
 
 // Write records a started proxy: pid file, token file and state file.
 func (f Files) Write(st State, token string) error {
@@ -161,6 +167,29 @@ func Health(ctx context.Context, addr string) error {
 	var body struct{ Status string }
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1024)).Decode(&body); err != nil || resp.StatusCode != http.StatusOK || body.Status != "ok" {
 		return fmt.Errorf("proxy: health: %s at %s is not an agentsecrets proxy", resp.Status, addr)
+	}
+	return nil
+}
+
+// Verify reports whether the proxy at addr is the one that holds token,
+// without side effects: with the token, GET on the sync endpoint is
+// refused as 405 (without it, 401). A process that merely answers
+// {"status":"ok"} on the port, or another home's proxy, fails.
+func Verify(ctx context.Context, addr, token string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+PathSync, nil)
+	if err != nil {
+		return fmt.Errorf("proxy: verify: %v", err)
+	}
+	req.Header.Set(HeaderSessionToken, token)
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("proxy: verify: %v", err)
+	}
+	defer resp.Body.Close()
+	var e Error
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&e); err != nil ||
+		resp.StatusCode != http.StatusMethodNotAllowed || e.Code != CodeMethodNotAllowed {
+		return fmt.Errorf("proxy: verify: the server at %s is not the proxy recorded here", addr)
 	}
 	return nil
 }
