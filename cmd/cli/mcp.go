@@ -225,11 +225,12 @@ func (b *mcpBackend) buildCall(in mcpserver.APICallInput) (*runner.Call, error) 
 // ones would match ordinary text.
 const minGuardedValue = 6
 
-// refuseValues fails when an argument holds a value of the environment:
-// the model was given one by mistake and must name the key instead. The
-// error names neither the value nor where it was.
+// refuseValues fails when an argument holds a value of the environment, in
+// any form the redactor knows (raw, URL-escaped, base64, hex, JSON-escaped)
+// or a long stretch of one: the model was given one by mistake and must
+// name the key instead. The error names neither the value nor where it was.
 func (b *mcpBackend) refuseValues(in mcpserver.APICallInput) error {
-	args := []string{in.URL, in.Body}
+	args := []string{in.URL, in.Method, in.Body}
 	for _, m := range []map[string]string{in.Headers, in.Params} {
 		for k, v := range m {
 			args = append(args, k, v)
@@ -244,16 +245,18 @@ func (b *mcpBackend) refuseValues(in mcpserver.APICallInput) error {
 	if err != nil {
 		return mcpError(err)
 	}
+	guarded := values[:0:0]
 	for _, v := range values {
-		if len(v) < minGuardedValue {
-			continue
+		if len(v) >= minGuardedValue {
+			guarded = append(guarded, v)
 		}
-		for _, a := range args {
-			if strings.Contains(a, string(v)) {
-				return &mcpserver.Error{Code: mcpserver.CodeBadRequest,
-					Message: "an argument holds a secret value; values never go in tool arguments",
-					Hint:    "name the key instead (bearer, header Name=KEY, query param=KEY, body_field, form_field) and tell the human the value was exposed so they can rotate it"}
-			}
+	}
+	set := redact.NewSet(guarded...)
+	for _, a := range args {
+		if _, n := set.RedactString(a); n > 0 {
+			return &mcpserver.Error{Code: mcpserver.CodeBadRequest,
+				Message: "an argument holds a secret value; values never go in tool arguments",
+				Hint:    "name the key instead (bearer, header Name=KEY, query param=KEY, body_field, form_field) and tell the human the value was exposed so they can rotate it"}
 		}
 	}
 	return nil

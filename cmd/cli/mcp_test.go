@@ -565,3 +565,48 @@ func TestReadCapped(t *testing.T) {
 		}
 	}
 }
+
+// An argument holding a value in an encoded form (URL, base64, hex, JSON
+// escapes) or a long stretch of one is refused like the raw value: nothing
+// reaches the upstream or the audit log.
+func TestMCPServeRefusesEncodedValues(t *testing.T) {
+	v := newMCPVault(t)
+	secret := `sk_live_Ab+/=&<é"` + randomSecret("x")
+	v.set(t, "STRIPE_KEY", secret)
+	token := "AKIA" + strings.ToUpper(hex.EncodeToString([]byte(randomSecret("")))) // a valid HTTP method
+	v.set(t, "AWS_KEY_ID", token)
+	v.allow(t, "127.0.0.1")
+	up := newEchoUpstream(t)
+	cs, stderr := startMCP(t, v)
+	jsonBody, _ := json.Marshal(map[string]string{"api_key": secret})
+	half := len(secret) / 2
+	tests := []struct {
+		name string
+		args map[string]any
+	}{
+		{"query escaped", map[string]any{"url": up.URL + "/?token=" + url.QueryEscape(secret)}},
+		{"path escaped", map[string]any{"url": up.URL + "/" + url.PathEscape(secret)}},
+		{"basic auth header", map[string]any{"url": up.URL, "headers": map[string]string{
+			"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("user:"+secret))}}},
+		{"hex header", map[string]any{"url": up.URL, "headers": map[string]string{"X-Token": hex.EncodeToString([]byte(secret))}}},
+		{"json escaped body", map[string]any{"url": up.URL, "method": "POST", "body": string(jsonBody)}},
+		{"split across headers", map[string]any{"url": up.URL, "headers": map[string]string{
+			"X-A": secret[:half], "X-B": secret[half:]}}},
+		{"method", map[string]any{"url": up.URL, "method": token}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res, raw := callMCP(t, cs, mcpserver.ToolAPICall, tc.args)
+			if !res.IsError || !strings.Contains(resultText(res), "holds a secret value") {
+				t.Errorf("not refused: %s", resultText(res))
+			}
+			assertNoValue(t, "refusal", raw, secret, token)
+		})
+	}
+	if n := len(up.requests()); n != 0 {
+		t.Errorf("upstream received %d requests from refused calls", n)
+	}
+	_, logs := callMCP(t, cs, mcpserver.ToolAuditLogs, map[string]any{"last": 50})
+	assertNoValue(t, "audit_logs", logs, secret, token)
+	assertNoValue(t, "stderr", stderr.String(), secret)
+}
