@@ -184,12 +184,28 @@ func (h *handlers) apiCall(ctx context.Context, _ *mcp.CallToolRequest, in APICa
 	}
 	out, err := h.b.APICall(ctx, in)
 	if err != nil {
-		h.log.Info("api_call", "method", method, "host", hostOf(in.URL), "error", codeOf(err))
+		code := codeOf(err)
+		if code == CodeBadRequest { // the arguments may hold a value given by mistake
+			h.log.Info("api_call", "error", code)
+		} else {
+			h.log.Info("api_call", "method", loggedMethod(method), "host", hostOf(in.URL), "error", code)
+		}
 		return nil, APICallOutput{}, err
 	}
-	h.log.Info("api_call", "method", method, "host", hostOf(in.URL), "status", out.Status, "redactions", out.Redactions)
+	h.log.Info("api_call", "method", loggedMethod(method), "host", hostOf(in.URL), "status", out.Status, "redactions", out.Redactions)
 	res := &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: renderResponse(out)}}}
 	return res, out, nil
+}
+
+// loggedMethod is method as the log shows it: a standard method by name,
+// anything else (a model may put anything there) as OTHER.
+func loggedMethod(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "OTHER"
 }
 
 // renderResponse is the text form of a response: status line, headers in

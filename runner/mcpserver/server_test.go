@@ -1,9 +1,11 @@
 package mcpserver_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"reflect"
 	"slices"
 	"strings"
@@ -67,10 +69,15 @@ func (f *fakeBackend) AuditLogs(_ context.Context, in mcpserver.AuditLogsInput) 
 // of the official SDK.
 func connect(t *testing.T, b mcpserver.Backend) *mcp.ClientSession {
 	t.Helper()
+	return connectWith(t, b, mcpserver.Options{Version: "test"})
+}
+
+func connectWith(t *testing.T, b mcpserver.Backend, opts mcpserver.Options) *mcp.ClientSession {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	st, ct := mcp.NewInMemoryTransports()
 	done := make(chan error, 1)
-	go func() { done <- mcpserver.Serve(ctx, b, st, mcpserver.Options{Version: "test"}) }()
+	go func() { done <- mcpserver.Serve(ctx, b, st, opts) }()
 	client := mcp.NewClient(&mcp.Implementation{Name: "test-client", Version: "1"}, nil)
 	cs, err := client.Connect(ctx, ct, nil)
 	if err != nil {
@@ -356,6 +363,49 @@ func TestMalformedArgumentsAreNotEchoed(t *testing.T) {
 			}
 			if !strings.Contains(got, mcpserver.CodeBadRequest) || !strings.Contains(got, tc.wantField) {
 				t.Errorf("error text %q lacks %s and %s", got, mcpserver.CodeBadRequest, tc.wantField)
+			}
+		})
+	}
+}
+
+// TestLogQuotesNoArgument: the log line of api_call names a standard
+// method and the host, and for arguments refused as a bad request nothing
+// of them: a model may have put a value in method or url.
+func TestLogQuotesNoArgument(t *testing.T) {
+	const value = "AKIAVALUEGIVENBYMISTAKE"
+	tests := []struct {
+		name    string
+		err     error
+		args    map[string]any
+		want    []string
+		notWant []string
+	}{
+		{"refused", &mcpserver.Error{Code: mcpserver.CodeBadRequest, Message: "an argument holds a secret value"},
+			map[string]any{"url": "https://" + strings.ToLower(value) + ".example/", "method": value},
+			[]string{"error=" + mcpserver.CodeBadRequest}, []string{strings.ToLower(value), value, "host="}},
+		{"odd method answered", nil,
+			map[string]any{"url": "https://api.example/", "method": value},
+			[]string{"method=OTHER", "host=api.example"}, []string{value}},
+		{"standard method", nil,
+			map[string]any{"url": "https://api.example/", "method": "post"},
+			[]string{"method=POST", "host=api.example"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			fb := &fakeBackend{callErr: tc.err, callOut: mcpserver.APICallOutput{Status: 200, Headers: map[string]string{}}}
+			cs := connectWith(t, fb, mcpserver.Options{Version: "test", Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+			callTool(t, cs, mcpserver.ToolAPICall, tc.args)
+			log := buf.String()
+			for _, w := range tc.want {
+				if !strings.Contains(log, w) {
+					t.Errorf("log lacks %q:\n%s", w, log)
+				}
+			}
+			for _, w := range tc.notWant {
+				if strings.Contains(strings.ToLower(log), strings.ToLower(w)) {
+					t.Errorf("log holds %q", w)
+				}
 			}
 		})
 	}
