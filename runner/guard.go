@@ -24,11 +24,14 @@ func (a Allowlist) Match(host string) (allowed, exact bool) {
 	isIP := ipErr == nil
 	for _, entry := range a {
 		entry = normalizeHost(entry)
-		if entry == host {
+		if suffix, ok := strings.CutPrefix(entry, "*."); ok {
+			// Never exact: the host "*.example.com" is a name under the
+			// wildcard, resolved like any other.
+			if !isIP && strings.HasSuffix(host, "."+suffix) {
+				allowed = true
+			}
+		} else if entry == host {
 			return true, true
-		}
-		if suffix, ok := strings.CutPrefix(entry, "*."); ok && !isIP && strings.HasSuffix(host, "."+suffix) {
-			allowed = true
 		}
 	}
 	return allowed, false
@@ -44,8 +47,15 @@ func BindingAllows(domains []string, host string) bool {
 	return ok
 }
 
+// normalizeHost lowercases ASCII letters only: strings.ToLower would turn
+// KELVIN SIGN into "k", matching an entry the resolver would not.
 func normalizeHost(h string) string {
-	h = strings.ToLower(strings.TrimSuffix(h, "."))
+	h = strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, strings.TrimSuffix(h, "."))
 	return strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
 }
 
@@ -62,6 +72,7 @@ var metadataAddrs = []netip.Addr{
 	netip.MustParseAddr("169.254.169.254"), // AWS, GCP, Azure, OpenStack
 	netip.MustParseAddr("169.254.170.2"),   // AWS ECS task metadata
 	netip.MustParseAddr("100.100.100.200"), // Alibaba Cloud
+	netip.MustParseAddr("168.63.129.16"),   // Azure WireServer
 	netip.MustParseAddr("fd00:ec2::254"),   // AWS IPv6
 }
 
@@ -87,6 +98,12 @@ func CheckHostName(host string) error {
 // exact name).
 func CheckAddr(addr netip.Addr, privateOK bool) error {
 	addr = addr.Unmap()
+	if nat64Prefix.Contains(addr) { // a NAT64 gateway connects to the IPv4 address inside
+		b := addr.As16()
+		if err := CheckAddr(netip.AddrFrom4([4]byte(b[12:])), privateOK); err != nil {
+			return err
+		}
+	}
 	for _, m := range metadataAddrs {
 		if addr == m {
 			return fmt.Errorf("%w: %s is a cloud metadata address", ErrSSRF, addr)
@@ -104,6 +121,10 @@ func CheckAddr(addr netip.Addr, privateOK bool) error {
 	}
 	return nil
 }
+
+// nat64Prefix is the well-known NAT64 prefix (RFC 6052), whose last 32
+// bits are the IPv4 address reached.
+var nat64Prefix = netip.MustParsePrefix("64:ff9b::/96")
 
 var reservedPrefixes = []netip.Prefix{
 	netip.MustParsePrefix("100.64.0.0/10"), // carrier-grade NAT

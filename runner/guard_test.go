@@ -7,7 +7,7 @@ import (
 )
 
 func TestAllowlistMatch(t *testing.T) {
-	list := Allowlist{"api.stripe.com", "*.example.com", "127.0.0.1", "LOCALHOST"}
+	list := Allowlist{"api.stripe.com", "*.example.com", "127.0.0.1", "LOCALHOST", "kube.internal"}
 	tests := []struct {
 		host           string
 		allowed, exact bool
@@ -23,6 +23,8 @@ func TestAllowlistMatch(t *testing.T) {
 		{"127.0.0.1", true, true},
 		{"localhost", true, true},
 		{"[::1]", false, false},
+		{"*.example.com", true, false},       // a literal "*" label is a name under the wildcard, not the entry itself
+		{"\u212Aube.internal", false, false}, // KELVIN SIGN lowercases to "k" but is another DNS name
 	}
 	for _, tt := range tests {
 		allowed, exact := list.Match(tt.host)
@@ -58,6 +60,7 @@ func TestCheckAddr(t *testing.T) {
 		{"fe80::1", true, true},
 		{"fd00:ec2::254", true, true},
 		{"100.100.100.200", true, true},
+		{"168.63.129.16", true, true},
 		{"::ffff:169.254.169.254", true, true},
 		{"0.0.0.0", true, true},
 		{"127.0.0.1", false, true},
@@ -68,6 +71,11 @@ func TestCheckAddr(t *testing.T) {
 		{"100.64.0.1", false, true},
 		{"93.184.216.34", false, false},
 		{"2606:4700::1", false, false},
+		{"64:ff9b::a9fe:a9fe", true, true}, // NAT64 of 169.254.169.254
+		{"64:ff9b::7f00:1", false, true},   // NAT64 of 127.0.0.1
+		{"64:ff9b::a00:1", false, true},    // NAT64 of 10.0.0.1
+		{"64:ff9b::a00:1", true, false},
+		{"64:ff9b::5db8:d822", false, false}, // NAT64 of a public address
 	}
 	for _, tt := range tests {
 		err := CheckAddr(netip.MustParseAddr(tt.addr), tt.privateOK)
