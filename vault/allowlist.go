@@ -1,9 +1,6 @@
 package vault
 
-import (
-	"slices"
-	"strings"
-)
+import "slices"
 
 // Allowlist returns the active workspace's allowed domains, sorted. An
 // empty allowlist allows no call.
@@ -98,20 +95,4 @@ func (s *Store) editAllowlist(domains []string, edit func(w *WorkspaceIndex, nor
 		return edit(ix.workspace(ws, true), norm)
 	})
 	return norm, err
-}
-
-// DomainAllowed reports whether host matches an allowlist entry (exactly,
-// or a subdomain of a "*." entry).
-func DomainAllowed(allowlist []string, host string) bool {
-	host = strings.TrimSuffix(strings.ToLower(host), ".")
-	for _, d := range allowlist {
-		if suffix, ok := strings.CutPrefix(d, "*."); ok {
-			if strings.HasSuffix(host, "."+suffix) {
-				return true
-			}
-		} else if host == d {
-			return true
-		}
-	}
-	return false
 }
