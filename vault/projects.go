@@ -351,18 +351,18 @@ func (s *Store) DeleteProject(name string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n := 0
-	err = s.update("", "", func(cfg *Config, ix *Index) error {
+	// The values are removed only once the index no longer lists the
+	// project: a failure or a kill half way leaves no listed key without
+	// its value.
+	var stale []keychain.Ref
+	err = s.updateThen("", "", func(cfg *Config, ix *Index) error {
 		p, err := projectOf(ix, ctx)
 		if err != nil {
 			return err
 		}
 		for _, env := range Environments {
 			for _, k := range p.keys(env) {
-				if err := b.Delete(ref(ctx, env, k)); err != nil && !errors.Is(err, keychain.ErrNotFound) {
-					return err
-				}
-				n++
+				stale = append(stale, ref(ctx, env, k))
 			}
 		}
 		delete(ix.Workspaces[ws].Projects, name)
@@ -370,8 +370,8 @@ func (s *Store) DeleteProject(name string) (int, error) {
 			cfg.Project = ""
 		}
 		return nil
-	})
-	return n, err
+	}, func() error { return removeValues(b, stale) })
+	return len(stale), err
 }
 
 // WorkspaceInfo describes a local workspace.

@@ -2,6 +2,7 @@ package vault
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -77,17 +78,40 @@ func (s *Store) requireProject(ctx Context) error {
 // updateProject opens the backend and runs edit on ctx's project inside
 // update(ctx.Workspace, ctx.Project, ...), under the lock.
 func (s *Store) updateProject(ctx Context, edit func(b keychain.Backend, p *ProjectIndex) error) error {
+	return s.updateProjectThen(ctx, edit, nil)
+}
+
+// updateProjectThen is updateProject with then (when not nil) run under
+// the same lock once the index is written (see updateThen).
+func (s *Store) updateProjectThen(ctx Context, edit func(b keychain.Backend, p *ProjectIndex) error, then func(b keychain.Backend) error) error {
 	b, err := s.Backend()
 	if err != nil {
 		return err
 	}
-	return s.update(ctx.Workspace, ctx.Project, func(_ *Config, ix *Index) error {
+	var after func() error
+	if then != nil {
+		after = func() error { return then(b) }
+	}
+	return s.updateThen(ctx.Workspace, ctx.Project, func(_ *Config, ix *Index) error {
 		p, err := projectOf(ix, ctx)
 		if err != nil {
 			return err
 		}
 		return edit(b, p)
-	})
+	}, after)
+}
+
+// removeValues deletes refs from b (a value already missing is fine). It
+// runs only once the index no longer lists them: a failure or a killed
+// process half way leaves values nothing lists, never a listed key whose
+// value is gone.
+func removeValues(b keychain.Backend, refs []keychain.Ref) error {
+	for _, r := range refs {
+		if err := b.Delete(r); err != nil && !errors.Is(err, keychain.ErrNotFound) {
+			return fmt.Errorf("vault: %s is removed from the index, but removing its value from the %s backend failed: %w", r.Key, b.Name(), err)
+		}
+	}
+	return nil
 }
 
 // Entry returns the index entry (metadata, no value) of key in ctx.
@@ -132,15 +156,14 @@ func (s *Store) Delete(ctx Context, key string) error {
 	if _, err := s.Entry(ctx, key); err != nil {
 		return err
 	}
-	return s.updateProject(ctx, func(b keychain.Backend, p *ProjectIndex) error {
+	return s.updateProjectThen(ctx, func(_ keychain.Backend, p *ProjectIndex) error {
 		if p.Environments[ctx.Environment][key] == nil {
 			return notFound(ctx, key)
 		}
-		if err := b.Delete(ref(ctx, ctx.Environment, key)); err != nil && !errors.Is(err, keychain.ErrNotFound) {
-			return err
-		}
 		delete(p.Environments[ctx.Environment], key)
 		return nil
+	}, func(b keychain.Backend) error {
+		return removeValues(b, []keychain.Ref{ref(ctx, ctx.Environment, key)})
 	})
 }
 
@@ -322,16 +345,15 @@ func (s *Store) Clean(ctx Context) ([]string, error) {
 		return nil, err
 	}
 	var removed []string
-	err := s.updateProject(ctx, func(b keychain.Backend, p *ProjectIndex) error {
+	var stale []keychain.Ref
+	err := s.updateProjectThen(ctx, func(_ keychain.Backend, p *ProjectIndex) error {
 		for _, k := range p.keys(ctx.Environment) {
-			if err := b.Delete(ref(ctx, ctx.Environment, k)); err != nil && !errors.Is(err, keychain.ErrNotFound) {
-				return err
-			}
 			delete(p.Environments[ctx.Environment], k)
 			removed = append(removed, k)
+			stale = append(stale, ref(ctx, ctx.Environment, k))
 		}
 		return nil
-	})
+	}, func(b keychain.Backend) error { return removeValues(b, stale) })
 	return removed, err
 }
 

@@ -222,15 +222,18 @@ func (s *Store) updateThen(ws, project string, fn func(cfg *Config, ix *Index) e
 			return err
 		}
 	}
+	// The index is written: the project files follow it even when then
+	// fails.
+	var thenErr error
 	if then != nil {
-		if err := then(); err != nil {
+		thenErr = then()
+	}
+	if project != "" {
+		if err := s.writeProjectFiles(ws, project, s.kindOf(cfg), ix); err != nil && thenErr == nil {
 			return err
 		}
 	}
-	if project != "" {
-		return s.writeProjectFiles(ws, project, s.kindOf(cfg), ix)
-	}
-	return nil
+	return thenErr
 }
 
 // index reads the index without the lock (it is replaced atomically).

@@ -318,3 +318,46 @@ func TestRenameProjectKeepsEverySecret(t *testing.T) {
 		}
 	}
 }
+
+// TestInterruptedRemovalNeverListsAMissingValue: a removal (Delete, Clean,
+// DeleteProject) that stops half way, as a backend that stops answering or
+// a process killed between two writes does, never leaves a key in the
+// index whose value is gone from the backend.
+func TestInterruptedRemovalNeverListsAMissingValue(t *testing.T) {
+	keys := []string{"A_KEY", "B_KEY", "C_KEY"}
+	for name, remove := range map[string]func(s *Store, ctx Context) error{
+		"delete": func(s *Store, ctx Context) error { return s.Delete(ctx, "B_KEY") },
+		"clean":  func(s *Store, ctx Context) error { return second(s.Clean(ctx)) },
+		"delete project": func(s *Store, ctx Context) error {
+			return second(s.DeleteProject(ctx.Project))
+		},
+	} {
+		for ok := 0; ok < len(keys); ok++ {
+			t.Run(fmt.Sprintf("%s after %d deletes", name, ok), func(t *testing.T) {
+				home, dir := t.TempDir(), filepath.Join(t.TempDir(), "app")
+				must(t, os.Mkdir(dir, 0o700))
+				backend := &flakyDeletes{Backend: keychain.NewMemory(), ok: 1 << 30}
+				s, err := Open(Options{Home: home, Cwd: dir, Backend: backend, Getenv: func(string) string { return "" }})
+				must(t, err)
+				ctx, err := s.Init(InitOptions{})
+				must(t, err)
+				for _, k := range keys {
+					must(t, s.Set(ctx, k, []byte("value of "+k)))
+				}
+				backend.ok = ok
+				removeErr := remove(s, ctx)
+				backend.ok = 1 << 30
+				if _, err := s.project(ctx); err != nil {
+					return // the project is gone from the index
+				}
+				names, err := s.Names(ctx)
+				must(t, err)
+				for _, k := range names {
+					if _, err := s.Get(ctx, k); err != nil {
+						t.Errorf("%s is listed but unreadable after an interrupted %s (error %v): %v", k, name, removeErr, err)
+					}
+				}
+			})
+		}
+	}
+}
