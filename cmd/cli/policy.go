@@ -25,6 +25,9 @@ func newPolicyCmd(f *Factory) *cobra.Command {
 secrets. The built-in ones (bearer, header, query, basic, body-field,
 form-field, redact) back call's flags; custom ones sign requests or handle odd
 auth styles and are used with call --policy NAME --param k=v.`,
+		Example: `  agentsecrets policy list
+  agentsecrets policy add hmac-sign ./hmac.wasm
+  agentsecrets policy test --url https://api.example.com/v1 --bearer API_KEY`,
 	}
 	cmd.AddCommand(newPolicyListCmd(f), newPolicyAddCmd(f), newPolicyRemoveCmd(f),
 		newPolicyInspectCmd(f), newPolicyTestCmd(f))

@@ -49,6 +49,11 @@ X-AS-* header is removed before the request leaves.
 Every request but /health needs the session token (X-AS-Session-Token, or
 Authorization: Bearer), a new one at each start, kept 0600 in proxy.token.
 Errors are JSON: {"error": CODE, "message": ..., "hint": ...}.`,
+		Example: `  agentsecrets proxy start
+  agentsecrets proxy status --json
+  agentsecrets proxy logs --last 20
+  agentsecrets proxy sync
+  agentsecrets proxy stop`,
 	}
 	cmd.AddCommand(newProxyStartCmd(f), newProxyStatusCmd(f), newProxyStopCmd(f),
 		newProxySyncCmd(f), newProxyLogsCmd(f))
@@ -500,9 +505,10 @@ const stopWait = proxy.ShutdownTimeout + 5*time.Second
 
 func newProxyStopCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
-		Use:   "stop",
-		Short: "Stop the proxy gracefully (in-flight requests finish)",
-		Args:  cobra.NoArgs,
+		Use:     "stop",
+		Short:   "Stop the proxy gracefully (in-flight requests finish)",
+		Example: "  agentsecrets proxy stop",
+		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			files, err := f.proxyFiles()
 			if err != nil {
@@ -574,9 +580,10 @@ func warnOtherContext(f *Factory, st proxy.State) error {
 
 func newProxySyncCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
-		Use:   "sync",
-		Short: "Make the running proxy re-read the allowlist, bindings, values and revoked agent tokens",
-		Args:  cobra.NoArgs,
+		Use:     "sync",
+		Short:   "Make the running proxy re-read the allowlist, bindings, values and revoked agent tokens",
+		Example: "  agentsecrets proxy sync",
+		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			files, err := f.proxyFiles()
 			if err != nil {

@@ -51,6 +51,8 @@ func workspaceServerCmds() []*cobra.Command {
 		newServerOnlyCmd("create", "Create a team workspace (needs a sync server)", hint),
 		newServerOnlyCmd("switch", "Switch the active workspace (needs a sync server)", hint),
 		newServerOnlyCmd("invite", "Invite a teammate (needs a sync server)", hint),
+		newServerOnlyCmd("promote", "Grant a teammate the admin role (needs a sync server)", hint),
+		newServerOnlyCmd("demote", "Revoke a teammate's admin role (needs a sync server)", hint),
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/The-17/agentsecrets/runner/audit"
 	"github.com/The-17/agentsecrets/vault"
 )
 
@@ -67,7 +68,8 @@ confirmation at a terminal; no flag skips it, so an agent cannot change it.`,
 		Example: `  agentsecrets workspace allowlist list
   agentsecrets workspace allowlist add api.stripe.com *.example.com`,
 	}
-	cmd.AddCommand(newAllowlistListCmd(f), newAllowlistChangeCmd(f, true), newAllowlistChangeCmd(f, false))
+	cmd.AddCommand(newAllowlistListCmd(f), newAllowlistChangeCmd(f, true), newAllowlistChangeCmd(f, false),
+		newAllowlistLogCmd(f))
 	return cmd
 }
 
@@ -206,4 +208,68 @@ func (f *Factory) confirmAllowlist(ws, verb, prep string, domains []string) erro
 	}
 	return newError(ExitError, "run it again and type the domain(s) exactly: "+cmdLine,
 		"confirmation did not match; nothing changed")
+}
+
+// newAllowlistLogCmd is the operator's guide's "blocked request log": the
+// local audit entries refused because a host is not on the allowlist or
+// not in a secret's binding.
+func newAllowlistLogCmd(f *Factory) *cobra.Command {
+	var last int
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "log [--last N] [--json]",
+		Short: "Show the requests refused by the allowlist or a domain binding",
+		Long: `Show the local audit entries of requests that were refused because their
+host is not on the workspace allowlist (blocked_allowlist) or not in the
+secret's domain binding (denied_binding), oldest first. --env limits them to
+one environment. The whole audit log is read with agentsecrets proxy logs.`,
+		Example: `  agentsecrets workspace allowlist log
+  agentsecrets workspace allowlist log --last 5 --json`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(c *cobra.Command, _ []string) error {
+			if last < 0 {
+				return usageError("agentsecrets workspace allowlist log", "--last %d must not be negative", last)
+			}
+			sink, err := f.Audit()
+			if err != nil {
+				return err
+			}
+			store, ok := sink.(*audit.Store)
+			if !ok {
+				return fmt.Errorf("workspace allowlist log: the audit log is not a local store")
+			}
+			all, err := store.Query(c.Context(), audit.Filter{Env: f.Environment})
+			if err != nil {
+				return unreadableLog(err)
+			}
+			var entries []audit.Entry
+			for _, e := range all {
+				if e.Decision == audit.DecisionBlockedAllowlist || e.Decision == audit.DecisionDeniedBinding {
+					entries = append(entries, e)
+				}
+			}
+			if last > 0 && len(entries) > last {
+				entries = entries[len(entries)-last:]
+			}
+			if asJSON {
+				out := make([]logEntry, 0, len(entries))
+				for _, e := range entries {
+					out = append(out, newLogEntry(e))
+				}
+				return f.printJSON(out)
+			}
+			if len(entries) == 0 {
+				fmt.Fprintln(f.IO.Out, "no blocked requests")
+				return nil
+			}
+			tw := newLogTable(f.IO.Out)
+			for _, e := range entries {
+				writeLogRow(tw, e)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().IntVar(&last, "last", 50, "show the N most recent blocked requests (0: all)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
 }
