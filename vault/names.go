@@ -110,7 +110,7 @@ func NormalizeDomain(domain string) (string, error) {
 	}
 	if strings.ContainsAny(d, "/:@?#") || strings.ContainsAny(d, " \t") {
 		hint := "give a host name only, without scheme, path or port (e.g. api.stripe.com)"
-		if h := hostOf(d); h != "" {
+		if h := hostOf(d); h != "" && h != d {
 			if _, err := NormalizeDomain(h); err == nil {
 				hint = fmt.Sprintf("try %q: a host name only, without scheme, path or port", h)
 			}

@@ -254,7 +254,8 @@ agentsecrets proxy sync (or a restart).`,
 				return err
 			}
 			if err := vault.ValidateTokenID(id); err != nil {
-				return err
+				// The hint names this agent, so it can be typed as is.
+				return &Error{Code: ExitUsage, Err: err, Msg: err.Error(), Hint: "agentsecrets agent token list " + name}
 			}
 			s, err := f.Store()
 			if err != nil {

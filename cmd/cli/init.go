@@ -29,7 +29,7 @@ values on every change.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if mode != 1 && mode != 2 {
-				return usageError(c.CommandPath(), "--storage-mode must be 1 (keychain only) or 2 (also a plaintext .env), not %d", mode)
+				return usageError(c.CommandPath(), "--storage-mode must be 1 (vault only) or 2 (also a plaintext .env), not %d", mode)
 			}
 			s, err := f.Store()
 			if err != nil {

@@ -306,7 +306,7 @@ func policyTestError(err error) error {
 	}
 	if de != nil && de.Secret != "" {
 		return &Error{Code: ExitNotFound, Err: err, Msg: fmt.Sprintf("secret %q does not exist in the active environment", de.Secret),
-			Hint: "check `agentsecrets secrets list`"}
+			Hint: "agentsecrets secrets list"}
 	}
 	return err
 }

@@ -151,16 +151,83 @@ allowlists. Values are typed by a human and never printed to an agent.`,
 	root.SetErr(f.IO.ErrOut)
 	root.SetVersionTemplate("agentsecrets {{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usageError(c.CommandPath(), "%v", err)
+		return usageError(c.CommandPath(), "%s", flagErrorText(err))
 	})
+	root.SetHelpCommand(newHelpCmd())
 	root.PersistentFlags().StringVar(&f.Project, "project", "", "use this project instead of the active one")
 	root.PersistentFlags().StringVar(&f.Environment, "env", "", "use this environment (development, staging, production) instead of the active one")
 	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error { return emptyContextFlag(c) }
 	for _, newCmd := range registry {
 		root.AddCommand(newCmd(f))
 	}
+	// Added here rather than at Execute so that "completion nosuch" is
+	// refused like any other group's unknown subcommand.
+	root.InitDefaultCompletionCmd()
+	completionExamples(root)
 	refuseUnknownSubcommands(root)
 	return root
+}
+
+// completionExamples gives cobra's completion commands examples, as every
+// other help page has.
+func completionExamples(root *cobra.Command) {
+	examples := map[string]string{
+		"bash":       "  source <(agentsecrets completion bash)",
+		"zsh":        "  agentsecrets completion zsh > \"${fpath[1]}/_agentsecrets\"",
+		"fish":       "  agentsecrets completion fish | source",
+		"powershell": "  agentsecrets completion powershell | Out-String | Invoke-Expression",
+	}
+	for _, c := range root.Commands() {
+		if c.Name() != "completion" {
+			continue
+		}
+		c.Example = examples["bash"] + "\n" + examples["fish"]
+		for _, sc := range c.Commands() {
+			sc.Example = examples[sc.Name()]
+		}
+	}
+}
+
+// flagErrorText is a flag parsing error without the Go parser's words
+// (strconv.ParseInt: parsing "x": invalid syntax): which flag, the value
+// given and what it takes.
+func flagErrorText(err error) string {
+	var ive *pflag.InvalidValueError
+	if !errors.As(err, &ive) || ive.GetFlag() == nil {
+		return err.Error()
+	}
+	fl := ive.GetFlag()
+	want := "a valid " + fl.Value.Type()
+	switch fl.Value.Type() {
+	case "int", "int64", "int32", "uint", "uint64", "uint32":
+		want = "a whole number"
+	case "bool":
+		want = "true or false"
+	case "duration":
+		want = "a duration such as 30s, 2m or 1h30m"
+	}
+	return fmt.Sprintf("invalid value %q for --%s: want %s", ive.GetValue(), fl.Name, want)
+}
+
+// newHelpCmd is cobra's help command, except that an unknown topic is a
+// usage error (exit 2) rather than the root's usage and exit 0.
+func newHelpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		Long:  "Help shows the help of any command: agentsecrets help [path to command].",
+		Example: `  agentsecrets help secrets set
+  agentsecrets help proxy logs`,
+		RunE: func(c *cobra.Command, args []string) error {
+			cmd, rest, err := c.Root().Find(args)
+			if cmd == nil || err != nil || len(rest) > 0 {
+				return usageError("agentsecrets", "unknown help topic %q", strings.Join(args, " "))
+			}
+			cmd.InitDefaultHelpFlag()
+			cmd.InitDefaultVersionFlag()
+			return cmd.Help()
+		},
+	}
 }
 
 // emptyContextFlag refuses an empty --project or --env: a script's unset

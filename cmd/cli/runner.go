@@ -85,7 +85,7 @@ func callError(err error) error {
 	case errors.Is(err, runner.ErrBadRequest):
 		return &Error{Code: ExitUsage, Err: err, Msg: err.Error(), Hint: "agentsecrets call --help"}
 	case errors.Is(err, policies.ErrPolicyNotFound):
-		return &Error{Code: ExitNotFound, Err: err, Msg: err.Error(), Hint: "agentsecrets policy list shows the built-in and registered policies"}
+		return &Error{Code: ExitNotFound, Err: err, Msg: err.Error(), Hint: "agentsecrets policy list"}
 	case errors.Is(err, runner.ErrTimeout):
 		return &Error{Code: ExitError, Err: err, Msg: err.Error(), Hint: "the server did not answer in time; retry, or give it longer with --timeout"}
 	case errors.Is(err, runner.ErrUpstream):
