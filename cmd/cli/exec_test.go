@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 
@@ -255,8 +257,8 @@ func TestExecAudited(t *testing.T) {
 	assertNoValueInFiles(t, home, "sk-dev-openai-0001", "sk_live_stripe_0003")
 }
 
-// assertNoValueInFiles greps every audit file under home for the values and
-// their base64 and hex forms.
+// assertNoValueInFiles greps every audit file under home for the values in
+// every encoding (raw, base64, hex, URL, JSON-escaped).
 func assertNoValueInFiles(t *testing.T, home string, values ...string) {
 	t.Helper()
 	matches, _ := filepath.Glob(filepath.Join(home, audit.FileName+"*"))
@@ -268,13 +270,38 @@ func assertNoValueInFiles(t *testing.T, home string, values ...string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, v := range values {
-			for _, form := range [][]byte{[]byte(v), []byte(fmt.Sprintf("%x", v))} {
-				if bytes.Contains(data, form) {
-					t.Fatalf("%s holds a value", p)
-				}
+		if found := valueFormsIn(data, values...); len(found) > 0 {
+			t.Fatalf("%s holds a value (%s)", p, strings.Join(found, ", "))
+		}
+	}
+}
+
+// valueFormsIn names the encodings of the values found in data.
+func valueFormsIn(data []byte, values ...string) []string {
+	var found []string
+	for _, v := range values {
+		for form, enc := range encodings(v) {
+			if bytes.Contains(data, []byte(enc)) {
+				found = append(found, form)
 			}
 		}
+	}
+	sort.Strings(found)
+	return found
+}
+
+// TestValueFormsInSeesEachEncoding: the audit-file check sees each form a
+// value could be stored in, not only the raw one.
+func TestValueFormsInSeesEachEncoding(t *testing.T) {
+	const v = `sk_live_"q+/=&é9xYz`
+	for form, enc := range encodings(v) {
+		data := []byte("SQLite format 3\x00" + enc + "\x00rest")
+		if found := valueFormsIn(data, "unrelated-value", v); !slices.Contains(found, form) {
+			t.Errorf("%s form planted, found %v", form, found)
+		}
+	}
+	if found := valueFormsIn([]byte("API_KEY [REDACTED_BY_AGENTSECRETS]"), v); len(found) > 0 {
+		t.Errorf("false positive: %v", found)
 	}
 }
 

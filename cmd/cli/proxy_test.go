@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -269,6 +270,89 @@ func TestProxyRefusesRemoteBind(t *testing.T) {
 	if code != ExitUsage || !strings.Contains(errOut, "not a loopback address") || !strings.Contains(errOut, "--allow-remote") {
 		t.Errorf("remote bind: %d %q", code, errOut)
 	}
+}
+
+// TestProxyDefaultBindIsLoopback is DESIGN §7 invariant 3 for the daemon:
+// started without --bind, its listening socket is bound to a loopback
+// address (not the wildcard), so no other interface of the machine reaches it.
+func TestProxyDefaultBindIsLoopback(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	if _, err := os.Stat("/proc/net/tcp"); err != nil {
+		t.Skip("reads the listening sockets from /proc/net/tcp (Linux)")
+	}
+	sb := callSandbox(t)
+	stopDaemonOnCleanup(t, sb)
+	port := freePort(t)
+	sb.mustRun("", "proxy", "start", "--port", strconv.Itoa(port))
+	defer sb.run("", "proxy", "stop")
+
+	listening := listeningAddrs(t, port)
+	if len(listening) == 0 {
+		t.Fatalf("no socket listens on port %d", port)
+	}
+	for _, ip := range listening {
+		if !ip.IsLoopback() {
+			t.Errorf("the proxy listens on %v:%d, want loopback only", ip, port)
+		}
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok || ipn.IP.IsLoopback() || ipn.IP.IsLinkLocalUnicast() {
+			continue
+		}
+		c, err := net.DialTimeout("tcp", net.JoinHostPort(ipn.IP.String(), strconv.Itoa(port)), 2*time.Second)
+		if err == nil {
+			c.Close()
+			t.Errorf("the proxy answers on %v, a non-loopback address", ipn.IP)
+		}
+	}
+}
+
+// listeningAddrs returns the local addresses of the TCP sockets listening
+// on port, from /proc/net/tcp and /proc/net/tcp6.
+func listeningAddrs(t *testing.T, port int) []net.IP {
+	t.Helper()
+	var ips []net.IP
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		data, err := os.ReadFile(table)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(data), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) < 4 || f[3] != "0A" { // 0A: LISTEN
+				continue
+			}
+			host, p, ok := strings.Cut(f[1], ":")
+			if n, err := strconv.ParseUint(p, 16, 16); !ok || err != nil || int(n) != port {
+				continue
+			}
+			raw, err := hex.DecodeString(host)
+			if err != nil || len(raw)%4 != 0 {
+				t.Fatalf("%s: bad address %q", table, f[1])
+			}
+			// The kernel prints each 32-bit word in host (little-endian) order.
+			for i := 0; i < len(raw); i += 4 {
+				raw[i], raw[i+1], raw[i+2], raw[i+3] = raw[i+3], raw[i+2], raw[i+1], raw[i]
+			}
+			ips = append(ips, net.IP(raw))
+		}
+	}
+	if ips == nil {
+		if _, err := os.Stat("/proc/net/tcp"); err != nil {
+			t.Skip("no /proc/net/tcp on this system")
+		}
+	}
+	return ips
 }
 
 // auditedSandbox makes calls that leave rows for three agents, two keys and
