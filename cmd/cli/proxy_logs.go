@@ -102,7 +102,13 @@ func runProxyLogs(ctx context.Context, f *Factory, o *proxyLogsOptions) error {
 	if err != nil {
 		return unreadableLog(err)
 	}
-	if o.JSON {
+	return printLogEntries(f, entries, o.JSON, "no audit entries match")
+}
+
+// printLogEntries prints audit entries as a table, or as JSON; none is
+// the line empty (or [] in JSON).
+func printLogEntries(f *Factory, entries []audit.Entry, asJSON bool, empty string) error {
+	if asJSON {
 		out := make([]logEntry, 0, len(entries))
 		for _, e := range entries {
 			out = append(out, newLogEntry(e))
@@ -110,7 +116,7 @@ func runProxyLogs(ctx context.Context, f *Factory, o *proxyLogsOptions) error {
 		return f.printJSON(out)
 	}
 	if len(entries) == 0 {
-		fmt.Fprintln(f.IO.Out, "no audit entries match")
+		fmt.Fprintln(f.IO.Out, empty)
 		return nil
 	}
 	tw := newLogTable(f.IO.Out)

@@ -251,22 +251,7 @@ one environment. The whole audit log is read with agentsecrets proxy logs.`,
 			if last > 0 && len(entries) > last {
 				entries = entries[len(entries)-last:]
 			}
-			if asJSON {
-				out := make([]logEntry, 0, len(entries))
-				for _, e := range entries {
-					out = append(out, newLogEntry(e))
-				}
-				return f.printJSON(out)
-			}
-			if len(entries) == 0 {
-				fmt.Fprintln(f.IO.Out, "no blocked requests")
-				return nil
-			}
-			tw := newLogTable(f.IO.Out)
-			for _, e := range entries {
-				writeLogRow(tw, e)
-			}
-			return tw.Flush()
+			return printLogEntries(f, entries, asJSON, "no blocked requests")
 		},
 	}
 	cmd.Flags().IntVar(&last, "last", 50, "show the N most recent blocked requests (0: all)")
