@@ -176,12 +176,7 @@ func Health(ctx context.Context, addr string) error {
 // refused as 405 (without it, 401). A process that merely answers
 // {"status":"ok"} on the port, or another home's proxy, fails.
 func Verify(ctx context.Context, addr, token string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+PathSync, nil)
-	if err != nil {
-		return fmt.Errorf("proxy: verify: %v", err)
-	}
-	req.Header.Set(HeaderSessionToken, token)
-	resp, err := client.Do(req)
+	resp, err := syncEndpoint(ctx, http.MethodGet, addr, token)
 	if err != nil {
 		return fmt.Errorf("proxy: verify: %v", err)
 	}
@@ -194,14 +189,20 @@ func Verify(ctx context.Context, addr, token string) error {
 	return nil
 }
 
-// RequestSync asks the proxy at addr to re-read the vault (POST /sync).
-func RequestSync(ctx context.Context, addr, token string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+PathSync, nil)
+// syncEndpoint sends method to the sync endpoint of the proxy at addr with
+// the session token.
+func syncEndpoint(ctx context.Context, method, addr, token string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+addr+PathSync, nil)
 	if err != nil {
-		return fmt.Errorf("proxy: sync: %v", err)
+		return nil, err
 	}
 	req.Header.Set(HeaderSessionToken, token)
-	resp, err := client.Do(req)
+	return client.Do(req)
+}
+
+// RequestSync asks the proxy at addr to re-read the vault (POST /sync).
+func RequestSync(ctx context.Context, addr, token string) error {
+	resp, err := syncEndpoint(ctx, http.MethodPost, addr, token)
 	if err != nil {
 		return fmt.Errorf("proxy: sync: %v", err)
 	}
