@@ -34,8 +34,16 @@ func (s *Store) Set(ctx Context, key string, value []byte) error {
 	if err := s.requireProject(ctx); err != nil {
 		return err
 	}
-	return s.updateProject(ctx, func(b keychain.Backend, p *ProjectIndex) error {
-		fp, err := s.fingerprint(b, ctx.Workspace, value)
+	b, err := s.Backend()
+	if err != nil {
+		return err
+	}
+	return s.update(ctx.Workspace, ctx.Project, func(_ *Config, ix *Index) error {
+		p, err := projectOf(ix, ctx)
+		if err != nil {
+			return err
+		}
+		fp, err := s.fingerprint(b, ix, ctx.Workspace, value)
 		if err != nil {
 			return err
 		}
@@ -315,15 +323,26 @@ func (s *Store) Copy(ctx Context, from, to string) ([]string, error) {
 		return nil, err
 	}
 	var copied []string
+	var setErr error
 	err := s.updateProject(ctx, func(b keychain.Backend, p *ProjectIndex) error {
 		src, dst := p.Environments[from], p.env(to)
-		for _, k := range sortedKeys(src) {
+		// Every value is read before any is written: a missing one
+		// changes nothing.
+		keys := sortedKeys(src)
+		values := make([][]byte, len(keys))
+		for i, k := range keys {
 			v, err := b.Get(ref(ctx, from, k))
 			if err != nil {
 				return err
 			}
-			if err := b.Set(ref(ctx, to, k), v); err != nil {
-				return err
+			values[i] = v
+		}
+		for i, k := range keys {
+			if err := b.Set(ref(ctx, to, k), values[i]); err != nil {
+				// The index is still written, listing the keys
+				// already copied with their new fingerprints.
+				setErr = fmt.Errorf("vault: copy from %s to %s stopped at %s after %d of %d keys: %w", from, to, k, len(copied), len(keys), err)
+				return nil
 			}
 			e := s.newVersion(dst, k)
 			e.Fingerprint = src[k].Fingerprint
@@ -333,6 +352,9 @@ func (s *Store) Copy(ctx Context, from, to string) ([]string, error) {
 		}
 		return nil
 	})
+	if err == nil {
+		err = setErr
+	}
 	return copied, err
 }
 

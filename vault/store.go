@@ -239,26 +239,80 @@ func (s *Store) updateThen(ws, project string, fn func(cfg *Config, ix *Index) e
 // index reads the index without the lock (it is replaced atomically).
 func (s *Store) index() (*Index, error) { return readIndex(s.path(IndexFile)) }
 
-func (s *Store) fingerprint(b keychain.Backend, ws string, value []byte) (string, error) {
-	key := s.fpKeys[ws]
-	if key == nil {
-		k, err := b.Get(fingerprintRef(ws))
-		if errors.Is(err, keychain.ErrNotFound) {
-			k = make([]byte, 32)
-			if _, err := rand.Read(k); err != nil {
-				return "", err
-			}
-			err = b.Set(fingerprintRef(ws), k)
-		}
-		if err != nil {
-			return "", err
-		}
-		key = k
-		s.fpKeys[ws] = k
+// fingerprint returns the keyed fingerprint of value in workspace ws. It
+// runs under the lock; ix is the index being edited (see fingerprintKey).
+func (s *Store) fingerprint(b keychain.Backend, ix *Index, ws string, value []byte) (string, error) {
+	key, err := s.fingerprintKey(b, ix, ws)
+	if err != nil {
+		return "", err
 	}
+	return fingerprintWith(key, value), nil
+}
+
+// fingerprintKey returns ws's fingerprint key. When the backend has none
+// (deleted, or a new keychain) a new one is made, and every fingerprint of
+// ws in ix whose value the backend holds is computed again under it before
+// it is stored: fingerprints under two keys would report equal values as
+// different. One whose value is missing keeps its old fingerprint, which
+// matches none made under the new key.
+func (s *Store) fingerprintKey(b keychain.Backend, ix *Index, ws string) ([]byte, error) {
+	if key := s.fpKeys[ws]; key != nil {
+		return key, nil
+	}
+	key, err := b.Get(fingerprintRef(ws))
+	if errors.Is(err, keychain.ErrNotFound) {
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, err
+		}
+		if err := refingerprint(b, ix, ws, key); err != nil {
+			return nil, err
+		}
+		err = b.Set(fingerprintRef(ws), key)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.fpKeys[ws] = key
+	return key, nil
+}
+
+// refingerprint computes the fingerprints of ws's entries in ix again
+// under key, reading their values from b.
+func refingerprint(b keychain.Backend, ix *Index, ws string, key []byte) error {
+	w := ix.workspace(ws, false)
+	if w == nil {
+		return nil
+	}
+	for _, pname := range sortedKeys(w.Projects) {
+		p := ix.project(ws, pname)
+		if p == nil {
+			continue
+		}
+		for _, env := range sortedKeys(p.Environments) {
+			for _, k := range p.keys(env) {
+				e := p.Environments[env][k]
+				if e == nil {
+					continue
+				}
+				v, err := b.Get(keychain.Ref{Workspace: ws, Project: pname, Environment: env, Key: k})
+				if errors.Is(err, keychain.ErrNotFound) {
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				e.Fingerprint = fingerprintWith(key, v)
+			}
+		}
+	}
+	return nil
+}
+
+func fingerprintWith(key, value []byte) string {
 	m := hmac.New(sha256.New, key)
 	m.Write(value)
-	return hex.EncodeToString(m.Sum(nil)), nil
+	return hex.EncodeToString(m.Sum(nil))
 }
 
 func ref(ctx Context, env, key string) keychain.Ref {
