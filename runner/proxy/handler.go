@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/subtle"
@@ -82,6 +81,14 @@ func NewHandler(r *runner.Runner, token string) *Handler {
 // errBodyTooLarge answers a request whose body exceeds the limit.
 var errBodyTooLarge = &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeBodyTooLarge,
 	Message: "request body is larger than the proxy's limit"}
+
+// timeout is Timeout or its default.
+func (h *Handler) timeout() time.Duration {
+	if h.Timeout > 0 {
+		return h.Timeout
+	}
+	return runner.DefaultTimeout
+}
 
 // maxBody is MaxBody or its default.
 func (h *Handler) maxBody() int64 {
@@ -244,13 +251,19 @@ func (h *Handler) serveProxy(ctx *fasthttp.RequestCtx, hd http.Header) {
 	}
 	copyResponseHeader(&ctx.Response.Header, res.Header)
 	ctx.SetStatusCode(res.Status)
+	// A client that stops reading must not hold the upstream connection
+	// and the audit event forever: the answer is bounded as the call is.
+	_ = ctx.SetWriteDeadline(time.Now().Add(h.timeout()))
 	switch {
 	case method == http.MethodHead || !hasBody(res.Status):
 		// Closing the body records the audit event: with a Batcher, a
 		// queue send.
 		res.Body.Close()
 	case streams(res):
-		ctx.SetBodyStreamWriter(func(w *bufio.Writer) { streamBody(w, res.Body) })
+		// The server sends each read as a chunk and flushes it; a failed
+		// read ends the response without its last chunk, so the client
+		// sees the truncation. It closes the body when done.
+		ctx.SetBodyStream(res.Body, -1)
 	default:
 		writeBounded(ctx, res)
 	}
@@ -274,30 +287,6 @@ func streams(res *runner.Result) bool {
 	}
 	mediaType, _, _ := strings.Cut(res.Header.Get("Content-Type"), ";")
 	return strings.EqualFold(strings.TrimSpace(mediaType), "text/event-stream")
-}
-
-// streamBody copies the redacted body to the client, flushing after each
-// read so server-sent events arrive as they are produced, and closes it.
-// A client that goes away ends the copy.
-func streamBody(w *bufio.Writer, body io.ReadCloser) {
-	defer body.Close()
-	bp := copyBuffers.Get().(*[]byte)
-	defer copyBuffers.Put(bp)
-	buf := *bp
-	for {
-		n, err := body.Read(buf)
-		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return
-			}
-			if ferr := w.Flush(); ferr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
 }
 
 // writeBounded sends a body of declared length. A redacted body that fits
