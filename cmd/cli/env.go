@@ -103,7 +103,7 @@ func (f *Factory) runEnv(o envOptions, argv []string) error {
 	defer f.CloseAudit()
 	c := childenv.Command{Path: path, Args: argv, Env: env, Secrets: vars,
 		Stdin: f.IO.In, Stdout: f.IO.Out, Stderr: f.IO.ErrOut}
-	if f.IO.IsStdinTTY() {
+	if childenv.TerminalForeground() { // not IsStdinTTY: stdin may be a terminal that delivers no signal here
 		c.Signals, c.Absorbed = childenv.TerminalSignals()
 	}
 	if o.noMask {

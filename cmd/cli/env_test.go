@@ -6,11 +6,15 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"io"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/creack/pty"
 
 	"github.com/The-17/agentsecrets/runner/audit"
 	"github.com/The-17/agentsecrets/runner/redact"
@@ -162,5 +166,71 @@ func TestEnvKeepsTheVaultClosed(t *testing.T) {
 	_, errOut, code = sb.run("", "env", "--only", "NUL_VALUE", "--", "true")
 	if code != ExitUsage || !strings.Contains(errOut, "NUL byte") {
 		t.Errorf("--only a NUL value: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestEnvSignalsWithTerminalStdin: a Ctrl-C typed on the controlling
+// terminal reaches the command; a SIGINT sent to agentsecrets alone, when
+// its stdin is a terminal that is not its controlling one (a new session,
+// as a supervisor spawns it), is passed on rather than swallowed.
+func TestEnvSignalsWithTerminalStdin(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no POSIX signals on windows")
+	}
+	sb := envSandbox(t)
+	script := `trap 'echo "got signal"; exit 7' INT; echo ready; i=0; while [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; echo "no signal"; exit 1`
+	tests := []struct {
+		name       string
+		controlled bool // the pty is the controlling terminal, and ^C is typed on it
+	}{
+		{"controlling terminal, ^C typed", true},
+		{"terminal stdin in a new session, SIGINT sent", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ptmx, tty, err := pty.Open()
+			if err != nil {
+				t.Skipf("no pseudo-terminal: %v", err)
+			}
+			defer ptmx.Close()
+			cmd := exec.Command(sb.bin, "env", "--", "sh", "-c", script)
+			cmd.Dir, cmd.Env = sb.project, sb.env
+			var shown lockedBuffer
+			var out io.Reader = ptmx
+			cmd.Stdin, cmd.Stdout, cmd.Stderr, cmd.SysProcAttr = tty, tty, tty, terminalAttr()
+			if !tt.controlled {
+				pr, pw := io.Pipe()
+				cmd.Stdout, cmd.Stderr, cmd.SysProcAttr, out = pw, pw, detachedAttr(), pr
+				defer pw.Close()
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			tty.Close()
+			if !readUntil(out, &shown, "ready") {
+				killHard(cmd.Process.Pid)
+				_ = cmd.Wait()
+				t.Fatalf("no ready line; output %q", shown.String())
+			}
+			if tt.controlled {
+				_, err = ptmx.Write([]byte{3}) // ^C
+			} else {
+				err = cmd.Process.Signal(syscall.SIGINT)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan struct{})
+			go func() { _, _ = io.Copy(writerFunc(shown.Write), out); close(done) }()
+			err = cmd.Wait()
+			if pw, ok := cmd.Stdout.(*io.PipeWriter); ok {
+				pw.Close()
+			}
+			<-done
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 7 || !strings.Contains(shown.String(), "got signal") {
+				t.Fatalf("wait %v, output %q", err, shown.String())
+			}
+		})
 	}
 }

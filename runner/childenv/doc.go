@@ -24,7 +24,8 @@
 //
 // SIGINT, SIGTERM, SIGHUP and SIGQUIT received while the child runs are
 // forwarded to it. On a terminal the child stays in the foreground process
-// group, so Ctrl-C and Ctrl-\ reach it directly: TerminalSignals lets a
-// caller absorb those two instead of delivering them twice. Run returns the child's
+// group, so Ctrl-C and Ctrl-\ reach it directly: when TerminalForeground
+// says so, TerminalSignals lets a caller absorb those two instead of
+// delivering them twice. Run returns the child's
 // exit code, or 128+N when signal N killed it, as a shell reports it.
 package childenv
