@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/The-17/agentsecrets/runner"
 	"github.com/The-17/agentsecrets/runner/proxy"
 	"github.com/The-17/agentsecrets/vault/fsutil"
 )
@@ -65,12 +66,13 @@ type proxyStartOptions struct {
 	Bind        string
 	AllowRemote bool
 	Foreground  bool
+	Timeout     time.Duration
 }
 
 func newProxyStartCmd(f *Factory) *cobra.Command {
 	o := &proxyStartOptions{}
 	cmd := &cobra.Command{
-		Use:   "start [--port N] [--bind ADDR] [--foreground]",
+		Use:   "start [--port N] [--bind ADDR] [--timeout D] [--foreground]",
 		Short: "Start the proxy in the background and wait until it is ready",
 		Long: `Start the proxy. It listens on 127.0.0.1:8765 unless told otherwise, runs in
 the background (its output goes to proxy.log in the agentsecrets home) and
@@ -82,6 +84,7 @@ change, or an agent token revoked, run agentsecrets proxy sync. With the encrypt
 proxy needs AGENTSECRETS_PASSPHRASE in its environment.`,
 		Example: `  agentsecrets proxy start
   agentsecrets proxy start --port 9000
+  agentsecrets proxy start --timeout 10m      # long streamed answers
   agentsecrets proxy start --foreground`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -96,6 +99,7 @@ proxy needs AGENTSECRETS_PASSPHRASE in its environment.`,
 	fl.StringVar(&o.Bind, "bind", proxy.DefaultBind, "address to listen on (loopback unless --allow-remote)")
 	fl.BoolVar(&o.AllowRemote, "allow-remote", false, "allow a non-loopback --bind (anyone who can reach it and has the token can use your secrets)")
 	fl.BoolVar(&o.Foreground, "foreground", false, "run in this process until interrupted")
+	fl.DurationVar(&o.Timeout, "timeout", runner.DefaultTimeout, "bound on each call, its streamed answer included (a request's X-AS-Timeout overrides it)")
 	return cmd
 }
 
@@ -104,6 +108,9 @@ proxy needs AGENTSECRETS_PASSPHRASE in its environment.`,
 func checkStartOptions(f *Factory, o *proxyStartOptions) error {
 	if o.Port < 1 || o.Port > 65535 {
 		return usageError("agentsecrets proxy start", "--port %d is not a TCP port (1-65535)", o.Port)
+	}
+	if o.Timeout <= 0 || o.Timeout > proxy.MaxTimeout {
+		return usageError("agentsecrets proxy start", "--timeout %s must be between 1ms and 1h", o.Timeout)
 	}
 	remote, err := proxy.CheckBind(o.Bind, o.AllowRemote)
 	if errors.Is(err, proxy.ErrRemoteBind) {
@@ -222,6 +229,7 @@ func newProxyHandler(f *Factory, o *proxyStartOptions) (*proxy.Handler, error) {
 		return nil, err
 	}
 	h := proxy.NewHandler(r, token)
+	h.Timeout = o.Timeout
 	h.Identify = agents.Identify
 	h.Sync = func() error {
 		v.Refresh()
@@ -334,7 +342,8 @@ func daemonCommand(f *Factory, files proxy.Files, o *proxyStartOptions) (*exec.C
 	if err != nil {
 		return nil, "", fmt.Errorf("proxy: find own executable: %v", err)
 	}
-	args := []string{"proxy", "start", "--foreground", "--port", strconv.Itoa(o.Port), "--bind", o.Bind}
+	args := []string{"proxy", "start", "--foreground", "--port", strconv.Itoa(o.Port), "--bind", o.Bind,
+		"--timeout", o.Timeout.String()}
 	if o.AllowRemote {
 		args = append(args, "--allow-remote")
 	}

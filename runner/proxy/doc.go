@@ -19,6 +19,8 @@
 //
 //	X-AS-Target-URL: URL              required; absolute http(s) URL
 //	X-AS-Method: METHOD               default: the request's own method
+//	X-AS-Timeout: DURATION            this call's bound, up to 1h (e.g. 5m for
+//	                                  a long stream); default: the proxy's
 //	X-AS-Inject-Bearer: KEY           Authorization: Bearer <KEY>
 //	X-AS-Inject-Basic: KEY            Authorization: Basic (KEY holds user:password)
 //	X-AS-Inject-Header: Name=KEY      header Name

@@ -242,7 +242,10 @@ func (h *Handler) serveProxy(ctx *fasthttp.RequestCtx, hd http.Header) {
 	}
 	call := &runner.Call{
 		Method: parsed.Method, URL: parsed.TargetURL, Header: upstreamHeader(hd, h.Token),
-		Body: body, Policies: parsed.Policies, Agent: parsed.Agent, Source: audit.SourceProxy, Timeout: h.Timeout,
+		Body: body, Policies: parsed.Policies, Agent: parsed.Agent, Source: audit.SourceProxy, Timeout: h.timeout(),
+	}
+	if parsed.Timeout > 0 {
+		call.Timeout = parsed.Timeout
 	}
 	res, err := h.Runner.Do(context.Background(), call)
 	if err != nil {
@@ -253,7 +256,7 @@ func (h *Handler) serveProxy(ctx *fasthttp.RequestCtx, hd http.Header) {
 	ctx.SetStatusCode(res.Status)
 	// A client that stops reading must not hold the upstream connection
 	// and the audit event forever: the answer is bounded as the call is.
-	_ = ctx.SetWriteDeadline(time.Now().Add(h.timeout()))
+	_ = ctx.SetWriteDeadline(time.Now().Add(call.Timeout))
 	switch {
 	case method == http.MethodHead || !hasBody(res.Status):
 		// Closing the body records the audit event: with a Batcher, a

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/The-17/agentsecrets/internal/httpsyntax"
 	"github.com/The-17/agentsecrets/policies"
@@ -18,6 +19,7 @@ import (
 const (
 	HeaderTargetURL    = "X-As-Target-Url"
 	HeaderMethod       = "X-As-Method"
+	HeaderTimeout      = "X-As-Timeout"
 	HeaderSessionToken = "X-As-Session-Token"
 	HeaderAgentID      = "X-As-Agent-Id"
 	HeaderAgentToken   = "X-As-Agent-Token"
@@ -61,6 +63,8 @@ type Parsed struct {
 	// Policies is the injection chain: built-ins in the order bearer,
 	// basic, header, query, body, form, then X-AS-Policy in header order.
 	Policies []policies.Spec
+	// Timeout is X-AS-Timeout, or 0 for the proxy's own.
+	Timeout time.Duration
 	// Agent is the audit identity: "anonymous", the X-AS-Agent-ID, or
 	// "token:<first 8 hex digits of SHA-256(X-AS-Agent-Token)>", which
 	// Handler.Identify replaces with "token:<id>" of a verified token.
@@ -95,6 +99,8 @@ func ParseHeaders(h http.Header, method string) (*Parsed, error) {
 			p.TargetURL, err = single(name, values)
 		case name == HeaderMethod:
 			p.Method, err = parseMethod(values)
+		case name == HeaderTimeout:
+			p.Timeout, err = parseTimeout(values)
 		case name == HeaderAgentID:
 			err = p.setAgentID(values)
 		case name == HeaderAgentToken:
@@ -160,6 +166,22 @@ func parseMethod(values []string) (string, error) {
 		return "", fmt.Errorf("%w: X-AS-Method %q is not an HTTP method", errBadHeader, m)
 	}
 	return strings.ToUpper(m), nil
+}
+
+// MaxTimeout bounds X-AS-Timeout: a streamed answer (server-sent events
+// from a model) may take minutes, not hours.
+const MaxTimeout = time.Hour
+
+func parseTimeout(values []string) (time.Duration, error) {
+	v, err := single(HeaderTimeout, values)
+	if err != nil {
+		return 0, err
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 || d > MaxTimeout {
+		return 0, fmt.Errorf("%w: X-AS-Timeout %q is not a duration between 1ms and 1h (e.g. 90s, 5m)", errBadHeader, v)
+	}
+	return d, nil
 }
 
 func (p *Parsed) setAgentID(values []string) error {

@@ -129,3 +129,46 @@ func TestStalledClientReleasesTheUpstream(t *testing.T) {
 		t.Fatal("the upstream connection is still held")
 	}
 }
+
+// TestRequestTimeoutOutlastsTheProxys: X-AS-Timeout gives one call (a
+// model's long streamed answer) more time than the proxy's default, and
+// without it the same stream is cut at the default.
+func TestRequestTimeoutOutlastsTheProxys(t *testing.T) {
+	f := newFixtureWith(t, func(f *fixture) { f.handler.Timeout = 300 * time.Millisecond })
+	f.upstream.setHandler(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "data: first\n\n")
+		rc.Flush()
+		select { // past the proxy's own timeout
+		case <-r.Context().Done():
+			return
+		case <-time.After(800 * time.Millisecond):
+		}
+		io.WriteString(w, "data: last\n\n")
+	})
+	for _, tc := range []struct {
+		name     string
+		headers  []string
+		complete bool
+	}{
+		{"with X-AS-Timeout", []string{"X-AS-Timeout", "5s"}, true},
+		{"the proxy's timeout", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			req := f.request("GET", "/events", nil, append([]string{"X-AS-Inject-Bearer", "TOKEN_A"}, tc.headers...)...)
+			resp, err := f.proxy.Client().Do(req.WithContext(ctx))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			complete := err == nil && strings.Contains(string(body), "data: last")
+			if complete != tc.complete {
+				t.Errorf("body %q, read error %v: complete %v, want %v", body, err, complete, tc.complete)
+			}
+		})
+	}
+}
