@@ -20,16 +20,16 @@ const wasiModule = wasi_snapshot_preview1.ModuleName
 
 // Info describes a policy module for "policy inspect".
 type Info struct {
-	SHA256  string   // hex digest of the module bytes
-	Size    int      // bytes
-	Exports []string // e.g. "on_request() -> i32", "memory (1..65536 pages)"
-	Imports []string // e.g. "agentsecrets.secret_open(i32, i32) -> i32"
+	SHA256  string   `json:"sha256"`  // hex digest of the module bytes
+	Size    int      `json:"size"`    // bytes
+	Exports []string `json:"exports"` // e.g. "on_request() -> i32", "memory (1..65536 pages)"
+	Imports []string `json:"imports"` // e.g. "agentsecrets.secret_open(i32, i32) -> i32"
 	// OnResponse reports whether the module exports on_response.
-	OnResponse bool
+	OnResponse bool `json:"on_response"`
 	// Valid is true when the module may be loaded as a policy; otherwise
 	// Problem says why.
-	Valid   bool
-	Problem string
+	Valid   bool   `json:"valid"`
+	Problem string `json:"problem,omitempty"`
 }
 
 // allowedImports maps module -> function -> signature of every function a
