@@ -149,3 +149,36 @@ func TestAuditRedactionCount(t *testing.T) {
 		t.Error("no duration recorded")
 	}
 }
+
+// TestAuditBodyFailureIsAnError: a response whose status arrived but whose
+// body broke off is recorded as an error with a reason that quotes
+// nothing the upstream sent, not as ok.
+func TestAuditBodyFailureIsAnError(t *testing.T) {
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		buf.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + testSecret[:4])
+		buf.Flush()
+	})
+	v := newFakeVault([]string{"127.0.0.1"}, map[string]string{"API_KEY": testSecret})
+	r, sink, _ := newTestRunner(t, v)
+	res, err := r.Do(context.Background(), &Call{URL: up.URL + "/short", Policies: []policies.Spec{spec("bearer", "key", "API_KEY")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(res.Body); err == nil {
+		t.Fatal("a body cut short read without error")
+	}
+	res.Body.Close()
+	evs := sink.Events()
+	if len(evs) != 1 {
+		t.Fatalf("%d events, want 1", len(evs))
+	}
+	if ev := evs[0]; ev.Decision != audit.DecisionError || ev.Status != 200 || !strings.Contains(ev.Reason, "ended early") {
+		t.Errorf("event %+v: want decision error, status 200 and the reason", ev)
+	}
+}

@@ -111,9 +111,12 @@ func (r *Runner) Do(ctx context.Context, c *Call) (*Result, error) {
 		r.record(ev)
 		return nil, err
 	}
-	res.Body = &auditedBody{ReadCloser: res.Body, done: func() {
+	res.Body = &auditedBody{ReadCloser: res.Body, done: func(readErr error) {
 		ev.Duration = time.Since(start)
 		ev.Redactions = res.Redactions()
+		if readErr != nil { // the status arrived, the body did not
+			ev.Decision, ev.Reason = audit.DecisionError, readErr.Error()
+		}
 		r.record(ev)
 	}}
 	return res, nil
@@ -520,15 +523,27 @@ func (c *cancelOnClose) Close() error {
 	return err
 }
 
+// auditedBody records the call's audit event when it is closed, as an
+// error when reading the body failed (its messages quote nothing the
+// upstream sent: see bodyError).
 type auditedBody struct {
 	io.ReadCloser
-	once sync.Once
-	done func()
+	once    sync.Once
+	readErr error
+	done    func(readErr error)
+}
+
+func (a *auditedBody) Read(p []byte) (int, error) {
+	n, err := a.ReadCloser.Read(p)
+	if err != nil && err != io.EOF && a.readErr == nil {
+		a.readErr = err
+	}
+	return n, err
 }
 
 func (a *auditedBody) Close() error {
 	err := a.ReadCloser.Close()
-	a.once.Do(a.done)
+	a.once.Do(func() { a.done(a.readErr) })
 	return err
 }
 
