@@ -61,9 +61,9 @@ func (s *Store) Init(o InitOptions) (Context, error) {
 	if err != nil {
 		return Context{}, err
 	}
-	kind := cfg.Backend
-	if k := s.getenv("AGENTSECRETS_BACKEND"); k != "" {
-		kind = k
+	kind, err := s.BackendKind()
+	if err != nil {
+		return Context{}, err
 	}
 	if kind == "" {
 		kind = "file"

@@ -116,12 +116,26 @@ func (s *Store) Config() (Config, error) { return readConfig(s.path(ConfigFile))
 
 // BackendKind is the backend that will be opened: $AGENTSECRETS_BACKEND,
 // else the kind recorded at init, else "" (automatic).
+// An unknown kind is ErrInvalid, so that a misspelt variable is never
+// recorded and a bad recorded kind names the file to fix.
 func (s *Store) BackendKind() (string, error) {
 	if k := s.getenv("AGENTSECRETS_BACKEND"); k != "" {
-		return k, nil
+		return k, checkKind(k, "AGENTSECRETS_BACKEND", "set AGENTSECRETS_BACKEND to keychain or file, or unset it")
 	}
 	cfg, err := s.Config()
-	return cfg.Backend, err
+	if err != nil {
+		return "", err
+	}
+	return cfg.Backend, checkKind(cfg.Backend, s.path(ConfigFile), "set \"backend\" in "+s.path(ConfigFile)+" to the backend that holds the values (keychain or file)")
+}
+
+// checkKind accepts "" (automatic), "keychain" and "file".
+func checkKind(kind, source, hint string) error {
+	switch kind {
+	case "", keychain.KindKeychain, keychain.KindFile:
+		return nil
+	}
+	return newError(ErrInvalid, hint, "unknown backend %q in %s (want keychain or file)", kind, source)
 }
 
 // kindOf is BackendKind for a config already read.

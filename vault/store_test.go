@@ -361,3 +361,48 @@ func TestInterruptedRemovalNeverListsAMissingValue(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownBackendKindIsRefused: a misspelt AGENTSECRETS_BACKEND is bad
+// input at init (nothing recorded, nothing written), and a kind recorded
+// in config.json that no backend has is reported against that file.
+func TestUnknownBackendKindIsRefused(t *testing.T) {
+	cases := []struct{ name, env, recorded string }{
+		{"misspelt variable at init", "kechain", ""},
+		{"other case at init", "File", ""},
+		{"unknown kind recorded", "", "kechain"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			home, dir := filepath.Join(t.TempDir(), "home"), filepath.Join(t.TempDir(), "app")
+			must(t, os.Mkdir(dir, 0o700))
+			if tc.recorded != "" {
+				must(t, os.Mkdir(home, 0o700))
+				must(t, os.WriteFile(filepath.Join(home, ConfigFile), []byte(`{"backend":"`+tc.recorded+`"}`), 0o600))
+			}
+			env := map[string]string{"AGENTSECRETS_BACKEND": tc.env, "AGENTSECRETS_PASSPHRASE": "pw"}
+			s, err := Open(Options{Home: home, Cwd: dir, BackendTimeout: time.Second,
+				Getenv: func(k string) string { return env[k] }})
+			must(t, err)
+			_, err = s.Init(InitOptions{})
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("Init error = %v, want ErrInvalid", err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, ProjectDirName)); err == nil {
+				t.Error("Init with an unknown backend wrote project files")
+			}
+			cfg, err := s.Config()
+			must(t, err)
+			if cfg.Backend != tc.recorded {
+				t.Errorf("recorded backend = %q, want %q", cfg.Backend, tc.recorded)
+			}
+			if _, err := s.Backend(); !errors.Is(err, ErrInvalid) {
+				t.Errorf("Backend error = %v, want ErrInvalid", err)
+			}
+			if tc.recorded != "" {
+				if _, err := s.BackendKind(); err == nil || !strings.Contains(err.Error(), ConfigFile) {
+					t.Errorf("BackendKind error = %v, want one naming %s", err, ConfigFile)
+				}
+			}
+		})
+	}
+}

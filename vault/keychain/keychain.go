@@ -116,15 +116,15 @@ func Open(opts Options) (Backend, error) {
 // never stored.
 var probeRef = Ref{Workspace: "_probe", Project: "_probe", Environment: "_probe", Key: "AVAILABILITY_PROBE"}
 
-// KeychainAvailable reports whether the OS keychain answers a lookup within
-// timeout (0 means DefaultTimeout). A "not found" answer counts as
-// available.
+// KeychainAvailable reports whether the OS keychain answers probeKeychain
+// within timeout (0 means DefaultTimeout). A locked keychain is available:
+// the probe must not wait on an unlock prompt and then report no keychain.
 func KeychainAvailable(timeout time.Duration) bool {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	_, err := newOSKeychain(timeout).Get(probeRef)
-	return err == nil || errors.Is(err, ErrNotFound)
+	_, err := withTimeout(timeout, func() (struct{}, error) { return struct{}{}, probeKeychain() })
+	return err == nil
 }
 
 // sentinelError carries its own message and matches a sentinel with

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/The-17/agentsecrets/vault/seal"
+	"github.com/zalando/go-keyring"
 )
 
 // Test processes re-execute the test binary with childModeEnv set to one of
@@ -39,6 +40,7 @@ var childModes = map[string]func() error{
 	"set-stream": childSetStream,
 	"probe":      childProbe,
 	"ss-get":     childSecretServiceGet,
+	"mock-error": childMockError,
 }
 
 func runChild(mode string) int {
@@ -124,6 +126,7 @@ type probeResult struct {
 	ForcedUnavailable bool   `json:"forced_unavailable"`
 	ForcedError       string `json:"forced_error"`
 	BatchUnavailable  bool   `json:"batch_unavailable"`
+	GetUnavailable    bool   `json:"get_unavailable"`
 }
 
 // childProbe reports how selection behaves with the environment it was
@@ -147,6 +150,8 @@ func childProbe() error {
 	}
 	_, err = GetMany(newOSKeychain(timeout), []Ref{probeRef, testRef("A_KEY")})
 	r.BatchUnavailable = errors.Is(err, ErrUnavailable)
+	_, err = newOSKeychain(timeout).Get(testRef("A_KEY"))
+	r.GetUnavailable = errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrNotFound)
 	return json.NewEncoder(os.Stdout).Encode(r)
 }
 
@@ -170,6 +175,16 @@ func childSecretServiceGet() error {
 	default:
 		fmt.Println("different")
 	}
+	return nil
+}
+
+// childMockError makes go-keyring's mock fail every call with the error
+// named by CHILD_ERROR and prints which sentinels a Set then matches.
+func childMockError() error {
+	errs := map[string]error{"too-big": keyring.ErrSetDataTooBig, "not-found": keyring.ErrNotFound, "other": errors.New("dbus: no reply")}
+	keyring.MockInitWithError(errs[os.Getenv("CHILD_ERROR")])
+	err := newOSKeychain(time.Second).Set(testRef("A_KEY"), []byte("sk_live_value"))
+	fmt.Printf("unavailable=%t not-found=%t\n", errors.Is(err, ErrUnavailable), errors.Is(err, ErrNotFound))
 	return nil
 }
 

@@ -58,6 +58,17 @@ func (k *osKeychain) Delete(ref Ref) error {
 	return nil
 }
 
+// probeKeychain is nil when the OS keychain answers. By default it looks
+// probeRef up ("not found" is an answer); the Secret Service replaces it
+// with a check that asks for no unlock.
+var probeKeychain = func() error {
+	_, err := keyring.Get(ServiceName, probeRef.Account())
+	if errors.Is(err, keyring.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
 // withTimeout runs call in a goroutine and gives up after timeout. An
 // abandoned call keeps running in the background; its result is dropped.
 func withTimeout[T any](timeout time.Duration, call func() (T, error)) (T, error) {
@@ -90,6 +101,9 @@ func withTimeout[T any](timeout time.Duration, call func() (T, error)) (T, error
 func mapKeyringError(op string, ref Ref, err error) error {
 	if errors.Is(err, keyring.ErrNotFound) {
 		return errorf(ErrNotFound, "keychain: secret %q not found", ref.Account())
+	}
+	if errors.Is(err, keyring.ErrSetDataTooBig) {
+		return fmt.Errorf("keychain: %s %q: value too large for the OS keychain, which limits the size of an item", op, ref.Account())
 	}
 	return errorf(ErrUnavailable, "keychain: %s %q: OS keychain unavailable: %v (start a Secret Service such as gnome-keyring, or set AGENTSECRETS_BACKEND=file)", op, ref.Account(), err)
 }

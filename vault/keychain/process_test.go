@@ -194,3 +194,27 @@ func TestNoSessionBusNeverLaunchesOne(t *testing.T) {
 		t.Fatal("dbus-launch was run")
 	}
 }
+
+// TestKeyringErrorMapping: only a go-keyring "not found" is ErrNotFound,
+// and a value too large for the OS keychain is not reported as an
+// unavailable keychain (whose hint is to start one or switch backends).
+func TestKeyringErrorMapping(t *testing.T) {
+	cases := []struct{ err, want string }{
+		{"too-big", "unavailable=false not-found=false"},
+		{"not-found", "unavailable=false not-found=true"},
+		{"other", "unavailable=true not-found=false"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.err, func(t *testing.T) {
+			// The mock needs no bus, but the backend checks one is known.
+			cmd := childCommand(t, "mock-error", "CHILD_ERROR="+tc.err, "DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent")
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("child: %v", err)
+			}
+			if got := strings.TrimSpace(string(out)); got != tc.want {
+				t.Errorf("%s: %s, want %s", tc.err, got, tc.want)
+			}
+		})
+	}
+}

@@ -19,6 +19,22 @@ const (
 	ssGetSecrets       = ssServiceInterface + ".GetSecrets"
 )
 
+func init() { probeKeychain = secretServiceProbe }
+
+// secretServiceProbe checks that the Secret Service runs and has the
+// collection go-keyring writes to, by reading its Locked property: unlike a
+// lookup, this never waits on an unlock prompt, so a locked keychain is
+// found (and its reads later fail with ErrUnavailable) instead of looking
+// absent.
+func secretServiceProbe() error {
+	svc, err := ss.NewSecretService()
+	if err != nil {
+		return err
+	}
+	_, err = svc.GetLoginCollection().GetProperty("org.freedesktop.Secret.Collection.Locked")
+	return err
+}
+
 // GetMany reads refs from the Secret Service, up to maxBatch of them per
 // session and per timeout. It finds items exactly as go-keyring's Get does
 // (attributes "service" and "username" in the login collection, the first
