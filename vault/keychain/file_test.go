@@ -404,6 +404,7 @@ func TestRefValidation(t *testing.T) {
 		{"w/x", "p", "e", "K"},
 		{"w", "p", "e", "K/L"},
 		{"w", "p\x00", "e", "K"},
+		{"w", "p", "e", "K\xff"}, // stored as U+FFFD, then never found again
 	}
 	backends := []Backend{NewMemory(), openFile(t, t.TempDir(), "pw"), newOSKeychain(DefaultTimeout)}
 	for _, b := range backends {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // ServiceName is the service under which keychain items are stored.
@@ -56,6 +57,9 @@ func (r Ref) validate() error {
 		}
 		if strings.ContainsAny(part.value, "/\x00") {
 			return fmt.Errorf("keychain: %s %q contains '/' or NUL", part.name, part.value)
+		}
+		if !utf8.ValidString(part.value) { // JSON and D-Bus would store another name
+			return fmt.Errorf("keychain: %s %q is not valid UTF-8", part.name, part.value)
 		}
 	}
 	return nil
