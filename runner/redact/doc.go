@@ -19,8 +19,8 @@
 //     with LF or CRLF line ends, for secrets long enough to wrap;
 //   - hex, lower and upper case, and lower case wrapped at 60 columns as
 //     xxd -p writes it;
-//   - URL escapes: the character sets of url.QueryEscape, url.PathEscape
-//     and URL.EscapedPath, RFC 3986 (Python quote(s, safe=""), curl, PHP
+//   - URL escapes: the character sets of url.QueryEscape, url.PathEscape,
+//     URL.EscapedPath and a URL's user info (url.UserPassword), RFC 3986 (Python quote(s, safe=""), curl, PHP
 //     rawurlencode), Python quote(s) (which keeps '/'), JavaScript
 //     encodeURIComponent and encodeURI, form encoding (URLSearchParams,
 //     Java URLEncoder) and PHP urlencode; each with a space as %20 or '+'
@@ -29,7 +29,8 @@
 //     six;
 //   - JSON string escapes: encoding/json with and without HTML escaping
 //     (\u003c for <), with non-ASCII characters as \uXXXX (lower and upper
-//     hex digits), and with '/' escaped as \/;
+//     hex digits), with '/' escaped as \/, with U+2028 and U+2029 raw
+//     (JavaScript's JSON.stringify) and with DEL as \u007f (Python);
 //   - partial echoes: any run of PartialRun (16) or more consecutive bytes of
 //     the raw value, of its JSON escapes, of its base64 characters at each
 //     offset (standard and URL-safe) or of its hex (either case). These

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	mathrand "math/rand/v2"
+	"net/url"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -259,4 +260,35 @@ func asciiJSON(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+// TestUserInfoEscape: a password echoed inside a URL's user info, escaped
+// the way Go's url.UserPassword writes it (':', '@' and '/' escaped, ';',
+// ',' and '$' kept, unlike any query or path escaper), is redacted.
+func TestUserInfoEscape(t *testing.T) {
+	const secret = "pa@s:w/r;d,x$yq@z:k/m;n,o$t" // no long unescaped run
+	dsn := (&url.URL{Scheme: "postgres", User: url.UserPassword("app", secret), Host: "db:5432", Path: "/app"}).String()
+	got, n := redact.NewSet([]byte(secret)).RedactString("connecting to " + dsn)
+	if n != 1 || strings.Contains(got, "w%2Fr;d,x$yq") {
+		t.Errorf("%d replacements in %q", n, got)
+	}
+}
+
+// TestJSONEncoderVariants: JSON string escapes other encoders write and
+// encoding/json does not — DEL as \u007f (Python's json.dumps), U+2028
+// left raw (JavaScript's JSON.stringify) — are redacted, for secrets too
+// short to be caught by a partial run.
+func TestJSONEncoderVariants(t *testing.T) {
+	tests := []struct{ name, secret, echo string }{
+		{"python DEL", "k\x7f\"q\x7f\\z", `{"k":"k\u007f\"q\u007f\\z"}`},
+		{"javascript line separator", "ab\u2028\"cd\u2029e", "{\"k\":\"ab\u2028\\\"cd\u2029e\"}"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, n := redact.NewSet([]byte(tc.secret)).RedactString(tc.echo)
+			if n != 1 || got != `{"k":"[REDACTED_BY_AGENTSECRETS]"}` {
+				t.Errorf("%d replacements: %q", n, got)
+			}
+		})
+	}
 }

@@ -220,6 +220,8 @@ var urlEscapers = []string{
 	"-._~$&+:=@",
 	// Go url.URL.EscapedPath.
 	"-._~$&+,/:;=@",
+	// Go url.UserPassword in a URL's user info (a connection string).
+	"-._~$&+,;=",
 	// WHATWG application/x-www-form-urlencoded, Java URLEncoder, Ruby
 	// URI.encode_www_form_component.
 	"-._*",
@@ -300,8 +302,9 @@ func lowerHex(c byte) byte {
 
 // jsonForms returns v escaped as the body of a JSON string the ways common
 // encoders write it: encoding/json with and without HTML escaping, the same
-// with every non-ASCII character as \uXXXX (lower and upper hex), and the
-// PHP style that also escapes '/'.
+// with every non-ASCII character as \uXXXX (lower and upper hex), the PHP
+// style that also escapes '/', JavaScript's (U+2028 and U+2029 raw) and
+// Python's (DEL escaped).
 func jsonForms(v []byte) []string {
 	html := jsonEscape(v, true)
 	plain := jsonEscape(v, false)
@@ -312,8 +315,15 @@ func jsonForms(v []byte) []string {
 		asciiHTML, asciiPlain,
 		upperUnicodeEscapes(asciiHTML), upperUnicodeEscapes(asciiPlain),
 		strings.ReplaceAll(asciiPlain, "/", `\/`),
+		// JavaScript's JSON.stringify: U+2028 and U+2029 written raw.
+		lineSeparatorsRaw.Replace(plain),
+		// Python's json.dumps: DEL escaped too.
+		strings.ReplaceAll(asciiPlain, "\x7f", `\u007f`),
 	}
 }
+
+// lineSeparatorsRaw undoes encoding/json's escapes of U+2028 and U+2029.
+var lineSeparatorsRaw = strings.NewReplacer(`\u2028`, "\u2028", `\u2029`, "\u2029")
 
 func jsonEscape(v []byte, html bool) string {
 	var b bytes.Buffer
