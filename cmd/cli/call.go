@@ -64,7 +64,16 @@ not allowlisted, secret not bound, address refused), 6 a secret is missing,
       --body-field client_secret=CLIENT_SECRET --json
   agentsecrets call --url https://api.example.com/hook --method POST --body @event.json \
       --policy ./hmac.wasm --param key=WEBHOOK_SECRET`,
-		Args: cobra.NoArgs,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return nil
+			}
+			// Arguments are not quoted back: one may hold a value.
+			if strings.Contains(args[0], "://") { // the URL without its flag
+				return usageError(c.CommandPath(), "the URL goes after --url: agentsecrets call --url URL …")
+			}
+			return usageError(c.CommandPath(), "call takes flags only (got %d argument(s))", len(args))
+		},
 		RunE: func(c *cobra.Command, _ []string) error {
 			if o.Timeout <= 0 { // 0 or less would quietly mean the default
 				return usageError(c.CommandPath(), "--timeout %s must be positive", o.Timeout)
