@@ -105,5 +105,5 @@ func mapKeyringError(op string, ref Ref, err error) error {
 	if errors.Is(err, keyring.ErrSetDataTooBig) {
 		return fmt.Errorf("keychain: %s %q: value too large for the OS keychain, which limits the size of an item", op, ref.Account())
 	}
-	return errorf(ErrUnavailable, "keychain: %s %q: OS keychain unavailable: %v (start a Secret Service such as gnome-keyring, or set AGENTSECRETS_BACKEND=file)", op, ref.Account(), err)
+	return errorf(ErrUnavailable, "keychain: %s %q: OS keychain unavailable: %v (unlock the keychain or start a Secret Service such as gnome-keyring; AGENTSECRETS_BACKEND=file keeps values in an encrypted file instead, without those stored here)", op, ref.Account(), err)
 }

@@ -49,7 +49,7 @@ func (k *osKeychain) GetMany(refs []Ref) (map[Ref][]byte, error) {
 			return secretServiceGetMany(chunk)
 		})
 		if err != nil {
-			return nil, errorf(ErrUnavailable, "keychain: get %d values: OS keychain unavailable: %v (start a Secret Service such as gnome-keyring, or set AGENTSECRETS_BACKEND=file)", len(chunk), err)
+			return nil, errorf(ErrUnavailable, "keychain: get %d values: OS keychain unavailable: %v (unlock the keychain or start a Secret Service such as gnome-keyring; AGENTSECRETS_BACKEND=file keeps values in an encrypted file instead, without those stored here)", len(chunk), err)
 		}
 		maps.Copy(values, got)
 	}
