@@ -69,6 +69,9 @@ func (p *policy) instantiate(ctx context.Context) (*instance, error) {
 // put returns a healthy instance to the pool, closing it when the pool is
 // full.
 func (p *policy) put(in *instance) {
+	if in.mod.IsClosed() {
+		return
+	}
 	p.mu.Lock()
 	if len(p.idle) < p.maxIdle {
 		p.idle = append(p.idle, in)

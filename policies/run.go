@@ -131,11 +131,15 @@ func (e *Engine) invoke(ctx context.Context, p *policy, spec *Spec, call *hostfn
 		fn = in.onResponse
 	}
 	call.Begin(spec.Params)
+	expired := false
 	if p.builtin {
 		err = fn.CallWithStack(ctx, in.stack[:])
 	} else {
 		tctx, cancel := context.WithTimeout(ctx, p.timeout)
 		err = fn.CallWithStack(tctx, in.stack[:])
+		// A deadline that passed as the call returned may still close
+		// the instance: it is not pooled then.
+		expired = tctx.Err() != nil
 		cancel()
 	}
 	if err != nil {
@@ -143,7 +147,11 @@ func (e *Engine) invoke(ctx context.Context, p *policy, spec *Spec, call *hostfn
 		return failure(ctx, spec.Name, p, err)
 	}
 	result := int32(in.stack[0])
-	p.put(in)
+	if expired {
+		in.discard()
+	} else {
+		p.put(in)
+	}
 	denied, reason := call.Denied()
 	if result == 0 && !denied {
 		return nil
