@@ -383,18 +383,7 @@ func encodeURIComponent(v []byte) string {
 // pyQuote is Python's urllib.parse.quote (always_safe "_.-~" plus safe),
 // or quote_plus when plus is set.
 func pyQuote(v []byte, safe string, plus bool) string {
-	var b strings.Builder
-	for _, c := range v {
-		switch {
-		case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("_.-~"+safe, c) >= 0:
-			b.WriteByte(c)
-		case c == ' ' && plus:
-			b.WriteByte('+')
-		default:
-			fmt.Fprintf(&b, "%%%02X", c)
-		}
-	}
-	return b.String()
+	return percentExcept(string(v), "_.-~"+safe, plus)
 }
 
 // jsonString writes s as a JSON string body, from RFC 8259 and the rules
