@@ -56,7 +56,7 @@
 // round trips. A failure of the backend itself (keychain not answering, no or
 // wrong passphrase) is given to every id not yet read, without asking the
 // backend again, so a locked vault costs one timeout, not one per id. When
-// the context is done, the ids not yet read get TIMEOUT, a batch still
+// the context is done, the ids not yet read get TIMEOUT, a read or batch still
 // running included.
 //
 // Before a response is returned its outcomes are given to the Auditor: key

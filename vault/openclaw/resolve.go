@@ -284,12 +284,30 @@ func (rd *reader) readBatch(jobs []*job) bool {
 	return true
 }
 
+// readOne reads j's value, unless the context ends first: a read still
+// running then is left behind and j gets TIMEOUT.
 func (rd *reader) readOne(j *job) {
 	if e := rd.stop(); e != nil {
 		j.err = e
 		return
 	}
-	v, err := rd.backend.Get(j.ref())
+	type result struct {
+		value []byte
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := rd.backend.Get(j.ref())
+		done <- result{v, err}
+	}()
+	var res result
+	select {
+	case res = <-done:
+	case <-rd.ctx.Done():
+		j.err = rd.stop()
+		return
+	}
+	v, err := res.value, res.err
 	if err != nil {
 		e := classify(err)
 		if errors.Is(err, keychain.ErrNotFound) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/The-17/agentsecrets/vault"
 	"github.com/The-17/agentsecrets/vault/keychain"
@@ -293,5 +294,62 @@ func TestResolveListedButMissingValue(t *testing.T) {
 	resp := (&Resolver{Vault: s, Base: ctx}).Resolve(context.Background(), Request{IDs: []string{"GONE_KEY"}})
 	if e := resp.Errors["GONE_KEY"]; e.Code != CodeNotFound || !strings.Contains(e.Message, "value is missing from the memory backend") {
 		t.Fatalf("%+v", e)
+	}
+}
+
+// slowKeychain takes delay to read the keys slow names.
+type slowKeychain struct {
+	keychainNamed
+	slow  func(key string) bool
+	delay time.Duration
+}
+
+func (k slowKeychain) Get(ref keychain.Ref) ([]byte, error) {
+	if k.slow(ref.Key) {
+		time.Sleep(k.delay)
+	}
+	return k.keychainNamed.Get(ref)
+}
+
+// A read still running at the deadline does not hold the answer back:
+// OpenClaw kills a provider that answers late and fails the whole batch.
+func TestResolveAnswersAtDeadline(t *testing.T) {
+	mem := keychain.NewMemory()
+	s, ctx := newStore(t, t.TempDir(), mem, nil)
+	for _, k := range []string{"A_KEY", "B_KEY", "C_KEY"} {
+		mustSet(t, s, ctx, k, "value-"+k)
+	}
+	tests := []struct {
+		name       string
+		slow       func(key string) bool
+		wantValues []string
+	}{
+		{name: "first read", slow: func(string) bool { return true }},
+		{name: "parallel reads", slow: func(k string) bool { return k != "A_KEY" }, wantValues: []string{"A_KEY"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := slowKeychain{keychainNamed: keychainNamed{Backend: mem}, slow: tt.slow, delay: 2 * time.Second}
+			cctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			resp := (&Resolver{Vault: withBackend{s, b}, Base: ctx}).Resolve(cctx, Request{IDs: []string{"A_KEY", "B_KEY", "C_KEY"}})
+			if d := time.Since(start); d > time.Second {
+				t.Fatalf("answered after %v, past the deadline", d)
+			}
+			if len(resp.Values) != len(tt.wantValues) || resp.Len() != 3 {
+				t.Fatalf("%d values, %d errors, want values %v", len(resp.Values), len(resp.Errors), tt.wantValues)
+			}
+			for _, k := range tt.wantValues {
+				if string(resp.Values[k].Bytes()) != "value-"+k {
+					t.Errorf("%s: %q", k, resp.Values[k].Bytes())
+				}
+			}
+			for id, e := range resp.Errors {
+				if e.Code != CodeTimeout {
+					t.Errorf("%s: %+v, want %s", id, e, CodeTimeout)
+				}
+			}
+		})
 	}
 }
