@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -40,8 +41,9 @@ const flushTimeout = busyTimeout + busyTimeout/2
 // itself before returning (back-pressure on the caller), and after Close it
 // always does. Flush waits until everything queued before it is written;
 // Close drains the queue and stops the writer, and does not close the
-// Store. A batch that fails is retried event by event, and the first error
-// is reported by the next Flush or Close.
+// Store. A batch that fails is retried event by event (not when the write
+// lock could not be had within the busy timeout: the batch is then lost at
+// once), and the first error is reported by the next Flush or Close.
 type Batcher struct {
 	store    *Store
 	queue    chan Event
@@ -234,10 +236,17 @@ func (b *Batcher) drain(batch []Event) {
 }
 
 // write appends batch in one transaction; if that fails, event by event,
-// so one failure does not cost the others. The events are then cleared, so
-// the reused batch holds no references.
+// so one failure does not cost the others, unless the write lock could not
+// be had: each event would wait for it again, and a batch would take a busy
+// timeout per event. The events are then cleared, so the reused batch
+// holds no references.
 func (b *Batcher) write(batch []Event) {
 	if err := b.appendTimed(batch); err != nil {
+		if isBusy(err) || errors.Is(err, context.DeadlineExceeded) {
+			b.setErr(err)
+			clear(batch)
+			return
+		}
 		for i := range batch {
 			if err := b.appendTimed(batch[i : i+1]); err != nil {
 				b.setErr(err)

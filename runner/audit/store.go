@@ -160,7 +160,7 @@ func (s *Store) appendEvents(ctx context.Context, events []Event) error {
 	defer s.mu.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: takes the write lock now
 	if err != nil {
-		return fmt.Errorf("audit: record: %v", err)
+		return fmt.Errorf("audit: record: %w", err) // isBusy must see a lock timeout
 	}
 	defer tx.Rollback()
 	var lastID int64
