@@ -23,6 +23,11 @@ func SanitizeURL(u *url.URL, credentialParams map[string]string) string {
 	c.Fragment, c.RawFragment = "", ""
 	c.ForceQuery = false
 	c.RawQuery = sanitizeQuery(u.RawQuery, credentialParams)
+	if c.Host == "" && strings.HasPrefix(c.EscapedPath(), "//") {
+		// Without a host, a path "//x@y" would read back as an authority
+		// with user "x": "/." keeps the same path, unambiguous.
+		c.Path, c.RawPath = "/."+c.Path, ""
+	}
 	return c.String()
 }
 
