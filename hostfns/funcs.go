@@ -434,7 +434,7 @@ func fnJSONSetSecret(c *Call, m api.Module, stack []uint64) int32 {
 	if h == nil {
 		return ErrBadHandle
 	}
-	if len(path) == 0 || len(path) > 1024 || !plainJSONPath(path) {
+	if len(path) == 0 || len(path) > 1024 || !PlainJSONPath(path) {
 		return ErrBadArgument
 	}
 	if !contentTypeIs(c.Req.Header, isJSONType) {
@@ -459,12 +459,12 @@ func fnJSONSetSecret(c *Call, m api.Module, stack []uint64) int32 {
 	return 0
 }
 
-// plainJSONPath reports whether path names keys and indexes only. sjson
+// PlainJSONPath reports whether path names keys and indexes only. sjson
 // hands a path holding a query, wildcard, modifier or pipe (| # @ * ?, not
 // escaped by a backslash) to gjson, which would compare the values already
 // in the body, a secret spliced in before among them, with a pattern the
 // guest chose: the outcome of a later splice would reveal the secret.
-func plainJSONPath(path []byte) bool {
+func PlainJSONPath(path []byte) bool {
 	for i := 0; i < len(path); i++ {
 		switch path[i] {
 		case '\\':

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/The-17/agentsecrets/hostfns"
 	"github.com/The-17/agentsecrets/internal/httpsyntax"
+	"github.com/The-17/agentsecrets/vault"
 )
 
 // Spec is one policy of a chain and its configuration, e.g.
@@ -58,7 +60,7 @@ func ParseInjection(style, arg string) (Spec, error) {
 		}
 		params[inj.nameParam] = name
 	}
-	if !validKey(key) {
+	if !vault.IsKeyName(key) {
 		return Spec{}, fmt.Errorf("policies: %s injection: invalid secret name %q in %q (want %s, KEY like STRIPE_KEY)", style, key, arg, inj.form)
 	}
 	params["key"] = key
@@ -79,19 +81,6 @@ func ParseParams(args []string) (map[string]string, error) {
 		out[k] = v
 	}
 	return out, nil
-}
-
-func validKey(s string) bool {
-	if s == "" || len(s) > 128 || s[0] < 'A' || s[0] > 'Z' || s[len(s)-1] == '_' || strings.Contains(s, "__") {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // validComponent accepts printable query/form names without separators.
@@ -132,10 +121,8 @@ func validPath(s string) bool {
 			}
 			empty = true
 			continue
-		case '|', '#', '@', '*', '?':
-			return false
 		}
 		empty = false
 	}
-	return !empty
+	return !empty && hostfns.PlainJSONPath([]byte(s))
 }

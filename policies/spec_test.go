@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"github.com/The-17/agentsecrets/vault"
 	"maps"
 	"strings"
 	"testing"
@@ -91,7 +92,7 @@ func FuzzParseInjection(f *testing.F) {
 			}
 			return
 		}
-		if s.Name != style || !validKey(s.Params["key"]) {
+		if s.Name != style || !vault.IsKeyName(s.Params["key"]) {
 			t.Fatalf("accepted %q %q as %+v", style, arg, s)
 		}
 		// The name part and KEY recompose the argument.

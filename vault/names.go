@@ -23,7 +23,6 @@ const DefaultWorkspace = "default"
 const MaxKeyNameLen = 128
 
 var (
-	keyNameRE     = regexp.MustCompile(`^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$`)
 	projectNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 	nonKeyChars   = regexp.MustCompile(`[^A-Z0-9]+`)
 )
@@ -31,10 +30,27 @@ var (
 const keyNameHint = "key names are UPPER_SNAKE_CASE: a capital letter, then capitals, digits and single underscores " +
 	"(STRIPE_KEY, STRIPE_TEST_KEY, OPENAI_KEY, GITHUB_TOKEN, AWS_SECRET_KEY, SERVICENAME_KEY)"
 
+// IsKeyName reports whether name is a key name: UPPER_SNAKE_CASE
+// ([A-Z][A-Z0-9]*(_[A-Z0-9]+)*) of at most MaxKeyNameLen bytes.
+func IsKeyName(name string) bool {
+	if name == "" || len(name) > MaxKeyNameLen || name[0] < 'A' || name[0] > 'Z' || name[len(name)-1] == '_' {
+		return false
+	}
+	for i := 1; i < len(name); i++ {
+		switch c := name[i]; {
+		case 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '_' && name[i-1] != '_':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // ValidateKeyName accepts UPPER_SNAKE_CASE names such as STRIPE_KEY. The
 // error names the rejected key and, where one exists, suggests a valid name.
 func ValidateKeyName(name string) error {
-	if keyNameRE.MatchString(name) && len(name) <= MaxKeyNameLen {
+	if IsKeyName(name) {
 		return nil
 	}
 	hint := keyNameHint
@@ -51,7 +67,7 @@ func suggestKeyName(name string) string {
 	s := nonKeyChars.ReplaceAllString(strings.ToUpper(name), "_")
 	s = strings.Trim(s, "_")
 	s = strings.TrimLeft(s, "0123456789_")
-	if keyNameRE.MatchString(s) && len(s) <= MaxKeyNameLen {
+	if IsKeyName(s) {
 		return s
 	}
 	return ""

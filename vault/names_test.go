@@ -2,6 +2,7 @@ package vault
 
 import (
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -52,7 +53,11 @@ func FuzzValidateKeyName(f *testing.F) {
 	for _, s := range []string{"STRIPE_KEY", "a", "A__B", "_", "Z9_9", "\xff"} {
 		f.Add(s)
 	}
+	rule := regexp.MustCompile(`^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$`) // the documented rule
 	f.Fuzz(func(t *testing.T, name string) {
+		if want := rule.MatchString(name) && len(name) <= MaxKeyNameLen; IsKeyName(name) != want {
+			t.Fatalf("IsKeyName(%q) = %v, the rule says %v", name, !want, want)
+		}
 		err := ValidateKeyName(name)
 		if err == nil {
 			// Accepted names are shell- and env-safe.
