@@ -21,22 +21,22 @@ var hopByHop = []string{
 // and every value that carries the session token (Authorization: Bearer
 // or any other form or copy of a header).
 func upstreamHeader(h http.Header, sessionToken string) http.Header {
-	for name := range h {
-		if strings.HasPrefix(name, headerPrefix) {
-			delete(h, name)
-		}
-	}
 	removeHopByHop(h)
 	for _, name := range []string{"Content-Length", "Accept-Encoding", "Host"} {
 		delete(h, name)
 	}
-	if sessionToken != "" {
-		for name, values := range h {
-			if kept := slices.DeleteFunc(values, func(v string) bool { return strings.Contains(v, sessionToken) }); len(kept) > 0 {
-				h[name] = kept
-			} else {
-				delete(h, name)
-			}
+	for name, values := range h {
+		if strings.HasPrefix(name, headerPrefix) {
+			delete(h, name)
+			continue
+		}
+		if sessionToken == "" {
+			continue
+		}
+		if kept := slices.DeleteFunc(values, func(v string) bool { return strings.Contains(v, sessionToken) }); len(kept) > 0 {
+			h[name] = kept
+		} else {
+			delete(h, name)
 		}
 	}
 	return h

@@ -82,15 +82,11 @@ func ParseHeaders(h http.Header, method string) (*Parsed, error) {
 	var byStyle chains
 	var custom []string
 	var params []string
-	for name := range h {
-		// The server keeps a name that is not a token as sent (a
-		// misspelt "X-AS-Inject Bearer"): refused here, not at the
-		// transport, where it would read as an unreachable upstream.
-		if !httpsyntax.ValidHeaderName(name) {
-			return nil, fmt.Errorf("%w: header name %.64q is not an HTTP token", errBadHeader, name)
-		}
+	names, err := protocolNames(h)
+	if err != nil {
+		return nil, err
 	}
-	for _, name := range protocolNames(h) {
+	for _, name := range names {
 		values := h[name]
 		var err error
 		switch {
@@ -138,16 +134,22 @@ func ParseHeaders(h http.Header, method string) (*Parsed, error) {
 }
 
 // protocolNames returns the X-AS-* header names of h, sorted, so that the
-// chain's order does not depend on map iteration.
-func protocolNames(h http.Header) []string {
+// chain's order does not depend on map iteration. A name of h that is not
+// an HTTP token is an error: the server keeps such a name as sent (a
+// misspelt "X-AS-Inject Bearer"), and it is refused here, not at the
+// transport, where it would read as an unreachable upstream.
+func protocolNames(h http.Header) ([]string, error) {
 	var names []string
 	for name := range h {
+		if !httpsyntax.ValidHeaderName(name) {
+			return nil, fmt.Errorf("%w: header name %.64q is not an HTTP token", errBadHeader, name)
+		}
 		if strings.HasPrefix(name, headerPrefix) {
 			names = append(names, name)
 		}
 	}
 	slices.Sort(names)
-	return names
+	return names, nil
 }
 
 func single(name string, values []string) (string, error) {
