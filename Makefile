@@ -1,7 +1,7 @@
 # agentsecrets — build, test and demo targets.
 #
 #   make demo    the main job end to end on embedded defaults (needs only Go)
-#   make test    every test; under a real Secret Service when gnome-keyring is installed
+#   make test    every test (under a real Secret Service when gnome-keyring is installed), then every benchmark once
 #   make bench   the benchmarks whose figures the README reports
 #   make lint    gofmt and go vet
 #   make cross   build for macOS and Windows and type-check every package and its tests there
@@ -18,6 +18,7 @@ build:
 
 test: lint
 	scripts/with-keyring.sh $(GO) test -count=1 $(PKGS)
+	@echo "every benchmark once:"; out=$$($(GO) test -count=1 -run '^$$' -bench . -benchtime 1x $(PKGS) 2>&1) || { echo "$$out"; exit 1; }; echo ok
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
