@@ -45,7 +45,10 @@
 // # Durability
 //
 // Every change takes the lock, re-reads the files inside it, writes the
-// backend first and the index second, each file replaced atomically. The
+// backend first and the index second, each file replaced atomically. A key
+// about to get another value first loses its fingerprint in the index, so
+// that a process killed between the two writes never leaves a value under
+// the fingerprint of another (drift would report them the same). The
 // tool's own files are 0600 and its own directories (the home, a project's
 // .agentsecrets) 0700. The project directory is the user's: its mode is
 // never changed, .env.example (key names, meant to be committed) is 0644 and

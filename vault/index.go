@@ -40,7 +40,9 @@ type Entry struct {
 	// Updated is the time of the last write.
 	Updated time.Time `json:"updated"`
 	// Fingerprint is hex HMAC-SHA256 of the value under the workspace's
-	// fingerprint key: equal values give equal fingerprints.
+	// fingerprint key: equal values give equal fingerprints. It is empty
+	// while a new value is being written (and after a write that was
+	// killed or failed): Diff then counts the key as differing.
 	Fingerprint string `json:"fingerprint"`
 	// Expires is when the value stops being valid, if known.
 	Expires *time.Time `json:"expires,omitempty"`

@@ -22,8 +22,9 @@ func notFound(ctx Context, key string) error {
 }
 
 // Set stores value under key in ctx (backend first, then the index, under
-// the lock). The key name must be valid, the value non-empty and the
-// project must exist.
+// the lock; a key that had another value loses its fingerprint first, see
+// clearFingerprints). The key name must be valid, the value non-empty and
+// the project must exist.
 func (s *Store) Set(ctx Context, key string, value []byte) error {
 	if err := s.checkKey(ctx, key); err != nil {
 		return err
@@ -47,12 +48,37 @@ func (s *Store) Set(ctx Context, key string, value []byte) error {
 		if err != nil {
 			return err
 		}
+		if e := p.Environments[ctx.Environment][key]; e != nil && e.Fingerprint != fp {
+			if err := s.clearFingerprints(ix, e); err != nil {
+				return err
+			}
+		}
 		if err := b.Set(ref(ctx, ctx.Environment, key), value); err != nil {
 			return err
 		}
 		s.newVersion(p.env(ctx.Environment), key).Fingerprint = fp
 		return nil
 	})
+}
+
+// clearFingerprints empties the fingerprint of entries about to get
+// another value and writes the index, before that value is written: a
+// process killed between the value and the index then leaves a key that
+// diff cannot compare (and reports as differing), never a new value under
+// the old value's fingerprint, which diff would report the same as that
+// old value elsewhere. A write that fails leaves it empty too: the value
+// may have been written (a keychain that timed out). It runs under the
+// lock, inside update; entries already without one need no write.
+func (s *Store) clearFingerprints(ix *Index, entries ...*Entry) error {
+	changed := false
+	for _, e := range entries {
+		changed = changed || e.Fingerprint != ""
+		e.Fingerprint = ""
+	}
+	if !changed {
+		return nil
+	}
+	return writeJSON(s.path(IndexFile), ix)
 }
 
 // newVersion returns key's entry in env, created when missing, with its
@@ -83,14 +109,9 @@ func (s *Store) requireProject(ctx Context) error {
 	return err
 }
 
-// updateProject opens the backend and runs edit on ctx's project inside
-// update(ctx.Workspace, ctx.Project, ...), under the lock.
-func (s *Store) updateProject(ctx Context, edit func(b keychain.Backend, p *ProjectIndex) error) error {
-	return s.updateProjectThen(ctx, edit, nil)
-}
-
-// updateProjectThen is updateProject with then (when not nil) run under
-// the same lock once the index is written (see updateThen).
+// updateProjectThen opens the backend and runs edit on ctx's project
+// inside updateThen(ctx.Workspace, ctx.Project, ...), under the lock, with
+// then (when not nil) run under the same lock once the index is written.
 func (s *Store) updateProjectThen(ctx Context, edit func(b keychain.Backend, p *ProjectIndex) error, then func(b keychain.Backend) error) error {
 	b, err := s.Backend()
 	if err != nil {
@@ -239,7 +260,10 @@ func (s *Store) Names(ctx Context) ([]string, error) {
 	return p.keys(ctx.Environment), nil
 }
 
-// Diff compares two environments of a project by fingerprint.
+// Diff compares two environments of a project by fingerprint. Differ
+// also lists keys whose fingerprint is missing on either side (a write
+// killed before it recorded one): their values cannot be compared, so
+// they are never reported the same.
 type Diff struct {
 	From       string   `json:"from"`
 	To         string   `json:"to"`
@@ -272,7 +296,7 @@ func (s *Store) Diff(ctx Context, from, to string) (Diff, error) {
 		switch e, ok := b[k]; {
 		case !ok:
 			d.OnlyInFrom = append(d.OnlyInFrom, k)
-		case e.Fingerprint != a[k].Fingerprint:
+		case e.Fingerprint == "" || e.Fingerprint != a[k].Fingerprint:
 			d.Differ = append(d.Differ, k)
 		default:
 			d.Same = append(d.Same, k)
@@ -322,9 +346,17 @@ func (s *Store) Copy(ctx Context, from, to string) ([]string, error) {
 	if err := s.requireProject(ctx); err != nil {
 		return nil, err
 	}
+	b, err := s.Backend()
+	if err != nil {
+		return nil, err
+	}
 	var copied []string
 	var setErr error
-	err := s.updateProject(ctx, func(b keychain.Backend, p *ProjectIndex) error {
+	err = s.update(ctx.Workspace, ctx.Project, func(_ *Config, ix *Index) error {
+		p, err := projectOf(ix, ctx)
+		if err != nil {
+			return err
+		}
 		src, dst := p.Environments[from], p.env(to)
 		// Every value is read before any is written: a missing one
 		// changes nothing.
@@ -337,10 +369,29 @@ func (s *Store) Copy(ctx Context, from, to string) ([]string, error) {
 			}
 			values[i] = v
 		}
+		// Keys of to that get another value lose their fingerprint
+		// first (see clearFingerprints).
+		var stale []*Entry
+		cleared := map[string]string{}
+		for _, k := range keys {
+			if e := dst[k]; e != nil && e.Fingerprint != src[k].Fingerprint {
+				stale = append(stale, e)
+				cleared[k] = e.Fingerprint
+			}
+		}
+		if err := s.clearFingerprints(ix, stale...); err != nil {
+			return err
+		}
 		for i, k := range keys {
 			if err := b.Set(ref(ctx, to, k), values[i]); err != nil {
 				// The index is still written, listing the keys
-				// already copied with their new fingerprints.
+				// already copied with their new fingerprints; the
+				// keys not tried yet get theirs back.
+				for _, k := range keys[i+1:] {
+					if fp, ok := cleared[k]; ok {
+						dst[k].Fingerprint = fp
+					}
+				}
 				setErr = fmt.Errorf("vault: copy from %s to %s stopped at %s after %d of %d keys: %w", from, to, k, len(copied), len(keys), err)
 				return nil
 			}
