@@ -137,6 +137,18 @@ type mcpBackend struct {
 	warm   bool
 	stamp  fileStamp
 	index  *vault.Store // a second Store for the read-only tools
+	guard  *mcpGuard    // refuseValues' compiled set
+}
+
+// mcpGuard is the set refuseValues looks for and what it was compiled
+// from: a vault (a new one after a context switch, its generation counted
+// from zero again), its generation (runnerFor refreshes the vault when the
+// index changes) and the environment's key names.
+type mcpGuard struct {
+	vault *runner.StoreVault
+	gen   uint64
+	names []string
+	set   *redact.Set
 }
 
 // fileStamp identifies a version of the vault index.
@@ -239,19 +251,10 @@ func (b *mcpBackend) refuseValues(in mcpserver.APICallInput) error {
 	for _, list := range [][]string{in.Bearer, in.Basic, in.Header, in.Query, in.BodyField, in.FormField, in.Policy} {
 		args = append(args, list...)
 	}
-	b.mu.Lock()
-	values, err := b.vault.All()
-	b.mu.Unlock()
+	set, err := b.guardSet()
 	if err != nil {
 		return mcpError(err)
 	}
-	guarded := values[:0:0]
-	for _, v := range values {
-		if len(v) >= minGuardedValue {
-			guarded = append(guarded, v)
-		}
-	}
-	set := redact.NewSet(guarded...)
 	for _, a := range args {
 		if _, n := set.RedactString(a); n > 0 {
 			return &mcpserver.Error{Code: mcpserver.CodeBadRequest,
@@ -260,6 +263,38 @@ func (b *mcpBackend) refuseValues(in mcpserver.APICallInput) error {
 		}
 	}
 	return nil
+}
+
+// guardSet returns the set of the environment's values refuseValues looks
+// for, compiled again (about a millisecond for 20 secrets) only for another
+// vault, generation or list of key names. The names are read on every call,
+// as All reads them anyway: a key set by another process is refused even if
+// runnerFor missed the change (a write in the same clock tick as the one
+// before, of the same size).
+func (b *mcpBackend) guardSet() (*redact.Set, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	v := b.vault
+	gen := v.Generation()
+	names, err := v.Store.Names(v.Ctx)
+	if err != nil {
+		return nil, err
+	}
+	if g := b.guard; g != nil && g.vault == v && g.gen == gen && slices.Equal(g.names, names) {
+		return g.set, nil
+	}
+	values, err := v.All()
+	if err != nil {
+		return nil, err
+	}
+	guarded := values[:0:0]
+	for _, val := range values {
+		if len(val) >= minGuardedValue {
+			guarded = append(guarded, val)
+		}
+	}
+	b.guard = &mcpGuard{vault: v, gen: gen, names: names, set: redact.NewSet(guarded...)}
+	return b.guard.set, nil
 }
 
 func sortedPairs(m map[string]string, sep string) []string {

@@ -610,3 +610,135 @@ func TestMCPServeRefusesEncodedValues(t *testing.T) {
 	assertNoValue(t, "audit_logs", logs, secret, token)
 	assertNoValue(t, "stderr", stderr.String(), secret)
 }
+
+// newTestMCPBackend is the backend `mcp serve` builds on v, for tests that
+// look inside it.
+func newTestMCPBackend(t *testing.T, v *mcpVault) *mcpBackend {
+	t.Helper()
+	f := &Factory{IO: NewIOStreams(strings.NewReader(""), io.Discard, io.Discard, v.getenv), Getenv: v.getenv}
+	t.Cleanup(func() { f.CloseAudit() })
+	return newMCPBackend(f, "test-agent")
+}
+
+// refuseValues compiles its set once and reuses it while the vault does
+// not change; a key set through another handle is refused by the next
+// call even when runnerFor has not seen the index change (a write in the
+// same clock tick as the one before, of the same size).
+func TestMCPRefuseValuesCompilesOnce(t *testing.T) {
+	v := newMCPVault(t)
+	first := randomSecret("a_")
+	v.set(t, "FIRST_KEY", first)
+	b := newTestMCPBackend(t, v)
+	refused := func(value string) bool {
+		t.Helper()
+		err := b.refuseValues(mcpserver.APICallInput{URL: "https://api.example.com/", Headers: map[string]string{"X-Token": value}})
+		if err != nil && !strings.Contains(err.Error(), "holds a secret value") {
+			t.Fatalf("refuseValues: %v", err)
+		}
+		return err != nil
+	}
+	call := func(value string) bool { // as APICall does
+		t.Helper()
+		if _, err := b.runnerFor(); err != nil {
+			t.Fatal(err)
+		}
+		return refused(value)
+	}
+	if !call(first) || call("ordinary text") {
+		t.Fatal("first call: the value not refused, or plain text refused")
+	}
+	set := b.guard.set
+	for i := 0; i < 5; i++ {
+		if !call(first) || call("ordinary text") {
+			t.Fatal("later call: the value not refused, or plain text refused")
+		}
+	}
+	if b.guard.set != set {
+		t.Error("the set was compiled again while the vault did not change")
+	}
+
+	later := randomSecret("b_")
+	v.set(t, "LATER_KEY", later)
+	if !refused(later) || !refused(first) {
+		t.Error("a key set meanwhile is not refused before runnerFor sees the change")
+	}
+	if !call(later) || !call(first) {
+		t.Error("a key set meanwhile is not refused")
+	}
+	set = b.guard.set
+	if !call(later) || b.guard.set != set {
+		t.Error("the set was compiled again after the change was seen")
+	}
+}
+
+// After the environment is switched, refuseValues looks for the new
+// environment's values, not the old one's: the switch gives a new vault,
+// whose generation may match the old one's.
+func TestMCPRefuseValuesFollowsEnvironmentSwitch(t *testing.T) {
+	v := newMCPVault(t)
+	dev, staging := randomSecret("dev_"), randomSecret("stg_")
+	v.set(t, "STRIPE_KEY", dev)
+	b := newTestMCPBackend(t, v)
+	refused := func(value string) bool {
+		t.Helper()
+		if _, err := b.runnerFor(); err != nil {
+			t.Fatal(err)
+		}
+		return b.refuseValues(mcpserver.APICallInput{URL: "https://api.example.com/", Headers: map[string]string{"X-Token": value}}) != nil
+	}
+	if !refused(dev) || refused(staging) {
+		t.Fatal("development: its value not refused, or staging's refused")
+	}
+	if err := v.store.Set(v.ctx.WithEnvironment("staging"), "STRIPE_KEY", []byte(staging)); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.store.SwitchEnvironment("staging"); err != nil {
+		t.Fatal(err)
+	}
+	if !refused(staging) || refused(dev) {
+		t.Error("staging: its value not refused, or development's still refused")
+	}
+}
+
+// A value set, changed or deleted by another process while the server runs
+// is refused, or no longer refused, from the next api_call on.
+func TestMCPServeRefusesValuesSetMeanwhile(t *testing.T) {
+	v := newMCPVault(t)
+	old := randomSecret("old_")
+	v.set(t, "STRIPE_KEY", old)
+	v.allow(t, "127.0.0.1")
+	up := newEchoUpstream(t)
+	sb := newSandbox(t) // the CLI in its own process, on v's home
+	sb.env = nil
+	for k, val := range v.env {
+		sb.env = append(sb.env, k+"="+val)
+	}
+	cs, _ := startMCP(t, v)
+	refused := func(value string) bool {
+		t.Helper()
+		res, _ := callMCP(t, cs, mcpserver.ToolAPICall, map[string]any{"url": up.URL, "headers": map[string]string{"X-Token": value}})
+		if res.IsError && !strings.Contains(resultText(res), "holds a secret value") {
+			t.Fatalf("api_call: %s", resultText(res))
+		}
+		return res.IsError
+	}
+	added, changed := randomSecret("new_"), randomSecret("chg_")
+	if !refused(old) || refused(added) || refused(changed) {
+		t.Fatal("before the changes: the stored value not refused, or another one refused")
+	}
+	sb.mustRun(added+"\n", "secrets", "set", "NEW_KEY")
+	if !refused(added) || !refused(old) {
+		t.Error("after secrets set NEW_KEY: a stored value not refused")
+	}
+	sb.mustRun(changed+"\n", "secrets", "set", "STRIPE_KEY")
+	if !refused(changed) {
+		t.Error("after secrets set STRIPE_KEY: the new value not refused")
+	}
+	if refused(old) {
+		t.Error("after secrets set STRIPE_KEY: the replaced value still refused")
+	}
+	sb.mustRun("", "secrets", "delete", "NEW_KEY", "--yes")
+	if refused(added) || !refused(changed) {
+		t.Error("after secrets delete NEW_KEY: the deleted value refused, or the stored one not")
+	}
+}
