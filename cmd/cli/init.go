@@ -35,13 +35,13 @@ values on every change.`,
 			if err != nil {
 				return err
 			}
-			if mode == 2 {
-				fmt.Fprintln(f.IO.ErrOut, "agentsecrets: WARNING: storage mode 2 writes secret values in PLAINTEXT to .env in this directory on every change")
-				fmt.Fprintln(f.IO.ErrOut, "agentsecrets: WARNING: keep .env out of version control; storage mode 1 is the safe choice")
-			}
 			ctx, err := s.Init(vault.InitOptions{Project: f.Project, StorageMode: mode})
 			if err != nil {
 				return err
+			}
+			if mode == 2 { // only once initialised: a refused init writes no .env
+				fmt.Fprintln(f.IO.ErrOut, "agentsecrets: WARNING: storage mode 2 writes secret values in PLAINTEXT to .env in this directory on every change")
+				fmt.Fprintln(f.IO.ErrOut, "agentsecrets: WARNING: keep .env out of version control; storage mode 1 is the safe choice")
 			}
 			kind, _ := s.BackendKind()
 			fmt.Fprintf(f.IO.Out, "Initialised project %q in %s\n", ctx.Project, ctx.ProjectFile)

@@ -35,8 +35,8 @@ sent to those) and given an expiry date, which secrets list flags.`,
   agentsecrets secrets diff --from development --to production`,
 	}
 	cmd.AddCommand(newSecretsSetCmd(f), newSecretsGetCmd(f), newSecretsListCmd(f), newSecretsDeleteCmd(f),
-		newSecretsBindCmd(f), newSecretsUnbindCmd(f), newSecretsExpireCmd(f), newSecretsDiffCmd(f), newSyncCmd(f, "push", "Upload secrets to the sync server (encrypted)"),
-		newSyncCmd(f, "pull", "Download secrets from the sync server into the vault"))
+		newSecretsBindCmd(f), newSecretsUnbindCmd(f), newSecretsExpireCmd(f), newSecretsDiffCmd(f), newSyncCmd(f, "push", "Upload secrets to the sync server, encrypted (needs a sync server)"),
+		newSyncCmd(f, "pull", "Download secrets from the sync server into the vault (needs a sync server)"))
 	return cmd
 }
 
@@ -392,7 +392,7 @@ configured (local-first).`,
 		Args:    exactArgs(0, "no arguments (use --from and --to)"),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if from == "" && to == "" {
-				return noSyncServer("secrets diff", "compare environments instead: agentsecrets secrets diff --from development --to production")
+				return noSyncServer(c.CommandPath(), "compare environments instead: agentsecrets secrets diff --from development --to production")
 			}
 			if from == "" || to == "" {
 				return usageError(c.CommandPath(), "give both --from and --to")

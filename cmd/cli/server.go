@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -45,11 +47,11 @@ with agentsecrets proxy logs.`,
 }
 
 // workspaceServerCmds are the team-workspace commands of the guide.
-func workspaceServerCmds() []*cobra.Command {
+func workspaceServerCmds(f *Factory) []*cobra.Command {
 	const hint = `the local vault has one workspace, "default": agentsecrets workspace list`
 	return []*cobra.Command{
 		newServerOnlyCmd("create", "Create a team workspace (needs a sync server)", hint),
-		newServerOnlyCmd("switch", "Switch the active workspace (needs a sync server)", hint),
+		newWorkspaceSwitchCmd(f, hint),
 		newServerOnlyCmd("invite", "Invite a teammate (needs a sync server)", hint),
 		newServerOnlyCmd("promote", "Grant a teammate the admin role (needs a sync server)", hint),
 		newServerOnlyCmd("demote", "Revoke a teammate's admin role (needs a sync server)", hint),
@@ -71,4 +73,38 @@ func newServerOnlyCmd(use, short, hint string) *cobra.Command {
 			return noSyncServer(c.CommandPath(), hint)
 		},
 	}
+}
+
+// newWorkspaceSwitchCmd is the guide's workspace switch. Switching to the
+// active workspace changes nothing and succeeds, so that an agent that
+// follows the guide with the name workspace list shows is not told it
+// failed; any other workspace needs the sync server.
+func newWorkspaceSwitchCmd(f *Factory, hint string) *cobra.Command {
+	cmd := newServerOnlyCmd("switch", "Switch the active workspace (needs a sync server for any but the active one)", hint)
+	cmd.Use = "switch NAME"
+	cmd.Long = `Switch the active workspace. Locally there is one workspace, "default":
+switching to the active one (the one agentsecrets workspace list marks with *)
+changes nothing and succeeds. Any other workspace needs a sync server, which
+is not configured yet: agentsecrets is local-first.`
+	cmd.Example = "  agentsecrets workspace list\n  agentsecrets workspace switch default"
+	serverOnly := cmd.RunE
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) != 1 || strings.HasPrefix(args[0], "-") {
+			return serverOnly(c, args)
+		}
+		s, err := f.Store()
+		if err != nil {
+			return err
+		}
+		ws, err := s.Workspace()
+		if err != nil {
+			return err
+		}
+		if args[0] != ws {
+			return serverOnly(c, args)
+		}
+		fmt.Fprintf(f.IO.Out, "Active workspace: %s\n", ws)
+		return nil
+	}
+	return cmd
 }

@@ -19,7 +19,8 @@ func newStatusCmd(f *Factory) *cobra.Command {
 		Long: `Show the current context: account (local-first: none), workspace, project,
 environment, value backend, storage mode, last sync and the project.json in
 use. Exits 6 with NOT_INITIALIZED when no project is found. Never opens the
-keychain.`,
+keychain. With --json, account and last_sync are null when there is no
+account (local-first) or no sync yet.`,
 		Example: `  agentsecrets status
   agentsecrets status --json`,
 		Args: exactArgs(0, "no arguments"),
@@ -35,8 +36,14 @@ keychain.`,
 			if asJSON {
 				out := struct {
 					State string `json:"state"`
+					// Account is the logged-in user: none without a
+					// sync server, so always null for now.
+					Account *string `json:"account"`
 					vault.Status
-				}{stateOf(st), st}
+					// LastSync is null when never synced, rather than
+					// absent, as account is.
+					LastSync *time.Time `json:"last_sync"`
+				}{State: stateOf(st), Status: st, LastSync: st.LastSync}
 				if err := f.printJSON(out); err != nil {
 					return err
 				}
@@ -68,7 +75,10 @@ func stateOf(st vault.Status) string {
 
 func printStatus(f *Factory, st vault.Status) {
 	w := f.IO.Out
-	row := func(k, v string) { fmt.Fprintf(w, "%-14s %s\n", k+":", v) }
+	// Labels are right-aligned so that a value follows its label after one
+	// space, as the operator's guide shows it ("Environment: development")
+	// and an agent greps it.
+	row := func(k, v string) { fmt.Fprintf(w, "%13s %s\n", k+":", v) }
 	row("Status", stateOf(st))
 	row("Account", "none (local-first, no sync server configured)")
 	row("Workspace", st.Workspace)

@@ -23,7 +23,7 @@ workspace, "default"; team workspaces come with a sync server.`,
 		Example: "  agentsecrets workspace list\n  agentsecrets workspace allowlist list",
 	}
 	cmd.AddCommand(newWorkspaceListCmd(f), newAllowlistCmd(f))
-	cmd.AddCommand(workspaceServerCmds()...)
+	cmd.AddCommand(workspaceServerCmds(f)...)
 	return cmd
 }
 
