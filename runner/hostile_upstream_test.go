@@ -239,3 +239,26 @@ func TestRepeatedContentEncodingRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestRepeatedContentEncodingAfterSpacedInterim: fasthttp reads a status
+// line with several spaces before its code ("HTTP/1.1  103") as it reads
+// one with a single space, so the guard must too: taken for the final
+// answer, such an interim answer would hide the Content-Encoding lines of
+// the real one.
+func TestRepeatedContentEncodingAfterSpacedInterim(t *testing.T) {
+	body := gzipped(gzipped([]byte(testSecret)))
+	reply := rawReply{parts: []string{fmt.Sprintf("HTTP/1.1  103 Early Hints\r\n\r\n"+
+		"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s", len(body), body)}, close: true}
+	target := rawUpstream(t, reply, reply) // a GET that fails is sent twice
+	v := newFakeVault([]string{"127.0.0.1"}, map[string]string{"API_KEY": testSecret})
+	r, _, _ := newTestRunner(t, v)
+	res, err := r.Do(context.Background(), &Call{URL: target + "/x", Policies: []policies.Spec{spec("bearer", "key", "API_KEY")}})
+	if err == nil {
+		got, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		t.Fatalf("a body encoded twice was passed on (%d bytes), want ErrUnsafeResponse", len(got))
+	}
+	if !errors.Is(err, ErrUnsafeResponse) {
+		t.Errorf("Do error %v, want ErrUnsafeResponse", err)
+	}
+}

@@ -145,15 +145,27 @@ const maxGuardedLine = 64
 // ("gzip" then "gzip" is "gzip, gzip"), but fasthttp keeps only the last
 // one, so the body would be decoded too little and passed on still
 // compressed, past the redactor. The connection is used by one request at
-// a time: each write starts a response, whose header (after any interim
-// 1xx answers) ends at its first blank line; the body is not looked at.
+// a time: each request written starts a response, whose header (after any
+// interim 1xx answers) ends at its first blank line.
+//
+// It also follows the framing of a chunked body (see chunks), because
+// fasthttp takes a connection closed between two chunks, or in the
+// trailers, for the end of the body: such a close is read as
+// io.ErrUnexpectedEOF instead, so a truncated answer fails as one.
+// (fasthttp still ends the body quietly at a close just after the last
+// chunk's line, where no data is missing: only trailers, never passed on.)
 type codingGuard struct {
 	net.Conn
+	writing  bool   // a request is being written
+	head     bool   // the request is a HEAD: no body follows its answer
 	inHeader bool   // reading a response header
 	status   bool   // the current line is a status line
 	interim  bool   // the current block is an interim (1xx) answer
+	hasBody  bool   // the current block's status may have a chunked body
+	chunked  bool   // the current block declares a transfer coding
 	codings  int    // Content-Encoding lines in the current block
 	line     []byte // the start of the current line
+	body     chunks
 	err      error
 }
 
@@ -166,25 +178,41 @@ func (g *codingGuard) Handshake() error {
 	return nil
 }
 
-// Write sends (part of) a request, so what is read next is its response.
+// Write sends (part of) a request; the first write after a read starts a
+// request, so what is read next is its response.
 func (g *codingGuard) Write(p []byte) (int, error) {
-	g.inHeader, g.status, g.interim, g.codings, g.line = true, true, false, 0, g.line[:0]
+	if !g.writing {
+		g.writing, g.head = true, bytes.HasPrefix(p, []byte("HEAD "))
+		g.inHeader, g.status, g.interim, g.chunked, g.codings, g.line = true, true, false, false, 0, g.line[:0]
+		g.body = chunks{}
+	}
 	return g.Conn.Write(p)
 }
 
 // Read fails once a second Content-Encoding line arrives. It passes on
 // the bytes before that line, so fasthttp, holding part of a header,
 // reports the failure itself (at the first byte it would take it for a
-// closed connection).
+// closed connection). A close before a chunked body has ended reads as
+// io.ErrUnexpectedEOF.
 func (g *codingGuard) Read(p []byte) (int, error) {
 	if g.err != nil {
 		return 0, g.err
 	}
 	n, err := g.Conn.Read(p)
+	g.writing = false
+	b := p[:n]
 	if g.inHeader && n > 0 {
-		if bad := g.scan(p[:n]); bad >= 0 {
+		bad, body := g.scan(b)
+		if bad >= 0 {
 			g.err = errRepeatedCoding
 			return bad, nil
+		}
+		b = b[body:]
+	}
+	if g.body.state != chunksOff {
+		g.body.follow(b)
+		if err == io.EOF && g.body.state != chunksOff && g.body.state != chunksDone {
+			err = io.ErrUnexpectedEOF
 		}
 	}
 	return n, err
@@ -192,23 +220,24 @@ func (g *codingGuard) Read(p []byte) (int, error) {
 
 // scan follows the header lines in b. It returns the index in b where a
 // second Content-Encoding line starts (0 when it started in an earlier
-// read), or -1.
-func (g *codingGuard) scan(b []byte) int {
+// read), or -1; and the index where the body starts (len(b) while the
+// header goes on).
+func (g *codingGuard) scan(b []byte) (bad, body int) {
 	start := 0 // where the current line starts in b
 	for start < len(b) && g.inHeader {
 		i := bytes.IndexByte(b[start:], '\n')
 		if i < 0 {
 			g.keep(b[start:])
-			return -1
+			return -1, len(b)
 		}
 		g.keep(b[start : start+i])
 		if !g.endLine(bytes.TrimSuffix(g.line, []byte("\r"))) {
-			return start
+			return start, 0
 		}
 		g.line = g.line[:0]
 		start += i + 1
 	}
-	return -1
+	return -1, start
 }
 
 // keep adds b to the start of the current line, up to maxGuardedLine.
@@ -223,22 +252,156 @@ func (g *codingGuard) keep(b []byte) {
 func (g *codingGuard) endLine(line []byte) bool {
 	switch {
 	case g.status: // "HTTP/1.1 103 Early Hints", after any blank lines
-		_, rest, _ := bytes.Cut(line, []byte(" "))
+		proto, code, _ := bytes.Cut(line, []byte(" "))
+		code = bytes.TrimLeft(code, " ") // as fasthttp reads it
 		g.status = len(line) == 0
-		g.interim = len(rest) >= 3 && rest[0] == '1' && string(rest[:3]) != "101"
+		g.interim = len(code) >= 3 && code[0] == '1' && string(code[:3]) != "101"
+		// fasthttp reads a chunked body after an HTTP/1.1 status only,
+		// and none after 1xx, 204 or 304.
+		g.hasBody = string(proto) == "HTTP/1.1" && len(code) >= 3 && code[0] != '1' &&
+			string(code[:3]) != "204" && string(code[:3]) != "304"
 	case len(line) == 0:
 		if g.interim { // another block follows
-			g.status, g.interim, g.codings = true, false, 0
+			g.status, g.interim, g.chunked, g.codings = true, false, false, 0
 			return true
 		}
 		g.inHeader = false
+		if g.chunked && g.hasBody && !g.head {
+			g.body.state = chunksSize
+		}
 	case line[0] != ' ' && line[0] != '\t':
 		name, _, ok := bytes.Cut(line, []byte(":"))
-		if ok && bytes.EqualFold(bytes.TrimRight(name, " \t"), []byte("Content-Encoding")) {
+		if !ok {
+			break
+		}
+		name = bytes.TrimRight(name, " \t")
+		if bytes.EqualFold(name, []byte("Content-Encoding")) {
 			g.codings++
+		} else if bytes.EqualFold(name, []byte("Transfer-Encoding")) {
+			// fasthttp fails a response whose only transfer coding is not
+			// chunked.
+			g.chunked = true
 		}
 	}
 	return g.codings <= 1
+}
+
+// chunks follows the framing of a chunked body (RFC 9112, section 7.1)
+// through the bytes read, keeping none of them: chunk-size lines with any
+// extensions, the data (skipped by its length), the last chunk and the
+// trailer lines up to the blank line that ends the body. It stops at
+// framing fasthttp refuses, which fasthttp reports itself.
+type chunks struct {
+	state  chunksState
+	size   uint64 // the chunk size read so far, then the data left
+	digits int    // hex digits of the chunk size read so far
+}
+
+type chunksState uint8
+
+const (
+	chunksOff     chunksState = iota // no chunked body, or one fasthttp refuses
+	chunksSize                       // in the chunk size
+	chunksExt                        // after the chunk size, up to its CR
+	chunksSizeLF                     // after the chunk-size line's CR
+	chunksData                       // in the chunk data
+	chunksDataCR                     // after the chunk data
+	chunksDataLF                     // after the chunk data's CR
+	chunksTrailer                    // at the start of a trailer line
+	chunksField                      // in a trailer line
+	chunksEndLF                      // after the final CR
+	chunksDone                       // the body has ended
+)
+
+// maxChunkDigits is how many hex digits fasthttp reads in a chunk size.
+const maxChunkDigits = 15
+
+// follow takes in the next bytes of the body.
+func (c *chunks) follow(b []byte) {
+	for i := 0; i < len(b); i++ {
+		switch ch := b[i]; c.state {
+		case chunksOff, chunksDone:
+			return
+		case chunksData:
+			n := min(c.size, uint64(len(b)-i))
+			c.size -= n
+			i += int(n) - 1
+			if c.size == 0 {
+				c.state = chunksDataCR
+			}
+		case chunksField:
+			j := bytes.IndexByte(b[i:], '\n')
+			if j < 0 {
+				return
+			}
+			i += j
+			c.state = chunksTrailer
+		case chunksSize:
+			switch {
+			case unhex(ch) < 16 && c.digits < maxChunkDigits:
+				c.size = c.size<<4 | uint64(unhex(ch))
+				c.digits++
+			case c.digits > 0 && (ch == ' ' || ch == '\t' || ch == ';'):
+				c.state = chunksExt
+			case c.digits > 0 && ch == '\r':
+				c.state = chunksSizeLF
+			default:
+				c.state = chunksOff
+			}
+		case chunksExt:
+			if ch == '\r' {
+				c.state = chunksSizeLF
+			} else if ch == '\n' {
+				c.state = chunksOff
+			}
+		case chunksSizeLF:
+			switch {
+			case ch != '\n':
+				c.state = chunksOff
+			case c.size == 0:
+				c.state = chunksTrailer
+			default:
+				c.state = chunksData
+			}
+		case chunksDataCR:
+			c.state = chunksOff
+			if ch == '\r' {
+				c.state = chunksDataLF
+			}
+		case chunksDataLF:
+			c.state, c.size, c.digits = chunksOff, 0, 0
+			if ch == '\n' {
+				c.state = chunksSize
+			}
+		case chunksTrailer:
+			switch ch {
+			case '\r':
+				c.state = chunksEndLF
+			case '\n':
+				c.state = chunksDone
+			default:
+				c.state = chunksField
+			}
+		case chunksEndLF:
+			c.state = chunksOff
+			if ch == '\n' {
+				c.state = chunksDone
+			}
+		}
+	}
+}
+
+// unhex is the value of the hex digit c, or 16.
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10
+	}
+	return 16
 }
 
 // CloseIdleConnections closes the pooled connections not in use.

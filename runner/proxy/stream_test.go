@@ -20,11 +20,14 @@ func TestStreamFailingMidBodyIsNotCompleted(t *testing.T) {
 	tests := []struct {
 		name        string
 		contentType string
-		stall       bool // stall until the call's deadline instead of hanging up
+		tail        string // sent after the first chunk, before hanging up
+		stall       bool   // stall until the call's deadline instead of hanging up
 	}{
-		{"chunked body cut in a chunk", "application/x-ndjson", false},
-		{"events cut in a chunk", "text/event-stream", false},
-		{"events past the deadline", "text/event-stream", true},
+		{"chunked body cut in a chunk", "application/x-ndjson", "10\r\npart2", false},
+		{"events cut in a chunk", "text/event-stream", "10\r\npart2", false},
+		{"chunked body cut between chunks", "application/x-ndjson", "", false},
+		{"events cut between chunks", "text/event-stream", "", false},
+		{"events past the deadline", "text/event-stream", "", true},
 	}
 	f := newFixtureWith(t, func(f *fixture) { f.handler.Timeout = time.Second })
 	for _, tc := range tests {
@@ -40,9 +43,7 @@ func TestStreamFailingMidBodyIsNotCompleted(t *testing.T) {
 				defer conn.Close()
 				buf.WriteString("HTTP/1.1 200 OK\r\nContent-Type: " + tc.contentType +
 					"\r\nTransfer-Encoding: chunked\r\n\r\n6\r\npart1\n\r\n")
-				if !tc.stall { // a chunk that never ends
-					buf.WriteString("10\r\npart2")
-				}
+				buf.WriteString(tc.tail)
 				buf.Flush()
 				if tc.stall {
 					select {
