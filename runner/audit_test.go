@@ -2,8 +2,11 @@ package runner
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -181,4 +184,102 @@ func TestAuditBodyFailureIsAnError(t *testing.T) {
 	if ev := evs[0]; ev.Decision != audit.DecisionError || ev.Status != 200 || !strings.Contains(ev.Reason, "ended early") {
 		t.Errorf("event %+v: want decision error, status 200 and the reason", ev)
 	}
+}
+
+// TestAuditAllowlistState: each call's event records the allowlist in
+// force when it ran, as a digest of the whole list, and the entry that
+// admitted the host: none when the allowlist refused it, and neither when
+// the call failed before the guard.
+func TestAuditAllowlistState(t *testing.T) {
+	up := newUpstream(t, echoHandler)
+	_, port, _ := net.SplitHostPort(up.hostPort())
+	list := []string{"127.0.0.1", "*.stripe.com"}
+	v := newFakeVault(list, map[string]string{"API_KEY": testSecret, "BOUND_KEY": testSecret + "-bound"})
+	v.bindings["BOUND_KEY"] = []string{"api.github.com"}
+	r, sink, dc := newTestRunner(t, v)
+	dc.resolve = map[string]string{"rebind.stripe.com": "127.0.0.1"}
+	bearer := []policies.Spec{spec("bearer", "key", "API_KEY")}
+	digest := allowlistDigest(list...)
+	tests := []struct {
+		name          string
+		call          Call
+		decision      audit.Decision
+		entry, digest string
+	}{
+		{name: "call admitted by an exact entry",
+			call:     Call{URL: up.URL + "/v1", Source: audit.SourceCall, Policies: bearer},
+			decision: audit.DecisionOK, entry: "127.0.0.1", digest: digest},
+		{name: "proxied request admitted by an exact entry",
+			call:     Call{URL: up.URL + "/v1", Source: audit.SourceProxy, Policies: bearer},
+			decision: audit.DecisionOK, entry: "127.0.0.1", digest: digest},
+		{name: "admitted by a wildcard, secret bound elsewhere",
+			call:     Call{URL: "https://api.stripe.com/v1", Source: audit.SourceMCP, Policies: []policies.Spec{spec("bearer", "key", "BOUND_KEY")}},
+			decision: audit.DecisionDeniedBinding, entry: "*.stripe.com", digest: digest},
+		{name: "admitted by a wildcard, address refused at the dial",
+			call:     Call{URL: "http://" + net.JoinHostPort("rebind.stripe.com", port) + "/", Source: audit.SourceProxy, Policies: bearer},
+			decision: audit.DecisionBlockedAllowlist, entry: "*.stripe.com", digest: digest},
+		{name: "refused by the allowlist",
+			call:     Call{URL: "https://api.github.com/user", Source: audit.SourceProxy, Policies: bearer},
+			decision: audit.DecisionBlockedAllowlist, digest: digest},
+		{name: "metadata host name",
+			call:     Call{URL: "http://metadata.google.internal/computeMetadata/v1/", Source: audit.SourceCall, Policies: bearer},
+			decision: audit.DecisionBlockedAllowlist, digest: digest},
+		{name: "failed before the guard",
+			call:     Call{URL: "ftp://api.stripe.com/", Source: audit.SourceCall, Policies: bearer},
+			decision: audit.DecisionError},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := doAndRecord(t, r, sink, &tt.call)
+			if ev.Decision != tt.decision {
+				t.Errorf("decision %q, want %q (reason %q)", ev.Decision, tt.decision, ev.Reason)
+			}
+			if ev.AllowlistEntry != tt.entry || ev.AllowlistDigest != tt.digest {
+				t.Errorf("allowlist entry %q digest %q, want %q %q", ev.AllowlistEntry, ev.AllowlistDigest, tt.entry, tt.digest)
+			}
+		})
+	}
+
+	// The human adds a domain: the next calls record the new list.
+	v.mu.Lock()
+	v.allowlist = append(v.allowlist, "api.github.com")
+	v.mu.Unlock()
+	changed := allowlistDigest(append(list, "api.github.com")...)
+	if changed == digest {
+		t.Fatal("the digest did not change with the list")
+	}
+	ev := doAndRecord(t, r, sink, &Call{URL: "https://api.github.com/user", Policies: []policies.Spec{spec("bearer", "key", "GONE_KEY")}})
+	if ev.AllowlistEntry != "api.github.com" || ev.AllowlistDigest != changed {
+		t.Errorf("after the change: entry %q digest %q, want %q %q", ev.AllowlistEntry, ev.AllowlistDigest, "api.github.com", changed)
+	}
+	ev = doAndRecord(t, r, sink, &Call{URL: up.URL + "/v1", Policies: bearer})
+	if ev.Decision != audit.DecisionOK || ev.AllowlistEntry != "127.0.0.1" || ev.AllowlistDigest != changed {
+		t.Errorf("after the change: %+v", ev)
+	}
+	assertNoLeak(t, "audit events", fmt.Sprintf("%#v", sink.Events()), testSecret, testSecret+"-bound")
+}
+
+// allowlistDigest is the documented digest of an allowlist: SHA-256 of
+// its entries sorted, one per line, each line ending in a newline (what
+// `agentsecrets workspace allowlist list` prints), in hex after "sha256:".
+func allowlistDigest(entries ...string) string {
+	sorted := slices.Clone(entries)
+	slices.Sort(sorted)
+	sum := sha256.Sum256([]byte(strings.Join(sorted, "\n") + "\n"))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// doAndRecord runs c, reads and closes the body of an answer, and returns
+// the one event the call recorded.
+func doAndRecord(t *testing.T, r *Runner, sink *audit.MemorySink, c *Call) audit.Event {
+	t.Helper()
+	before := len(sink.Events())
+	if res, err := r.Do(context.Background(), c); err == nil {
+		output(t, res)
+	}
+	evs := sink.Events()
+	if len(evs) != before+1 {
+		t.Fatalf("%d events recorded by one call", len(evs)-before)
+	}
+	return evs[before]
 }

@@ -19,22 +19,35 @@ type Allowlist []string
 // (only an exact entry lets a call reach a loopback or private address).
 // A wildcard matches domain names only, never an IP address.
 func (a Allowlist) Match(host string) (allowed, exact bool) {
+	_, allowed, exact = a.MatchEntry(host)
+	return allowed, exact
+}
+
+// MatchEntry is Match that also names the entry that admitted host, as
+// the list spells it, for the audit: the exact entry when there is one,
+// else the most specific (longest) wildcard that matched; "" when host is
+// not allowed. Which entry is named never changes the decision.
+func (a Allowlist) MatchEntry(host string) (entry string, allowed, exact bool) {
 	host = normalizeHost(host)
 	_, ipErr := netip.ParseAddr(host)
 	isIP := ipErr == nil
-	for _, entry := range a {
-		entry = normalizeHost(entry)
-		if suffix, ok := strings.CutPrefix(entry, "*."); ok {
+	best := -1 // length of the suffix of the wildcard named so far
+	for _, listed := range a {
+		norm := normalizeHost(listed)
+		if suffix, ok := strings.CutPrefix(norm, "*."); ok {
 			// Never exact: the host "*.example.com" is a name under the
 			// wildcard, resolved like any other.
 			if !isIP && strings.HasSuffix(host, "."+suffix) {
 				allowed = true
+				if len(suffix) > best {
+					entry, best = listed, len(suffix)
+				}
 			}
-		} else if entry == host {
-			return true, true
+		} else if norm == host {
+			return listed, true, true
 		}
 	}
-	return allowed, false
+	return entry, allowed, false
 }
 
 // BindingAllows reports whether a secret bound to domains may be sent to

@@ -3,6 +3,7 @@ package runner
 import (
 	"errors"
 	"net/netip"
+	"slices"
 	"testing"
 )
 
@@ -129,6 +130,69 @@ func TestCheckHostNameIPLiterals(t *testing.T) {
 		}
 		if err != nil && !errors.Is(err, ErrSSRF) {
 			t.Errorf("CheckHostName(%q) error %v is not ErrSSRF", tt.host, err)
+		}
+	}
+}
+
+// TestAllowlistMatchEntry: MatchEntry decides exactly as Match and names
+// the entry that admitted the host, as the list spells it: the exact entry
+// when there is one, else the most specific wildcard; none when refused.
+func TestAllowlistMatchEntry(t *testing.T) {
+	tests := []struct {
+		name  string
+		list  Allowlist
+		host  string
+		entry string
+	}{
+		{"exact", Allowlist{"api.stripe.com"}, "api.stripe.com", "api.stripe.com"},
+		{"exact as the list spells it", Allowlist{"API.Stripe.com."}, "api.stripe.com", "API.Stripe.com."},
+		{"wildcard", Allowlist{"*.stripe.com"}, "api.stripe.com", "*.stripe.com"},
+		{"exact beats an earlier wildcard", Allowlist{"*.stripe.com", "api.stripe.com"}, "api.stripe.com", "api.stripe.com"},
+		{"most specific wildcard", Allowlist{"*.stripe.com", "*.eu.stripe.com", "*.com"}, "api.eu.stripe.com", "*.eu.stripe.com"},
+		{"most specific wildcard listed first", Allowlist{"*.eu.stripe.com", "*.stripe.com"}, "api.eu.stripe.com", "*.eu.stripe.com"},
+		{"exact IP", Allowlist{"*.0.0.1", "127.0.0.1"}, "127.0.0.1", "127.0.0.1"},
+		{"bracketed IPv6", Allowlist{"[::1]"}, "::1", "[::1]"},
+		{"refused", Allowlist{"*.stripe.com", "api.github.com"}, "stripe.com", ""},
+		{"wildcard never an IP", Allowlist{"*.0.0.1"}, "127.0.0.1", ""},
+		{"empty list", Allowlist{}, "api.stripe.com", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			entry, allowed, exact := tt.list.MatchEntry(tt.host)
+			wantAllowed, wantExact := tt.list.Match(tt.host)
+			if allowed != wantAllowed || exact != wantExact {
+				t.Errorf("MatchEntry(%q) decides %v, %v; Match %v, %v", tt.host, allowed, exact, wantAllowed, wantExact)
+			}
+			if entry != tt.entry || allowed != (tt.entry != "") {
+				t.Errorf("MatchEntry(%q) = %q, %v; want %q", tt.host, entry, allowed, tt.entry)
+			}
+		})
+	}
+}
+
+// TestMatchEntryDecidesAsMatch runs MatchEntry over the hosts of the
+// other guard tests: its decision is Match's, and an admitted host always
+// names an entry of the list.
+func TestMatchEntryDecidesAsMatch(t *testing.T) {
+	lists := []Allowlist{
+		{"api.stripe.com", "*.example.com", "127.0.0.1", "LOCALHOST", "kube.internal"},
+		{"*.0.0.1", "*.168.1.1", "*.1]", "*.example.com"},
+		{"*.example.com", "a.example.com", "*.b.example.com"},
+		{},
+	}
+	hosts := []string{"api.stripe.com", "API.Stripe.com.", "stripe.com", "evil-api.stripe.com", "a.example.com",
+		"a.b.example.com", "x.a.b.example.com", "example.com", "notexample.com", "127.0.0.1", "localhost", "[::1]", "::1",
+		"*.example.com", "\u212Aube.internal", "192.168.1.1", ""}
+	for _, list := range lists {
+		for _, host := range hosts {
+			entry, allowed, exact := list.MatchEntry(host)
+			wantAllowed, wantExact := list.Match(host)
+			if allowed != wantAllowed || exact != wantExact {
+				t.Errorf("%q: MatchEntry(%q) decides %v, %v; Match %v, %v", list, host, allowed, exact, wantAllowed, wantExact)
+			}
+			if allowed && !slices.Contains(list, entry) {
+				t.Errorf("%q: MatchEntry(%q) names %q, not an entry of the list", list, host, entry)
+			}
 		}
 	}
 }

@@ -9,9 +9,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/The-17/agentsecrets/hostfns"
@@ -72,6 +74,8 @@ type Runner struct {
 
 	envMu  sync.Mutex
 	envSet *envSet
+
+	lastDigest atomic.Pointer[listDigest]
 }
 
 // envSet is the compiled redaction set of the whole environment, kept
@@ -159,7 +163,7 @@ func (c *Call) method() string {
 
 func (r *Runner) do(ctx context.Context, c *Call, u *url.URL, ev *audit.Event) (*Result, error) {
 	host := u.Hostname()
-	exact, err := r.guardHost(host)
+	exact, err := r.guardHost(host, ev)
 	if err != nil {
 		return nil, err
 	}
@@ -217,19 +221,46 @@ func parseTarget(raw string) (*url.URL, error) {
 
 // guardHost applies the allowlist and the metadata-name rule, and reports
 // whether the host was named exactly (allowing loopback/private addresses).
-func (r *Runner) guardHost(host string) (exact bool, err error) {
+// It records in ev the allowlist state it decided by: the digest of the
+// list, and the entry that admitted the host.
+func (r *Runner) guardHost(host string, ev *audit.Event) (exact bool, err error) {
 	if err := CheckHostName(host); err != nil {
+		// Refused whatever the list says; the row still records which
+		// list was in force when it can be read.
+		if list, listErr := r.Vault.Allowlist(); listErr == nil {
+			ev.AllowlistDigest = r.allowlistDigest(list)
+		}
 		return false, err
 	}
 	list, err := r.Vault.Allowlist()
 	if err != nil {
 		return false, err
 	}
-	allowed, exact := Allowlist(list).Match(host)
+	ev.AllowlistDigest = r.allowlistDigest(list)
+	entry, allowed, exact := Allowlist(list).MatchEntry(host)
 	if !allowed {
 		return false, &HostError{Host: host, Err: ErrNotAllowed}
 	}
+	ev.AllowlistEntry = entry
 	return exact, nil
+}
+
+// listDigest is an allowlist and its audit digest.
+type listDigest struct {
+	list   []string
+	digest string
+}
+
+// allowlistDigest is audit.DigestAllowlist(list), computed again only
+// when the list differs from the last one seen (the proxy reads the same
+// cached list for every request).
+func (r *Runner) allowlistDigest(list []string) string {
+	if d := r.lastDigest.Load(); d != nil && slices.Equal(d.list, list) {
+		return d.digest
+	}
+	d := &listDigest{list: slices.Clone(list), digest: audit.DigestAllowlist(list)}
+	r.lastDigest.Store(d)
+	return d.digest
 }
 
 // HostError names the host a guard refused.

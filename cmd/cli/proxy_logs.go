@@ -44,6 +44,11 @@ is ever logged.
 "(REDACTED)" means the upstream echoed a credential and the response was
 scrubbed before it was passed on ([REDACTED_BY_AGENTSECRETS]).
 
+--json also gives the allowlist in force at each call: allowlist_entry, the
+entry that admitted the host (empty when it was refused), and
+allowlist_digest, "sha256:" and the SHA-256 of the list's domains, sorted,
+one a line, as "agentsecrets workspace allowlist list" prints them.
+
 --verify checks the hash chain of the whole log and exits 1, listing the
 problems, when a row was edited, deleted or reordered.`,
 		Example: `  agentsecrets proxy logs --last 20
@@ -206,7 +211,12 @@ type logEntry struct {
 	Decision    audit.Decision `json:"decision"`
 	Reason      string         `json:"reason,omitempty"`
 	Redactions  int            `json:"redactions"`
-	Hash        string         `json:"hash"`
+	// The allowlist in force at the call: the entry that admitted the
+	// host ("" when refused) and the digest of the whole list ("" when
+	// the call had no host or failed before the guard).
+	AllowlistEntry  string `json:"allowlist_entry"`
+	AllowlistDigest string `json:"allowlist_digest"`
+	Hash            string `json:"hash"`
 }
 
 func newLogEntry(e audit.Entry) logEntry {
@@ -220,7 +230,8 @@ func newLogEntry(e audit.Entry) logEntry {
 	return logEntry{ID: e.ID, Time: e.Time, Source: e.Source, Agent: e.Agent, Workspace: e.Workspace,
 		Project: e.Project, Environment: e.Environment, Method: e.Method, URL: e.URL, Keys: keys,
 		AuthStyles: styles, Status: e.Status, DurationMS: float64(e.Duration.Microseconds()) / 1000,
-		Decision: e.Decision, Reason: e.Reason, Redactions: e.Redactions, Hash: e.Hash}
+		Decision: e.Decision, Reason: e.Reason, Redactions: e.Redactions,
+		AllowlistEntry: e.AllowlistEntry, AllowlistDigest: e.AllowlistDigest, Hash: e.Hash}
 }
 
 func newLogTable(w io.Writer) *tabwriter.Writer {

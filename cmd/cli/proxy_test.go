@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
@@ -403,7 +404,26 @@ func TestProxyLogs(t *testing.T) {
 			t.Errorf("%v: rows %v, want %v", tc.args, got, tc.want)
 		}
 	}
+	checkLogsAllowlistState(t, sb)
 	noLeak(t, "logs output", sb.captured.String(), callSecret, "prod-value-0123456789abcdef")
+}
+
+// checkLogsAllowlistState: every row of --json names the allowlist entry
+// that admitted its host and the digest of the list in force, which is
+// the SHA-256 of what `workspace allowlist list` prints.
+func checkLogsAllowlistState(t *testing.T, sb *sandbox) {
+	t.Helper()
+	sum := sha256.Sum256([]byte(sb.mustRun("", "workspace", "allowlist", "list")))
+	digest := "sha256:" + hex.EncodeToString(sum[:])
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(sb.mustRun("", "proxy", "logs", "--json")), &rows); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if r["allowlist_entry"] != "127.0.0.1" || r["allowlist_digest"] != digest {
+			t.Errorf("row %v: allowlist_entry %v allowlist_digest %v, want 127.0.0.1 %s", r["id"], r["allowlist_entry"], r["allowlist_digest"], digest)
+		}
+	}
 }
 
 func TestProxyLogsVerify(t *testing.T) {
@@ -417,6 +437,8 @@ func TestProxyLogsVerify(t *testing.T) {
 		{"edited row", "UPDATE segments SET events = json_set(events, '$[0].url', 'https://elsewhere.example/') WHERE first_id = 2",
 			"row 2: hash mismatch (edited)"},
 		{"deleted row", "DELETE FROM segments WHERE first_id = 2", "row 2 missing (deleted)"},
+		{"edited allowlist entry", "UPDATE segments SET events = json_set(events, '$[0].allowlist_entry', '*.example.com') WHERE first_id = 2",
+			"row 2: hash mismatch (edited)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sb := auditedSandbox(t)

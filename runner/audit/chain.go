@@ -6,9 +6,15 @@ import (
 	"encoding/hex"
 )
 
-// chainVersion opens every canonical encoding, so a future encoding can
-// never collide with this one.
-const chainVersion = "agentsecrets-audit-chain-v1"
+// The version tags that open a canonical encoding, so encodings of
+// different versions never collide. Version 2 is version 1 followed by the
+// allowlist state; a row without allowlist state is encoded as version 1,
+// byte for byte, so every row written before version 2 existed verifies
+// unchanged.
+const (
+	chainVersion  = "agentsecrets-audit-chain-v1"
+	chainVersion2 = "agentsecrets-audit-chain-v2"
+)
 
 // genesisHash is the prev_hash of row 1: 32 zero bytes in hex.
 const genesisHash = "0000000000000000000000000000000000000000000000000000000000000000"
@@ -89,9 +95,15 @@ func fromHexChar(c byte) (byte, bool) {
 
 // appendCanonical appends the canonical encoding of id and every field of
 // e, in a fixed order; strings and lists are length-prefixed and integers
-// big-endian, so the encoding is unambiguous.
+// big-endian, so the encoding is unambiguous. A row with allowlist state
+// is encoded under version 2, which appends the entry and the digest.
 func appendCanonical(b []byte, id int64, e *Event) []byte {
-	b = appendString(b, chainVersion)
+	withState := e.AllowlistEntry != "" || e.AllowlistDigest != ""
+	if withState {
+		b = appendString(b, chainVersion2)
+	} else {
+		b = appendString(b, chainVersion)
+	}
 	b = binary.BigEndian.AppendUint64(b, uint64(id))
 	b = binary.BigEndian.AppendUint64(b, uint64(e.Time.UnixNano()))
 	for _, s := range [...]string{e.Source, e.Agent, e.Workspace, e.Project, e.Environment, e.Method, e.URL} {
@@ -104,6 +116,10 @@ func appendCanonical(b []byte, id int64, e *Event) []byte {
 	b = appendString(b, string(e.Decision))
 	b = appendString(b, e.Reason)
 	b = binary.BigEndian.AppendUint64(b, uint64(int64(e.Redactions)))
+	if withState {
+		b = appendString(b, e.AllowlistEntry)
+		b = appendString(b, e.AllowlistDigest)
+	}
 	return b
 }
 

@@ -8,10 +8,10 @@ import (
 	"time"
 )
 
-// TestChainHashKnownValues pins the chain encoding: the hashes were
-// computed by the first implementation (sha256.New, hex.DecodeString of
-// prev, a fresh canonical buffer per row), so rows written by any version
-// keep verifying.
+// TestChainHashKnownValues pins the chain encoding: the version 1 hashes
+// were computed by the first implementation (sha256.New, hex.DecodeString
+// of prev, a fresh canonical buffer per row), so rows written by any
+// version keep verifying.
 func TestChainHashKnownValues(t *testing.T) {
 	e := Event{Time: time.Unix(1700000000, 123456789), Source: "proxy", Agent: "token:ab12",
 		Workspace: "acme", Project: "billing", Environment: "production", Method: "POST",
@@ -39,6 +39,17 @@ func TestChainHashKnownValues(t *testing.T) {
 				t.Errorf("reused chainHasher = %s, want %s", got, tt.want)
 			}
 		})
+	}
+	// Chain version 2, for rows with allowlist state. The values were
+	// checked against an implementation of the documented encoding
+	// written apart from this one.
+	e.AllowlistDigest = "sha256:ea8e0e91fda7c9516a93aac63c3c10ad085f174649e19281cc51a84ab8be5663"
+	if got, want := h.hash(genesisHash, 42, &e), "974eff0c8624e5a7321ff3b2c82370a02cd993bc8a8176f3a38cd384edadb8bd"; got != want {
+		t.Errorf("digest only = %s, want %s", got, want)
+	}
+	e.AllowlistEntry = "*.stripe.com"
+	if got, want := chainHash(genesisHash, 42, e), "764a4b5dc7c7f7c0968ac4fe3576317cc4dbcb884db97d6c227194af16271e56"; got != want {
+		t.Errorf("entry and digest = %s, want %s", got, want)
 	}
 	zero := Event{Time: time.Unix(0, 0)}
 	if got, want := h.hash(genesisHash, 1, &zero), "8e533a3f153c92dba94d659630a31df6946cd7ab95b796ede2d4b775052ede14"; got != want {
@@ -79,6 +90,7 @@ func checkSegmentRoundTrip(t *testing.T, names []string, reason string) {
 	t.Helper()
 	e := sampleEvent(1)
 	e.Keys, e.AuthStyles, e.Reason, e.Agent = names, names, reason, reason
+	e.AllowlistEntry, e.AllowlistDigest = reason, strings.Join(names, "\n")
 	e, err := normalize(e)
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +125,8 @@ func checkSegmentRoundTrip(t *testing.T, names []string, reason string) {
 func FuzzSegmentRows(f *testing.F) {
 	var sc appendScratch
 	e, _ := normalize(sampleEvent(3))
-	text, _ := sc.encodeSegment([]Event{e, e}, 0, genesisHash)
+	guarded, _ := normalize(guardedEvent(3))
+	text, _ := sc.encodeSegment([]Event{e, guarded}, 0, genesisHash)
 	f.Add(text)
 	f.Add(`[{"id":1,"keys":"not a list"},{},null,7]`)
 	f.Add(`[{"id":9223372036854775807,"time_ns":-1,"status":1e3}]`)

@@ -9,34 +9,70 @@
 // "token:<token id>", never a raw token), workspace, project, environment,
 // method, the target URL with every injected query parameter replaced by its
 // key name (SanitizeURL), the key names and auth styles used, the status
-// code, the duration, the decision with its reason and the number of
-// redactions made in the response. Neither Event nor the stored row has a
-// field that could hold a credential value, and the store is never given
-// one. Strings are stored as valid UTF-8: an invalid sequence becomes
-// U+FFFD before the row is hashed.
+// code, the duration, the decision with its reason, the number of
+// redactions made in the response, and the allowlist state the call was
+// decided by (below). Neither Event nor the stored row has a field that
+// could hold a credential value, and the store is never given one.
+// Strings are stored as valid UTF-8: an invalid sequence becomes U+FFFD
+// before the row is hashed.
+//
+// # Allowlist state
+//
+// A row of a call with a target host (front ends call, proxy and mcp, all
+// through the runner) records the domain allowlist at the moment its guard
+// ran, so the log shows which list every decision was made under:
+//
+//   - allowlist_digest identifies the whole list: "sha256:" and the hex
+//     SHA-256 of its entries sorted in byte order, without duplicates,
+//     each followed by "\n" (DigestAllowlist). That is what
+//     `agentsecrets workspace allowlist list` prints for a non-empty list,
+//     so `agentsecrets workspace allowlist list | sha256sum` recomputes it;
+//     an empty list gives the SHA-256 of nothing (sha256:e3b0c442...).
+//     Refused calls carry it too.
+//
+//   - allowlist_entry is the entry that admitted the host, as the list
+//     spells it ("api.stripe.com", "*.stripe.com"): the exact entry if
+//     there is one, else the most specific wildcard. It is empty when the
+//     allowlist refused the host (or a metadata host name was refused
+//     before the list was consulted). A host the allowlist admitted keeps
+//     its entry when a later step refuses the call: a binding, a policy,
+//     or the dialer refusing the address the name resolved to.
+//
+// Both are empty in a row that had no target host (env, exec), whose call
+// failed before the guard (a malformed target URL), and in every row
+// written before the store recorded them. Both hold domain names or a
+// hash of them, nothing secret. The digest identifies a list without
+// saying what it held: to learn that, compare it with the digest of a
+// list you have (the current one, a backup); a change of digest between
+// two rows dates a change of the list.
 //
 // # Schema
 //
 // The database is versioned with PRAGMA user_version and migrated in a
-// write transaction by Open. Version 2:
+// write transaction by Open. Version 3:
 //
 //	segments(first_id INTEGER PRIMARY KEY, last_id, events TEXT) STRICT
 //	chain_head(id = 1, last_id, hash) STRICT
 //	events: a view, one row per event, with the columns id, time_ns,
 //	        source, agent, workspace, project, environment, method, url,
 //	        keys, auth_styles, status, duration_ns, decision, reason,
-//	        redactions, prev_hash, hash
+//	        redactions, allowlist_entry, allowlist_digest, prev_hash, hash
 //
 // A segment holds consecutive rows first_id..last_id as a JSON array of
 // objects with the view's columns (keys and auth_styles are arrays of
-// names). An append writes its rows as one segment (up to 256 rows; a
-// larger batch is split), so a batch of the proxy's events costs one
-// SQLite row rather than one per event: SQLite's per-row work, not the
-// bytes, was what an audited request spent most on. The events view keeps
+// names; allowlist_entry and allowlist_digest are present only when not
+// empty, and the view shows an empty string for an absent one). An append
+// writes its rows as one segment (up to 256 rows; a larger batch is
+// split), so a batch of the proxy's events costs one SQLite row rather
+// than one per event: SQLite's per-row work, not the bytes, was what an
+// audited request spent most on. The events view keeps
 // the log readable row by row with any SQLite client
 // (SELECT * FROM events WHERE agent = ...). Version 1 stored a table row
 // per event; Open migrates such a database, each old row becoming a
-// segment of one, hashes unchanged. Triggers refuse UPDATE and DELETE on
+// segment of one, hashes unchanged. Version 3 only redefines the view
+// with the allowlist columns; stored rows are untouched. (A program that
+// predates version 3 refuses to open such a database rather than
+// misreport its new rows as edited.) Triggers refuse UPDATE and DELETE on
 // segments and DELETE on chain_head, so the store is append-only for every
 // client that does not first drop them.
 //
@@ -74,7 +110,13 @@
 //
 // where the canonical encoding is a version tag followed by the id and every
 // field in a fixed order, strings and lists length-prefixed, integers
-// big-endian, so no two different rows encode alike. chain_head records the
+// big-endian, so no two different rows encode alike. A row without
+// allowlist state is encoded under the tag agentsecrets-audit-chain-v1,
+// exactly as before the state existed, so logs written earlier verify
+// unchanged; a row with some (either field not empty) under
+// agentsecrets-audit-chain-v2, which appends allowlist_entry and
+// allowlist_digest to the version 1 fields. Editing, adding or removing
+// either field therefore changes the row's hash. chain_head records the
 // last id and its hash and is updated in the same transaction as the insert.
 //
 // Verify walks the rows in id order and reports:

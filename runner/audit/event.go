@@ -57,6 +57,11 @@ type Event struct {
 	Decision    Decision
 	Reason      string
 	Redactions  int
+	// The allowlist state when the call's guard ran (see "Allowlist
+	// state" in the package documentation); both empty for a row with no
+	// target host, or whose call failed before the guard.
+	AllowlistEntry  string // the entry that admitted the host, as listed; empty when refused
+	AllowlistDigest string // DigestAllowlist of the whole list in force
 }
 
 // Sink receives audit events.
@@ -83,7 +88,7 @@ func normalize(e Event) (Event, error) {
 	}
 	e.Time = e.Time.Round(0)
 	for _, f := range []*string{&e.Source, &e.Agent, &e.Workspace, &e.Project,
-		&e.Environment, &e.Method, &e.URL, &e.Reason} {
+		&e.Environment, &e.Method, &e.URL, &e.Reason, &e.AllowlistEntry, &e.AllowlistDigest} {
 		*f = validUTF8(*f)
 	}
 	e.URL = dropUserinfo(e.URL)

@@ -34,15 +34,30 @@ func Example() {
 		Status:      200,
 		Duration:    42 * time.Millisecond,
 		Decision:    audit.DecisionOK,
+		// The runner records the allowlist in force: the entry that
+		// admitted the host and the digest of the whole list.
+		AllowlistEntry:  "*.example.com",
+		AllowlistDigest: audit.DigestAllowlist([]string{"*.example.com", "api.stripe.com"}),
 	})
 
 	entries, _ := store.Query(ctx, audit.Filter{Secret: "GOOGLE_MAPS_KEY", Last: 10})
 	for _, e := range entries {
-		fmt.Println(e.ID, e.Method, e.URL, e.Keys, e.Status, e.Decision)
+		fmt.Println(e.ID, e.Method, e.URL, e.Keys, e.Status, e.Decision, e.AllowlistEntry)
 	}
 	res, _ := store.Verify(ctx)
 	fmt.Println("chain ok:", res.OK, "rows:", res.Rows)
 	// Output:
-	// 1 GET https://maps.example.com/geocode?address=Paris&key={GOOGLE_MAPS_KEY} [GOOGLE_MAPS_KEY] 200 ok
+	// 1 GET https://maps.example.com/geocode?address=Paris&key={GOOGLE_MAPS_KEY} [GOOGLE_MAPS_KEY] 200 ok *.example.com
 	// chain ok: true rows: 1
+}
+
+// The digest a row records identifies the allowlist in force; the same
+// list in another order gives the same digest, as does
+// `agentsecrets workspace allowlist list | sha256sum`.
+func ExampleDigestAllowlist() {
+	fmt.Println(audit.DigestAllowlist([]string{"api.stripe.com", "*.example.com"}))
+	fmt.Println(audit.DigestAllowlist([]string{"*.example.com", "api.stripe.com"}))
+	// Output:
+	// sha256:e3aa8115ec8550389118e3789c8b6561efda1d93baac8501df93fe0648690b6f
+	// sha256:e3aa8115ec8550389118e3789c8b6561efda1d93baac8501df93fe0648690b6f
 }

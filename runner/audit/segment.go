@@ -46,6 +46,14 @@ func appendRowJSON(b []byte, r *row) []byte {
 	b = appendField(b, "reason", e.Reason)
 	b = append(b, `,"redactions":`...)
 	b = strconv.AppendInt(b, int64(e.Redactions), 10)
+	// Allowlist state is written only when there is some, as it is
+	// hashed (chain version 2): a row without it reads as before.
+	if e.AllowlistEntry != "" {
+		b = appendField(b, "allowlist_entry", e.AllowlistEntry)
+	}
+	if e.AllowlistDigest != "" {
+		b = appendField(b, "allowlist_digest", e.AllowlistDigest)
+	}
 	b = appendField(b, "prev_hash", r.PrevHash)
 	b = appendField(b, "hash", r.Hash)
 	return append(b, '}')
@@ -135,7 +143,7 @@ var rowFields = func() map[string]uint32 {
 	m := map[string]uint32{}
 	for i, name := range []string{"id", "time_ns", "source", "agent", "workspace", "project",
 		"environment", "method", "url", "keys", "auth_styles", "status", "duration_ns",
-		"decision", "reason", "redactions", "prev_hash", "hash"} {
+		"decision", "reason", "redactions", "allowlist_entry", "allowlist_digest", "prev_hash", "hash"} {
 		m[name] = 1 << i
 	}
 	return m
@@ -198,6 +206,10 @@ func decodeRow(v gjson.Result) decodedRow {
 			e.Reason, ok = stringField(f, ok)
 		case "redactions":
 			redacted, ok = intField(f, ok)
+		case "allowlist_entry":
+			e.AllowlistEntry, ok = stringField(f, ok)
+		case "allowlist_digest":
+			e.AllowlistDigest, ok = stringField(f, ok)
 		case "prev_hash":
 			d.PrevHash, ok = stringField(f, ok)
 		case "hash":

@@ -35,6 +35,10 @@ func fullEvent() Event {
 		Decision:    DecisionPolicyDenied,
 		Reason:      "policy \"sign\" denied: missing body",
 		Redactions:  3,
+		// What the runner records: the entry that admitted the host and
+		// the digest of the list (DigestAllowlist).
+		AllowlistEntry:  "*.stripe.com",
+		AllowlistDigest: DigestAllowlist([]string{"*.stripe.com", "api.github.com"}),
 	}
 }
 
@@ -99,6 +103,15 @@ func TestRecordNormalises(t *testing.T) {
 			check: func(t *testing.T, e Event) {
 				if e.Keys != nil || e.AuthStyles != nil {
 					t.Errorf("keys %#v styles %#v", e.Keys, e.AuthStyles)
+				}
+			},
+		},
+		{
+			name: "allowlist state made valid UTF-8",
+			edit: func(e *Event) { e.AllowlistEntry, e.AllowlistDigest = "*.ex\xffample.com", "sha256:\xfe" },
+			check: func(t *testing.T, e Event) {
+				if e.AllowlistEntry != "*.ex\uFFFDample.com" || e.AllowlistDigest != "sha256:\uFFFD" {
+					t.Errorf("allowlist state %q %q", e.AllowlistEntry, e.AllowlistDigest)
 				}
 			},
 		},
@@ -685,14 +698,17 @@ func TestMigrateFromVersion1(t *testing.T) {
 	checkVerify(t, s, 4, nil)
 	recordN(t, s, 1)
 	checkVerify(t, s, 5, nil)
+	recordGuarded(t, s, 1) // a row with allowlist state after the old ones
+	checkVerify(t, s, 6, nil)
 	var n int
 	var ids, keys string
 	if err := s.db.QueryRow(`SELECT count(*), group_concat(id), group_concat(keys, ' ') FROM events ORDER BY id`).Scan(&n, &ids, &keys); err != nil {
 		t.Fatal(err)
 	}
-	if n != 5 || ids != "1,2,3,4,5" || keys != strings.Repeat(`["STRIPE_KEY"] `, 4)+`["STRIPE_KEY"]` {
+	if n != 6 || ids != "1,2,3,4,5,6" || keys != strings.Repeat(`["STRIPE_KEY"] `, 5)+`["STRIPE_KEY"]` {
 		t.Errorf("events view: %d rows, ids %s, keys %s", n, ids, keys)
 	}
+	checkEventsView(t, s.db, map[int64][2]string{1: {"", ""}, 6: {"*.example.com", guardedEvent(0).AllowlistDigest}})
 }
 
 // TestMigrateKeepsEditedRow migrates a version 1 row whose key list was

@@ -91,3 +91,65 @@ func TestProxyCallsAreAuditedWithoutValues(t *testing.T) {
 		}
 	}
 }
+
+// TestProxyAuditRecordsAllowlistInForce: a proxied request's row names the
+// allowlist the proxy decided by, which is the list it read at start or
+// last sync, not the one on disk: a domain added without a sync is still
+// refused and recorded under the old digest; after the sync, the row names
+// the new entry and the new digest.
+func TestProxyAuditRecordsAllowlistInForce(t *testing.T) {
+	f := newFixture(t)
+	before, err := f.store.Allowlist()
+	if err != nil {
+		t.Fatal(err)
+	}
+	localhost := strings.Replace(f.upstream.URL, "127.0.0.1", "localhost", 1)
+	send := func(target, key string, want int) {
+		t.Helper()
+		r := f.request("GET", "/", nil, "X-AS-Inject-Bearer", key)
+		r.Header.Set(HeaderTargetURL, target)
+		if status, _, body := f.do(r); status != want {
+			t.Fatalf("%s: status %d, want %d: %s", target, status, want, body)
+		}
+	}
+	send(f.upstream.URL, "TOKEN_A", http.StatusOK)
+	send(localhost, "TOKEN_B", http.StatusForbidden)
+	if _, err := f.store.AllowlistAdd([]string{"localhost"}); err != nil {
+		t.Fatal(err)
+	}
+	send(localhost, "TOKEN_C", http.StatusForbidden) // not synced yet
+	if err := RequestSync(context.Background(), strings.TrimPrefix(f.proxy.URL, "http://"), f.handler.Token); err != nil {
+		t.Fatal(err)
+	}
+	send(localhost, "TOKEN_D", http.StatusOK)
+	after, err := f.store.Allowlist()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.proxy.Close()
+	f.handler.Wait()
+
+	entries, err := f.audit.Query(context.Background(), audit.Filter{Source: audit.SourceProxy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, synced := audit.DigestAllowlist(before), audit.DigestAllowlist(after)
+	want := map[string][2]string{
+		"TOKEN_A": {"127.0.0.1", old},
+		"TOKEN_B": {"", old},
+		"TOKEN_C": {"", old},
+		"TOKEN_D": {"localhost", synced},
+	}
+	if len(entries) != len(want) {
+		t.Fatalf("%d audit rows, want %d", len(entries), len(want))
+	}
+	for _, e := range entries {
+		key := strings.Join(e.Keys, ",")
+		if w := want[key]; e.AllowlistEntry != w[0] || e.AllowlistDigest != w[1] {
+			t.Errorf("row of %s: allowlist entry %q digest %q, want %q %q", key, e.AllowlistEntry, e.AllowlistDigest, w[0], w[1])
+		}
+	}
+	if res, err := f.audit.Verify(context.Background()); err != nil || !res.OK {
+		t.Errorf("verify: %+v %v", res, err)
+	}
+}
