@@ -108,13 +108,15 @@ func CheckHostName(host string) error {
 // CheckAddr decides whether a connection to addr is allowed. Metadata and
 // link-local addresses are always refused; loopback, private and other
 // non-public addresses only when privateOK (the host was allowlisted by its
-// exact name).
+// exact name). An IPv6 address that carries an IPv4 address to a gateway or
+// relay (see embeddedIPv4) must pass for each IPv4 address it may carry as
+// well as for itself. The zone is ignored: it scopes an address, it does
+// not change which one it is.
 func CheckAddr(addr netip.Addr, privateOK bool) error {
-	addr = addr.Unmap()
-	if nat64Prefix.Contains(addr) { // a NAT64 gateway connects to the IPv4 address inside
-		b := addr.As16()
-		if err := CheckAddr(netip.AddrFrom4([4]byte(b[12:])), privateOK); err != nil {
-			return err
+	addr = addr.Unmap().WithZone("")
+	for _, v4 := range embeddedIPv4(addr) {
+		if err := CheckAddr(v4, privateOK); err != nil {
+			return fmt.Errorf("%w (inside %s)", err, addr)
 		}
 	}
 	for _, m := range metadataAddrs {
@@ -135,9 +137,76 @@ func CheckAddr(addr netip.Addr, privateOK bool) error {
 	return nil
 }
 
-// nat64Prefix is the well-known NAT64 prefix (RFC 6052), whose last 32
-// bits are the IPv4 address reached.
-var nat64Prefix = netip.MustParsePrefix("64:ff9b::/96")
+// IPv6 prefixes whose addresses carry an IPv4 address that a gateway or
+// relay on the path may connect to.
+var (
+	// nat64Prefix is the well-known NAT64 prefix (RFC 6052), whose last 32
+	// bits are the IPv4 address reached.
+	nat64Prefix = netip.MustParsePrefix("64:ff9b::/96")
+	// localNAT64Prefix is the local-use NAT64 prefix (RFC 8215); where the
+	// IPv4 address sits depends on the prefix the operator carved from it.
+	localNAT64Prefix = netip.MustParsePrefix("64:ff9b:1::/48")
+	// sixToFourPrefix is 6to4 (RFC 3056): bits 16-47 are the IPv4 address
+	// of the site, which a relay tunnels to.
+	sixToFourPrefix = netip.MustParsePrefix("2002::/16")
+	// teredoPrefix is Teredo (RFC 4380): bits 32-63 are the server's IPv4
+	// address, the last 32 bits the client's, inverted; a relay sends to both.
+	teredoPrefix = netip.MustParsePrefix("2001::/32")
+	// ipv4CompatPrefix holds the deprecated IPv4-compatible addresses
+	// ::a.b.c.d (RFC 4291), tunnelled to a.b.c.d; :: and ::1 are not among
+	// them. (IPv4-mapped ::ffff:a.b.c.d is a.b.c.d itself: Unmap.)
+	ipv4CompatPrefix = netip.MustParsePrefix("::/96")
+)
+
+// embeddedIPv4 lists the IPv4 addresses addr may carry, each of which
+// CheckAddr applies its own rule to, so that 2002:a9fe:a9fe:: is refused as
+// 169.254.169.254 is and 2002:808:808:: allowed as 8.8.8.8 is.
+func embeddedIPv4(addr netip.Addr) []netip.Addr {
+	if !addr.Is6() {
+		return nil
+	}
+	b := addr.As16()
+	switch {
+	case nat64Prefix.Contains(addr):
+		return []netip.Addr{netip.AddrFrom4([4]byte(b[12:16]))}
+	case localNAT64Prefix.Contains(addr):
+		return localNAT64IPv4(b)
+	case sixToFourPrefix.Contains(addr):
+		return []netip.Addr{netip.AddrFrom4([4]byte(b[2:6]))}
+	case teredoPrefix.Contains(addr):
+		client := [4]byte{^b[12], ^b[13], ^b[14], ^b[15]}
+		return []netip.Addr{netip.AddrFrom4([4]byte(b[4:8])), netip.AddrFrom4(client)}
+	case ipv4CompatPrefix.Contains(addr) && !addr.IsLoopback() && !addr.IsUnspecified():
+		return []netip.Addr{netip.AddrFrom4([4]byte(b[12:16]))}
+	}
+	return nil
+}
+
+// localNAT64IPv4 reads an address of the local-use NAT64 prefix in each
+// layout RFC 6052 allows inside it (a /96, /64, /56 or /48 NAT64 prefix;
+// bits 64-71 are never part of the IPv4 address), since the address does
+// not tell which one the operator chose: each reading must pass, so no
+// layout reaches what its IPv4 address could not. A reading in 0.0.0.0/8,
+// which is never routed, is the zero padding of another layout and is
+// left out, unless every reading is, when the /96 one stands.
+func localNAT64IPv4(b [16]byte) []netip.Addr {
+	layouts := [][4]byte{
+		{b[12], b[13], b[14], b[15]}, // /96
+		{b[9], b[10], b[11], b[12]},  // /64
+		{b[7], b[9], b[10], b[11]},   // /56
+		{b[6], b[7], b[9], b[10]},    // /48
+	}
+	var out []netip.Addr
+	for _, l := range layouts {
+		if l[0] != 0 {
+			out = append(out, netip.AddrFrom4(l))
+		}
+	}
+	if len(out) == 0 {
+		return []netip.Addr{netip.AddrFrom4(layouts[0])}
+	}
+	return out
+}
 
 var reservedPrefixes = []netip.Prefix{
 	netip.MustParsePrefix("100.64.0.0/10"), // carrier-grade NAT

@@ -77,6 +77,48 @@ func TestCheckAddr(t *testing.T) {
 		{"64:ff9b::a00:1", false, true},    // NAT64 of 10.0.0.1
 		{"64:ff9b::a00:1", true, false},
 		{"64:ff9b::5db8:d822", false, false}, // NAT64 of a public address
+		{"::ffff:127.0.0.1", false, true},    // IPv4-mapped: Unmap makes it 127.0.0.1
+		{"::ffff:127.0.0.1", true, false},
+		{"::ffff:a83f:8110", true, true},         // IPv4-mapped Azure WireServer
+		{"64:ff9b::a9fe:a9fe%eth0", true, true},  // a zone does not hide the NAT64 prefix
+		{"fd00:ec2::254%eth0", true, true},       // nor a metadata address
+		{"64:ff9b:1::a9fe:a9fe", true, true},     // local-use NAT64 /96 of 169.254.169.254
+		{"64:ff9b:1::a83f:8110", true, true},     // local-use NAT64 /96 of 168.63.129.16
+		{"64:ff9b:1::7f00:1", false, true},       // local-use NAT64 /96 of 127.0.0.1
+		{"64:ff9b:1::7f00:1", true, false},       // exact allowlist entry
+		{"64:ff9b:1::808:808", false, false},     // local-use NAT64 /96 of 8.8.8.8
+		{"64:ff9b:1:a9fe:a9:fe00::", true, true}, // local-use NAT64 /48 of 169.254.169.254
+		{"64:ff9b:1:a00:0:100::", false, true},   // local-use NAT64 /48 of 10.0.0.1
+		{"64:ff9b:1:a00:0:100::", true, false},
+		{"64:ff9b:1:808:8:800::", false, false},                // local-use NAT64 /48 of 8.8.8.8
+		{"64:ff9b:1:0:a9:fea9:fe00:0", true, true},             // local-use NAT64 /64 of 169.254.169.254
+		{"64:ff9b:1:0:7f:0:100:0", false, true},                // local-use NAT64 /64 of 127.0.0.1
+		{"64:ff9b:1:0:8:808:800:0", false, false},              // local-use NAT64 /64 of 8.8.8.8
+		{"2002:a9fe:a9fe::", true, true},                       // 6to4 of 169.254.169.254
+		{"2002:a9fe:a9fe:1::1", true, true},                    // any host in that 6to4 site
+		{"2002:a83f:8110::", true, true},                       // 6to4 of 168.63.129.16
+		{"2002:a9fe:a9fe::%eth0", true, true},                  // a zone does not hide 6to4
+		{"2002:7f00:1::", false, true},                         // 6to4 of 127.0.0.1
+		{"2002:7f00:1::", true, false},                         // exact allowlist entry
+		{"2002:a00:1::", false, true},                          // 6to4 of 10.0.0.1
+		{"2002:808:808::", false, false},                       // 6to4 of 8.8.8.8
+		{"::a9fe:a9fe", true, true},                            // IPv4-compatible 169.254.169.254
+		{"::7f00:1", false, true},                              // IPv4-compatible 127.0.0.1
+		{"::7f00:1", true, false},                              // exact allowlist entry
+		{"::808:808", false, false},                            // IPv4-compatible 8.8.8.8
+		{"::1", true, false},                                   // loopback, not IPv4-compatible
+		{"::", true, true},                                     // unspecified, not IPv4-compatible
+		{"64:ff9b:1::", true, true},                            // every local-use reading is 0.0.0.0
+		{"64:ff9b:1::1", false, true},                          // 0.0.0.1, reserved
+		{"2001:0:4136:e378:8000:63bf:5601:5601", true, true},   // Teredo client 169.254.169.254
+		{"2001:0:4136:e378:8000:63bf:57c0:7eef", true, true},   // Teredo client 168.63.129.16
+		{"2001:0:4136:e378:8000:63bf:80ff:fffe", false, true},  // Teredo client 127.0.0.1
+		{"2001:0:4136:e378:8000:63bf:80ff:fffe", true, false},  // exact allowlist entry
+		{"2001:0:4136:e378:8000:63bf:f5ff:fffe", false, true},  // Teredo client 10.0.0.1
+		{"2001:0:a9fe:a9fe:8000:63bf:f7f7:f7f7", true, true},   // Teredo server 169.254.169.254
+		{"2001:0:a00:1:8000:63bf:f7f7:f7f7", false, true},      // Teredo server 10.0.0.1
+		{"2001:0:4136:e378:8000:63bf:f7f7:f7f7", false, false}, // Teredo client 8.8.8.8
+		{"2001:0:4136:e378:8000:63bf:3fff:fdd2", false, false}, // RFC 4380 example, client 192.0.2.45
 	}
 	for _, tt := range tests {
 		err := CheckAddr(netip.MustParseAddr(tt.addr), tt.privateOK)
@@ -118,7 +160,12 @@ func TestCheckHostNameIPLiterals(t *testing.T) {
 		{"224.0.0.1", true},
 		{"METADATA.", true},
 		{"instance-data", true},
-		{"127.0.0.1", false}, // left to the dialer and the exact-entry rule
+		{"[2002:a9fe:a9fe::]", true}, // 6to4 of 169.254.169.254
+		{"64:ff9b:1::a9fe:a9fe", true},
+		{"2001:0:4136:e378:8000:63bf:5601:5601", true}, // Teredo client 169.254.169.254
+		{"::a9fe:a9fe", true},
+		{"127.0.0.1", false},       // left to the dialer and the exact-entry rule
+		{"[2002:7f00:1::]", false}, // 6to4 of 127.0.0.1: likewise
 		{"10.0.0.1", false},
 		{"93.184.216.34", false},
 		{"api.stripe.com", false},
@@ -195,4 +242,68 @@ func TestMatchEntryDecidesAsMatch(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestCheckAddrEmbeddedIPv4 puts IPv4 addresses into each IPv6 form that
+// carries one to a gateway or relay: the IPv6 address is decided as the
+// IPv4 address is, with and without an exact allowlist entry.
+func TestCheckAddrEmbeddedIPv4(t *testing.T) {
+	public := [4]byte{8, 8, 8, 8}
+	forms := map[string]func(v4 [4]byte) string{
+		"nat64":         func(v [4]byte) string { return embedAt("64:ff9b::", v, 12) },
+		"local /96":     func(v [4]byte) string { return embedAt("64:ff9b:1::", v, 12) },
+		"local /64":     func(v [4]byte) string { return embedAt("64:ff9b:1::", v, 9) },
+		"local /56":     func(v [4]byte) string { return embedSplit("64:ff9b:1::", v, 1) },
+		"local /48":     func(v [4]byte) string { return embedSplit("64:ff9b:1::", v, 2) },
+		"6to4":          func(v [4]byte) string { return embedAt("2002::", v, 2) },
+		"compatible":    func(v [4]byte) string { return embedAt("::", v, 12) },
+		"teredo server": func(v [4]byte) string { return teredo(v, public) },
+		"teredo client": func(v [4]byte) string { return teredo(public, v) },
+	}
+	v4s := []string{"169.254.169.254", "169.254.170.2", "100.100.100.200", "168.63.129.16", "169.254.1.1",
+		"127.0.0.1", "127.1.2.3", "10.1.2.3", "172.16.0.1", "192.168.1.1", "100.64.0.1", "198.18.0.1",
+		"224.0.0.1", "8.8.8.8", "93.184.216.34", "1.1.1.1"}
+	for name, form := range forms {
+		for _, s := range v4s {
+			v4 := netip.MustParseAddr(s)
+			addr := netip.MustParseAddr(form(v4.As4()))
+			for _, privateOK := range []bool{false, true} {
+				want := CheckAddr(v4, privateOK) != nil
+				err := CheckAddr(addr, privateOK)
+				if (err != nil) != want {
+					t.Errorf("%s: CheckAddr(%s, %v) = %v; refused want %v as for %s", name, addr, privateOK, err, want, v4)
+				}
+				if err != nil && !errors.Is(err, ErrSSRF) {
+					t.Errorf("%s: CheckAddr(%s) error %v is not ErrSSRF", name, addr, err)
+				}
+			}
+		}
+	}
+}
+
+// embedAt writes v4 into prefix at byte offset at.
+func embedAt(prefix string, v4 [4]byte, at int) string {
+	b := netip.MustParseAddr(prefix).As16()
+	copy(b[at:], v4[:])
+	return netip.AddrFrom16(b).String()
+}
+
+// embedSplit writes v4 as RFC 6052 does for a /48 (first = 2) or /56
+// (first = 1) prefix: first bytes end at bit 64, the rest skip bits 64-71.
+func embedSplit(prefix string, v4 [4]byte, first int) string {
+	b := netip.MustParseAddr(prefix).As16()
+	copy(b[8-first:8], v4[:first])
+	copy(b[9:], v4[first:])
+	return netip.AddrFrom16(b).String()
+}
+
+// teredo builds a Teredo address (RFC 4380): server in bits 32-63, client
+// obfuscated (inverted) in the last 32 bits.
+func teredo(server, client [4]byte) string {
+	b := netip.MustParseAddr("2001:0:0:0:8000:63bf::").As16()
+	copy(b[4:8], server[:])
+	for i, c := range client {
+		b[12+i] = ^c
+	}
+	return netip.AddrFrom16(b).String()
 }
