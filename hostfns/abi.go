@@ -46,6 +46,16 @@ const (
 	HMACSHA512 int32 = 1
 )
 
+// MinHMACKeyLen is the shortest secret, in bytes, hmac_secret takes as a
+// key. The guest chooses the data and gets the MAC, so it can test
+// HMAC(candidate, data) for every candidate of a short secret (a PIN, a
+// short password) and recover it. 16 bytes puts a random key (128 bits;
+// 64 bits even as hex) out of reach and lets every real signing key
+// through (webhook secrets are 32 bytes or more, AWS secret keys 40
+// characters). RFC 2104's "at least the hash output" (64 bytes for
+// SHA-512) would refuse those real keys.
+const MinHMACKeyLen = 16
+
 // Limits applied per call.
 const (
 	// MaxHandles is the number of secrets one call may open.

@@ -21,7 +21,27 @@ var (
 	// asked for it (a body that is not JSON, a form field without a form
 	// body); see [Call.Refusal].
 	ErrUnplaceable = errors.New("hostfns: the request cannot take the secret")
+	// ErrShortKey: hmac_secret refused a secret shorter than
+	// [MinHMACKeyLen] as a key (see [ShortKeyError]).
+	ErrShortKey = errors.New("hostfns: secret too short to be an HMAC key")
 )
+
+// ShortKeyError names the secret hmac_secret refused as a key because it
+// is shorter than [MinHMACKeyLen]; it wraps [ErrShortKey]. It never holds
+// the value, nor its length.
+type ShortKeyError struct{ Key string }
+
+func (e *ShortKeyError) Error() string {
+	return fmt.Sprintf("hostfns: secret %q is too short to be an HMAC key (hmac_secret needs at least %d bytes)", e.Key, MinHMACKeyLen)
+}
+
+// Unwrap makes errors.Is match ErrShortKey.
+func (e *ShortKeyError) Unwrap() error { return ErrShortKey }
+
+// Hint says what a human can do about it.
+func (e *ShortKeyError) Hint() string {
+	return fmt.Sprintf("a MAC under a short secret (a PIN, a password) would let the policy guess it; store the full signing key the service issued (%d bytes or more) as %s, or send %s with a policy that does not sign (bearer, header)", MinHMACKeyLen, e.Key, e.Key)
+}
 
 // Request is the outbound request the policies shape.
 type Request struct {
@@ -121,9 +141,10 @@ func (c *Call) Denied() (bool, string) { return c.denied, c.reason }
 // [ErrSecretDenied] or the gate's own error.
 func (c *Call) OpenError() (string, error) { return c.openName, c.openErr }
 
-// Refusal returns why the first splice of the current invocation that the
-// request could not take failed, wrapping [ErrUnplaceable], or nil. It
-// names what was wrong with the request (never a value).
+// Refusal returns why the first refused operation of the current
+// invocation failed, or nil: a splice the request could not take (wrapping
+// [ErrUnplaceable]) or an hmac_secret on too short a key (a
+// [*ShortKeyError]). It names what was wrong (never a value).
 func (c *Call) Refusal() error { return c.refusal }
 
 // refuse records why a splice failed and returns ErrBadArgument for the
@@ -133,6 +154,15 @@ func (c *Call) refuse(format string, args ...any) int32 {
 		c.refusal = fmt.Errorf("%w: "+format, append([]any{ErrUnplaceable}, args...)...)
 	}
 	return ErrBadArgument
+}
+
+// refuseShortKey records that hmac_secret refused h as too short a key and
+// returns ErrDenied for the guest.
+func (c *Call) refuseShortKey(h *handle) int32 {
+	if c.refusal == nil {
+		c.refusal = &ShortKeyError{Key: h.name}
+	}
+	return ErrDenied
 }
 
 // Opened returns the names of the secrets opened during the call, once each,

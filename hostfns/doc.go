@@ -15,7 +15,8 @@
 //
 //	ErrNotFound    -1  no such param, header, or secret
 //	ErrDenied      -2  the secret exists but is not bound to this request's host,
-//	                   or a getter was asked for a field that holds a secret
+//	                   a getter was asked for a field that holds a secret, or
+//	                   hmac_secret was given too short a key
 //	ErrBadArgument -3  malformed name, path, header value, encoding, field...
 //	ErrTooSmall    -4  the output buffer is smaller than the value
 //	ErrOutOfRange  -5  a (ptr, len) range lies outside guest memory
@@ -63,7 +64,14 @@
 //	    other fields; sets Content-Type when absent.
 //	hmac_secret(handle, alg, data, data_len, out, cap) -> len
 //	    Writes HMAC(secret, data) to out. alg: 0 SHA-256 (32 bytes),
-//	    1 SHA-512 (64 bytes). Only the MAC reaches guest memory.
+//	    1 SHA-512 (64 bytes). Only the MAC reaches guest memory. A secret
+//	    shorter than MinHMACKeyLen (16 bytes) is refused with ErrDenied and
+//	    nothing is written: the guest chooses the data and gets the MAC, so
+//	    it could test every candidate of a PIN or a short password offline
+//	    and recover it. The refusal ([ShortKeyError]) names the key. The
+//	    rule bounds the length, not the entropy: a long but guessable
+//	    secret (a passphrase, "user:" before a short password) is no
+//	    signing key either.
 //	redact(handle) -> 0
 //	    Marks the secret for response redaction (every opened secret is
 //	    redacted anyway; this makes the intent explicit).
@@ -95,6 +103,9 @@
 // header (until header_set or header_del replaces it), request_get of url
 // and query after query_set_secret, of body after json_set_secret or
 // form_set_secret. A signing policy therefore runs before, or signs
-// fields other than, those that carry injected secrets. After the chain ran, [Call.RedactSet] lists every value the
+// fields other than, those that carry injected secrets. Nor does a secret
+// decide the outcome of a later call: json_set_secret and form_set_secret
+// refuse a Content-Type header that holds a secret (ErrBadArgument) rather
+// than parse it. After the chain ran, [Call.RedactSet] lists every value the
 // response redactor must remove.
 package hostfns

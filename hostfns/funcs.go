@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
+	"hash"
 	"math"
 	"mime"
 	"net/http"
@@ -368,6 +369,9 @@ func fnFormSetSecret(c *Call, m api.Module, stack []uint64) int32 {
 	if len(field) == 0 || len(field) > 256 {
 		return ErrBadArgument
 	}
+	if c.secretHeader("Content-Type") {
+		return c.refuse(secretContentType)
+	}
 	if !contentTypeIs(c.Req.Header, func(mt string) bool { return mt == formType }) {
 		return c.refuse("a form field goes in a body of type %s, and the request's Content-Type is another", formType)
 	}
@@ -378,6 +382,11 @@ func fnFormSetSecret(c *Call, m api.Module, stack []uint64) int32 {
 	}
 	return 0
 }
+
+// secretContentType is why a body splice is refused while the Content-Type
+// header holds a secret: parsing it (after a prefix the guest chose) would
+// make the splice's outcome depend on the secret's value.
+const secretContentType = "the request's Content-Type holds a secret"
 
 // contentTypeIs reports whether the request has no Content-Type or one whose
 // media type satisfies ok.
@@ -437,6 +446,9 @@ func fnJSONSetSecret(c *Call, m api.Module, stack []uint64) int32 {
 	if len(path) == 0 || len(path) > 1024 || !PlainJSONPath(path) {
 		return ErrBadArgument
 	}
+	if c.secretHeader("Content-Type") {
+		return c.refuse(secretContentType)
+	}
 	if !contentTypeIs(c.Req.Header, isJSONType) {
 		return c.refuse("a JSON field goes in a JSON body, and the request's Content-Type is another")
 	}
@@ -489,20 +501,23 @@ func fnHMACSecret(c *Call, m api.Module, stack []uint64) int32 {
 	if _, code := read(m, out, capacity); code != 0 {
 		return code
 	}
-	var sum []byte
+	var newHash func() hash.Hash
 	switch int32(arg(stack, 1)) {
 	case HMACSHA256:
-		mac := hmac.New(sha256.New, h.value)
-		mac.Write(data)
-		sum = mac.Sum(nil)
+		newHash = sha256.New
 	case HMACSHA512:
-		mac := hmac.New(sha512.New, h.value)
-		mac.Write(data)
-		sum = mac.Sum(nil)
+		newHash = sha512.New
 	default:
 		return ErrBadArgument
 	}
-	return output(m, out, capacity, sum)
+	// The guest could test HMAC(candidate, data) itself for every
+	// candidate of a short secret: refuse it as a key.
+	if len(h.value) < MinHMACKeyLen {
+		return c.refuseShortKey(h)
+	}
+	mac := hmac.New(newHash, h.value)
+	mac.Write(data)
+	return output(m, out, capacity, mac.Sum(nil))
 }
 
 func fnRedact(c *Call, m api.Module, stack []uint64) int32 {

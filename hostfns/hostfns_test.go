@@ -17,6 +17,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -614,6 +615,110 @@ func TestRepeatedBasicSpliceKeepsSetSmall(t *testing.T) {
 		}
 		if n := len(c.RedactSet()); n != 1 {
 			t.Errorf("%s: redaction set has %d values after 1000 splices, want 1", secret, n)
+		}
+	}
+}
+
+// TestHMACSecretRefusesShortKeys: the MAC under a short secret (a PIN, a
+// short password) is an offline-guessing oracle, since the guest can
+// compute HMAC(candidate, data) itself. hmac_secret refuses a key shorter
+// than MinHMACKeyLen with ErrDenied, writes nothing, and records a refusal
+// that names the key, never its value; at the minimum and above it signs.
+func TestHMACSecretRefusesShortKeys(t *testing.T) {
+	key32 := "whsec_Q7vXk2Lm9PzR4tWbHq8ZpLw2Vn" // 32 bytes, a webhook secret's shape
+	tests := []struct {
+		name, value string
+		code        int32
+	}{
+		{"PIN", "493817", ErrDenied},
+		{"ALMOST", strings.Repeat("k", MinHMACKeyLen-1), ErrDenied},
+		{"EXACT", strings.Repeat("k", MinHMACKeyLen), 0},
+		{"HOOK_SECRET", key32, 0},
+	}
+	for _, tt := range tests {
+		for _, alg := range []struct {
+			id      int32
+			newHash func() hash.Hash
+		}{{HMACSHA256, sha256.New}, {HMACSHA512, sha512.New}} {
+			h := newHarness(t)
+			h.call.Secrets = gate{tt.name: tt.value}
+			hd := h.open(tt.name)
+			d, dl := h.str("payload")
+			out, _ := h.str(strings.Repeat("\xee", 64))
+			n := h.invoke("hmac_secret", hd, uint32(alg.id), d, dl, out, 64)
+			if tt.code != 0 {
+				if n != tt.code || h.read(out, 64) != strings.Repeat("\xee", 64) {
+					t.Errorf("%s (%d bytes) alg %d: hmac_secret = %d, want %d and nothing written", tt.name, len(tt.value), alg.id, n, tt.code)
+				}
+				assertShortKeyRefusal(t, h.call, tt.name, tt.value)
+				continue
+			}
+			m := hmac.New(alg.newHash, []byte(tt.value))
+			m.Write([]byte("payload"))
+			want := m.Sum(nil)
+			if n != int32(len(want)) || h.read(out, uint32(n)) != string(want) {
+				t.Errorf("%s alg %d: hmac_secret = %d, MAC differs from crypto/hmac", tt.name, alg.id, n)
+			}
+			if err := h.call.Refusal(); err != nil {
+				t.Errorf("%s alg %d: Refusal() = %v after a MAC was written", tt.name, alg.id, err)
+			}
+		}
+	}
+}
+
+// assertShortKeyRefusal checks the refusal hmac_secret recorded for a
+// short key: it wraps ErrShortKey, names the key, gives a hint naming it,
+// and holds no form of the value.
+func assertShortKeyRefusal(t *testing.T, c *Call, key, value string) {
+	t.Helper()
+	err := c.Refusal()
+	var ske *ShortKeyError
+	if !errors.Is(err, ErrShortKey) || !errors.As(err, &ske) || ske.Key != key {
+		t.Fatalf("Refusal() = %v, want a *ShortKeyError for %q", err, key)
+	}
+	if !strings.Contains(err.Error(), strconv.Quote(key)) || !strings.Contains(ske.Hint(), key) {
+		t.Errorf("refusal %q / hint %q does not name %q", err, ske.Hint(), key)
+	}
+	for _, form := range []string{value, base64.StdEncoding.EncodeToString([]byte(value))} {
+		if strings.Contains(err.Error(), form) || strings.Contains(ske.Hint(), form) {
+			t.Errorf("refusal %q / hint %q holds the value", err, ske.Hint())
+		}
+	}
+}
+
+// TestSecretContentTypeIsNoOracle: json_set_secret and form_set_secret
+// parse the request's Content-Type. Were a secret spliced into it (after a
+// guest-chosen prefix), whether the splice succeeds would depend on the
+// secret: "application/json; a=1; " followed by a secret "a=..." is a
+// duplicate parameter, and so a guess of the secret's first part. Both
+// refuse a Content-Type that holds a secret, whatever the value.
+func TestSecretContentTypeIsNoOracle(t *testing.T) {
+	probe := func(fn, ctype, secret string) int32 {
+		h := newHarness(t)
+		h.call.Secrets = gate{"K": secret}
+		k := h.open("K")
+		n, nl := h.str("Content-Type")
+		p, pl := h.str(ctype + "; a=1; ")
+		if got := h.invoke("header_set_secret", n, nl, p, pl, k, uint32(EncodingRaw)); got != 0 {
+			t.Fatalf("header_set_secret(Content-Type) = %d", got)
+		}
+		f, fl := h.str("field")
+		got := h.invoke(fn, f, fl, k)
+		if got == 0 {
+			return got
+		}
+		if err := h.call.Refusal(); err == nil || strings.Contains(err.Error(), secret) {
+			t.Errorf("%s refused with Refusal() = %v, want a reason without the value", fn, err)
+		}
+		return got
+	}
+	for _, tt := range []struct{ fn, ctype string }{
+		{"json_set_secret", "application/json"},
+		{"form_set_secret", "application/x-www-form-urlencoded"},
+	} {
+		hit, miss := probe(tt.fn, tt.ctype, "a=2"), probe(tt.fn, tt.ctype, "b=2")
+		if hit != miss || hit != ErrBadArgument {
+			t.Errorf("%s answers %d for a secret guessed right and %d for another, want ErrBadArgument for both", tt.fn, hit, miss)
 		}
 	}
 }

@@ -26,7 +26,8 @@ var (
 // follows a failed secret_open, Secret names the secret and Cause is the
 // gate's error (wrapping hostfns.ErrSecretNotFound or ErrSecretDenied);
 // when it follows a splice the request could not take, Cause says why
-// (wrapping hostfns.ErrUnplaceable).
+// (wrapping hostfns.ErrUnplaceable); when it follows an hmac_secret on too
+// short a key, Cause is a *hostfns.ShortKeyError naming the key.
 type DeniedError struct {
 	Policy string
 	Reason string

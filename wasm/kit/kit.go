@@ -30,7 +30,7 @@ func (c Code) Error() string {
 	case ErrNotFound:
 		return "kit: not found"
 	case ErrDenied:
-		return "kit: secret not bound to this host"
+		return "kit: denied"
 	case ErrBadArgument:
 		return "kit: bad argument"
 	case ErrTooSmall:
@@ -210,7 +210,9 @@ func SetFormSecret(field string, s Secret) error {
 	return check(hostFormSetSecret(fp, fl, s.h))
 }
 
-// HMAC returns HMAC(secret, data); the key never leaves the host.
+// HMAC returns HMAC(secret, data); the key never leaves the host. A
+// secret shorter than 16 bytes (hostfns.MinHMACKeyLen) is refused with
+// ErrDenied: its MAC would let a policy guess it.
 func HMAC(s Secret, alg Alg, data []byte) ([]byte, error) {
 	out := make([]byte, 64)
 	dp, dl := buf(data)
