@@ -22,8 +22,10 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/The-17/agentsecrets/hostfns"
 	"github.com/The-17/agentsecrets/internal/httpsyntax"
 	"github.com/The-17/agentsecrets/policies"
+	"github.com/The-17/agentsecrets/runner"
 	"github.com/The-17/agentsecrets/runner/audit"
 	"github.com/The-17/agentsecrets/runner/redact"
 	"github.com/The-17/agentsecrets/vault"
@@ -448,5 +450,22 @@ func TestCallRedactAll(t *testing.T) {
 	noLeak(t, "--redact-all output", out, other, callSecret)
 	if !strings.Contains(out, redact.Replacement) {
 		t.Errorf("nothing redacted: %s", out)
+	}
+}
+
+// TestCallErrorKeepsTheHostsHint: a policy denial the host explained (a
+// key too short to sign with) gets the host's hint, which names the key,
+// rather than the generic one.
+func TestCallErrorKeepsTheHostsHint(t *testing.T) {
+	err := callError(fmt.Errorf("%w: %w", runner.ErrPolicyDenied, &hostfns.ShortKeyError{Key: "PIN"}))
+	if got := hintOf(err); !strings.Contains(got, "PIN") || !strings.Contains(got, "short") {
+		t.Errorf("hint %q, want the host's", got)
+	}
+	if got := exitCode(err); got != ExitDenied {
+		t.Errorf("exit code %d, want %d", got, ExitDenied)
+	}
+	generic := callError(fmt.Errorf("%w: x", runner.ErrPolicyDenied))
+	if got := hintOf(generic); !strings.Contains(got, "policy inspect") {
+		t.Errorf("hint %q, want the generic one", got)
 	}
 }

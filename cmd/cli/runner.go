@@ -80,8 +80,12 @@ func callError(err error) error {
 		// or its project is gone: the vault's own code and hint.
 		return err
 	case errors.Is(err, runner.ErrPolicyDenied):
-		return &Error{Code: ExitDenied, Err: err, Msg: err.Error(),
-			Hint: "the policy refused the request; agentsecrets policy inspect NAME shows what it does"}
+		hint := "the policy refused the request; agentsecrets policy inspect NAME shows what it does"
+		var h interface{ Hint() string } // the host's reason, e.g. a key too short to sign with
+		if errors.As(err, &h) && h.Hint() != "" {
+			hint = h.Hint()
+		}
+		return &Error{Code: ExitDenied, Err: err, Msg: err.Error(), Hint: hint}
 	case errors.Is(err, runner.ErrBadRequest):
 		return &Error{Code: ExitUsage, Err: err, Msg: err.Error(), Hint: "agentsecrets call --help"}
 	case errors.Is(err, policies.ErrPolicyNotFound):

@@ -75,6 +75,10 @@ func callError(err error) *Error {
 		e.Hint = "check agentsecrets secrets list; ask the human to run agentsecrets secrets set " + runner.MissingKey(err) + " in their terminal, then agentsecrets proxy sync"
 	case errors.Is(err, runner.ErrPolicyDenied):
 		e.Status, e.Code = http.StatusForbidden, CodePolicyDenied
+		var h interface{ Hint() string } // the host's reason, e.g. a key too short to sign with
+		if errors.As(err, &h) {
+			e.Hint = h.Hint()
+		}
 	case errors.Is(err, hostfns.ErrUnplaceable):
 		e.Status, e.Code = http.StatusBadRequest, CodeBadHeader
 		e.Hint = "send a body of the type the injection needs: JSON for X-AS-Inject-Body, application/x-www-form-urlencoded for X-AS-Inject-Form"

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/The-17/agentsecrets/hostfns"
 	"github.com/The-17/agentsecrets/runner"
 )
 
@@ -442,6 +443,17 @@ func TestCallErrorCodes(t *testing.T) {
 		if e.Status != tc.status || e.Code != tc.code || e.Message != tc.err.Error() {
 			t.Errorf("%v: got %d %s %q, want %d %s", tc.err, e.Status, e.Code, e.Message, tc.status, tc.code)
 		}
+	}
+}
+
+// TestCallErrorKeepsTheHostsHint: a policy denial the host explained (a
+// key too short to sign with) answers with the host's hint, which names
+// the key and never its value.
+func TestCallErrorKeepsTheHostsHint(t *testing.T) {
+	err := fmt.Errorf("%w: %w", runner.ErrPolicyDenied, &hostfns.ShortKeyError{Key: "PIN"})
+	e := callError(err)
+	if e.Code != CodePolicyDenied || !strings.Contains(e.Hint, "PIN") || !strings.Contains(e.Hint, "short") {
+		t.Errorf("got %s with hint %q, want policy_denied with the host's hint", e.Code, e.Hint)
 	}
 }
 
