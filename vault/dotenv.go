@@ -32,8 +32,9 @@ const exampleFileMode os.FileMode = 0o644
 // writeFilesFor writes dir/.env.example (names of every environment) and,
 // in storage mode 2, dir/.env with the values of pc's environment. dir is
 // the user's project directory, not the tool's: it is never created nor
-// chmodded. It runs under the lock and opens the backend of kind without
-// recording it.
+// chmodded. A value .env cannot hold (see dotenvValue) is left out, with
+// a comment line and a warning. It runs under the lock and opens the
+// backend of kind without recording it.
 func (s *Store) writeFilesFor(pc ProjectConfig, dir, kind string, ix *Index) error {
 	p := ix.project(pc.Workspace, pc.Project)
 	if p == nil {
@@ -62,28 +63,79 @@ func (s *Store) writeFilesFor(pc ProjectConfig, dir, kind string, ix *Index) err
 	}
 	var env strings.Builder
 	env.WriteString("# PLAINTEXT secrets of project " + strconv.Quote(pc.Project) + " (" + pc.Environment + "), written by agentsecrets storage mode 2\n")
+	envPath := filepath.Join(dir, ".env")
+	var left []string
 	for _, k := range p.keys(pc.Environment) {
 		v, err := b.Get(ref(Context{Workspace: pc.Workspace, Project: pc.Project}, pc.Environment, k))
 		if err != nil {
 			return err
 		}
-		env.WriteString(k + "=" + dotenvQuote(string(v)) + "\n")
+		q, why := dotenvValue(string(v))
+		if why != "" {
+			left = append(left, fmt.Sprintf("agentsecrets: WARNING: %s is not in %s: its value %s; agentsecrets env -- COMMAND passes it exactly\n", k, envPath, why))
+			env.WriteString("# " + k + " is left out: its value " + why + "\n")
+			continue
+		}
+		env.WriteString(k + "=" + q + "\n")
 	}
-	envPath := filepath.Join(dir, ".env")
 	if err := fsutil.WriteUserFile(envPath, []byte(env.String()), fsutil.FileMode); err != nil {
 		return err
 	}
 	fmt.Fprintf(s.warn, "agentsecrets: WARNING: storage mode 2 wrote PLAINTEXT secret values to %s\n"+
 		"agentsecrets: WARNING: keep it out of version control; storage mode 1 keeps values in the vault only\n", envPath)
+	for _, l := range left {
+		fmt.Fprint(s.warn, l)
+	}
 	return nil
 }
 
-// dotenvQuote writes v bare when it is plain, else double-quoted with
-// escapes.
-func dotenvQuote(v string) string {
-	if v != "" && !strings.ContainsAny(v, " \t\r\n\"'`$#\\=") {
-		return v
+// dotenvSafe are the bytes a value may hold to be written bare: each is
+// literal unquoted in a POSIX shell (no ~, no *, no quote, no $), to
+// godotenv and to python-dotenv.
+const dotenvSafe = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-./:@%+,"
+
+// dotenvValue returns v as written after "KEY=" in .env, in the first of
+// three forms that fits. Each is read back byte for byte both by godotenv
+// (v1.5.1, its latest release, and v1.6.0-pre.4) and by a POSIX shell
+// sourcing the file (set -a; . ./.env; dash and bash), and a shell runs
+// nothing from it:
+//
+//   - bare, when every byte is in dotenvSafe;
+//   - 'v', single-quoted, when v holds no ' (both take everything between
+//     single quotes literally, newlines included);
+//   - "v", double-quoted with only \ " $ and ` escaped by a backslash, the
+//     four escapes both readers undo alike, when v does not end in "
+//     (godotenv trims the quote of a trailing \": joho/godotenv#226).
+//     Newline, CR and tab stay raw: \n and \r are line ends to godotenv
+//     but two bytes to a shell.
+//
+// A value no form fits is left out and why says why, without the value:
+// a NUL byte (no shell variable holds one), a CR LF (godotenv turns every
+// CR LF of the file into LF), a trailing backslash (godotenv v1.5.1 takes
+// the closing quote after it for an escaped one: joho/godotenv#225), or a
+// ' with a trailing ".
+//
+// python-dotenv (1.2) reads a value of valid UTF-8 holding no CR and no
+// ${ the same too, unless it is single-quoted and holds \\ (python-dotenv
+// undoes it) or double-quoted and holds $ or ` (it keeps the backslash).
+func dotenvValue(v string) (q, why string) {
+	switch {
+	case strings.IndexByte(v, 0) >= 0:
+		return "", "holds a NUL byte, which no shell variable can hold"
+	case strings.Contains(v, "\r\n"):
+		return "", "holds a CR LF, which godotenv reads as LF"
+	case strings.HasSuffix(v, `\`):
+		return "", "ends in a backslash, which godotenv reads as escaping the closing quote"
+	case v != "" && strings.Trim(v, dotenvSafe) == "":
+		return v, ""
+	case !strings.Contains(v, "'"):
+		return "'" + v + "'", ""
+	case !strings.HasSuffix(v, `"`):
+		return `"` + dotenvEscaper.Replace(v) + `"`, ""
 	}
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\r", `\r`, `$`, `\$`)
-	return `"` + r.Replace(v) + `"`
+	return "", "holds a single quote and ends in a double quote, which godotenv reads back in neither quoted form"
 }
+
+// dotenvEscaper escapes the bytes special inside double quotes to both a
+// POSIX shell and godotenv.
+var dotenvEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, `$`, `\$`, "`", "\\`")

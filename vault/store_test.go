@@ -187,7 +187,7 @@ func TestStorageModeFiles(t *testing.T) {
 	must(t, s2.Set(ctx2, "C_KEY", []byte(`a "b"`)))
 	env, err := os.ReadFile(filepath.Join(dir2, ".env"))
 	must(t, err)
-	if !strings.Contains(string(env), `C_KEY="a \"b\""`) || !strings.Contains(warn.String(), "PLAINTEXT") {
+	if !strings.Contains(string(env), `C_KEY='a "b"'`) || !strings.Contains(warn.String(), "PLAINTEXT") {
 		t.Fatalf(".env = %q, warning %q", env, warn.String())
 	}
 }
