@@ -55,6 +55,18 @@
 // .env (mode 2, values) 0600. Input is validated before anything is
 // touched, so a rejected command changes nothing on disk.
 //
+// # Allowlist changes
+//
+// AllowlistAdd and AllowlistRemove are the only ways the index's allowlists
+// change. A Store opened with Options.AllowlistChanged hands every change
+// (the workspace, the domains added or removed, the list before and after)
+// to that recorder under the lock, once the index holds it, so a recorder
+// sees the changes of every Store and process in the order they were made;
+// the command line records them in the audit log. A recorder's failure is
+// an ErrNotRecorded error, and the change stays. A Store opened without one
+// (tests, tools built on the package) changes the list unrecorded; the
+// next recorded change names the list it started from, which shows the gap.
+//
 // # Agent identities
 //
 // An agent is a name in a workspace holding tokens ("ast_" and 32 random

@@ -18,6 +18,9 @@ var (
 	ErrInvalid = errors.New("vault: invalid input")
 	// ErrExists: the thing to create already exists.
 	ErrExists = errors.New("vault: already exists")
+	// ErrNotRecorded: an allowlist change was made and saved, but
+	// Options.AllowlistChanged failed to record it; the change stays.
+	ErrNotRecorded = errors.New("vault: the allowlist was changed but the change was not recorded")
 )
 
 // Error is the error type of this package: a message, the sentinel it

@@ -49,6 +49,12 @@ type Options struct {
 	Now func() time.Time
 	// BackendTimeout bounds keychain calls; 0 means DefaultBackendTimeout.
 	BackendTimeout time.Duration
+	// AllowlistChanged, when set, records every change of an allowlist
+	// made through the Store (the audit log). It runs under the lock once
+	// the index holds the change, so changes are recorded in the order
+	// they were made; an error it returns is the change's, wrapped in
+	// ErrNotRecorded, and the change stays.
+	AllowlistChanged func(AllowlistChange) error
 }
 
 // Store is the vault. Opening it is cheap: files are read when needed and

@@ -18,6 +18,11 @@
 // f.Context() resolves workspace, project and environment (--project and
 // --env apply), f.IO holds the streams.
 //
+// The vault f.Store() opens records every change of an allowlist in the
+// audit log (f.Audit()), under the vault's lock, as made by
+// $AGENTSECRETS_AGENT_ID or anonymous: whatever command changes the list,
+// the change is in the log, or the command says it is not.
+//
 // # Streams and prompts
 //
 // IOStreams knows whether stdin and stdout are terminals and whether colour

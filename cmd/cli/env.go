@@ -208,11 +208,7 @@ func readVars(s *vault.Store, ctx vault.Context, names []string) ([]childenv.Var
 func (f *Factory) auditEnv(ctx vault.Context, names []string, command string) error {
 	sink, err := f.Audit()
 	if err == nil {
-		agent := f.Getenv("AGENTSECRETS_AGENT_ID")
-		if agent == "" {
-			agent = "anonymous"
-		}
-		err = sink.Record(context.Background(), audit.Event{Source: audit.SourceEnv, Agent: agent,
+		err = sink.Record(context.Background(), audit.Event{Source: audit.SourceEnv, Agent: f.declaredAgent(),
 			Workspace: ctx.Workspace, Project: ctx.Project, Environment: ctx.Environment, Keys: names,
 			Decision: audit.DecisionOK, Reason: "run " + filepath.Base(command)})
 	}

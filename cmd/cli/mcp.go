@@ -559,7 +559,8 @@ func (b *mcpBackend) AuditLogs(ctx context.Context, in mcpserver.AuditLogsInput)
 		out.Entries = append(out.Entries, mcpserver.AuditEntry{ID: r.ID, Time: r.Time, Source: r.Source, Agent: r.Agent,
 			Environment: r.Environment, Method: r.Method, URL: r.URL, Keys: r.Keys, AuthStyles: r.AuthStyles,
 			Status: r.Status, DurationMS: float64(r.Duration) / float64(time.Millisecond), Decision: string(r.Decision),
-			Reason: r.Reason, Redactions: r.Redactions})
+			Reason: r.Reason, Redactions: r.Redactions, AllowlistEntry: r.AllowlistEntry, AllowlistDigest: r.AllowlistDigest,
+			AllowlistChange: r.AllowlistChange, AllowlistBefore: r.AllowlistBefore, AllowlistDomains: r.AllowlistDomains})
 	}
 	return out, nil
 }

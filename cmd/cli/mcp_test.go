@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/The-17/agentsecrets/runner/audit"
 	"github.com/The-17/agentsecrets/runner/mcpserver"
 	"github.com/The-17/agentsecrets/runner/redact"
 	"github.com/The-17/agentsecrets/vault"
@@ -740,5 +742,70 @@ func TestMCPServeRefusesValuesSetMeanwhile(t *testing.T) {
 	sb.mustRun("", "secrets", "delete", "NEW_KEY", "--yes")
 	if refused(added) || !refused(changed) {
 		t.Error("after secrets delete NEW_KEY: the deleted value refused, or the stored one not")
+	}
+}
+
+// TestMCPAuditLogsAllowlistState: audit_logs gives each call the allowlist
+// it was decided by (the entry that admitted the host, the digest of the
+// list) and each allowlist change what it changed, read through the
+// official SDK's client.
+func TestMCPAuditLogsAllowlistState(t *testing.T) {
+	v := newMCPVault(t)
+	v.set(t, "STRIPE_KEY", randomSecret("sk_live_"))
+	// The list is changed the way the command line changes it: through a
+	// Factory's vault, whose changes are recorded.
+	f := &Factory{IO: NewIOStreams(strings.NewReader(""), io.Discard, io.Discard, v.getenv), Getenv: v.getenv}
+	s, err := f.Store()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AllowlistAdd([]string{"127.0.0.1", "*.example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.CloseAudit(); err != nil {
+		t.Fatal(err)
+	}
+	up := newEchoUpstream(t)
+	port := up.Listener.Addr().String()[len("127.0.0.1:"):]
+	cs, _ := startMCP(t, v, "--agent", "state-agent")
+	if res, _ := callMCP(t, cs, mcpserver.ToolAPICall, map[string]any{"url": up.URL, "bearer": []string{"STRIPE_KEY"}}); res.IsError {
+		t.Fatal(resultText(res))
+	}
+	if res, _ := callMCP(t, cs, mcpserver.ToolAPICall, map[string]any{"url": "http://localhost:" + port + "/", "bearer": []string{"STRIPE_KEY"}}); !res.IsError {
+		t.Fatal("a call to a host not on the list succeeded")
+	}
+
+	res, raw := callMCP(t, cs, mcpserver.ToolAuditLogs, map[string]any{"last": 10})
+	if res.IsError {
+		t.Fatal(resultText(res))
+	}
+	var out struct {
+		Entries []map[string]any `json:"entries"`
+	}
+	data, _ := json.Marshal(res.StructuredContent)
+	if err := json.Unmarshal(data, &out); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Entries) != 3 {
+		t.Fatalf("%d entries, want the change and two calls:\n%s", len(out.Entries), raw)
+	}
+	digest := audit.DigestAllowlist([]string{"127.0.0.1", "*.example.com"})
+	change, ok, refused := out.Entries[0], out.Entries[1], out.Entries[2]
+	if change["source"] != "allowlist" || change["method"] != "ADD" || change["allowlist_digest"] != digest ||
+		change["allowlist_before"] != audit.DigestAllowlist(nil) ||
+		fmt.Sprint(change["allowlist_change"]) != "[*.example.com 127.0.0.1]" ||
+		fmt.Sprint(change["allowlist_domains"]) != "[*.example.com 127.0.0.1]" {
+		t.Errorf("change entry: %v", change)
+	}
+	if ok["allowlist_entry"] != "127.0.0.1" || ok["allowlist_digest"] != digest || ok["decision"] != "ok" {
+		t.Errorf("call entry: %v", ok)
+	}
+	if _, has := refused["allowlist_entry"]; has || refused["allowlist_digest"] != digest || refused["decision"] != "blocked_allowlist" {
+		t.Errorf("refused entry: %v", refused)
+	}
+	for _, e := range out.Entries[1:] {
+		if _, has := e["allowlist_change"]; has {
+			t.Errorf("call entry %v has change fields", e["id"])
+		}
 	}
 }

@@ -49,6 +49,17 @@ entry that admitted the host (empty when it was refused), and
 allowlist_digest, "sha256:" and the SHA-256 of the list's domains, sorted,
 one a line, as "agentsecrets workspace allowlist list" prints them.
 
+Each confirmed change of the allowlist is a row too: source "allowlist",
+method ADD or REMOVE, the identity that made it ($AGENTSECRETS_AGENT_ID,
+else anonymous) and, in the table, the domains after "allowlist:". --json
+gives allowlist_change (the domains), allowlist_before (the digest of the
+list before the change), allowlist_digest (after it) and allowlist_domains
+(the whole list after it): read from the start, the log rebuilds the list
+every call was decided by. There is one row per confirmed command, so they
+are few; --source allowlist shows only them, and --source, --secret and
+--env for calls leave them out (they use no key and belong to no
+environment).
+
 --verify checks the hash chain of the whole log and exits 1, listing the
 problems, when a row was edited, deleted or reordered.`,
 		Example: `  agentsecrets proxy logs --last 20
@@ -70,15 +81,17 @@ problems, when a row was edited, deleted or reordered.`,
 	fl.IntVar(&o.Last, "last", 50, "show the N most recent matching entries (0: all)")
 	fl.StringVar(&o.Secret, "secret", "", "only entries that used this key name")
 	fl.StringVar(&o.Agent, "agent", "", "only entries of this agent identity (anonymous, an id, token:<id>); an agent name also matches its tokens")
-	fl.StringVar(&o.Source, "source", "", "only entries from this front end (call, proxy, mcp, env, exec)")
+	fl.StringVar(&o.Source, "source", "", "only entries from this front end (call, proxy, mcp, env, exec), or allowlist changes (allowlist)")
 	fl.BoolVar(&o.Watch, "watch", false, "keep printing new entries until interrupted")
 	fl.BoolVar(&o.JSON, "json", false, "print JSON (one object per line with --watch)")
 	fl.BoolVar(&o.Verify, "verify", false, "verify the hash chain instead of listing entries")
 	return cmd
 }
 
-// auditSources are the front ends that write audit entries.
-var auditSources = []string{audit.SourceCall, audit.SourceProxy, audit.SourceMCP, audit.SourceEnv, audit.SourceExec}
+// auditSources are the front ends that write audit entries, and the
+// source of allowlist changes.
+var auditSources = []string{audit.SourceCall, audit.SourceProxy, audit.SourceMCP, audit.SourceEnv, audit.SourceExec,
+	audit.SourceAllowlist}
 
 func runProxyLogs(ctx context.Context, f *Factory, o *proxyLogsOptions) error {
 	if o.Last < 0 {
@@ -216,7 +229,13 @@ type logEntry struct {
 	// the call had no host or failed before the guard).
 	AllowlistEntry  string `json:"allowlist_entry"`
 	AllowlistDigest string `json:"allowlist_digest"`
-	Hash            string `json:"hash"`
+	// Only in a change of the allowlist (source "allowlist"): the domains
+	// added or removed, the digest of the list before the change
+	// (allowlist_digest is the list after it) and the whole list after it.
+	AllowlistChange  []string  `json:"allowlist_change,omitempty"`
+	AllowlistBefore  string    `json:"allowlist_before,omitempty"`
+	AllowlistDomains *[]string `json:"allowlist_domains,omitempty"`
+	Hash             string    `json:"hash"`
 }
 
 func newLogEntry(e audit.Entry) logEntry {
@@ -231,7 +250,18 @@ func newLogEntry(e audit.Entry) logEntry {
 		Project: e.Project, Environment: e.Environment, Method: e.Method, URL: e.URL, Keys: keys,
 		AuthStyles: styles, Status: e.Status, DurationMS: float64(e.Duration.Microseconds()) / 1000,
 		Decision: e.Decision, Reason: e.Reason, Redactions: e.Redactions,
-		AllowlistEntry: e.AllowlistEntry, AllowlistDigest: e.AllowlistDigest, Hash: e.Hash}
+		AllowlistEntry: e.AllowlistEntry, AllowlistDigest: e.AllowlistDigest, Hash: e.Hash,
+		AllowlistChange: e.AllowlistChange, AllowlistBefore: e.AllowlistBefore, AllowlistDomains: changedList(e)}
+}
+
+// changedList is the list after a change of the allowlist ([] when it
+// was emptied), nil for any other row.
+func changedList(e audit.Entry) *[]string {
+	if e.Source != audit.SourceAllowlist {
+		return nil
+	}
+	list := append([]string{}, e.AllowlistDomains...)
+	return &list
 }
 
 func newLogTable(w io.Writer) *tabwriter.Writer {
@@ -255,7 +285,16 @@ func writeLogRow(tw *tabwriter.Writer, e audit.Entry) {
 	}
 	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 		e.Time.Local().Format("2006-01-02 15:04:05"), orDash(e.Agent), orDash(e.Environment), orDash(e.Method),
-		orDash(e.URL), keys, status, formatDuration(e.Duration), e.Decision, redaction)
+		orDash(logTarget(e)), keys, status, formatDuration(e.Duration), e.Decision, redaction)
+}
+
+// logTarget is what the URL column shows: the URL, or for a change of the
+// allowlist the domains it added or removed.
+func logTarget(e audit.Entry) string {
+	if e.Source == audit.SourceAllowlist {
+		return "allowlist: " + strings.Join(e.AllowlistChange, " ")
+	}
+	return e.URL
 }
 
 func orDash(s string) string {

@@ -43,12 +43,14 @@ type Factory struct {
 
 // Store opens the vault (once). It touches no file and no keychain by
 // itself; the backend is opened by the operations that read or write values.
+// Every allowlist change made through it is recorded in the audit log
+// (recordAllowlistChange).
 func (f *Factory) Store() (*vault.Store, error) {
 	if f.store != nil {
 		return f.store, nil
 	}
 	s, err := vault.Open(vault.Options{Getenv: f.Getenv, Project: f.Project, Environment: f.Environment,
-		Passphrase: f.passphrase, Warn: f.IO.ErrOut})
+		Passphrase: f.passphrase, Warn: f.IO.ErrOut, AllowlistChanged: f.recordAllowlistChange})
 	if err != nil {
 		return nil, err
 	}

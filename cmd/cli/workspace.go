@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -156,20 +157,47 @@ flag to skip this: without a terminal the command fails and nothing changes.`,
 			if err := f.confirmAllowlist(ws, verb, prep, change); err != nil {
 				return err
 			}
-			if add {
-				_, err = s.AllowlistAdd(change)
-			} else {
-				_, err = s.AllowlistRemove(change)
-			}
-			if err != nil {
-				return err
-			}
-			past := map[bool]string{true: "Added", false: "Removed"}[add]
-			fmt.Fprintf(f.IO.Out, "%s %s %s the allowlist of workspace %q\n", past, strings.Join(change, " "), prep, ws)
-			return nil
+			return f.changeAllowlist(s, ws, add, change)
 		},
 	}
 }
+
+// changeAllowlist makes a confirmed change. The vault records it in the
+// audit log under its lock (recordAllowlistChange), so the log must open
+// first: without it nothing changes. A change made but not recorded is
+// reported as done, and then as an error.
+func (f *Factory) changeAllowlist(s *vault.Store, ws string, add bool, domains []string) error {
+	if _, err := f.Audit(); err != nil {
+		return &Error{Code: ExitError, Err: err, Hint: auditHomeHint,
+			Msg: "cannot open the audit log, which records every allowlist change; nothing changed: " + err.Error()}
+	}
+	change := s.AllowlistRemove
+	if add {
+		change = s.AllowlistAdd
+	}
+	changed, err := change(domains)
+	if err != nil && !errors.Is(err, vault.ErrNotRecorded) {
+		return err
+	}
+	if len(changed) == 0 { // another process added them meanwhile
+		fmt.Fprintf(f.IO.Out, "Already allowed: %s\n", strings.Join(domains, " "))
+		return nil
+	}
+	past, prep := "Added", "to"
+	if !add {
+		past, prep = "Removed", "from"
+	}
+	fmt.Fprintf(f.IO.Out, "%s %s %s the allowlist of workspace %q\n", past, strings.Join(changed, " "), prep, ws)
+	if err != nil {
+		cause := strings.TrimPrefix(err.Error(), vault.ErrNotRecorded.Error()+": ")
+		return &Error{Code: ExitError, Err: err, Hint: "the change stays; " + auditHomeHint + ", then agentsecrets proxy logs --verify",
+			Msg: "the allowlist was changed but the change is not in the audit log: " + cause}
+	}
+	return nil
+}
+
+// auditHomeHint is what to check when the audit log cannot be written.
+const auditHomeHint = "check that the agentsecrets home is writable (the audit log is audit.db there)"
 
 // confirmAllowlist shows the change on the controlling terminal and wants
 // the domains typed back, or "yes".
@@ -212,17 +240,22 @@ func (f *Factory) confirmAllowlist(ws, verb, prep string, domains []string) erro
 
 // newAllowlistLogCmd is the operator's guide's "blocked request log": the
 // local audit entries refused because a host is not on the allowlist or
-// not in a secret's binding.
+// not in a secret's binding, with the changes of the allowlist between
+// them, so a refusal and the change that answered it read together.
 func newAllowlistLogCmd(f *Factory) *cobra.Command {
 	var last int
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "log [--last N] [--json]",
-		Short: "Show the requests refused by the allowlist or a domain binding",
+		Short: "Show the requests refused by the allowlist or a domain binding, and the list's changes",
 		Long: `Show the local audit entries of requests that were refused because their
 host is not on the workspace allowlist (blocked_allowlist) or not in the
-secret's domain binding (denied_binding), oldest first. --env limits them to
-one environment. The whole audit log is read with agentsecrets proxy logs.`,
+secret's domain binding (denied_binding), oldest first, and between them the
+changes of the allowlist (source allowlist, method ADD or REMOVE, the domains
+after "allowlist:"; --json gives them as proxy logs --json does). --env
+limits the refusals to one environment; the changes, which hold for every
+environment, are always shown. --last counts both. The whole audit log is
+read with agentsecrets proxy logs.`,
 		Example: `  agentsecrets workspace allowlist log
   agentsecrets workspace allowlist log --last 5 --json`,
 		Args: exactArgs(0, "no arguments"),
@@ -238,23 +271,34 @@ one environment. The whole audit log is read with agentsecrets proxy logs.`,
 			if !ok {
 				return fmt.Errorf("workspace allowlist log: the audit log is not a local store")
 			}
-			all, err := store.Query(c.Context(), audit.Filter{Env: f.Environment})
+			all, err := store.Query(c.Context(), audit.Filter{})
 			if err != nil {
 				return unreadableLog(err)
 			}
 			var entries []audit.Entry
 			for _, e := range all {
-				if e.Decision == audit.DecisionBlockedAllowlist || e.Decision == audit.DecisionDeniedBinding {
+				if allowlistLogShows(e, f.Environment) {
 					entries = append(entries, e)
 				}
 			}
 			if last > 0 && len(entries) > last {
 				entries = entries[len(entries)-last:]
 			}
-			return printLogEntries(f, entries, asJSON, "no blocked requests")
+			return printLogEntries(f, entries, asJSON, "no blocked requests and no allowlist changes")
 		},
 	}
-	cmd.Flags().IntVar(&last, "last", 50, "show the N most recent blocked requests (0: all)")
+	cmd.Flags().IntVar(&last, "last", 50, "show the N most recent blocked requests and changes (0: all)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// allowlistLogShows reports whether workspace allowlist log shows e: a
+// change of the allowlist, or a refusal by the allowlist or a binding in
+// environment env ("" for any).
+func allowlistLogShows(e audit.Entry, env string) bool {
+	if e.Source == audit.SourceAllowlist {
+		return true
+	}
+	refused := e.Decision == audit.DecisionBlockedAllowlist || e.Decision == audit.DecisionDeniedBinding
+	return refused && (env == "" || e.Environment == env)
 }

@@ -141,8 +141,8 @@ func TestMigrateFromVersion2(t *testing.T) {
 	}
 	defer s.Close()
 	ctx := context.Background()
-	if v, err := s.userVersion(ctx, s.db); err != nil || v != schemaVersion || v != 3 {
-		t.Fatalf("schema version %d (%v), want 3", v, err)
+	if v, err := s.userVersion(ctx, s.db); err != nil || v != schemaVersion || v != 4 {
+		t.Fatalf("schema version %d (%v), want 4", v, err)
 	}
 	old, err := s.Query(ctx, Filter{})
 	if err != nil || len(old) != 8 {

@@ -8,12 +8,14 @@ import (
 
 // The version tags that open a canonical encoding, so encodings of
 // different versions never collide. Version 2 is version 1 followed by the
-// allowlist state; a row without allowlist state is encoded as version 1,
-// byte for byte, so every row written before version 2 existed verifies
-// unchanged.
+// allowlist state; version 3 is version 2 followed by what an allowlist
+// change changed. A row is encoded under the lowest version that holds
+// all it has, byte for byte as that version always encoded it, so every
+// row written before a version existed verifies unchanged.
 const (
 	chainVersion  = "agentsecrets-audit-chain-v1"
 	chainVersion2 = "agentsecrets-audit-chain-v2"
+	chainVersion3 = "agentsecrets-audit-chain-v3"
 )
 
 // genesisHash is the prev_hash of row 1: 32 zero bytes in hex.
@@ -96,14 +98,12 @@ func fromHexChar(c byte) (byte, bool) {
 // appendCanonical appends the canonical encoding of id and every field of
 // e, in a fixed order; strings and lists are length-prefixed and integers
 // big-endian, so the encoding is unambiguous. A row with allowlist state
-// is encoded under version 2, which appends the entry and the digest.
+// is encoded under version 2, which appends the entry and the digest; a
+// row of an allowlist change under version 3, which appends the domains
+// changed, the digest before and the list after to those of version 2.
 func appendCanonical(b []byte, id int64, e *Event) []byte {
-	withState := e.AllowlistEntry != "" || e.AllowlistDigest != ""
-	if withState {
-		b = appendString(b, chainVersion2)
-	} else {
-		b = appendString(b, chainVersion)
-	}
+	version := chainVersionOf(e)
+	b = appendString(b, version)
 	b = binary.BigEndian.AppendUint64(b, uint64(id))
 	b = binary.BigEndian.AppendUint64(b, uint64(e.Time.UnixNano()))
 	for _, s := range [...]string{e.Source, e.Agent, e.Workspace, e.Project, e.Environment, e.Method, e.URL} {
@@ -116,11 +116,28 @@ func appendCanonical(b []byte, id int64, e *Event) []byte {
 	b = appendString(b, string(e.Decision))
 	b = appendString(b, e.Reason)
 	b = binary.BigEndian.AppendUint64(b, uint64(int64(e.Redactions)))
-	if withState {
+	if version != chainVersion {
 		b = appendString(b, e.AllowlistEntry)
 		b = appendString(b, e.AllowlistDigest)
 	}
+	if version == chainVersion3 {
+		b = appendStrings(b, e.AllowlistChange)
+		b = appendString(b, e.AllowlistBefore)
+		b = appendStrings(b, e.AllowlistDomains)
+	}
 	return b
+}
+
+// chainVersionOf is the version e is encoded under: 3 when it has any
+// field of an allowlist change, else 2 when it has allowlist state, else 1.
+func chainVersionOf(e *Event) string {
+	switch {
+	case len(e.AllowlistChange) > 0 || e.AllowlistBefore != "" || len(e.AllowlistDomains) > 0:
+		return chainVersion3
+	case e.AllowlistEntry != "" || e.AllowlistDigest != "":
+		return chainVersion2
+	}
+	return chainVersion
 }
 
 func appendString(b []byte, s string) []byte {

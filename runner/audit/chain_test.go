@@ -91,6 +91,7 @@ func checkSegmentRoundTrip(t *testing.T, names []string, reason string) {
 	e := sampleEvent(1)
 	e.Keys, e.AuthStyles, e.Reason, e.Agent = names, names, reason, reason
 	e.AllowlistEntry, e.AllowlistDigest = reason, strings.Join(names, "\n")
+	e.AllowlistChange, e.AllowlistBefore, e.AllowlistDomains = names, reason, names
 	e, err := normalize(e)
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 // Package audit is the local audit log: one row per authenticated call,
-// proxied request, environment injection or secret resolution, kept in an
-// embedded SQLite database (modernc.org/sqlite, pure Go) that only ever grows.
+// proxied request, environment injection, secret resolution or change of a
+// domain allowlist, kept in an embedded SQLite database (modernc.org/sqlite,
+// pure Go) that only ever grows.
 //
 // # What a row holds
 //
@@ -44,24 +45,57 @@
 // hash of them, nothing secret. The digest identifies a list without
 // saying what it held: to learn that, compare it with the digest of a
 // list you have (the current one, a backup); a change of digest between
-// two rows dates a change of the list.
+// two rows dates a change of the list, and the change's own row (below)
+// says what the list became.
+//
+// # Allowlist changes
+//
+// Every change of a workspace's allowlist is a row of its own
+// (AllowlistChange.Event; the vault hands the command line each change
+// under its lock, once the change is saved, so rows follow the order of
+// the changes): Source "allowlist", Method "ADD" or "REMOVE", the agent
+// that made it ("anonymous" or a declared id; a change is typed by a human
+// at a terminal, there is no token), the workspace, decision ok, no
+// project, environment, URL or key. Its allowlist fields say what changed:
+//
+//   - allowlist_change: the domains added or removed, sorted;
+//   - allowlist_before: the digest of the list before the change;
+//   - allowlist_digest: the digest of the list after it (the list in
+//     force from this row on, as in a call's row);
+//   - allowlist_domains: the whole list after it, sorted, without
+//     duplicates (absent when the change emptied it).
+//
+// Reading a workspace's rows from the start, with an empty list before the
+// first change, each change row's allowlist_before is the digest of the
+// list the rows before it left, its domains applied to that list give
+// allowlist_domains, and each call's allowlist_digest is the digest of the
+// list in force (ExampleAllowlistChange). allowlist_domains makes each
+// change row stand alone: a list that existed before its first recorded
+// change (a log begun by an older version), or one changed without a
+// recorder (vault.Options.AllowlistChanged unset), is known again from the
+// next change on, and the mismatch of allowlist_before shows where the gap
+// was. Changes are one row per confirmed command, whatever the number of
+// domains, so they never crowd the log.
 //
 // # Schema
 //
 // The database is versioned with PRAGMA user_version and migrated in a
-// write transaction by Open. Version 3:
+// write transaction by Open. Version 4:
 //
 //	segments(first_id INTEGER PRIMARY KEY, last_id, events TEXT) STRICT
 //	chain_head(id = 1, last_id, hash) STRICT
 //	events: a view, one row per event, with the columns id, time_ns,
 //	        source, agent, workspace, project, environment, method, url,
 //	        keys, auth_styles, status, duration_ns, decision, reason,
-//	        redactions, allowlist_entry, allowlist_digest, prev_hash, hash
+//	        redactions, allowlist_entry, allowlist_digest,
+//	        allowlist_change, allowlist_before, allowlist_domains,
+//	        prev_hash, hash
 //
 // A segment holds consecutive rows first_id..last_id as a JSON array of
-// objects with the view's columns (keys and auth_styles are arrays of
-// names; allowlist_entry and allowlist_digest are present only when not
-// empty, and the view shows an empty string for an absent one). An append
+// objects with the view's columns (keys, auth_styles, allowlist_change
+// and allowlist_domains are arrays of names; the allowlist fields are
+// present only when not empty, and the view shows an empty string, or an
+// empty array, for an absent one). An append
 // writes its rows as one segment (up to 256 rows; a larger batch is
 // split), so a batch of the proxy's events costs one SQLite row rather
 // than one per event: SQLite's per-row work, not the bytes, was what an
@@ -69,10 +103,10 @@
 // the log readable row by row with any SQLite client
 // (SELECT * FROM events WHERE agent = ...). Version 1 stored a table row
 // per event; Open migrates such a database, each old row becoming a
-// segment of one, hashes unchanged. Version 3 only redefines the view
-// with the allowlist columns; stored rows are untouched. (A program that
-// predates version 3 refuses to open such a database rather than
-// misreport its new rows as edited.) Triggers refuse UPDATE and DELETE on
+// segment of one, hashes unchanged. Versions 3 and 4 only redefine the
+// view, with the allowlist state and then the allowlist change columns;
+// stored rows are untouched. (A program that predates a version refuses
+// to open such a database rather than misreport its new rows as edited.) Triggers refuse UPDATE and DELETE on
 // segments and DELETE on chain_head, so the store is append-only for every
 // client that does not first drop them.
 //
@@ -115,8 +149,11 @@
 // exactly as before the state existed, so logs written earlier verify
 // unchanged; a row with some (either field not empty) under
 // agentsecrets-audit-chain-v2, which appends allowlist_entry and
-// allowlist_digest to the version 1 fields. Editing, adding or removing
-// either field therefore changes the row's hash. chain_head records the
+// allowlist_digest to the version 1 fields; a row of an allowlist change
+// (any of its three fields not empty) under agentsecrets-audit-chain-v3,
+// which appends allowlist_change, allowlist_before and allowlist_domains to
+// the version 2 fields. Editing, adding or removing any of these fields
+// therefore changes the row's hash. chain_head records the
 // last id and its hash and is updated in the same transaction as the insert.
 //
 // Verify walks the rows in id order and reports:

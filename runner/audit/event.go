@@ -29,13 +29,15 @@ func (d Decision) Valid() bool {
 	return false
 }
 
-// The front ends that record events.
+// The front ends that record events, and SourceAllowlist, the source of
+// the rows that record a change of an allowlist (AllowlistChange).
 const (
-	SourceCall  = "call"
-	SourceProxy = "proxy"
-	SourceExec  = "exec"
-	SourceEnv   = "env"
-	SourceMCP   = "mcp"
+	SourceCall      = "call"
+	SourceProxy     = "proxy"
+	SourceExec      = "exec"
+	SourceEnv       = "env"
+	SourceMCP       = "mcp"
+	SourceAllowlist = "allowlist"
 )
 
 // Event is one audited action. It has no field that could hold a credential
@@ -43,7 +45,7 @@ const (
 // SanitizeURL first.
 type Event struct {
 	Time        time.Time // zero means now
-	Source      string    // "call", "proxy", "exec", "env", "mcp"
+	Source      string    // "call", "proxy", "exec", "env", "mcp", "allowlist"
 	Agent       string    // "anonymous", a declared id, or "token:<token id>"; never a raw token
 	Workspace   string
 	Project     string
@@ -61,7 +63,12 @@ type Event struct {
 	// state" in the package documentation); both empty for a row with no
 	// target host, or whose call failed before the guard.
 	AllowlistEntry  string // the entry that admitted the host, as listed; empty when refused
-	AllowlistDigest string // DigestAllowlist of the whole list in force
+	AllowlistDigest string // DigestAllowlist of the whole list in force (after the change, in a change row)
+	// What a change of the allowlist changed (see "Allowlist changes" in
+	// the package documentation); all empty in every other row.
+	AllowlistChange  []string // the domains added (Method ADD) or removed (REMOVE)
+	AllowlistBefore  string   // DigestAllowlist of the list before the change
+	AllowlistDomains []string // the whole list after the change, sorted
 }
 
 // Sink receives audit events.
@@ -88,12 +95,14 @@ func normalize(e Event) (Event, error) {
 	}
 	e.Time = e.Time.Round(0)
 	for _, f := range []*string{&e.Source, &e.Agent, &e.Workspace, &e.Project,
-		&e.Environment, &e.Method, &e.URL, &e.Reason, &e.AllowlistEntry, &e.AllowlistDigest} {
+		&e.Environment, &e.Method, &e.URL, &e.Reason, &e.AllowlistEntry, &e.AllowlistDigest, &e.AllowlistBefore} {
 		*f = validUTF8(*f)
 	}
 	e.URL = dropUserinfo(e.URL)
 	e.Keys = cloneNames(e.Keys)
 	e.AuthStyles = cloneNames(e.AuthStyles)
+	e.AllowlistChange = cloneNames(e.AllowlistChange)
+	e.AllowlistDomains = cloneNames(e.AllowlistDomains)
 	return e, nil
 }
 
@@ -155,6 +164,8 @@ func (m *MemorySink) Events() []Event {
 	for i, e := range m.events {
 		e.Keys = cloneNames(e.Keys)
 		e.AuthStyles = cloneNames(e.AuthStyles)
+		e.AllowlistChange = cloneNames(e.AllowlistChange)
+		e.AllowlistDomains = cloneNames(e.AllowlistDomains)
 		out[i] = e
 	}
 	return out

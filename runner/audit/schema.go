@@ -99,6 +99,27 @@ var migrations = []string{
 		ifnull(e.value ->> 'allowlist_digest', '') AS allowlist_digest,
 		e.value ->> 'prev_hash' AS prev_hash, e.value ->> 'hash' AS hash
 		FROM segments AS s, json_each(s.events) AS e;`,
+
+	// Version 4 adds what an allowlist change changed to the events view.
+	// A row that is not a change (every row written before) stores none
+	// of the fields and shows '[]', '' and '[]'.
+	`DROP VIEW events;
+	CREATE VIEW events AS SELECT
+		e.value ->> 'id' AS id, e.value ->> 'time_ns' AS time_ns,
+		e.value ->> 'source' AS source, e.value ->> 'agent' AS agent,
+		e.value ->> 'workspace' AS workspace, e.value ->> 'project' AS project,
+		e.value ->> 'environment' AS environment, e.value ->> 'method' AS method,
+		e.value ->> 'url' AS url, e.value -> 'keys' AS keys,
+		e.value -> 'auth_styles' AS auth_styles, e.value ->> 'status' AS status,
+		e.value ->> 'duration_ns' AS duration_ns, e.value ->> 'decision' AS decision,
+		e.value ->> 'reason' AS reason, e.value ->> 'redactions' AS redactions,
+		ifnull(e.value ->> 'allowlist_entry', '') AS allowlist_entry,
+		ifnull(e.value ->> 'allowlist_digest', '') AS allowlist_digest,
+		ifnull(e.value -> 'allowlist_change', '[]') AS allowlist_change,
+		ifnull(e.value ->> 'allowlist_before', '') AS allowlist_before,
+		ifnull(e.value -> 'allowlist_domains', '[]') AS allowlist_domains,
+		e.value ->> 'prev_hash' AS prev_hash, e.value ->> 'hash' AS hash
+		FROM segments AS s, json_each(s.events) AS e;`,
 }
 
 // schemaVersion is the user_version this program writes.

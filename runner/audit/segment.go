@@ -54,6 +54,16 @@ func appendRowJSON(b []byte, r *row) []byte {
 	if e.AllowlistDigest != "" {
 		b = appendField(b, "allowlist_digest", e.AllowlistDigest)
 	}
+	// So are the fields of an allowlist change (chain version 3).
+	if len(e.AllowlistChange) > 0 {
+		b = appendNamesField(b, "allowlist_change", e.AllowlistChange)
+	}
+	if e.AllowlistBefore != "" {
+		b = appendField(b, "allowlist_before", e.AllowlistBefore)
+	}
+	if len(e.AllowlistDomains) > 0 {
+		b = appendNamesField(b, "allowlist_domains", e.AllowlistDomains)
+	}
 	b = appendField(b, "prev_hash", r.PrevHash)
 	b = appendField(b, "hash", r.Hash)
 	return append(b, '}')
@@ -143,7 +153,8 @@ var rowFields = func() map[string]uint32 {
 	m := map[string]uint32{}
 	for i, name := range []string{"id", "time_ns", "source", "agent", "workspace", "project",
 		"environment", "method", "url", "keys", "auth_styles", "status", "duration_ns",
-		"decision", "reason", "redactions", "allowlist_entry", "allowlist_digest", "prev_hash", "hash"} {
+		"decision", "reason", "redactions", "allowlist_entry", "allowlist_digest", "allowlist_change",
+		"allowlist_before", "allowlist_domains", "prev_hash", "hash"} {
 		m[name] = 1 << i
 	}
 	return m
@@ -210,6 +221,12 @@ func decodeRow(v gjson.Result) decodedRow {
 			e.AllowlistEntry, ok = stringField(f, ok)
 		case "allowlist_digest":
 			e.AllowlistDigest, ok = stringField(f, ok)
+		case "allowlist_change":
+			e.AllowlistChange, ok = namesField(f, ok)
+		case "allowlist_before":
+			e.AllowlistBefore, ok = stringField(f, ok)
+		case "allowlist_domains":
+			e.AllowlistDomains, ok = namesField(f, ok)
 		case "prev_hash":
 			d.PrevHash, ok = stringField(f, ok)
 		case "hash":

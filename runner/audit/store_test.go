@@ -39,6 +39,10 @@ func fullEvent() Event {
 		// the digest of the list (DigestAllowlist).
 		AllowlistEntry:  "*.stripe.com",
 		AllowlistDigest: DigestAllowlist([]string{"*.stripe.com", "api.github.com"}),
+		// What a change of the allowlist records (no call row has them).
+		AllowlistChange:  []string{"api.github.com"},
+		AllowlistBefore:  DigestAllowlist([]string{"*.stripe.com"}),
+		AllowlistDomains: []string{"*.stripe.com", "api.github.com"},
 	}
 }
 
@@ -112,6 +116,17 @@ func TestRecordNormalises(t *testing.T) {
 			check: func(t *testing.T, e Event) {
 				if e.AllowlistEntry != "*.ex\uFFFDample.com" || e.AllowlistDigest != "sha256:\uFFFD" {
 					t.Errorf("allowlist state %q %q", e.AllowlistEntry, e.AllowlistDigest)
+				}
+			},
+		},
+		{
+			name: "allowlist change made valid UTF-8, empty lists nil",
+			edit: func(e *Event) {
+				e.AllowlistChange, e.AllowlistBefore, e.AllowlistDomains = []string{"a\xff.com"}, "sha256:\xfe", []string{}
+			},
+			check: func(t *testing.T, e Event) {
+				if !slices.Equal(e.AllowlistChange, []string{"a\uFFFD.com"}) || e.AllowlistBefore != "sha256:\uFFFD" || e.AllowlistDomains != nil {
+					t.Errorf("allowlist change %q %q %#v", e.AllowlistChange, e.AllowlistBefore, e.AllowlistDomains)
 				}
 			},
 		},

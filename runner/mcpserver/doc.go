@@ -11,7 +11,10 @@
 //   - status: the active workspace, project, environment and backend;
 //   - list_environments: the environments of the project and their counts;
 //   - check_secret: whether a key exists, where, its bound domains and expiry;
-//   - audit_logs: recent audit entries, filtered by key, environment, agent.
+//   - audit_logs: recent audit entries, filtered by key, environment, agent:
+//     each call with the allowlist it was decided by (allowlist_entry,
+//     allowlist_digest), and the changes of the allowlist (source
+//     allowlist, with the domains changed and the list before and after).
 //
 // Every tool description carries the same rules for the model: values are
 // never shown nor asked for, a missing key or a blocked domain is fixed by

@@ -86,7 +86,7 @@ func New(b Backend, opts Options) *mcp.Server {
 			return nil, out, err
 		})
 	addTool(s, readOnly(ToolAuditLogs, "Audit logs",
-		"Show recent audit log entries (oldest first): which agent used which key names against which URL, the decision and status. Filter by last, secret, env, agent."),
+		"Show recent audit log entries (oldest first): which agent used which key names against which URL, the decision and status, and the allowlist each call was decided by; changes of the allowlist are entries too (source allowlist). Filter by last, secret, env, agent."),
 		func(ctx context.Context, _ *mcp.CallToolRequest, in AuditLogsInput) (*mcp.CallToolResult, AuditLogsOutput, error) {
 			out, err := b.AuditLogs(ctx, in)
 			return nil, out, err

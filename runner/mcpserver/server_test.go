@@ -290,7 +290,12 @@ func TestReadOnlyToolsReturnTheBackendAnswer(t *testing.T) {
 		check: mcpserver.CheckSecretOutput{Key: "STRIPE_KEY", Exists: true, Environment: "development",
 			Environments: map[string]bool{"development": true}, Domains: map[string][]string{"development": {"api.stripe.com"}}},
 		logs: mcpserver.AuditLogsOutput{Entries: []mcpserver.AuditEntry{{ID: 7, Time: now, Source: "mcp", Agent: "bot", Environment: "development",
-			Method: "GET", URL: "https://api.stripe.com/v1/balance", Keys: []string{"STRIPE_KEY"}, Status: 200, Decision: "ok"}}},
+			Method: "GET", URL: "https://api.stripe.com/v1/balance", Keys: []string{"STRIPE_KEY"}, Status: 200, Decision: "ok",
+			AllowlistEntry: "*.stripe.com", AllowlistDigest: "sha256:e3aa8115ec8550389118e3789c8b6561efda1d93baac8501df93fe0648690b6f"},
+			{ID: 8, Time: now, Source: "allowlist", Agent: "ops", Method: "REMOVE", Decision: "ok",
+				AllowlistDigest: "sha256:a0f3222655c26292a9f9e56bb81e590cde99165f6f87d040bc37d1d157c1c604",
+				AllowlistChange: []string{"*.stripe.com"}, AllowlistBefore: "sha256:e3aa8115ec8550389118e3789c8b6561efda1d93baac8501df93fe0648690b6f",
+				AllowlistDomains: []string{"api.stripe.com"}}}},
 	}
 	cs := connect(t, fb)
 	tests := []struct {

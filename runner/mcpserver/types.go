@@ -116,10 +116,10 @@ type AuditLogsInput struct {
 type AuditEntry struct {
 	ID          int64     `json:"id"`
 	Time        time.Time `json:"time"`
-	Source      string    `json:"source" jsonschema:"call, proxy, exec, env or mcp"`
+	Source      string    `json:"source" jsonschema:"call, proxy, exec, env or mcp; allowlist for a change of the domain allowlist"`
 	Agent       string    `json:"agent"`
 	Environment string    `json:"environment"`
-	Method      string    `json:"method,omitempty"`
+	Method      string    `json:"method,omitempty" jsonschema:"the HTTP method; ADD or REMOVE for an allowlist change"`
 	URL         string    `json:"url,omitempty" jsonschema:"target URL; credential query parameters show the key name"`
 	Keys        []string  `json:"keys,omitempty"`
 	AuthStyles  []string  `json:"auth_styles,omitempty"`
@@ -128,6 +128,13 @@ type AuditEntry struct {
 	Decision    string    `json:"decision" jsonschema:"ok, blocked_allowlist, denied_binding, policy_denied or error"`
 	Reason      string    `json:"reason,omitempty"`
 	Redactions  int       `json:"redactions"`
+	// The allowlist a call was decided by.
+	AllowlistEntry  string `json:"allowlist_entry,omitempty" jsonschema:"the allowlist entry that admitted the host (api.stripe.com, *.stripe.com); absent when the host was refused"`
+	AllowlistDigest string `json:"allowlist_digest,omitempty" jsonschema:"sha256: and the SHA-256 of the whole allowlist in force, its domains sorted one a line (after the change, for an allowlist change)"`
+	// What an allowlist change changed.
+	AllowlistChange  []string `json:"allowlist_change,omitempty" jsonschema:"for an allowlist change: the domains added or removed"`
+	AllowlistBefore  string   `json:"allowlist_before,omitempty" jsonschema:"for an allowlist change: the digest of the list before it"`
+	AllowlistDomains []string `json:"allowlist_domains,omitempty" jsonschema:"for an allowlist change: the whole list after it (absent when it left the list empty)"`
 }
 
 // AuditLogsOutput is the answer of audit_logs, oldest first.
