@@ -156,6 +156,9 @@ var (
 	// ::a.b.c.d (RFC 4291), tunnelled to a.b.c.d; :: and ::1 are not among
 	// them. (IPv4-mapped ::ffff:a.b.c.d is a.b.c.d itself: Unmap.)
 	ipv4CompatPrefix = netip.MustParsePrefix("::/96")
+	// siitPrefix holds the IPv4-translated addresses ::ffff:0:a.b.c.d
+	// (RFC 2765), which a stateless translator sends to a.b.c.d.
+	siitPrefix = netip.MustParsePrefix("::ffff:0:0:0/96")
 )
 
 // embeddedIPv4 lists the IPv4 addresses addr may carry, each of which
@@ -176,7 +179,8 @@ func embeddedIPv4(addr netip.Addr) []netip.Addr {
 	case teredoPrefix.Contains(addr):
 		client := [4]byte{^b[12], ^b[13], ^b[14], ^b[15]}
 		return []netip.Addr{netip.AddrFrom4([4]byte(b[4:8])), netip.AddrFrom4(client)}
-	case ipv4CompatPrefix.Contains(addr) && !addr.IsLoopback() && !addr.IsUnspecified():
+	case ipv4CompatPrefix.Contains(addr) && !addr.IsLoopback() && !addr.IsUnspecified(),
+		siitPrefix.Contains(addr):
 		return []netip.Addr{netip.AddrFrom4([4]byte(b[12:16]))}
 	}
 	return nil
@@ -186,9 +190,11 @@ func embeddedIPv4(addr netip.Addr) []netip.Addr {
 // layout RFC 6052 allows inside it (a /96, /64, /56 or /48 NAT64 prefix;
 // bits 64-71 are never part of the IPv4 address), since the address does
 // not tell which one the operator chose: each reading must pass, so no
-// layout reaches what its IPv4 address could not. A reading in 0.0.0.0/8,
-// which is never routed, is the zero padding of another layout and is
-// left out, unless every reading is, when the /96 one stands.
+// layout reaches what its IPv4 address could not. A reading no connection
+// can reach is left out: one in 0.0.0.0/8, never routed (the zero padding
+// of another layout), or in 224.0.0.0/4, multicast (the bytes of another
+// layout's address, which would otherwise refuse it even when allowlisted
+// exactly); unless every reading is, when the /96 one stands.
 func localNAT64IPv4(b [16]byte) []netip.Addr {
 	layouts := [][4]byte{
 		{b[12], b[13], b[14], b[15]}, // /96
@@ -198,8 +204,8 @@ func localNAT64IPv4(b [16]byte) []netip.Addr {
 	}
 	var out []netip.Addr
 	for _, l := range layouts {
-		if l[0] != 0 {
-			out = append(out, netip.AddrFrom4(l))
+		if a := netip.AddrFrom4(l); l[0] != 0 && !a.IsMulticast() {
+			out = append(out, a)
 		}
 	}
 	if len(out) == 0 {

@@ -257,6 +257,7 @@ func TestCheckAddrEmbeddedIPv4(t *testing.T) {
 		"local /48":     func(v [4]byte) string { return embedSplit("64:ff9b:1::", v, 2) },
 		"6to4":          func(v [4]byte) string { return embedAt("2002::", v, 2) },
 		"compatible":    func(v [4]byte) string { return embedAt("::", v, 12) },
+		"translated":    func(v [4]byte) string { return embedAt("::ffff:0:0:0", v, 12) },
 		"teredo server": func(v [4]byte) string { return teredo(v, public) },
 		"teredo client": func(v [4]byte) string { return teredo(public, v) },
 	}
@@ -267,6 +268,12 @@ func TestCheckAddrEmbeddedIPv4(t *testing.T) {
 		for _, s := range v4s {
 			v4 := netip.MustParseAddr(s)
 			addr := netip.MustParseAddr(form(v4.As4()))
+			if name == "local /64" && v4.IsMulticast() {
+				// No connection reaches a multicast address: the
+				// /96 reading, 1.0.0.0, decides (see
+				// TestCheckAddrLocalNAT64MulticastReading).
+				continue
+			}
 			for _, privateOK := range []bool{false, true} {
 				want := CheckAddr(v4, privateOK) != nil
 				err := CheckAddr(addr, privateOK)
@@ -276,6 +283,29 @@ func TestCheckAddrEmbeddedIPv4(t *testing.T) {
 				if err != nil && !errors.Is(err, ErrSSRF) {
 					t.Errorf("%s: CheckAddr(%s) error %v is not ErrSSRF", name, addr, err)
 				}
+			}
+		}
+	}
+}
+
+// TestCheckAddrLocalNAT64MulticastReading: a local-use NAT64 address of a
+// public IPv4 address whose reading in another layout is a multicast
+// address (which no connection reaches) is decided by its public readings,
+// not refused outright, even when the host was allowlisted exactly.
+func TestCheckAddrLocalNAT64MulticastReading(t *testing.T) {
+	tests := []struct {
+		addr    string
+		refused bool
+	}{
+		{"64:ff9b:1:0:8:808:e000:0", false}, // /64 of 8.8.8.224; read as a /96: 224.0.0.0
+		{"64:ff9b:1:102:e0:500::", false},   // /48 of 1.2.224.5; read as a /64: 224.5.0.0
+		{"64:ff9b:1::e000:1", true},         // /96 of 224.0.0.1, every other reading 0.0.0.0
+	}
+	for _, tt := range tests {
+		for _, privateOK := range []bool{false, true} {
+			err := CheckAddr(netip.MustParseAddr(tt.addr), privateOK)
+			if (err != nil) != tt.refused {
+				t.Errorf("CheckAddr(%s, %v) = %v; refused want %v", tt.addr, privateOK, err, tt.refused)
 			}
 		}
 	}
