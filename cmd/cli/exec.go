@@ -26,13 +26,26 @@ const execBackendTimeout = 2 * time.Second
 // execAuditTimeout bounds recording the outcomes in the audit log.
 const execAuditTimeout = time.Second
 
+// execAnswerBy is when exec must be done, audit included, counted from its
+// start: inside OpenClaw's 5 s, with room to write the answer and exit.
+const execAnswerBy = 4500 * time.Millisecond
+
+// execAuditDeadline is when the audit started at now must end: after
+// execAuditTimeout, or at execAnswerBy if that comes first.
+func execAuditDeadline(now, start time.Time) time.Time {
+	if end := start.Add(execAnswerBy); end.Before(now.Add(execAuditTimeout)) {
+		return end
+	}
+	return now.Add(execAuditTimeout)
+}
+
 // openClawProvider is OpenClaw's pattern for provider aliases.
 var openClawProvider = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
 
 func init() { register(newExecCmd) }
 
 func newExecCmd(f *Factory) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "exec",
 		Short: "Answer OpenClaw's exec secrets provider requests (protocol version 1)",
 		Long: `exec is OpenClaw's exec secrets provider. It reads one request from stdin,
@@ -46,13 +59,13 @@ config (agentsecrets project use, environment switch) unless a project.json is
 found from the working directory; --project and --env override both.
 
 Only a request that is unusable as a whole (empty, malformed JSON, not protocol
-version 1, no ids array, larger than 1 MiB) gives a one-line error on stderr,
-nothing on stdout and exit status 2. exec never prompts: the file backend's
+version 1, no ids array, larger than 5 MiB), or unusable flags, give a one-line
+error on stderr, nothing on stdout and exit status 2. exec never prompts: the file backend's
 passphrase must be in AGENTSECRETS_PASSPHRASE. Every resolution is recorded in
 the audit log by key name.`,
 		Example: `  echo '{"protocolVersion":1,"provider":"agentsecrets","ids":["OPENAI_KEY"]}' | agentsecrets exec
   agentsecrets exec --project myapp --env production < request.json`,
-		Args: exactArgs(0, "no arguments (the request comes on stdin)"),
+		Args: oneLineArgs(f, exactArgs(0, "no arguments (the request comes on stdin)")),
 		PersistentPreRunE: func(c *cobra.Command, _ []string) error {
 			if err := emptyContextFlag(c); err != nil {
 				return f.oneLineUsageError(err)
@@ -62,6 +75,21 @@ the audit log by key name.`,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return f.runExec(c.Context())
 		},
+	}
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return f.oneLineUsageError(usageError(c.CommandPath(), "%s", flagErrorText(err)))
+	})
+	return cmd
+}
+
+// oneLineArgs reports what args refuses on one line, as every exec usage
+// error.
+func oneLineArgs(f *Factory, args cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(c *cobra.Command, a []string) error {
+		if err := args(c, a); err != nil {
+			return f.oneLineUsageError(err)
+		}
+		return nil
 	}
 }
 
@@ -153,7 +181,7 @@ func (f *Factory) execAuditor(start time.Time) openclaw.Auditor {
 		if openClawProvider.MatchString(provider) {
 			agent += ":" + provider
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), execAuditTimeout)
+		ctx, cancel := context.WithDeadline(context.Background(), execAuditDeadline(time.Now(), start))
 		defer cancel()
 		for _, o := range outcomes {
 			e := audit.Event{Source: audit.SourceExec, Agent: agent, Workspace: o.Workspace, Project: o.Project,

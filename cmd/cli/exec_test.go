@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/The-17/agentsecrets/runner/audit"
 	"github.com/The-17/agentsecrets/vault"
@@ -209,16 +211,26 @@ func TestExecUnusableRequest(t *testing.T) {
 			}
 		})
 	}
-	// A provider config whose --env or --project can never work.
-	for _, args := range [][]string{{"exec", "--env", "bogus"}, {"exec", "--project", "../x"}, {"exec", "--env="}} {
-		out, errOut, code := runExec(t, getenv, `{"protocolVersion":1,"ids":["OPENAI_KEY"]}`, args...)
-		if code != ExitUsage || out != "" || strings.Count(errOut, "\n") != 1 {
-			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 2, nothing, one line", args, code, out, errOut)
+	// A provider config whose args can never work: one line too, the hint
+	// inside it.
+	for _, tt := range []struct {
+		args    []string
+		errText string // with the hint "agentsecrets exec --help" but for the vault's own errors
+	}{
+		{[]string{"exec", "--env", "bogus"}, "unknown environment"},
+		{[]string{"exec", "--project", "../x"}, "invalid project name"},
+		{[]string{"exec", "--env="}, "--env is empty"},
+		{[]string{"exec", "extra"}, "takes no arguments"},
+		{[]string{"exec", "--bogus"}, "unknown flag: --bogus"},
+		{[]string{"exec", "--project"}, "needs an argument"},
+		{[]string{"exec", "--json"}, "unknown flag: --json"},
+	} {
+		out, errOut, code := runExec(t, getenv, `{"protocolVersion":1,"ids":["OPENAI_KEY"]}`, tt.args...)
+		hinted := strings.Contains(errOut, "(agentsecrets exec --help)") || strings.Contains(errOut, "vault: ")
+		if code != ExitUsage || out != "" || strings.Count(errOut, "\n") != 1 || !strings.HasPrefix(errOut, "agentsecrets: error: ") ||
+			!strings.Contains(errOut, tt.errText) || !hinted {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 2, nothing, one line with %q and the hint", tt.args, code, out, errOut, tt.errText)
 		}
-	}
-	out, errOut, code := runExec(t, getenv, `{"protocolVersion":1,"ids":[]}`, "exec", "extra")
-	if code != ExitUsage || out != "" || !strings.Contains(errOut, "takes no arguments") {
-		t.Fatalf("extra argument: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
 
@@ -255,6 +267,31 @@ func TestExecAudited(t *testing.T) {
 		t.Fatalf("verify: %+v %v", v, err)
 	}
 	assertNoValueInFiles(t, home, "sk-dev-openai-0001", "sk_live_stripe_0003")
+}
+
+// The audit ends inside the answer budget: OpenClaw kills the provider at
+// 5 s, so a resolution that took until the read deadline leaves the audit
+// only what is left until execAnswerBy, not a full execAuditTimeout. Past
+// the budget the audit fails at once (and values are withheld).
+func TestExecAuditWithinAnswerBudget(t *testing.T) {
+	_, getenv := execHome(t)
+	f := &Factory{IO: NewIOStreams(strings.NewReader(""), io.Discard, io.Discard, getenv), Getenv: getenv}
+	defer f.CloseAudit()
+	outcomes := []openclaw.Outcome{{Workspace: "default", Project: "app", Environment: "development", Keys: []string{"OPENAI_KEY"}}}
+	if err := f.execAuditor(time.Now())(context.Background(), "agentsecrets", outcomes); err != nil {
+		t.Fatalf("audit within the budget: %v", err)
+	}
+	spent := time.Now().Add(-execAnswerBy - time.Millisecond)
+	if err := f.execAuditor(spent)(context.Background(), "agentsecrets", outcomes); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("audit after the budget: %v, want a deadline error", err)
+	}
+	if d := execAuditDeadline(spent.Add(execDeadline), spent); !d.Equal(spent.Add(execAnswerBy)) {
+		t.Errorf("deadline %v after start, want %v", d.Sub(spent), execAnswerBy)
+	}
+	if execDeadline+execAuditTimeout <= execAnswerBy || execAnswerBy >= 5*time.Second {
+		t.Errorf("read deadline %v, audit timeout %v, answer budget %v: the budget must cut the audit short and end before OpenClaw's 5 s",
+			execDeadline, execAuditTimeout, execAnswerBy)
+	}
 }
 
 // assertNoValueInFiles greps every audit file under home for the values in

@@ -16,9 +16,11 @@
 //	 "errors":{"production/STRIPE_KEY":{"code":"NOT_FOUND","message":"..."}}}
 //
 // values is always present (OpenClaw requires it, even empty); errors is left
-// out when nothing failed. A value is a non-empty string of UTF-8 text:
-// an empty stored value, or one that is not valid UTF-8 and so could not
-// travel as a JSON string unchanged, is an error for its id.
+// out when nothing failed. A value is a string of UTF-8 text that is not
+// blank: an empty stored value, one of whitespace only (OpenClaw refuses a
+// value JavaScript's trim() empties), or one that is not valid UTF-8 and so
+// could not travel as a JSON string unchanged, is an error for its id.
+// Values are sent as stored, never trimmed.
 //
 // A request that cannot be served as a whole (empty input, more than
 // MaxRequestBytes, malformed JSON, not an object, a protocolVersion other than
@@ -30,7 +32,9 @@
 //
 // # Ids
 //
-// OpenClaw accepts exec ids matching ^[A-Za-z0-9][A-Za-z0-9._:/-]{0,255}$.
+// OpenClaw accepts exec ids matching ^[A-Za-z0-9][A-Za-z0-9._:/-]{0,255}$
+// (newer releases also refuse "." and ".." segments, which none of the forms
+// below can hold).
 // Within that, this provider reads three forms:
 //
 //	KEY                    the key in the active project and environment

@@ -15,12 +15,14 @@ import (
 // ProtocolVersion is the only protocol version this package speaks.
 const ProtocolVersion = 1
 
-// MaxRequestBytes bounds the request read from standard input. OpenClaw's own
-// default batch limit is 256 KiB.
-const MaxRequestBytes = 1 << 20
+// MaxRequestBytes bounds the request read from standard input: the most
+// OpenClaw's secrets.resolution.maxBatchBytes can be set to (its default is
+// 256 KiB). Every request OpenClaw can send is read, up to MaxIDs ids of
+// MaxIDLen bytes (more than 1 MiB).
+const MaxRequestBytes = 5 << 20
 
-// MaxIDs bounds the ids of one request. OpenClaw sends at most 512 by
-// default.
+// MaxIDs bounds the ids of one request: the most OpenClaw's
+// secrets.resolution.maxRefsPerProvider can be set to (its default is 512).
 const MaxIDs = 4096
 
 // Errors for a request that cannot be served as a whole. Each error returned

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -157,5 +158,29 @@ func TestResponseHidesValuesFromJSONAndFmt(t *testing.T) {
 		if strings.Contains(out, "sk-live-123") {
 			t.Fatalf("value printed: %s", out)
 		}
+	}
+}
+
+// The largest request OpenClaw can be configured to send is usable:
+// secrets.resolution.maxRefsPerProvider goes up to 4096 and maxBatchBytes up
+// to 5 MiB, so 4096 ids of the longest exec id OpenClaw accepts (256 bytes)
+// make a request of more than 1 MiB. Ids too long to name a key are then
+// INVALID_ID each, not a failure of the whole batch.
+func TestParseRequestLargestOpenClawBatch(t *testing.T) {
+	ids := make([]string, MaxIDs)
+	for i := range ids {
+		prefix := fmt.Sprintf("app/production/K%d_", i)
+		ids[i] = prefix + strings.Repeat("A", MaxIDLen-len(prefix))
+	}
+	data, err := json.Marshal(map[string]any{"protocolVersion": 1, "provider": "agentsecrets", "ids": ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) <= 1<<20 {
+		t.Fatalf("request of %d bytes; the test wants more than 1 MiB", len(data))
+	}
+	req, err := ReadRequest(bytes.NewReader(data))
+	if err != nil || len(req.IDs) != MaxIDs {
+		t.Fatalf("%d bytes, %d ids: %v", len(data), len(req.IDs), err)
 	}
 }

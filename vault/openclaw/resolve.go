@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/The-17/agentsecrets/vault"
@@ -333,16 +334,37 @@ func (rd *reader) missingValue(j *job) *IDError {
 	return &IDError{CodeNotFound, fmt.Sprintf("openclaw: secret %q is listed in project %q (%s) but its value is missing from the %s backend", j.key, j.ctx.Project, j.ctx.Environment, rd.backend.Name())}
 }
 
-// checkValue accepts non-empty UTF-8 text, the only values a JSON string
-// carries unchanged.
+// checkValue accepts UTF-8 text, the only values a JSON string carries
+// unchanged, that is not blank: OpenClaw refuses a value JavaScript's trim()
+// empties.
 func checkValue(key string, s vault.Secret) *IDError {
 	switch {
 	case s.Len() == 0:
 		return &IDError{CodeEmptyValue, fmt.Sprintf("openclaw: the value of %q is empty", key)}
 	case !utf8.Valid(s.Bytes()):
 		return &IDError{CodeInvalidValue, fmt.Sprintf("openclaw: the value of %q is not UTF-8 text and cannot be sent as a JSON string", key)}
+	case isBlank(s.Bytes()):
+		return &IDError{CodeEmptyValue, fmt.Sprintf("openclaw: the value of %q is only whitespace, which OpenClaw refuses as empty", key)}
 	}
 	return nil
+}
+
+// isBlank reports whether text holds nothing but what JavaScript's trim()
+// removes: white space (Zs, tab, vertical tab, form feed, U+FEFF) and line
+// terminators (LF, CR, U+2028, U+2029).
+func isBlank(text []byte) bool {
+	for len(text) > 0 {
+		r, n := utf8.DecodeRune(text)
+		text = text[n:]
+		switch {
+		case r == '\t' || r == '\n' || r == '\v' || r == '\f' || r == '\r':
+		case r == '\ufeff' || r == '\u2028' || r == '\u2029':
+		case unicode.Is(unicode.Zs, r):
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // classify maps a vault or backend error to a code; their messages never

@@ -172,11 +172,41 @@ func TestResolveAuditFailureWithholdsValues(t *testing.T) {
 	}
 }
 
+// OpenClaw takes a value only if it is a string that JavaScript's trim()
+// leaves non-empty; a blank value is EMPTY_VALUE here, with a message that
+// says so, rather than a value OpenClaw then refuses. Values are never
+// trimmed.
 func TestResolveEmptyValue(t *testing.T) {
-	r := &Resolver{Vault: stubVault{"EMPTY_KEY": ""}, Base: vault.Context{Workspace: "default", Project: "app", Environment: "development"}}
-	resp := r.Resolve(context.Background(), Request{IDs: []string{"EMPTY_KEY"}})
-	if e := resp.Errors["EMPTY_KEY"]; e.Code != CodeEmptyValue || len(resp.Values) != 0 {
-		t.Fatalf("%+v", resp)
+	tests := []struct {
+		name, value string
+		blank       bool
+	}{
+		{"empty", "", true},
+		{"spaces", "   ", true},
+		{"newline and tab", "\n\t\r\v\f", true},
+		{"no-break space", "\u00a0", true},
+		{"byte order mark", "\ufeff", true},
+		{"line and paragraph separators", "\u2028\u2029", true},
+		{"ideographic space", "\u3000", true},
+		{"next line is not JavaScript whitespace", "\u0085", false},
+		{"zero width space is not whitespace", "\u200b", false},
+		{"padded value kept as is", " sk-1 \n", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &Resolver{Vault: stubVault{"A_KEY": tt.value}, Base: vault.Context{Workspace: "default", Project: "app", Environment: "development"}}
+			resp := r.Resolve(context.Background(), Request{IDs: []string{"A_KEY"}})
+			if !tt.blank {
+				if got := string(resp.Values["A_KEY"].Bytes()); got != tt.value || len(resp.Errors) != 0 {
+					t.Fatalf("value %q, errors %+v; want %q", got, resp.Errors, tt.value)
+				}
+				return
+			}
+			e := resp.Errors["A_KEY"]
+			if e.Code != CodeEmptyValue || len(resp.Values) != 0 || !strings.Contains(e.Message, `"A_KEY"`) {
+				t.Fatalf("%+v", resp)
+			}
+		})
 	}
 }
 
@@ -352,4 +382,39 @@ func TestResolveAnswersAtDeadline(t *testing.T) {
 			}
 		})
 	}
+}
+
+// OpenClaw stops reading after maxOutputBytes (1 MiB by default) and fails
+// the batch. At its default limits (512 ids of at most 256 bytes), an answer
+// of errors only, each message naming the id and its key, fits.
+func TestResolveErrorsFitOpenClawOutputLimit(t *testing.T) {
+	const defaultMaxRefs, defaultMaxOutput = 512, 1 << 20
+	pad := func(id string, n int) string { return id + strings.Repeat("Z", n-len(id)) }
+	ids := make([]string, 0, defaultMaxRefs)
+	for i := range defaultMaxRefs {
+		switch i % 4 {
+		case 0: // a key name too long: INVALID_ID quoting the id and the key
+			ids = append(ids, pad(fmt.Sprintf("app/production/K%d_", i), MaxIDLen))
+		case 1: // an unknown environment
+			ids = append(ids, pad(fmt.Sprintf("app/qa%d/K", i), MaxIDLen))
+		case 2: // too many parts
+			ids = append(ids, pad(fmt.Sprintf("a/b/c/d%d", i), MaxIDLen))
+		default: // the longest valid id, not set: NOT_FOUND
+			ids = append(ids, strings.Repeat("p", 64)+"/development/"+pad(fmt.Sprintf("K%d_", i), vault.MaxKeyNameLen))
+		}
+	}
+	r := &Resolver{Vault: stubVault{}, Base: vault.Context{Workspace: "default", Project: "app", Environment: "development"}}
+	resp := r.Resolve(context.Background(), Request{IDs: ids})
+	if resp.Len() != defaultMaxRefs || len(resp.Values) != 0 ||
+		resp.Errors[ids[0]].Code != CodeInvalidID || resp.Errors[ids[3]].Code != CodeNotFound {
+		t.Fatalf("%d answers, %d values, %+v %+v", resp.Len(), len(resp.Values), resp.Errors[ids[0]], resp.Errors[ids[3]])
+	}
+	var b strings.Builder
+	if _, err := resp.WriteTo(&b); err != nil {
+		t.Fatal(err)
+	}
+	if b.Len() > defaultMaxOutput {
+		t.Fatalf("answer of %d bytes, more than OpenClaw's default maxOutputBytes %d", b.Len(), defaultMaxOutput)
+	}
+	t.Logf("worst answer of errors: %d bytes", b.Len())
 }
