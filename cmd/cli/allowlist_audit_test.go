@@ -7,10 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/The-17/agentsecrets/runner/audit"
+	"github.com/The-17/agentsecrets/runner/proxy"
 )
 
 // changeRow is what proxy logs --json gives of a row, with the fields
@@ -245,5 +248,103 @@ func TestAllowlistChangeNotRecorded(t *testing.T) {
 	}
 	if out := sb2.mustRun("", "workspace", "allowlist", "list", "--json"); !strings.Contains(out, `"domains": []`) {
 		t.Errorf("allowlist after a refused add = %s", out)
+	}
+}
+
+// TestVerifyAllowlistGaps: adds, removes, calls and a proxy started
+// before a change and not yet synced (its rows carry the list it read)
+// verify without a gap; a change made through a vault opened without the
+// recorder is reported by row ids, exit 1, the chain intact.
+func TestVerifyAllowlistGaps(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	sb := callSandbox(t) // 127.0.0.1 listed before the log has a row
+	stopDaemonOnCleanup(t, sb)
+	api := newEchoServer(t)
+	port := freePort(t)
+	sb.mustRun("", "proxy", "start", "--port", strconv.Itoa(port))
+	token, err := proxy.Files{Dir: sb.home}.Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaProxy := func(rows int) {
+		t.Helper()
+		if status, body := proxied(t, port, token, api.URL+"/p", "X-AS-Inject-Bearer", "API_KEY"); status != 200 {
+			t.Fatalf("proxied call: %d %s", status, body)
+		}
+		waitRows(t, sb, rows)
+	}
+	viaProxy(1)                                                          // row 1: the list the proxy read at start
+	changeOnPTY(t, sb, nil, "add", "a.example.com")                      // row 2
+	viaProxy(3)                                                          // row 3: not synced, the list before row 2
+	sb.mustRun("", "call", "--url", api.URL+"/c", "--bearer", "API_KEY") // row 4: the list after row 2
+	changeOnPTY(t, sb, nil, "add", "b.example.com")                      // row 5
+	viaProxy(6)                                                          // row 6: still the list before row 2
+	sb.mustRun("", "proxy", "sync")
+	viaProxy(7) // row 7: the list after row 5
+	sb.mustRun("", "proxy", "stop")
+
+	rows := logRows(t, sb)
+	if len(rows) != 7 || rows[2].AllowlistDigest != rows[1].AllowlistBefore || rows[5].AllowlistDigest != rows[1].AllowlistBefore ||
+		rows[6].AllowlistDigest != rows[4].AllowlistDigest || rows[3].AllowlistDigest != rows[1].AllowlistDigest {
+		t.Fatalf("the proxy's rows do not carry the lists it used: %+v", rows)
+	}
+	out, _, code := sb.run("", "proxy", "logs", "--verify")
+	if code != 0 || out != "audit log intact: 7 rows, hash chain verified\n" {
+		t.Errorf("verify of the normal sequence: exit %d\n%s", code, out)
+	}
+
+	// A tool opens the vault without the recorder and changes the list.
+	s, _ := openStore(t, sb)
+	if _, err := s.AllowlistAdd([]string{"c.example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	sb.mustRun("", "call", "--url", api.URL+"/c", "--bearer", "API_KEY") // row 8
+	out, _, code = sb.run("", "proxy", "logs", "--verify")
+	want := "audit log intact: 8 rows, hash chain verified\n" +
+		"allowlist GAPS: 1 gap where the allowlist changed without a row\n" +
+		"  allowlist changed without a row before row 8 (row 8 was decided by a list no change row records)\n"
+	if code != ExitError || out != want {
+		t.Errorf("verify after an unrecorded change: exit %d\n%s\nwant\n%s", code, out, want)
+	}
+
+	// The next recorded change starts from the unrecorded list.
+	changeOnPTY(t, sb, nil, "remove", "a.example.com") // row 9
+	out, _, code = sb.run("", "proxy", "logs", "--verify", "--json")
+	var rep struct {
+		OK            bool     `json:"ok"`
+		Intact        bool     `json:"intact"`
+		Rows          int      `json:"rows"`
+		Problems      []string `json:"problems"`
+		AllowlistGaps []string `json:"allowlist_gaps"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("verify --json: %v\n%s", err, out)
+	}
+	wantGaps := []string{"allowlist changed without a row between row 5 and row 9 (row 9 does not start from the list row 5 left)"}
+	if code != ExitError || rep.OK || !rep.Intact || rep.Rows != 9 || rep.Problems == nil || len(rep.Problems) != 0 ||
+		!slices.Equal(rep.AllowlistGaps, wantGaps) {
+		t.Errorf("verify --json after an unrecorded change: exit %d\n%s", code, out)
+	}
+	for _, v := range []string{audit.DigestPrefix, "example.com"} {
+		if strings.Contains(out, v) {
+			t.Errorf("verify names %q:\n%s", v, out)
+		}
+	}
+}
+
+// waitRows waits until the audit log has n rows (the proxy writes its
+// rows a moment after answering).
+func waitRows(t *testing.T, sb *sandbox, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		rows := logRows(t, sb)
+		if len(rows) >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d rows in the log, want %d", len(rows), n)
+		}
 	}
 }

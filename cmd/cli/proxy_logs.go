@@ -61,7 +61,18 @@ are few; --source allowlist shows only them, and --source, --secret and
 environment).
 
 --verify checks the hash chain of the whole log and exits 1, listing the
-problems, when a row was edited, deleted or reordered.`,
+problems, when a row was edited, deleted or reordered. It also follows
+each workspace's allowlist from its first change row on: each change must
+start from the list the change before it left, and each call must have
+been decided by a list a change row records, before or after it (a proxy
+not yet synced after a change still uses the list before it: that is
+recorded, not a gap). A change without its row (made by an older version
+or a tool that opened the vault without recording it, by editing
+index.json, or whose row could not be written) is listed under "allowlist
+GAPS" by row ids, never a domain or digest, and exits 1 too, even when the
+chain is intact. A log with no change row has no gap. With --json: ok (no
+problem and no gap: exit 0), intact (the chain alone), rows, problems and
+allowlist_gaps.`,
 		Example: `  agentsecrets proxy logs --last 20
   agentsecrets proxy logs --secret STRIPE_KEY --json
   agentsecrets proxy logs --env production --agent billing-tool
@@ -84,7 +95,7 @@ problems, when a row was edited, deleted or reordered.`,
 	fl.StringVar(&o.Source, "source", "", "only entries from this front end (call, proxy, mcp, env, exec), or allowlist changes (allowlist)")
 	fl.BoolVar(&o.Watch, "watch", false, "keep printing new entries until interrupted")
 	fl.BoolVar(&o.JSON, "json", false, "print JSON (one object per line with --watch)")
-	fl.BoolVar(&o.Verify, "verify", false, "verify the hash chain instead of listing entries")
+	fl.BoolVar(&o.Verify, "verify", false, "verify the hash chain, and that every allowlist change has its row, instead of listing entries")
 	return cmd
 }
 
@@ -176,34 +187,62 @@ func verifyAudit(ctx context.Context, f *Factory, store *audit.Store, asJSON boo
 	if err != nil {
 		return err
 	}
+	clean := res.OK && len(res.AllowlistGaps) == 0
 	if asJSON {
-		out := verifyReport{OK: res.OK, Rows: res.Rows, Problems: res.Problems}
-		if out.Problems == nil {
-			out.Problems = []string{}
-		}
-		if err := f.printJSON(out); err != nil {
-			return err
-		}
-	} else if res.OK {
-		fmt.Fprintf(f.IO.Out, "audit log intact: %s, hash chain verified\n", plural(res.Rows, "row"))
+		err = f.printJSON(newVerifyReport(res, clean))
 	} else {
-		fmt.Fprintf(f.IO.Out, "audit log BROKEN: %s found in %s\n", plural(len(res.Problems), "problem"), plural(res.Rows, "row"))
-		for _, p := range res.Problems {
-			fmt.Fprintf(f.IO.Out, "  %s\n", p)
-		}
+		printVerify(f.IO.Out, res)
 	}
-	if !res.OK {
+	if err != nil {
+		return err
+	}
+	if !clean {
 		return &silentError{code: ExitError}
 	}
 	return nil
 }
 
+// printVerify writes the outcome of --verify: the chain, then the gaps
+// of the allowlist's story, if any.
+func printVerify(w io.Writer, res audit.VerifyResult) {
+	if res.OK {
+		fmt.Fprintf(w, "audit log intact: %s, hash chain verified\n", plural(res.Rows, "row"))
+	} else {
+		fmt.Fprintf(w, "audit log BROKEN: %s found in %s\n", plural(len(res.Problems), "problem"), plural(res.Rows, "row"))
+		printIndented(w, res.Problems)
+	}
+	if len(res.AllowlistGaps) > 0 {
+		fmt.Fprintf(w, "allowlist GAPS: %s where the allowlist changed without a row\n", plural(len(res.AllowlistGaps), "gap"))
+		printIndented(w, res.AllowlistGaps)
+	}
+}
+
+func printIndented(w io.Writer, lines []string) {
+	for _, l := range lines {
+		fmt.Fprintf(w, "  %s\n", l)
+	}
+}
+
 // verifyReport is the --json shape of --verify: lower-case names, as in
-// every other listing, and problems always a list.
+// every other listing, and lists always lists. ok is the exit status (no
+// problem and no gap), intact the chain's alone.
 type verifyReport struct {
-	OK       bool     `json:"ok"`
-	Rows     int      `json:"rows"`
-	Problems []string `json:"problems"`
+	OK            bool     `json:"ok"`
+	Intact        bool     `json:"intact"`
+	Rows          int      `json:"rows"`
+	Problems      []string `json:"problems"`
+	AllowlistGaps []string `json:"allowlist_gaps"`
+}
+
+func newVerifyReport(res audit.VerifyResult, clean bool) verifyReport {
+	out := verifyReport{OK: clean, Intact: res.OK, Rows: res.Rows, Problems: res.Problems, AllowlistGaps: res.AllowlistGaps}
+	if out.Problems == nil {
+		out.Problems = []string{}
+	}
+	if out.AllowlistGaps == nil {
+		out.AllowlistGaps = []string{}
+	}
+	return out
 }
 
 // logEntry is the --json shape of an audit entry.

@@ -74,8 +74,9 @@
 // change (a log begun by an older version), or one changed without a
 // recorder (vault.Options.AllowlistChanged unset), is known again from the
 // next change on, and the mismatch of allowlist_before shows where the gap
-// was. Changes are one row per confirmed command, whatever the number of
-// domains, so they never crowd the log.
+// was (Verify reports it: see Unrecorded changes). Changes are one row per
+// confirmed command, whatever the number of domains, so they never crowd
+// the log.
 //
 // # Schema
 //
@@ -175,6 +176,56 @@
 //
 //   - a re-hashed row: a row whose own hash is consistent but which the next
 //     row (or chain_head) does not follow.
+//
+// Apart from these problems it reports the gaps in each allowlist's
+// story (below).
+//
+// # Unrecorded changes
+//
+// A change of an allowlist made without its row leaves every row intact,
+// so the chain verifies: a process killed between saving the list and
+// writing the row, a row the log refused, a vault opened without a
+// recorder (an older version, a tool), index.json edited by hand. Verify
+// follows each workspace's allowlist through the rows (the workspace
+// column) and reports what they show of such a change in
+// VerifyResult.AllowlistGaps, apart from the chain's problems, whatever
+// VerifyResult.OK says:
+//
+//   - a change row whose allowlist_before is not the allowlist_digest of
+//     the workspace's previous change row: "allowlist changed without a
+//     row between row X and row Y";
+//
+//   - after the workspace's first change row, a call whose
+//     allowlist_digest is no list the log records for the workspace:
+//     "allowlist changed without a row before row Y (row Y and N later
+//     rows were decided by a list no change row records)", Y the first
+//     such call, once per list. The lists the log records are every
+//     allowlist_before and allowlist_digest of the workspace's change
+//     rows, wherever they stand in the log, and the lists its calls
+//     carried before its first change row.
+//
+// The call rule is loose on purpose, so that normal operation never shows
+// a gap. A front end reads the list when it starts and when told to (the
+// proxy at start and on `agentsecrets proxy sync`), so after a change,
+// until it reads again, its rows carry the list before the change: a true
+// account of the list it used, which the change row records as
+// allowlist_before, and that of an earlier change if several came since.
+// A call may also read the list a change has just saved and write its row
+// before the change's own. What the rule catches is calls decided by a
+// list that no row records: a change without a row, with calls after it
+// and no recorded change since. Once a change is recorded, its
+// allowlist_before records that list and the first rule reports the gap
+// instead, once. Before a workspace's first change row nothing is checked
+// (a log begun by a version that did not record changes, a list set
+// before the log existed): a log without change rows has no gap, the
+// first change row may start from any list, and the lists calls carried
+// then stay valid for a front end started then.
+//
+// A gap names rows, never a domain or a digest. Deleting a change row
+// makes one too, besides the missing row. Unseen: a change without a row
+// undone, without a row, before any call used it or any change was
+// recorded; calls under a list the log records elsewhere, until the next
+// recorded change; anything before a workspace's first change row.
 //
 // # Limits
 //

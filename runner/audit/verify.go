@@ -9,17 +9,25 @@ import (
 
 // VerifyResult is the outcome of Verify.
 type VerifyResult struct {
-	OK       bool     // no problem found
+	OK       bool     // the chain is intact: no problem found
 	Rows     int      // rows present
 	Problems []string // e.g. "row 7: hash mismatch (edited)", "row 5 missing (deleted)"
+	// AllowlistGaps are the changes of an allowlist the rows show were
+	// made without a row, whatever OK says (see "Unrecorded changes" in
+	// the package documentation), e.g. "allowlist changed without a row
+	// between row 3 and row 9 (row 9 does not start from the list row 3
+	// left)". They name rows, never a domain or a digest.
+	AllowlistGaps []string
 }
 
 // maxProblems bounds the report; the rest are counted.
 const maxProblems = 100
 
 // Verify walks the chain and reports every edited, deleted or reordered row
-// it can detect (see the package documentation for what it cannot). It
-// reads one consistent snapshot, so concurrent appends do not disturb it.
+// it can detect (see the package documentation for what it cannot), and,
+// apart, every change of an allowlist made without its row that the rows
+// show. It reads one consistent snapshot, so concurrent appends do not
+// disturb it.
 func (s *Store) Verify(ctx context.Context) (VerifyResult, error) {
 	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
@@ -48,6 +56,7 @@ type chainWalk struct {
 	dropped  int
 	// hashIDs maps each row's hash to its id; read on first need.
 	hashIDs map[string]int64
+	lists   allowlistTrack // each workspace's allowlist, row by row
 }
 
 func (w *chainWalk) problem(format string, args ...any) {
@@ -63,7 +72,7 @@ func (w *chainWalk) result() VerifyResult {
 	if w.dropped > 0 {
 		problems = append(problems, fmt.Sprintf("and %d more problems", w.dropped))
 	}
-	return VerifyResult{OK: len(problems) == 0, Rows: w.rows, Problems: problems}
+	return VerifyResult{OK: len(problems) == 0, Rows: w.rows, Problems: problems, AllowlistGaps: w.lists.findings()}
 }
 
 func (w *chainWalk) walkRows() error {
@@ -100,6 +109,9 @@ func (w *chainWalk) checkSegment(first, last int64, text string) {
 	}
 	for _, d := range decoded {
 		w.check(d.row, d.readable)
+		if d.readable {
+			w.lists.see(d.ID, &d.Event)
+		}
 	}
 }
 
