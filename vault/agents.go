@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -49,10 +48,32 @@ var (
 	ErrTokenRevoked = errors.New("vault: agent token revoked")
 )
 
-var (
-	agentNameRE = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
-	tokenIDRE   = regexp.MustCompile(`^tok_[0-9a-f]{12}$`)
-)
+// isAgentName matches ^[a-z0-9_-]{1,64}$ (see isProjectName for why it is
+// not a regular expression).
+func isAgentName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isLowerAlnum(c) && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// isTokenID matches ^tok_[0-9a-f]{12}$.
+func isTokenID(s string) bool {
+	if len(s) != len(TokenIDPrefix)+12 || !strings.HasPrefix(s, TokenIDPrefix) {
+		return false
+	}
+	for i := len(TokenIDPrefix); i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 const agentNameHint = "agent names are 1-64 lowercase letters, digits, '-' and '_', not starting with \"ast_\" (billing-tool, ci_bot)"
 
@@ -63,7 +84,7 @@ func ValidateAgentName(name string) error {
 	switch {
 	case strings.HasPrefix(name, TokenPrefix):
 		return newError(ErrInvalid, "pass the agent's name, not its token", "invalid agent name: it looks like an agent token")
-	case agentNameRE.MatchString(name):
+	case isAgentName(name):
 		return nil
 	case len(name) > 64:
 		return newError(ErrInvalid, agentNameHint, "invalid agent name: longer than 64 characters")
@@ -79,7 +100,7 @@ func ValidateTokenID(id string) error {
 	switch {
 	case strings.HasPrefix(id, TokenPrefix):
 		return newError(ErrInvalid, hint, "invalid token id: that is a token, not its id")
-	case tokenIDRE.MatchString(id):
+	case isTokenID(id):
 		return nil
 	case len(id) > 64:
 		return newError(ErrInvalid, hint, "invalid token id: longer than 64 characters")

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -541,5 +542,29 @@ func BenchmarkExecProcess100(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestIsOpenClawProvider checks the written-out alias rule against
+// OpenClaw's pattern on every short string of edge characters and around
+// the length limit.
+func TestIsOpenClawProvider(t *testing.T) {
+	pattern := regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
+	chars := []string{"a", "z", "0", "9", "_", "-", "A", ".", " ", "é", "/"}
+	var inputs []string
+	for _, a := range append([]string{""}, chars...) {
+		for _, b := range append([]string{""}, chars...) {
+			for _, c := range append([]string{""}, chars...) {
+				inputs = append(inputs, a+b+c)
+			}
+		}
+	}
+	for _, n := range []int{63, 64, 65} {
+		inputs = append(inputs, strings.Repeat("a", n), "a"+strings.Repeat("-", n-1))
+	}
+	for _, s := range inputs {
+		if got, want := isOpenClawProvider(s), pattern.MatchString(s); got != want {
+			t.Errorf("isOpenClawProvider(%q) = %v, the pattern says %v", s, got, want)
+		}
 	}
 }
