@@ -134,20 +134,9 @@ func recordGuarded(t *testing.T, s Sink, n int) {
 // batch, continue the chain; the events view has the new columns; filters
 // work across old and new rows.
 func TestMigrateFromVersion2(t *testing.T) {
-	path := copyFixture(t, "schema-v2.db")
-	s, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, path, old := openFixture(t, "schema-v2.db", 8)
 	defer s.Close()
 	ctx := context.Background()
-	if v, err := s.userVersion(ctx, s.db); err != nil || v != schemaVersion || v != 4 {
-		t.Fatalf("schema version %d (%v), want 4", v, err)
-	}
-	old, err := s.Query(ctx, Filter{})
-	if err != nil || len(old) != 8 {
-		t.Fatalf("old rows: %d, %v", len(old), err)
-	}
 	for _, e := range old {
 		if e.AllowlistEntry != "" || e.AllowlistDigest != "" {
 			t.Errorf("old row %d reads back with allowlist state %q %q", e.ID, e.AllowlistEntry, e.AllowlistDigest)
@@ -228,4 +217,27 @@ func copyFixture(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// openFixture opens a copy of testdata/name (at path), which it migrates
+// to the current schema (version 4), and reads its rows, of which there
+// must be rows.
+func openFixture(t *testing.T, name string, rows int) (s *Store, path string, old []Entry) {
+	t.Helper()
+	path = copyFixture(t, name)
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if v, err := s.userVersion(ctx, s.db); err != nil || v != schemaVersion || v != 4 {
+		s.Close()
+		t.Fatalf("schema version %d (%v), want 4", v, err)
+	}
+	old, err = s.Query(ctx, Filter{})
+	if err != nil || len(old) != rows {
+		s.Close()
+		t.Fatalf("old rows: %d, %v", len(old), err)
+	}
+	return s, path, old
 }
