@@ -53,14 +53,15 @@
 // apiKey=MAPS_KEY). X-AS-Param-<k> likewise gives k in lower case; use
 // X-AS-Param: k=v to keep it.
 //
-// Any other X-AS-* header, or a header name that is not an HTTP token, is
-// an error (bad_header), so a misspelt injection never becomes an
-// unauthenticated request. Every X-AS-* header, the hop-by-hop headers and
-// every header value that carries the session token (in Authorization or
-// elsewhere) are removed before the request leaves; all other headers
-// and the body (at most 32 MiB) are passed on. Responses keep the
-// upstream's status and headers (redacted, without hop-by-hop ones and
-// Content-Length) and pass the body through the redactor. Server-sent
+// Any other X-AS-* header, one spelt with underscores (X_AS_Inject_Bearer),
+// or a header name that is not an HTTP token, is an error (bad_header), so
+// a misspelt injection never becomes an unauthenticated request. Every
+// X-AS-* header, the hop-by-hop headers and every header value that
+// carries the session token (in Authorization or elsewhere) are removed
+// before the request leaves; all other headers and the body (at most
+// 32 MiB) are passed on. Responses keep the upstream's status and
+// headers (redacted, without hop-by-hop ones and Content-Length) and pass
+// the body through the redactor. Server-sent
 // events (text/event-stream) and bodies of undeclared length are streamed,
 // flushed after every read, so events arrive as they are sent. A body of
 // declared length that fits in 32 KiB once redacted goes out with its new

@@ -66,7 +66,7 @@ func callError(err error) *Error {
 		e.Hint = "secret " + hostErr.Key + " may only be sent to its bound domains; ask the human to review its bindings"
 	case errors.As(err, &hostErr):
 		e.Status, e.Code = http.StatusForbidden, CodeDomainNotAllowed
-		e.Hint = "ask the human to run: agentsecrets workspace allowlist add " + hostErr.Host + " (then agentsecrets proxy sync)"
+		e.Hint = allowlistHint(hostErr.Host)
 	case errors.Is(err, runner.ErrSSRF):
 		e.Status, e.Code = http.StatusForbidden, CodeAddressRefused
 		e.Hint = "metadata and link-local addresses are always refused; loopback and private ones need the exact host on the allowlist"
@@ -101,6 +101,32 @@ func callError(err error) *Error {
 		e.Status, e.Code = http.StatusInternalServerError, CodeInternal
 	}
 	return e
+}
+
+// allowlistHint is the command that would allow host. The host is the
+// caller's text, and a URL's host may hold ; & $ ( ) < > ' * and other
+// characters a shell acts on: only a plain DNS name or IP address is put
+// in a command the human is asked to paste.
+func allowlistHint(host string) string {
+	if !plainHost(host) {
+		return "the host is not a plain DNS name or IP address; ask the human whether it should be reached at all"
+	}
+	return "ask the human to run: agentsecrets workspace allowlist add " + host + " (then agentsecrets proxy sync)"
+}
+
+// plainHost reports whether host holds only letters, digits, '.', '-',
+// '_' and ':' (IPv6), and does not start with '-' (an option).
+func plainHost(host string) bool {
+	if host == "" || host[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(host); i++ {
+		c := host[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_' || c == ':') {
+			return false
+		}
+	}
+	return true
 }
 
 // writeError sends e as the JSON error body.

@@ -146,10 +146,22 @@ func protocolNames(h http.Header) ([]string, error) {
 		}
 		if strings.HasPrefix(name, headerPrefix) {
 			names = append(names, name)
+		} else if protocolLike(name) {
+			return nil, fmt.Errorf("%w: header %.64q looks like an X-AS-* header; spell it with hyphens (X-AS-Inject-Bearer)", errBadHeader, name)
 		}
 	}
 	slices.Sort(names)
 	return names, nil
+}
+
+// protocolLike reports whether name, not an X-AS-* header as the server
+// spells them, is one written with underscores (X_AS_Inject_Bearer,
+// X-AS_Target_URL), which the server does not read as one. Such a header is
+// refused rather than forwarded: it is a misspelt protocol header, whose
+// request would leave without its credential.
+func protocolLike(name string) bool {
+	return len(name) > 5 && (name[0] == 'X' || name[0] == 'x') && (name[1] == '-' || name[1] == '_') &&
+		strings.EqualFold(name[2:4], "as") && (name[4] == '-' || name[4] == '_')
 }
 
 func single(name string, values []string) (string, error) {

@@ -101,6 +101,8 @@ func TestParseHeadersErrors(t *testing.T) {
 		{"policy path", header("X-AS-Target-URL", target, "X-AS-Policy", "./x.wasm"), false, "registered policy name"},
 		{"param twice", header("X-AS-Target-URL", target, "X-AS-Policy", "p", "X-AS-Param", "k=1,k=2"), false, "given twice"},
 		{"too many injections", header("X-AS-Target-URL", target, "X-AS-Inject-Bearer", strings.Repeat("K,", 70)+"K"), false, "too many"},
+		{"underscores for hyphens", header("X-AS-Target-URL", target, "X_AS_Inject_Bearer", "K"), false, "looks like an X-AS-* header"},
+		{"one underscore", header("X-AS-Target-URL", target, "x-as_agent-token", "t"), false, "looks like an X-AS-* header"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
