@@ -64,6 +64,18 @@ const (
 	MaxValueLen = 64 << 10
 	// MaxReasonLen bounds deny reasons and log messages kept by the host.
 	MaxReasonLen = 256
+	// MaxWrites is the number of writes (header_set, header_set_secret,
+	// query_set_secret, json_set_secret, form_set_secret) one call may
+	// attempt, over its whole chain. Guest memory is capped, but each
+	// write copies guest bytes (a header value up to MaxValueLen) or a
+	// secret into the request the host holds: without a limit only the
+	// deadline would bound it. Every attempt counts, whatever its outcome,
+	// so reaching the limit reveals nothing about a secret.
+	MaxWrites = 256
+	// MaxJSONDepth bounds the nesting of a body json_set_secret parses
+	// (the request body is the caller's, and the JSON validator recurses
+	// once per level: a deep enough body would overflow the stack).
+	MaxJSONDepth = 10000
 )
 
 // Function describes one host function of the ABI: its name, the names of

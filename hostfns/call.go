@@ -82,6 +82,11 @@ type Call struct {
 	secretHeaders []string
 	secretQuery   bool
 	secretBody    bool
+	// secretJSON: json_set_secret put a secret in the body (as a JSON
+	// string, '&' and '=' unescaped), so form_set_secret refuses it.
+	secretJSON bool
+
+	writes int // writes attempted, bounded by MaxWrites
 }
 
 type handle struct {
@@ -93,7 +98,9 @@ type handle struct {
 
 type callKey struct{}
 
-// WithCall returns a context carrying c for the host functions.
+// WithCall returns a context carrying c for the host functions. With c nil
+// it hides any call ctx carries: the host functions then answer
+// ErrInternal (as when a new instance runs its _initialize).
 func WithCall(ctx context.Context, c *Call) context.Context {
 	return context.WithValue(ctx, callKey{}, c)
 }
@@ -130,7 +137,8 @@ func (c *Call) Reset() {
 	c.openErr, c.openName = nil, ""
 	c.refusal = nil
 	c.secretHeaders = c.secretHeaders[:0]
-	c.secretQuery, c.secretBody = false, false
+	c.secretQuery, c.secretBody, c.secretJSON = false, false, false
+	c.writes = 0
 }
 
 // Denied reports whether the current invocation called deny, and its reason.
@@ -146,6 +154,15 @@ func (c *Call) OpenError() (string, error) { return c.openName, c.openErr }
 // [ErrUnplaceable]) or an hmac_secret on too short a key (a
 // [*ShortKeyError]). It names what was wrong (never a value).
 func (c *Call) Refusal() error { return c.refusal }
+
+// write counts a write the guest attempts; false once MaxWrites were.
+func (c *Call) write() bool {
+	if c.writes >= MaxWrites {
+		return false
+	}
+	c.writes++
+	return true
+}
 
 // refuse records why a splice failed and returns ErrBadArgument for the
 // guest.

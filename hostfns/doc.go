@@ -21,7 +21,7 @@
 //	ErrTooSmall    -4  the output buffer is smaller than the value
 //	ErrOutOfRange  -5  a (ptr, len) range lies outside guest memory
 //	ErrBadHandle   -6  a handle that this guest invocation did not open
-//	ErrLimit       -7  a per-call limit was reached (handles, string size)
+//	ErrLimit       -7  a per-call limit was reached (handles, writes, string size)
 //	ErrInternal    -8  no call state, or the host could not do it
 //
 // Getters (param, request_get, header_get) write the value to (buf, cap) and
@@ -57,11 +57,13 @@
 //	    in the body; an empty body becomes "{}" first. Keys and indexes only:
 //	    a path with a query, wildcard, modifier or pipe (| # @ * ? not escaped
 //	    by a backslash) is ErrBadArgument. Content-Type is set to
-//	    application/json when absent; a non-JSON body or Content-Type is
-//	    ErrBadArgument.
+//	    application/json when absent; a non-JSON body or Content-Type, or a
+//	    body nested deeper than MaxJSONDepth, is ErrBadArgument.
 //	form_set_secret(field, field_len, handle) -> 0
 //	    Sets a field of an application/x-www-form-urlencoded body, keeping the
-//	    other fields; sets Content-Type when absent.
+//	    other fields; sets Content-Type when absent. A body where
+//	    json_set_secret put a secret is ErrBadArgument (rewritten as a form
+//	    it would cut that secret into pieces).
 //	hmac_secret(handle, alg, data, data_len, out, cap) -> len
 //	    Writes HMAC(secret, data) to out. alg: 0 SHA-256 (32 bytes),
 //	    1 SHA-512 (64 bytes). Only the MAC reaches guest memory. A secret
@@ -79,6 +81,16 @@
 //	    Records why the request must not be sent; the policy then returns 1.
 //	log(level, msg, msg_len) -> 0
 //	    Diagnostics: level 0 debug, 1 info, 2 warn, 3 error.
+//
+// # Limits
+//
+// One call (the whole chain of policies) may open MaxHandles secrets and
+// attempt MaxWrites writes (header_set, header_set_secret and the three
+// *_set_secret splices; each attempt counts, whatever its outcome); past
+// them the function answers ErrLimit. Guest memory is capped, but writes
+// copy into the request the host holds, which only these limits bound.
+// Host functions answer ErrInternal outside an invocation, e.g. from a
+// module's _initialize.
 //
 // # Guest exports
 //

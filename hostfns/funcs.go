@@ -183,6 +183,9 @@ func fnHeaderSet(c *Call, m api.Module, stack []uint64) int32 {
 	if c.Req == nil {
 		return ErrInternal
 	}
+	if !c.write() {
+		return ErrLimit
+	}
 	name, value, code := headerArgs(m, stack)
 	if code != 0 {
 		return code
@@ -263,6 +266,9 @@ func fnHeaderSetSecret(c *Call, m api.Module, stack []uint64) int32 {
 	if c.Req == nil {
 		return ErrInternal
 	}
+	if !c.write() {
+		return ErrLimit
+	}
 	name, prefix, code := headerArgs(m, stack)
 	if code != 0 {
 		return code
@@ -336,6 +342,9 @@ func fnQuerySetSecret(c *Call, m api.Module, stack []uint64) int32 {
 	if c.Req == nil || c.Req.URL == nil {
 		return ErrInternal
 	}
+	if !c.write() {
+		return ErrLimit
+	}
 	name, code := read(m, arg(stack, 0), arg(stack, 1))
 	if code != 0 {
 		return code
@@ -357,6 +366,9 @@ func fnFormSetSecret(c *Call, m api.Module, stack []uint64) int32 {
 	if c.Req == nil {
 		return ErrInternal
 	}
+	if !c.write() {
+		return ErrLimit
+	}
 	field, code := read(m, arg(stack, 0), arg(stack, 1))
 	if code != 0 {
 		return code
@@ -371,6 +383,11 @@ func fnFormSetSecret(c *Call, m api.Module, stack []uint64) int32 {
 	}
 	if c.secretHeader("Content-Type") {
 		return c.refuse(secretContentType)
+	}
+	if c.secretJSON {
+		// Split at '&' and rewritten pair by pair, the JSON-spliced
+		// secret would go out cut into fragments no redactor knows.
+		return c.refuse("the request body is JSON holding a secret, not a form")
 	}
 	if !contentTypeIs(c.Req.Header, func(mt string) bool { return mt == formType }) {
 		return c.refuse("a form field goes in a body of type %s, and the request's Content-Type is another", formType)
@@ -435,6 +452,9 @@ func fnJSONSetSecret(c *Call, m api.Module, stack []uint64) int32 {
 	if c.Req == nil {
 		return ErrInternal
 	}
+	if !c.write() {
+		return ErrLimit
+	}
 	path, code := read(m, arg(stack, 0), arg(stack, 1))
 	if code != 0 {
 		return code
@@ -456,6 +476,9 @@ func fnJSONSetSecret(c *Call, m api.Module, stack []uint64) int32 {
 	if len(strings.TrimSpace(string(body))) == 0 {
 		body = []byte("{}")
 	}
+	if !jsonDepthWithin(body, MaxJSONDepth) {
+		return c.refuse("the request body is nested more than %d levels deep", MaxJSONDepth)
+	}
 	if !gjson.ValidBytes(body) {
 		return c.refuse("the request body is not valid JSON")
 	}
@@ -464,11 +487,38 @@ func fnJSONSetSecret(c *Call, m api.Module, stack []uint64) int32 {
 		return c.refuse("the field path %q cannot be set in the request body", path)
 	}
 	c.Req.Body = out
-	c.secretBody = true
+	c.secretBody, c.secretJSON = true, true
 	if len(findHeader(c.Req.Header, []byte("Content-Type"))) == 0 {
 		setHeader(c.Req, "Content-Type", "application/json")
 	}
 	return 0
+}
+
+// jsonDepthWithin reports whether the arrays and objects of body nest at
+// most limit levels deep, without recursing (gjson's validator recurses once
+// per level). Brackets inside strings do not count; a secret spliced in
+// before is inside a string, so it does not decide the answer.
+func jsonDepthWithin(body []byte, limit int) bool {
+	depth, inString := 0, false
+	for i := 0; i < len(body); i++ {
+		switch ch := body[i]; {
+		case inString:
+			if ch == '\\' {
+				i++
+			} else if ch == '"' {
+				inString = false
+			}
+		case ch == '"':
+			inString = true
+		case ch == '[' || ch == '{':
+			if depth++; depth > limit {
+				return false
+			}
+		case ch == ']' || ch == '}':
+			depth--
+		}
+	}
+	return true
 }
 
 // PlainJSONPath reports whether path names keys and indexes only. sjson

@@ -14,8 +14,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"reflect"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -719,6 +721,133 @@ func TestSecretContentTypeIsNoOracle(t *testing.T) {
 		hit, miss := probe(tt.fn, tt.ctype, "a=2"), probe(tt.fn, tt.ctype, "b=2")
 		if hit != miss || hit != ErrBadArgument {
 			t.Errorf("%s answers %d for a secret guessed right and %d for another, want ErrBadArgument for both", tt.fn, hit, miss)
+		}
+	}
+}
+
+// TestJSONSetSecretRefusesDeepNesting: json_set_secret validates the
+// request body, which the agent chose, with gjson, whose validator
+// recurses once per nesting level. A body of a few MiB of '[' (the proxy
+// takes 32 MiB) overflows the goroutine stack, a fatal error no recover
+// catches: the whole process, proxy included, dies. A body nested deeper
+// than MaxJSONDepth is refused before it is parsed. The check runs in a
+// child process with a small stack limit, so that a regression crashes the
+// child, not the test binary.
+func TestJSONSetSecretRefusesDeepNesting(t *testing.T) {
+	if os.Getenv("HOSTFNS_DEEP_JSON_CHILD") == "1" {
+		debug.SetMaxStack(64 << 20)
+		h := newHarness(t)
+		h.call.Req.Header.Set("Content-Type", "application/json")
+		h.call.Req.Body = []byte(strings.Repeat("[", 1<<20) + strings.Repeat("]", 1<<20))
+		k := h.open("API_KEY")
+		p, pl := h.str("0")
+		if got := h.invoke("json_set_secret", p, pl, k); got != ErrBadArgument {
+			t.Fatalf("json_set_secret on a body nested %d deep = %d, want ErrBadArgument", 1<<20, got)
+		}
+		if err := h.call.Refusal(); err == nil || !strings.Contains(err.Error(), "nested") {
+			t.Fatalf("Refusal() = %v, want one naming the nesting", err)
+		}
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestJSONSetSecretRefusesDeepNesting$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "HOSTFNS_DEEP_JSON_CHILD=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		if len(out) > 2000 {
+			out = out[:2000]
+		}
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+
+	// At the limit, a body is still taken.
+	h := newHarness(t)
+	h.call.Req.Header.Set("Content-Type", "application/json")
+	h.call.Req.Body = []byte(strings.Repeat("[", MaxJSONDepth) + strings.Repeat("]", MaxJSONDepth))
+	k := h.open("API_KEY")
+	p, pl := h.str("0")
+	if got := h.invoke("json_set_secret", p, pl, k); got != 0 {
+		t.Errorf("json_set_secret on a body nested %d deep = %d, want 0", MaxJSONDepth, got)
+	}
+	// Brackets inside strings are not nesting.
+	h = newHarness(t)
+	h.call.Req.Body = []byte(`{"s":"` + strings.Repeat(`[{\"`, MaxJSONDepth+1) + `"}`)
+	k = h.open("API_KEY")
+	p, pl = h.str("a")
+	if got := h.invoke("json_set_secret", p, pl, k); got != 0 {
+		t.Errorf("json_set_secret on a body with brackets in a string = %d, want 0", got)
+	}
+}
+
+// TestFormSpliceKeepsJSONSplicedSecretWhole: form_set_secret rewrites the
+// body as '&'-separated pairs, dropping empty pairs and pairs whose key is
+// the field. On a body where json_set_secret put a secret (JSON escaping
+// leaves '&' and '=' as they are), that cuts the secret: "ab&&cd" would go
+// out as "ab&cd", and with a guessed key part of it would vanish, leaving
+// fragments an echoing upstream returns and the redactor does not know.
+// The splice is refused and the body left as it was.
+func TestFormSpliceKeepsJSONSplicedSecretWhole(t *testing.T) {
+	const secret = "ab&&cd&ef=gh-Hq8ZpLw2Vn"
+	h := newHarness(t)
+	h.call.Secrets = gate{"K": secret}
+	k := h.open("K")
+	path, pathl := h.str("a")
+	if got := h.invoke("json_set_secret", path, pathl, k); got != 0 {
+		t.Fatalf("json_set_secret = %d", got)
+	}
+	before := string(h.call.Req.Body)
+	ct, ctl := h.str("Content-Type")
+	form, forml := h.str("application/x-www-form-urlencoded")
+	if got := h.invoke("header_set", ct, ctl, form, forml); got != 0 {
+		t.Fatalf("header_set(Content-Type) = %d", got)
+	}
+	field, fieldl := h.str("ef")
+	if got := h.invoke("form_set_secret", field, fieldl, k); got != ErrBadArgument || string(h.call.Req.Body) != before {
+		t.Errorf("form_set_secret over a JSON-spliced secret = %d, body %q; want ErrBadArgument and %q", got, h.call.Req.Body, before)
+	}
+	if err := h.call.Refusal(); err == nil || !errors.Is(err, ErrUnplaceable) || strings.Contains(err.Error(), secret) {
+		t.Errorf("Refusal() = %v, want ErrUnplaceable without the value", err)
+	}
+}
+
+// TestWritesAreLimitedPerCall: guest memory is capped, but every write
+// copies guest bytes (up to 64 KiB a header) or a secret into the request
+// the host holds. The writes of one call, over the whole chain, are
+// limited to MaxWrites; every attempt counts, whatever its outcome, so
+// reaching the limit says nothing about a secret. Reset starts afresh.
+func TestWritesAreLimitedPerCall(t *testing.T) {
+	for _, fn := range []string{"header_set", "header_set_secret", "query_set_secret", "json_set_secret", "form_set_secret"} {
+		h := newHarness(t)
+		h.call.Req.Body = nil
+		k := h.open("API_KEY")
+		v, vl := h.str("v")
+		call := func(i int) int32 {
+			n, nl := h.str(fmt.Sprintf("f%d", i))
+			switch fn {
+			case "header_set":
+				return h.invoke(fn, n, nl, v, vl)
+			case "header_set_secret":
+				return h.invoke(fn, n, nl, v, vl, k, uint32(EncodingRaw))
+			}
+			return h.invoke(fn, n, nl, k)
+		}
+		for i := range MaxWrites {
+			if i == MaxWrites/2 {
+				h.call.Begin(nil) // the next policy of the chain shares the budget
+				k = h.open("API_KEY")
+			}
+			if got := call(i); got != 0 {
+				t.Fatalf("%s #%d = %d, want 0", fn, i, got)
+			}
+			h.next = 1024 + 64 // reuse guest memory
+		}
+		if got := call(MaxWrites); got != ErrLimit {
+			t.Errorf("%s past MaxWrites = %d, want ErrLimit", fn, got)
+		}
+		h.call.Reset()
+		h.call.Begin(nil)
+		h.call.Req.Body = nil
+		k = h.open("API_KEY")
+		if got := call(0); got != 0 {
+			t.Errorf("%s after Reset = %d, want 0", fn, got)
 		}
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/The-17/agentsecrets/hostfns"
 )
 
 func guest(name string) string { return "../testdata/guests/" + name + ".wasm" }
@@ -172,4 +174,39 @@ func FuzzCheckImportKinds(f *testing.F) {
 	f.Fuzz(func(t *testing.T, code []byte) {
 		_ = checkImportKinds(code)
 	})
+}
+
+// TestNoHostCallsDuringInstantiation: a module's _initialize runs when a
+// pooled instance is created, inside a call but before its on_request
+// has begun. There, host functions must find no call: otherwise a policy
+// reads the previous policy's params and uses its handles (their
+// generation is still current), outside any invocation and under the
+// instantiation timeout rather than the call's.
+func TestNoHostCallsDuringInstantiation(t *testing.T) {
+	e := newTestEngine(t, Config{})
+	call := newCall(t, "https://api.example.com/", map[string]string{"API_KEY": testSecret})
+	specs := []Spec{spec(t, "bearer", "API_KEY"), {Name: guest("initcall")}}
+	if err := e.Run(context.Background(), specs, call); err != nil {
+		t.Fatal(err)
+	}
+	if v := call.Req.Header.Get("X-Init"); v != "" {
+		t.Error("a secret was spliced in during instantiation")
+	}
+}
+
+// TestGuestCannotGrowTheRequestUntilItsDeadline: guest memory is capped,
+// but each header_set copies up to 64 KiB into the host. A guest that sets
+// new headers in a loop must be stopped by a per-call limit (ErrLimit,
+// which it returns), not by its deadline with the request grown to
+// hundreds of megabytes.
+func TestGuestCannotGrowTheRequestUntilItsDeadline(t *testing.T) {
+	e := newTestEngine(t, Config{Timeout: 500 * time.Millisecond})
+	call := newCall(t, "https://api.example.com/", nil)
+	err := e.Run(context.Background(), []Spec{{Name: guest("headerbomb")}}, call)
+	if !errors.Is(err, ErrDenied) || !strings.Contains(err.Error(), "on_request returned -7") {
+		t.Errorf("err = %v, want a denial after ErrLimit (-7)", err)
+	}
+	if n := len(call.Req.Header); n > hostfns.MaxWrites {
+		t.Errorf("the guest set %d headers, want at most %d", n, hostfns.MaxWrites)
+	}
 }

@@ -123,7 +123,10 @@ func (e *Engine) invoke(ctx context.Context, p *policy, spec *Spec, call *hostfn
 	if err := ctx.Err(); err != nil {
 		return &FailedError{Policy: spec.Name, What: "was not started", Err: err}
 	}
-	in, err := p.get(ctx)
+	// A new instance runs its _initialize outside any invocation: the
+	// host functions must not find the call there (it still carries the
+	// previous policy's generation and params).
+	in, err := p.get(hostfns.WithCall(ctx, nil))
 	if err != nil {
 		return err
 	}
