@@ -48,7 +48,11 @@
 //	    Sets header name to prefix followed by the encoded secret.
 //	    encoding: 0 raw, 1 base64 (standard), 2 basic. Basic takes the secret
 //	    stored as "user:pass" and base64-encodes it; a value without ':' is a
-//	    user name with an empty password (Stripe style "sk_...:").
+//	    user name with an empty password (Stripe style "sk_...:"). A header
+//	    the transport writes itself or that describes the connection (Host,
+//	    Content-Length, Transfer-Encoding, Trailer, Connection, Keep-Alive,
+//	    Proxy-Connection, TE, Upgrade) is ErrBadArgument: the secret would
+//	    not leave with the request.
 //	query_set_secret(name, name_len, handle) -> 0
 //	    Sets URL query parameter name (case kept, other parameters untouched,
 //	    an existing parameter of that exact name replaced).

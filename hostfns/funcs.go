@@ -280,6 +280,9 @@ func fnHeaderSetSecret(c *Call, m api.Module, stack []uint64) int32 {
 	if !httpsyntax.ValidHeaderName(name) || !httpsyntax.ValidHeaderValue(prefix) {
 		return ErrBadArgument
 	}
+	if httpsyntax.FramingHeader(name) {
+		return c.refuse("header %.64q cannot carry a secret: the transport writes it itself", name)
+	}
 	value, ok := encodeSecret(c, h.value, int32(arg(stack, 5)), prefix)
 	if !ok || !httpsyntax.ValidHeaderValue([]byte(value[len(prefix):])) {
 		return ErrBadArgument

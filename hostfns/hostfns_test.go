@@ -851,3 +851,39 @@ func TestWritesAreLimitedPerCall(t *testing.T) {
 		}
 	}
 }
+
+// TestHeaderSetSecretRefusesFramingHeaders: the transport writes Host,
+// Content-Length, Transfer-Encoding and Trailer itself and the
+// connection headers describe one hop, so a secret set there would be
+// dropped and the request would leave without its credential. Each is
+// refused in any case, with a reason that names the header and not the
+// value; an ordinary header still takes the secret.
+func TestHeaderSetSecretRefusesFramingHeaders(t *testing.T) {
+	const secret = "sk_framing_secret_value"
+	for _, name := range []string{"Host", "host", "Content-Length", "TRANSFER-ENCODING", "Trailer", "Connection", "Keep-Alive", "Proxy-Connection", "te", "Upgrade", "X-Api-Key"} {
+		h := newHarness(t)
+		h.call.Secrets = gate{"K": secret}
+		k := h.open("K")
+		n, nl := h.str(name)
+		p, pl := h.str("")
+		got := h.invoke("header_set_secret", n, nl, p, pl, k, uint32(EncodingRaw))
+		if name == "X-Api-Key" {
+			if got != 0 || h.call.Req.Header.Get(name) != secret {
+				t.Errorf("header_set_secret(%s) = %d, header %q", name, got, h.call.Req.Header.Get(name))
+			}
+			continue
+		}
+		if got != ErrBadArgument {
+			t.Errorf("header_set_secret(%s) = %d, want ErrBadArgument", name, got)
+		}
+		err := h.call.Refusal()
+		if err == nil || !strings.Contains(err.Error(), name) || strings.Contains(err.Error(), secret) {
+			t.Errorf("header_set_secret(%s): Refusal() = %v, want one naming the header, not the value", name, err)
+		}
+		for k, vs := range h.call.Req.Header {
+			if strings.Contains(strings.Join(vs, ","), secret) {
+				t.Errorf("header_set_secret(%s) left the secret in header %s", name, k)
+			}
+		}
+	}
+}

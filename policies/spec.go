@@ -29,7 +29,7 @@ var injections = map[string]injection{
 	"bearer":     {form: "KEY"},
 	"basic":      {form: "KEY"},
 	"redact":     {form: "KEY"},
-	"header":     {nameParam: "name", form: "Header-Name=KEY", check: httpsyntax.ValidHeaderName[string]},
+	"header":     {nameParam: "name", form: "Header-Name=KEY", check: credentialHeader},
 	"query":      {nameParam: "param", form: "param=KEY", check: validComponent},
 	"body-field": {nameParam: "path", form: "path=KEY", check: validPath},
 	"form-field": {nameParam: "field", form: "field=KEY", check: validComponent},
@@ -81,6 +81,13 @@ func ParseParams(args []string) (map[string]string, error) {
 		out[k] = v
 	}
 	return out, nil
+}
+
+// credentialHeader accepts a header name that can carry a credential: a
+// valid name the transport neither writes itself nor drops (Host,
+// Content-Length, Connection and the like are refused).
+func credentialHeader(name string) bool {
+	return httpsyntax.ValidHeaderName(name) && !httpsyntax.FramingHeader(name)
 }
 
 // validComponent accepts printable query/form names without separators.

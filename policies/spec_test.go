@@ -29,6 +29,12 @@ func TestParseInjection(t *testing.T) {
 		{"header", "=K", nil, `invalid name ""`},
 		{"header", "Bad Name=K", nil, `invalid name "Bad Name"`},
 		{"header", "X-A=", nil, "invalid secret name"},
+		// Headers the transport writes itself or drops would leave the
+		// request without its credential.
+		{"header", "Host=K", nil, `invalid name "Host"`},
+		{"header", "content-length=K", nil, `invalid name "content-length"`},
+		{"header", "Transfer-Encoding=K", nil, `invalid name "Transfer-Encoding"`},
+		{"header", "Connection=K", nil, `invalid name "Connection"`},
 		{"query", "a&b=K", nil, `invalid param "a&b"`},
 		{"body-field", ".a=K", nil, `invalid path ".a"`},
 		{"body-field", `a\.b=K`, map[string]string{"path": `a\.b`, "key": "K"}, ""},

@@ -41,6 +41,26 @@ func ValidHeaderValue[T ~string | ~[]byte](value T) bool {
 	return true
 }
 
+// FramingHeader reports whether name (in any case) is a header the
+// transport writes itself (Host, Content-Length, Transfer-Encoding,
+// Trailer) or one that describes the connection rather than the message
+// (Connection, Keep-Alive, Proxy-Connection, TE, Upgrade). Whatever a
+// caller or a policy puts there is dropped or rewritten on the way out, so
+// a credential placed there would leave the request without it.
+func FramingHeader[T ~string | ~[]byte](name T) bool {
+	for _, h := range framingHeaders {
+		if len(h) == len(name) && strings.EqualFold(h, string(name)) {
+			return true
+		}
+	}
+	return false
+}
+
+var framingHeaders = []string{
+	"Host", "Content-Length", "Transfer-Encoding", "Trailer",
+	"Connection", "Keep-Alive", "Proxy-Connection", "TE", "Upgrade",
+}
+
 func isTokenChar(c byte) bool {
 	switch {
 	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':

@@ -139,3 +139,19 @@ func pairsSeq(pairs [][2]string) iter.Seq2[[]byte, []byte] {
 		}
 	}
 }
+
+func TestFramingHeader(t *testing.T) {
+	for name, want := range map[string]bool{
+		"Host": true, "HOST": true, "content-length": true, "Transfer-Encoding": true,
+		"Trailer": true, "connection": true, "Keep-Alive": true, "Proxy-Connection": true,
+		"TE": true, "Upgrade": true,
+		"Authorization": false, "X-Host": false, "Hosts": false, "T": false, "": false, "Cookie": false,
+	} {
+		if got := FramingHeader(name); got != want {
+			t.Errorf("FramingHeader(%q) = %v, want %v", name, got, want)
+		}
+		if got := FramingHeader([]byte(name)); got != want {
+			t.Errorf("FramingHeader([]byte(%q)) = %v, want %v", name, got, want)
+		}
+	}
+}
