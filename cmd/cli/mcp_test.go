@@ -809,3 +809,50 @@ func TestMCPAuditLogsAllowlistState(t *testing.T) {
 		}
 	}
 }
+
+// TestMCPServeRedactsDecodedJSON: the model reads a JSON body decoded (the
+// client parses the structured content; the text shows a string body
+// decoded), so an echo the byte redactor cannot see must not come out once
+// decoded. Here the upstream nests a JSON document in a string (an error
+// detail, a webhook payload): a secret with a quote and a backslash is
+// escaped twice, and every run of it between those is shorter than
+// redact.PartialRun. One decoding later it is the secret, JSON-escaped.
+func TestMCPServeRedactsDecodedJSON(t *testing.T) {
+	v := newMCPVault(t)
+	secret := randomSecret("")[:10] + `"` + randomSecret("")[:10] + `\` + randomSecret("")[:10]
+	v.set(t, "STRIPE_KEY", secret)
+	v.allow(t, "127.0.0.1")
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inner, _ := json.Marshal(map[string]string{"api_key": strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")})
+		var body any = map[string]any{"error": "invalid credentials", "request": string(inner)}
+		if r.URL.Path == "/string" {
+			body = string(inner)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(body)
+	}))
+	t.Cleanup(up.Close)
+	cs, _ := startMCP(t, v)
+	escaped, _ := json.Marshal(secret)
+	for _, path := range []string{"/object", "/string"} {
+		res, raw := callMCP(t, cs, mcpserver.ToolAPICall, map[string]any{"url": up.URL + path, "bearer": []string{"STRIPE_KEY"}})
+		if res.IsError {
+			t.Fatalf("%s: %s", path, resultText(res))
+		}
+		text := resultText(res)
+		var decoded mcpserver.APICallOutput
+		structured, _ := json.Marshal(res.StructuredContent)
+		if err := json.Unmarshal(structured, &decoded); err != nil {
+			t.Fatal(err)
+		}
+		inModel := fmt.Sprint(decoded.Body) // what the model reads of the structured content
+		for what, s := range map[string]string{"text": text, "structured body": inModel, "result": raw} {
+			if strings.Contains(s, secret) || strings.Contains(s, string(escaped[1:len(escaped)-1])) {
+				t.Errorf("%s: the %s holds the secret once decoded:\n%s", path, what, s)
+			}
+		}
+		if !strings.Contains(text, redact.Replacement) || decoded.Redactions == 0 {
+			t.Errorf("%s: nothing redacted (%d):\n%s", path, decoded.Redactions, text)
+		}
+	}
+}
