@@ -568,3 +568,33 @@ func TestIsOpenClawProvider(t *testing.T) {
 		}
 	}
 }
+
+// TestExecOddIDsInLogTable: whoever runs exec (OpenClaw, or an agent with
+// a shell) chooses the ids, and one that cannot be parsed is recorded as it
+// came. The proxy logs table shows its control characters escaped, so it
+// can neither forge a row (a newline, a tab) nor drive the terminal of the
+// human reading the log (ESC sequences that erase lines, a bidi override).
+func TestExecOddIDsInLogTable(t *testing.T) {
+	_, getenv := execHome(t)
+	id := "A\n2026-01-01 00:00:00  forged  development  GET  https://api.example/  STRIPE_KEY\x1b[1A\x1b[2K\tX\u202e"
+	req, err := json.Marshal(map[string]any{"protocolVersion": 1, "provider": "agentsecrets", "ids": []string{id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, _, code := runExec(t, getenv, string(req), "exec"); code != 0 || decodeExec(t, out).Errors[id].Code != openclaw.CodeInvalidID {
+		t.Fatalf("exec exit %d: %s", code, out)
+	}
+	out, errOut, code := runExec(t, getenv, "", "proxy", "logs")
+	if code != 0 {
+		t.Fatalf("proxy logs exit %d: %s", code, errOut)
+	}
+	if lines := strings.Split(strings.TrimRight(out, "\n"), "\n"); len(lines) != 2 {
+		t.Errorf("%d lines for one row:\n%s", len(lines), out)
+	}
+	if strings.ContainsAny(out, "\x1b\t\u202e") {
+		t.Errorf("control characters reach the table: %q", out)
+	}
+	if !strings.Contains(out, `A\n2026-01-01`) {
+		t.Errorf("the id is not shown escaped: %q", out)
+	}
+}

@@ -323,8 +323,21 @@ func writeLogRow(tw *tabwriter.Writer, e audit.Entry) {
 		redaction = "(REDACTED)"
 	}
 	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-		e.Time.Local().Format("2006-01-02 15:04:05"), orDash(e.Agent), orDash(e.Environment), orDash(e.Method),
-		orDash(logTarget(e)), keys, status, formatDuration(e.Duration), e.Decision, redaction)
+		e.Time.Local().Format("2006-01-02 15:04:05"), cell(orDash(e.Agent)), cell(orDash(e.Environment)), cell(orDash(e.Method)),
+		cell(orDash(logTarget(e))), cell(keys), status, formatDuration(e.Duration), cell(string(e.Decision)), redaction)
+}
+
+// cell is s as a table cell. A row holds what callers chose (an id sent to
+// exec is recorded as it came when it cannot be parsed, an agent declares
+// its own name): anything not printable (a newline, a tab, a terminal
+// escape, a bidi override) is shown escaped, so a row can neither forge
+// another nor drive the terminal of the human reading the log.
+func cell(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return !strconv.IsPrint(r) }) {
+		return s
+	}
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
 }
 
 // logTarget is what the URL column shows: the URL, or for a change of the
