@@ -47,3 +47,24 @@ func MissingKey(err error) string {
 	}
 	return "KEY"
 }
+
+// PlainHost reports whether host holds only letters, digits, '.', '-', '_'
+// and ':' (IPv6), and does not start with '-' (an option): whether it may
+// go into a command a human is asked to paste. The host of a refused call
+// is the caller's text, and a URL's host may hold ; & $ ( ) < > ' * and
+// other characters a shell acts on.
+func PlainHost(host string) bool {
+	if host == "" || host[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(host); i++ {
+		c := host[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+// NotPlainHostHint is the hint for a refused host that is not PlainHost.
+const NotPlainHostHint = "the host is not a plain DNS name or IP address; ask the human whether it should be reached at all"

@@ -284,6 +284,12 @@ func TestCallCommand(t *testing.T) {
 				[]string{`"localhost"`, "hint: ask the human to run: agentsecrets workspace allowlist add localhost"}, nil},
 			{"secret bound elsewhere", []string{"--url", api.URL + "/", "--bearer", "BOUND_KEY"}, ExitDenied,
 				[]string{"BOUND_KEY", "hint:"}, nil},
+			// A URL's host may hold characters a shell acts on: the hint
+			// must not ask the human to paste it.
+			{"host with shell characters", []string{"--url", "http://x;touch$IFS$HOME/", "--bearer", "API_KEY"}, ExitDenied,
+				[]string{"hint: the host is not a plain DNS name"}, nil},
+			{"bound secret, host with shell characters", []string{"--url", "http://a&&id/", "--bearer", "BOUND_KEY"}, ExitDenied,
+				[]string{"hint: the host is not a plain DNS name"}, nil},
 			{"metadata address", []string{"--url", "http://169.254.169.254/latest/meta-data/", "--bearer", "API_KEY"}, ExitDenied, nil, nil},
 			{"header without =", []string{"--url", api.URL + "/", "--header", "NoEquals"}, ExitUsage, []string{"NoEquals", "hint:"}, nil},
 			{"lower-case key", []string{"--url", api.URL + "/", "--bearer", "api_key"}, ExitUsage, []string{"api_key"}, nil},

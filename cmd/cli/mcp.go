@@ -629,6 +629,9 @@ func mcpError(err error) error {
 	case errors.As(err, &hostErr) && hostErr.Key != "":
 		e.Code = mcpserver.CodeNotBound
 		e.Hint = fmt.Sprintf("%s is bound to other domains; ask the human to review its binding (agentsecrets secrets list) in their own terminal", hostErr.Key)
+	case errors.As(err, &hostErr) && !runner.PlainHost(hostErr.Host):
+		e.Code = mcpserver.CodeNotAllowed
+		e.Hint = runner.NotPlainHostHint
 	case errors.As(err, &hostErr):
 		e.Code = mcpserver.CodeNotAllowed
 		e.Hint = "ask the human to run `agentsecrets workspace allowlist add " + hostErr.Host + "` in their own terminal, then retry"

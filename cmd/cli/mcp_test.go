@@ -314,6 +314,8 @@ func TestMCPServeRefusesWithHints(t *testing.T) {
 	}{
 		{"domain not allowlisted", map[string]any{"url": "http://localhost:" + port + "/", "bearer": []string{"STRIPE_KEY"}},
 			[]string{"DOMAIN_NOT_ALLOWED", "agentsecrets workspace allowlist add localhost"}},
+		{"host with shell characters", map[string]any{"url": "http://x;touch$IFS$HOME/", "bearer": []string{"STRIPE_KEY"}},
+			[]string{"DOMAIN_NOT_ALLOWED", "not a plain DNS name"}},
 		{"missing key", map[string]any{"url": up.URL, "bearer": []string{"NOPE_KEY"}},
 			[]string{"SECRET_NOT_FOUND", "NOPE_KEY", "agentsecrets secrets set NOPE_KEY"}},
 		{"key bound elsewhere", map[string]any{"url": up.URL, "header": []string{"X-Api-Key=BOUND_KEY"}},

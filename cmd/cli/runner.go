@@ -63,6 +63,8 @@ func (f *Factory) Runner(cache bool) (*runner.Runner, *runner.StoreVault, error)
 func callError(err error) error {
 	var hostErr *runner.HostError
 	switch {
+	case errors.As(err, &hostErr) && !runner.PlainHost(hostErr.Host):
+		return &Error{Code: ExitDenied, Err: err, Msg: err.Error(), Hint: runner.NotPlainHostHint}
 	case errors.As(err, &hostErr) && hostErr.Key != "":
 		return &Error{Code: ExitDenied, Err: err, Msg: err.Error(),
 			Hint: fmt.Sprintf("%s is bound to other domains (agentsecrets secrets list); if it should go to %s, ask the human to run: agentsecrets secrets bind %s <its current domains> %s", hostErr.Key, hostErr.Host, hostErr.Key, hostErr.Host)}

@@ -103,30 +103,13 @@ func callError(err error) *Error {
 	return e
 }
 
-// allowlistHint is the command that would allow host. The host is the
-// caller's text, and a URL's host may hold ; & $ ( ) < > ' * and other
-// characters a shell acts on: only a plain DNS name or IP address is put
-// in a command the human is asked to paste.
+// allowlistHint is the command that would allow host, when host is safe
+// to paste into a shell (runner.PlainHost).
 func allowlistHint(host string) string {
-	if !plainHost(host) {
-		return "the host is not a plain DNS name or IP address; ask the human whether it should be reached at all"
+	if !runner.PlainHost(host) {
+		return runner.NotPlainHostHint
 	}
 	return "ask the human to run: agentsecrets workspace allowlist add " + host + " (then agentsecrets proxy sync)"
-}
-
-// plainHost reports whether host holds only letters, digits, '.', '-',
-// '_' and ':' (IPv6), and does not start with '-' (an option).
-func plainHost(host string) bool {
-	if host == "" || host[0] == '-' {
-		return false
-	}
-	for i := 0; i < len(host); i++ {
-		c := host[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_' || c == ':') {
-			return false
-		}
-	}
-	return true
 }
 
 // writeError sends e as the JSON error body.
