@@ -3,7 +3,9 @@ package vault
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Environment names. Every project has exactly these three.
@@ -115,6 +117,23 @@ func ValidateProjectName(name string) error {
 	}
 	return newError(ErrInvalid, "project names are 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. OPENCLAW_MANAGER)",
 		"invalid project name %q", name)
+}
+
+// MaxDescriptionLen bounds a project's description, in bytes.
+const MaxDescriptionLen = 1024
+
+// ValidateDescription accepts a project description of at most
+// MaxDescriptionLen bytes of printable UTF-8 text (spaces included). A
+// control character, a terminal escape or a bidirectional override would
+// act on the terminal of whoever lists the projects.
+func ValidateDescription(d string) error {
+	if len(d) > MaxDescriptionLen {
+		return newError(ErrInvalid, "shorten it", "description is %d bytes, more than %d", len(d), MaxDescriptionLen)
+	}
+	if !utf8.ValidString(d) || strings.ContainsFunc(d, func(r rune) bool { return !strconv.IsPrint(r) }) {
+		return newError(ErrInvalid, "use printable text on one line", "description holds a control or invisible character")
+	}
+	return nil
 }
 
 // ProjectNameFrom turns a folder name into a valid project name, or "".

@@ -136,3 +136,27 @@ func TestProjectNameFrom(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateDescription(t *testing.T) {
+	for d, ok := range map[string]bool{
+		"":                                       true,
+		"Stripe and OpenAI keys for prod":        true,
+		"café — naïve, 日本語":                      true,
+		strings.Repeat("a", MaxDescriptionLen):   true,
+		strings.Repeat("a", MaxDescriptionLen+1): false,
+		"two\nlines":                             false,
+		"tab\there":                              false,
+		"\x1b[2Jcleared":                         false,
+		"evil\u202etxt.exe":                      false,
+		"zero\u200bwidth":                        false,
+		"bad \xff utf-8":                         false,
+	} {
+		err := ValidateDescription(d)
+		if (err == nil) != ok {
+			t.Errorf("ValidateDescription(%.40q) = %v, want ok %v", d, err, ok)
+		}
+		if err != nil && !errors.Is(err, ErrInvalid) {
+			t.Errorf("ValidateDescription(%.40q) = %v, want ErrInvalid", d, err)
+		}
+	}
+}

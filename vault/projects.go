@@ -135,6 +135,9 @@ func (s *Store) CreateProject(name, description string) error {
 	if err := ValidateProjectName(name); err != nil {
 		return err
 	}
+	if err := ValidateDescription(description); err != nil {
+		return err
+	}
 	ws, err := s.Workspace()
 	if err != nil {
 		return err
@@ -258,6 +261,11 @@ func (s *Store) UpdateProject(name string, u ProjectUpdate) error {
 	}
 	if u.Name != nil {
 		if err := ValidateProjectName(*u.Name); err != nil {
+			return err
+		}
+	}
+	if u.Description != nil {
+		if err := ValidateDescription(*u.Description); err != nil {
 			return err
 		}
 	}

@@ -406,3 +406,24 @@ func TestUnknownBackendKindIsRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestProjectDescriptionRefused: a description with a control character
+// is refused on create and on update, and changes nothing.
+func TestProjectDescriptionRefused(t *testing.T) {
+	s, _ := newTestStore(t)
+	if err := s.CreateProject("esc", "\x1b]0;owned\x07"); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("CreateProject with an escape = %v, want ErrInvalid", err)
+	}
+	must(t, s.CreateProject("plain", "first"))
+	bad := "line\nforged row"
+	if err := s.UpdateProject("plain", ProjectUpdate{Description: &bad}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("UpdateProject with a newline = %v, want ErrInvalid", err)
+	}
+	ps, err := s.Projects()
+	must(t, err)
+	for _, p := range ps {
+		if p.Name == "esc" || (p.Name == "plain" && p.Description != "first") {
+			t.Fatalf("a refused description changed the index: %+v", ps)
+		}
+	}
+}

@@ -75,7 +75,7 @@ func newProjectListCmd(f *Factory) *cobra.Command {
 			fmt.Fprintln(tw, "  NAME\tDEVELOPMENT\tSTAGING\tPRODUCTION\tDESCRIPTION")
 			for _, p := range ps {
 				fmt.Fprintf(tw, "%s %s\t%d\t%d\t%d\t%s\n", activeMark(p.Active), p.Name, p.Secrets[vault.Development],
-					p.Secrets[vault.Staging], p.Secrets[vault.Production], p.Description)
+					p.Secrets[vault.Staging], p.Secrets[vault.Production], cell(p.Description))
 			}
 			return tw.Flush()
 		},
