@@ -282,11 +282,53 @@ func TestJSONEncoderVariants(t *testing.T) {
 	tests := []struct{ name, secret, echo string }{
 		{"python DEL", "k\x7f\"q\x7f\\z", `{"k":"k\u007f\"q\u007f\\z"}`},
 		{"javascript line separator", "ab\u2028\"cd\u2029e", "{\"k\":\"ab\u2028\\\"cd\u2029e\"}"},
+		// Gson 2.10 (Java), new Gson().toJson(s): < > & = ' as \u escapes.
+		{"gson", "p=ss&w0rd'x", `{"k":"p\u003dss\u0026w0rd\u0027x"}`},
+		// System.Text.Json's default encoder (ASP.NET Core), as its
+		// documentation describes it: HTML-sensitive characters, '+' and
+		// '`' as \u escapes with upper-case digits, '"' as \u0022, every
+		// non-ASCII character escaped. A base64 key's '+' is enough.
+		{"system.text.json base64 key", "AbCdEf+GhIjKlMn/OpQr+StUv==", `{"k":"AbCdEf\u002BGhIjKlMn/OpQr\u002BStUv=="}`},
+		{"system.text.json punctuation", "p\"s<s>w&r'd`é", `{"k":"p\u0022s\u003Cs\u003Ew\u0026r\u0027d\u0060\u00E9"}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, n := redact.NewSet([]byte(tc.secret)).RedactString(tc.echo)
 			if n != 1 || got != `{"k":"[REDACTED_BY_AGENTSECRETS]"}` {
+				t.Errorf("%d replacements: %q", n, got)
+			}
+		})
+	}
+}
+
+// TestHTMLEntityEscapes: a secret echoed in an HTML page or an XML
+// document (an error page, a login form filled again, a SOAP fault) has
+// & < > " and ' written as entities, each escaper with its own spelling
+// of the quotes. Every piece between two entities may be shorter than a
+// partial run, so these are whole forms of their own.
+func TestHTMLEntityEscapes(t *testing.T) {
+	tests := []struct{ name, secret, echo string }{
+		// python3 html.escape(s)
+		{"python html.escape", "p=ss&w0rd'x", "p=ss&amp;w0rd&#x27;x"},
+		{"python html.escape quotes", `a<b>c"d'e&f`, "a&lt;b&gt;c&quot;d&#x27;e&amp;f"},
+		// go html.EscapeString(s), html/template, xml.EscapeText
+		{"go html.EscapeString", "p=ss&w0rd'x", "p=ss&amp;w0rd&#39;x"},
+		{"go html.EscapeString quotes", `a<b>c"d'e&f`, "a&lt;b&gt;c&#34;d&#39;e&amp;f"},
+		// python3 xml.sax.saxutils.escape(s) and quoteattr(s)
+		{"python saxutils.escape", `a<b>c"d'e&f`, `a&lt;b&gt;c"d'e&amp;f`},
+		{"python saxutils.quoteattr", `a<b>c"d'e&f`, `a&lt;b&gt;c&quot;d'e&amp;f`},
+		// PHP htmlspecialchars($s) since 8.1 (ENT_QUOTES)
+		{"php htmlspecialchars", "p=ss&w0rd'x", "p=ss&amp;w0rd&#039;x"},
+		// XML's named entities (.NET SecurityElement.Escape)
+		{"xml named entities", `a<b>c"d'e&f`, "a&lt;b&gt;c&quot;d&apos;e&amp;f"},
+		// Both pieces around the entity are shorter than a partial run.
+		{"form filled again", "Tr0ub4dor&3-horse-battery", "Tr0ub4dor&amp;3-horse-battery"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			body := `<input name="password" value="` + tc.echo + `">`
+			got, n := redact.NewSet([]byte(tc.secret)).RedactString(body)
+			if want := `<input name="password" value="` + redact.Replacement + `">`; n != 1 || got != want {
 				t.Errorf("%d replacements: %q", n, got)
 			}
 		})

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -28,10 +29,11 @@ const minAlignedLen = 6
 // longer base64 stream, as in a Basic-auth header, and the standard
 // encoding wrapped at 76 and 64 columns with LF or CRLF line ends), hex in
 // both cases and wrapped as xxd -p writes it, URL escapes, JSON string
-// escapes, and for a non-ASCII secret its bytes misread as Latin-1 (raw
-// and JSON-escaped). Partial echoes (runs of PartialRun or more bytes of the raw or
-// JSON-escaped value, of its base64 fragments or of its hex) are matched in
-// addition and are not listed. The result has no duplicates.
+// escapes, HTML and XML entity escapes, and for a non-ASCII secret its
+// bytes misread as Latin-1 (raw and JSON-escaped). Partial echoes (runs of
+// PartialRun or more bytes of the raw, JSON- or HTML-escaped value, of its
+// base64 fragments or of its hex) are matched in addition and are not
+// listed. The result has no duplicates.
 func Forms(secret []byte) [][]byte {
 	if len(secret) == 0 {
 		return nil
@@ -62,6 +64,9 @@ func Forms(secret []byte) [][]byte {
 		add(f)
 	}
 	for _, f := range jsonForms(secret) {
+		add([]byte(f))
+	}
+	for _, f := range htmlForms(secret) {
 		add([]byte(f))
 	}
 	if m, ok := latin1Misread(secret); ok {
@@ -95,13 +100,13 @@ func latin1Misread(secret []byte) ([]byte, bool) {
 }
 
 // partialForms returns the forms of secret whose runs of PartialRun or more
-// bytes are echoes: the raw value and its JSON escapes.
+// bytes are echoes: the raw value and its JSON and HTML escapes.
 func partialForms(secret []byte) [][]byte {
 	if len(secret) < PartialRun {
 		return nil
 	}
 	out := [][]byte{secret}
-	for _, f := range jsonForms(secret) {
+	for _, f := range append(jsonForms(secret), htmlForms(secret)...) {
 		if len(f) >= PartialRun {
 			out = append(out, []byte(f))
 		}
@@ -303,8 +308,8 @@ func lowerHex(c byte) byte {
 // jsonForms returns v escaped as the body of a JSON string the ways common
 // encoders write it: encoding/json with and without HTML escaping, the same
 // with every non-ASCII character as \uXXXX (lower and upper hex), the PHP
-// style that also escapes '/', JavaScript's (U+2028 and U+2029 raw) and
-// Python's (DEL escaped).
+// style that also escapes '/', JavaScript's (U+2028 and U+2029 raw),
+// Python's (DEL escaped), Gson's and System.Text.Json's.
 func jsonForms(v []byte) []string {
 	html := jsonEscape(v, true)
 	plain := jsonEscape(v, false)
@@ -319,7 +324,56 @@ func jsonForms(v []byte) []string {
 		lineSeparatorsRaw.Replace(plain),
 		// Python's json.dumps: DEL escaped too.
 		strings.ReplaceAll(asciiPlain, "\x7f", `\u007f`),
+		gsonEscapes.Replace(plain),
+		dotnetEscapes.Replace(upperUnicodeEscapes(asciiPlain)),
 	}
+}
+
+// gsonEscapes are the escapes Gson (Java) adds by default to the plain
+// ones: < > & = and ' as \uXXXX, lower-case digits.
+var gsonEscapes = strings.NewReplacer("<", `\u003c`, ">", `\u003e`, "&", `\u0026`, "=", `\u003d`, "'", `\u0027`)
+
+// dotnetEscapes are the escapes System.Text.Json's default encoder
+// (ASP.NET Core) adds to the plain ones, applied to the plain escapes with
+// every non-ASCII character as \uXXXX in upper-case digits: '"' as \u0022
+// rather than \", and < > & ' + and ` as \uXXXX. In a JSON string body a
+// '"' is always escaped, so every \" there is an escaped quote.
+var dotnetEscapes = strings.NewReplacer(`\"`, `\u0022`, "<", `\u003C`, ">", `\u003E`, "&", `\u0026`,
+	"'", `\u0027`, "+", `\u002B`, "`", `\u0060`)
+
+// htmlEscapers write & < > " and ' as HTML and XML escapers do, each with
+// its own spelling of the quotes (or none).
+var htmlEscapers = []*strings.Replacer{
+	// Go html.EscapeString, html/template and xml.EscapeText; Jinja2.
+	strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;"),
+	// Python html.escape, Django.
+	strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#x27;"),
+	// PHP htmlspecialchars (ENT_QUOTES, the default since PHP 8.1).
+	strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#039;"),
+	// Ruby CGI.escapeHTML and ERB, Spring HtmlUtils.
+	strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#39;"),
+	// XML's named entities: .NET SecurityElement.Escape, Java XML writers.
+	strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&apos;"),
+	// '"' only: Python saxutils.quoteattr, Apache Commons escapeHtml4.
+	strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;"),
+	// Quotes kept: text content (Python saxutils.escape).
+	strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;"),
+}
+
+// htmlForms returns v as every escaper of htmlEscapers writes it, without
+// repeats; none for a value with nothing to escape.
+func htmlForms(v []byte) []string {
+	if !bytes.ContainsAny(v, `&<>"'`) {
+		return nil
+	}
+	var out []string
+	for _, r := range htmlEscapers {
+		f := r.Replace(string(v))
+		if f != string(v) && !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // lineSeparatorsRaw undoes encoding/json's escapes of U+2028 and U+2029.

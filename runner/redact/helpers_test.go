@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"math/rand/v2"
 	"net/url"
@@ -94,6 +95,9 @@ func expectedForms(secret string) []namedForm {
 	add("json", jHTML)
 	add("json no html", jPlain)
 	add("json ascii", jsonASCII(jPlain))
+	if h := html.EscapeString(secret); h != secret {
+		add("html escape", h)
+	}
 	for _, base := range []string{secret, jHTML, jPlain} {
 		// Partial echoes count only for secrets of 16 bytes or more.
 		for i := 0; len(secret) >= 16 && i+16 <= len(base); i++ {
