@@ -19,6 +19,7 @@ import (
 
 	"github.com/The-17/agentsecrets/policies"
 	"github.com/The-17/agentsecrets/runner/audit"
+	"github.com/The-17/agentsecrets/runner/redact"
 )
 
 // rawReply is one answer of a rawUpstream: parts are written one after
@@ -124,6 +125,65 @@ func TestChunkedBodyCutShortIsAnError(t *testing.T) {
 		roots.AddCert(srv.Certificate())
 		checkCutShort(t, srv.URL, func(r *Runner) { r.Transport.(*Transport).TLSConfig.RootCAs = roots })
 	})
+}
+
+// TestTransferCodingOutsideHTTP11Refused: a response that is not HTTP/1.1
+// but carries Transfer-Encoding has faulty framing (RFC 9112, section
+// 6.1: most likely a chunked answer forwarded by an HTTP/1.0 hop). The
+// client reads such a body as it comes, chunk-size lines included, and
+// those lines split an echoed credential into pieces too short for the
+// redactor: the response is refused. The same answer as HTTP/1.1 is
+// de-chunked and redacted, and an HTTP/1.0 answer without a transfer
+// coding is read to the close as usual.
+func TestTransferCodingOutsideHTTP11Refused(t *testing.T) {
+	const secret = "AbCdEfGhIjKlMnOpQrStUvWxYz" // two 13-byte chunks
+	chunked := func(proto, coding string) func(c string) string {
+		return func(c string) string {
+			return proto + " 200 OK\r\nTransfer-Encoding: " + coding + "\r\n\r\n" +
+				"d\r\n" + c[:13] + "\r\nd\r\n" + c[13:] + "\r\n0\r\n\r\n"
+		}
+	}
+	tests := []struct {
+		name    string
+		build   func(c string) string
+		refused bool
+	}{
+		{"http/1.0 chunked", chunked("HTTP/1.0", "chunked"), true},
+		{"http/1.0 chunked in other case", chunked("HTTP/1.0", "Chunked"), true},
+		{"http/1.0 other coding", chunked("HTTP/1.0", "gzip, chunked"), true},
+		{"http/1.2 chunked", chunked("HTTP/1.2", "chunked"), true},
+		{"http/1.1 chunked", chunked("HTTP/1.1", "chunked"), false},
+		{"http/1.0 to the close", func(c string) string { return "HTTP/1.0 200 OK\r\n\r\n" + c }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			up := newUpstream(t, rawAnswer(tt.build))
+			v := newFakeVault([]string{"127.0.0.1"}, map[string]string{"API_KEY": secret})
+			r, sink, _ := newTestRunner(t, v)
+			res, err := r.Do(context.Background(), &Call{URL: up.URL + "/x", Policies: []policies.Spec{spec("bearer", "key", "API_KEY")}})
+			if !tt.refused {
+				if err != nil {
+					t.Fatalf("Do: %v", err)
+				}
+				if out := output(t, res); !strings.HasSuffix(out, "\n\n"+redact.Replacement) {
+					t.Errorf("body not read whole and redacted: %q", out)
+				}
+				return
+			}
+			if err == nil {
+				out := output(t, res)
+				assertNoLeak(t, "caller output", out, secret)
+				t.Fatalf("a body framed by a transfer coding outside HTTP/1.1 was passed on: %q", out)
+			}
+			if !errors.Is(err, ErrUnsafeResponse) {
+				t.Errorf("Do error %v, want ErrUnsafeResponse", err)
+			}
+			assertNoHiddenCopy(t, "error message", err.Error(), secret)
+			for _, ev := range sink.Events() {
+				assertNoHiddenCopy(t, "audit reason", ev.Reason, secret)
+			}
+		})
+	}
 }
 
 // checkCutShort calls target, whose answer is a chunked body cut short
@@ -263,7 +323,6 @@ var guardCases = []struct {
 	{"204", false, "HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n", "", 0},
 	{"304", false, "HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n", "", 0},
 	{"101", false, "HTTP/1.1 101 Switching Protocols\r\nTransfer-Encoding: chunked\r\n\r\n", "5\r\nhello\r\n", 0},
-	{"HTTP/1.0", false, "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "5\r\nhello\r\n", 0},
 	{"length", false, "HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n", "5\r\nhello\r\n", 0},
 	{"until close", false, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", "5\r\nhello\r\n", 0},
 	{"transfer encoding in a folded line", false, "HTTP/1.1 200 OK\r\nX-A: 1\r\n Transfer-Encoding: chunked\r\n\r\n", "5\r\nhello\r\n", 0},

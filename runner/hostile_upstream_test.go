@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/The-17/agentsecrets/policies"
 	"github.com/The-17/agentsecrets/runner/redact"
@@ -95,6 +97,66 @@ func TestErrorsCarryNoEchoedCredential(t *testing.T) {
 	}
 }
 
+// TestResetErrorsCarryNoEchoedCredential: an upstream that sends part of
+// a header echoing the credential, then resets the connection, makes the
+// HTTP client fail with a network error (which alone quotes nothing) whose
+// message also quotes the bytes read so far. A compressed or escaped copy
+// there must not reach the caller nor the audit event.
+func TestResetErrorsCarryNoEchoedCredential(t *testing.T) {
+	const secret = "sk_live_0123456789abcdefghijKLMNOP"
+	tests := []struct {
+		name  string
+		build func(cred string) string
+	}{
+		{"gzip copy in a header line", func(c string) string { return "HTTP/1.1 200 OK\r\nX-Echo: " + string(gzipped([]byte(c))) }},
+		{"escaped bytes in a header line", func(c string) string {
+			return "HTTP/1.1 200 OK\r\nX-Echo: \x01" + strings.Join(strings.Split(c, ""), "\x01")
+		}},
+		{"gzip copy in the status line", func(c string) string { return "HTTP/1.1 200 " + string(gzipped([]byte(c))) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			up := newUpstream(t, resetAnswer(tt.build))
+			v := newFakeVault([]string{"127.0.0.1"}, map[string]string{"API_KEY": secret})
+			r, sink, _ := newTestRunner(t, v)
+			call := &Call{URL: up.URL + "/x", Timeout: 5 * time.Second, Policies: []policies.Spec{spec("bearer", "key", "API_KEY")}}
+			res, err := r.Do(context.Background(), call)
+			if err == nil {
+				res.Body.Close()
+				t.Fatal("Do succeeded on a reset connection")
+			}
+			if !errors.Is(err, ErrUpstream) {
+				t.Errorf("Do error %v, want ErrUpstream", err)
+			}
+			assertNoHiddenCopy(t, "error message", err.Error(), secret)
+			for _, ev := range sink.Events() {
+				assertNoHiddenCopy(t, "audit reason", ev.Reason, secret)
+			}
+		})
+	}
+}
+
+// resetAnswer is rawAnswer that then resets the connection (a TCP RST,
+// not a close) once the client has had time to read what was written.
+func resetAnswer(build func(credential string) string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		cred := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		buf.WriteString(build(cred))
+		buf.Flush()
+		time.Sleep(100 * time.Millisecond)
+		if tc, ok := conn.(*tapConn); ok {
+			if tcp, ok := tc.Conn.(*net.TCPConn); ok {
+				tcp.SetLinger(0)
+			}
+		}
+		conn.Close()
+	}
+}
+
 // assertNoHiddenCopy is assertNoLeak, and also fails when text quotes
 // bytes that are not printable (a parser's snippet of the response), in
 // which a copy may hide from redaction: compressed, or escaped byte by
@@ -146,6 +208,39 @@ func TestHeaderNamesCarryNoEchoedCredential(t *testing.T) {
 	}
 	if n := res.Redactions(); n < 2 {
 		t.Errorf("%d redactions, want at least 2", n)
+	}
+}
+
+// TestTrailerNamesCarryNoEchoedCredential: the HTTP client re-cases the
+// field names a Trailer header lists, as it does header names, so a
+// credential echoed there comes back changed in case, beyond what value
+// redaction matches. Trailers are never passed on (the body arrives
+// de-chunked), so neither is the list announcing them.
+func TestTrailerNamesCarryNoEchoedCredential(t *testing.T) {
+	const secret = "AbCdEfGhIjKlMnOpQrStUvWxYz" // no run survives the re-casing
+	tests := []struct{ name, trailer string }{
+		{"alone", "%s"},
+		{"in a list", "X-Checksum, %s, X-Other"},
+		{"as a name's suffix", "X-%s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			up := newUpstream(t, rawAnswer(func(c string) string {
+				return "HTTP/1.1 200 OK\r\nTrailer: " + fmt.Sprintf(tt.trailer, c) +
+					"\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"
+			}))
+			v := newFakeVault([]string{"127.0.0.1"}, map[string]string{"API_KEY": secret})
+			r, _, _ := newTestRunner(t, v)
+			res, err := r.Do(context.Background(), &Call{URL: up.URL + "/x", Policies: []policies.Spec{spec("bearer", "key", "API_KEY")}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := output(t, res)
+			assertNoLeak(t, "caller output", strings.ToLower(out), strings.ToLower(secret))
+			if !strings.HasSuffix(out, "\n\nok") {
+				t.Errorf("the body was lost: %q", out)
+			}
+		})
 	}
 }
 

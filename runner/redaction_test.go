@@ -193,6 +193,44 @@ func bigEchoBody(size, n int) []byte {
 	return b.Bytes()
 }
 
+// TestRangeRequestsGetWholeBodies: a caller's Range header would have an
+// upstream that echoes the credential (here through http.ServeContent, as
+// file and object stores answer) send it back piece by piece, each piece
+// shorter than a partial run, one call per piece or several in one
+// multipart/byteranges answer. The runner does not send Range: the answer
+// is the whole body (a server may always ignore Range), and redacted.
+func TestRangeRequestsGetWholeBodies(t *testing.T) {
+	const secret = "sk_live_0123456789abcdefghijKLMNOP"
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		doc := "stored credential: " + strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ") + "\n"
+		http.ServeContent(w, r, "doc.txt", time.Time{}, strings.NewReader(doc))
+	})
+	for _, rng := range []string{"bytes=19-30", "bytes=31-", "bytes=-14", "bytes=19-30,31-42,43-55", "lower-case name"} {
+		t.Run(rng, func(t *testing.T) {
+			v := newFakeVault([]string{"127.0.0.1"}, map[string]string{"API_KEY": secret})
+			r, _, _ := newTestRunner(t, v)
+			header := http.Header{"Range": {rng}}
+			if rng == "lower-case name" { // as a policy may set it: names go out as given
+				header = http.Header{"range": {"bytes=19-30,31-42,43-55"}}
+			}
+			call := &Call{URL: up.URL + "/doc", Header: header, Policies: []policies.Spec{spec("bearer", "key", "API_KEY")}}
+			res, err := r.Do(context.Background(), call)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := output(t, res)
+			if res.Status != http.StatusOK || !strings.HasSuffix(out, "\nstored credential: "+redact.Replacement+"\n") {
+				t.Errorf("want the whole body, redacted; got %q", out)
+			}
+			for i := 0; i+8 <= len(secret); i++ {
+				if strings.Contains(out, secret[i:i+8]) {
+					t.Fatalf("a piece of the credential reached the caller: %q", out)
+				}
+			}
+		})
+	}
+}
+
 // TestUndecodableEncodingRefused: a body the redactor cannot read is an
 // error, not passed through.
 func TestUndecodableEncodingRefused(t *testing.T) {

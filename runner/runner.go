@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -386,6 +385,15 @@ func (r *Runner) send(ctx context.Context, req *hostfns.Request, set *redact.Set
 		return nil, fmt.Errorf("%w: %s", ErrBadRequest, msg)
 	}
 	hreq.Header.Set("Accept-Encoding", redact.AcceptEncoding)
+	// A range of the body would come back in pieces, each maybe too short
+	// for the redactor to know as part of a credential (one call per
+	// piece, or several in one multipart answer); a server may always
+	// ignore Range, so the whole body is asked for.
+	for name := range hreq.Header {
+		if strings.EqualFold(name, "Range") {
+			delete(hreq.Header, name)
+		}
+	}
 	resp, err := r.roundTrip(hreq, req.Body)
 	if err != nil {
 		return nil, transportError(ctx, req.URL.Hostname(), err, set)
@@ -416,6 +424,8 @@ func transportError(ctx context.Context, host string, err error, set *redact.Set
 		return fmt.Errorf("%w: %q did not answer in time", ErrTimeout, host)
 	case errors.Is(err, errRepeatedCoding):
 		return fmt.Errorf("%w: %q sent Content-Encoding on several header lines", ErrUnsafeResponse, host)
+	case errors.Is(err, errCodingOutsideHTTP11):
+		return fmt.Errorf("%w: %q sent Transfer-Encoding in a response that is not HTTP/1.1", ErrUnsafeResponse, host)
 	}
 	return fmt.Errorf("%w: %q: %s", ErrUpstream, host, scrubTransportMessage(err, set))
 }
@@ -425,15 +435,12 @@ func transportError(ctx context.Context, host string, err error, set *redact.Set
 // cannot parse (status line, header lines and the start of the body), and
 // a quoted credential may be compressed or escaped beyond what redaction
 // recognises, so everything from the first quote on is dropped. A network
-// error (dial, read, write) quotes nothing and is kept whole. What is left
-// is redacted all the same.
+// error (dial, read, write) quotes nothing itself, but the parser wraps one
+// with the header read so far when the connection fails in it (a reset),
+// so a network error is cut at its first quote too. What is left is
+// redacted all the same.
 func scrubTransportMessage(err error, set *redact.Set) string {
-	msg := err.Error()
-	var opErr *net.OpError
-	if !errors.As(err, &opErr) {
-		msg = beforeQuote(msg)
-	}
-	msg, _ = set.RedactString(msg)
+	msg, _ := set.RedactString(beforeQuote(err.Error()))
 	return msg
 }
 

@@ -136,6 +136,14 @@ func (t *Transport) dial(ctx context.Context, isTLS bool) fasthttp.DialFunc {
 // header lines.
 var errRepeatedCoding = errors.New("runner: content encoding on several header lines")
 
+// errCodingOutsideHTTP11 fails a response that is not HTTP/1.1 but
+// carries Transfer-Encoding: faulty framing (RFC 9112, section 6.1), most
+// likely a chunked answer forwarded by an HTTP/1.0 hop. fasthttp ignores
+// the coding there and reads the body to the close, chunk-size lines
+// included, and those lines would split a credential into pieces the
+// redactor does not recognise.
+var errCodingOutsideHTTP11 = errors.New("runner: transfer coding in a response that is not http/1.1")
+
 // maxGuardedLine is how much of each response header line codingGuard
 // keeps: enough for a field name with some blanks before its colon.
 const maxGuardedLine = 64
@@ -147,6 +155,9 @@ const maxGuardedLine = 64
 // compressed, past the redactor. The connection is used by one request at
 // a time: each request written starts a response, whose header (after any
 // interim 1xx answers) ends at its first blank line.
+//
+// It fails likewise a response that is not HTTP/1.1 and carries
+// Transfer-Encoding (errCodingOutsideHTTP11).
 //
 // It also follows the framing of a chunked body (see chunks), because
 // fasthttp takes a connection closed between two chunks, or in the
@@ -161,6 +172,7 @@ type codingGuard struct {
 	inHeader bool   // reading a response header
 	status   bool   // the current line is a status line
 	interim  bool   // the current block is an interim (1xx) answer
+	http11   bool   // the current block's status line says HTTP/1.1
 	hasBody  bool   // the current block's status may have a chunked body
 	chunked  bool   // the current block declares a transfer coding
 	codings  int    // Content-Encoding lines in the current block
@@ -189,10 +201,11 @@ func (g *codingGuard) Write(p []byte) (int, error) {
 	return g.Conn.Write(p)
 }
 
-// Read fails once a second Content-Encoding line arrives. It passes on
-// the bytes before that line, so fasthttp, holding part of a header,
-// reports the failure itself (at the first byte it would take it for a
-// closed connection). A close before a chunked body has ended reads as
+// Read fails once a second Content-Encoding line arrives, or the end of a
+// header that is not HTTP/1.1 but has a transfer coding. It passes on the
+// bytes before that line, so fasthttp, holding part of a header, reports
+// the failure itself (at the first byte it would take it for a closed
+// connection). A close before a chunked body has ended reads as
 // io.ErrUnexpectedEOF.
 func (g *codingGuard) Read(p []byte) (int, error) {
 	if g.err != nil {
@@ -202,9 +215,9 @@ func (g *codingGuard) Read(p []byte) (int, error) {
 	g.writing = false
 	b := p[:n]
 	if g.inHeader && n > 0 {
-		bad, body := g.scan(b)
-		if bad >= 0 {
-			g.err = errRepeatedCoding
+		bad, body, err := g.scan(b)
+		if err != nil {
+			g.err = err
 			return bad, nil
 		}
 		b = b[body:]
@@ -219,25 +232,25 @@ func (g *codingGuard) Read(p []byte) (int, error) {
 }
 
 // scan follows the header lines in b. It returns the index in b where a
-// second Content-Encoding line starts (0 when it started in an earlier
-// read), or -1; and the index where the body starts (len(b) while the
-// header goes on).
-func (g *codingGuard) scan(b []byte) (bad, body int) {
+// line the response fails at starts (0 when it started in an earlier
+// read) and why, or a nil error and the index where the body starts
+// (len(b) while the header goes on).
+func (g *codingGuard) scan(b []byte) (bad, body int, err error) {
 	start := 0 // where the current line starts in b
 	for start < len(b) && g.inHeader {
 		i := bytes.IndexByte(b[start:], '\n')
 		if i < 0 {
 			g.keep(b[start:])
-			return -1, len(b)
+			return -1, len(b), nil
 		}
 		g.keep(b[start : start+i])
-		if !g.endLine(bytes.TrimSuffix(g.line, []byte("\r"))) {
-			return start, 0
+		if err := g.endLine(bytes.TrimSuffix(g.line, []byte("\r"))); err != nil {
+			return start, 0, err
 		}
 		g.line = g.line[:0]
 		start += i + 1
 	}
-	return -1, start
+	return -1, start, nil
 }
 
 // keep adds b to the start of the current line, up to maxGuardedLine.
@@ -247,9 +260,10 @@ func (g *codingGuard) keep(b []byte) {
 	}
 }
 
-// endLine takes in one whole line (its start) and reports false when it
-// is a second Content-Encoding line.
-func (g *codingGuard) endLine(line []byte) bool {
+// endLine takes in one whole line (its start) and fails at a second
+// Content-Encoding line, and at the end of a header that is not HTTP/1.1
+// but has a transfer coding.
+func (g *codingGuard) endLine(line []byte) error {
 	switch {
 	case g.status: // "HTTP/1.1 103 Early Hints", after any blank lines
 		proto, code, _ := bytes.Cut(line, []byte(" "))
@@ -258,12 +272,16 @@ func (g *codingGuard) endLine(line []byte) bool {
 		g.interim = len(code) >= 3 && code[0] == '1' && string(code[:3]) != "101"
 		// fasthttp reads a chunked body after an HTTP/1.1 status only,
 		// and none after 1xx, 204 or 304.
-		g.hasBody = string(proto) == "HTTP/1.1" && len(code) >= 3 && code[0] != '1' &&
+		g.http11 = string(proto) == "HTTP/1.1"
+		g.hasBody = g.http11 && len(code) >= 3 && code[0] != '1' &&
 			string(code[:3]) != "204" && string(code[:3]) != "304"
 	case len(line) == 0:
 		if g.interim { // another block follows
 			g.status, g.interim, g.chunked, g.codings = true, false, false, 0
-			return true
+			return nil
+		}
+		if g.chunked && !g.http11 {
+			return errCodingOutsideHTTP11
 		}
 		g.inHeader = false
 		if g.chunked && g.hasBody && !g.head {
@@ -283,7 +301,10 @@ func (g *codingGuard) endLine(line []byte) bool {
 			g.chunked = true
 		}
 	}
-	return g.codings <= 1
+	if g.codings > 1 {
+		return errRepeatedCoding
+	}
+	return nil
 }
 
 // chunks follows the framing of a chunked body (RFC 9112, section 7.1)
@@ -489,6 +510,10 @@ func roundTripError(err error) error {
 func toHTTPResponse(req *http.Request, fres *fasthttp.Response) *http.Response {
 	header := httpsyntax.Header(fres.Header.All()) // names come canonical from fasthttp
 	delete(header, "Transfer-Encoding")            // the body below is already de-chunked
+	// Trailers are never passed on, so neither is the list announcing
+	// them, whose names fasthttp re-cases (a credential echoed there would
+	// come back in a case redaction does not match).
+	delete(header, "Trailer")
 	status := fres.StatusCode()
 	contentLength := int64(fres.Header.ContentLength())
 	if contentLength < 0 {
