@@ -259,7 +259,7 @@ func TestExecAudited(t *testing.T) {
 		"openclaw:agentsecrets default app/development [OPENAI_KEY] ok ",
 		"openclaw:agentsecrets default app/production [STRIPE_KEY] ok ",
 		"openclaw:agentsecrets default app/development [MISSING_KEY] error NOT_FOUND",
-		"openclaw:agentsecrets default / [bad id] error INVALID_ID",
+		"openclaw:agentsecrets default / [(invalid id: 6 bytes, sha256:4b2d2ff66c98)] error INVALID_ID",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("rows\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -570,10 +570,10 @@ func TestIsOpenClawProvider(t *testing.T) {
 }
 
 // TestExecOddIDsInLogTable: whoever runs exec (OpenClaw, or an agent with
-// a shell) chooses the ids, and one that cannot be parsed is recorded as it
-// came. The proxy logs table shows its control characters escaped, so it
-// can neither forge a row (a newline, a tab) nor drive the terminal of the
-// human reading the log (ESC sequences that erase lines, a bidi override).
+// a shell) chooses the ids. One that cannot be parsed is recorded by its
+// length and hash only, so it can neither forge a row of the proxy logs
+// table (a newline, a tab) nor drive the terminal of the human reading the
+// log (ESC sequences that erase lines, a bidi override).
 func TestExecOddIDsInLogTable(t *testing.T) {
 	_, getenv := execHome(t)
 	id := "A\n2026-01-01 00:00:00  forged  development  GET  https://api.example/  STRIPE_KEY\x1b[1A\x1b[2K\tX\u202e"
@@ -594,7 +594,7 @@ func TestExecOddIDsInLogTable(t *testing.T) {
 	if strings.ContainsAny(out, "\x1b\t\u202e") {
 		t.Errorf("control characters reach the table: %q", out)
 	}
-	if !strings.Contains(out, `A\n2026-01-01`) {
-		t.Errorf("the id is not shown escaped: %q", out)
+	if !strings.Contains(out, openclaw.InvalidIDLabel(id)) || strings.Contains(out, "forged") {
+		t.Errorf("the id is not named by its label alone: %q", out)
 	}
 }

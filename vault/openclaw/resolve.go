@@ -2,6 +2,7 @@ package openclaw
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
@@ -33,7 +34,7 @@ type Outcome struct {
 	Project     string
 	Environment string
 	// Keys are the key names, in request order; for an id that could not be
-	// parsed, the id itself.
+	// parsed, its InvalidIDLabel.
 	Keys []string
 	// Code is "" for resolved ids, else the error code they were given.
 	Code string
@@ -100,10 +101,11 @@ func (r *Resolver) plan(ids []string) []*job {
 			continue
 		}
 		seen[raw] = true
-		j := &job{raw: raw, key: raw, ctx: vault.Context{Workspace: r.Base.Workspace}}
+		j := &job{raw: raw, ctx: vault.Context{Workspace: r.Base.Workspace}}
 		jobs = append(jobs, j)
 		id, err := ParseID(raw)
 		if err != nil {
+			j.key = InvalidIDLabel(raw)
 			j.err = &IDError{CodeInvalidID, err.Error()}
 			continue
 		}
@@ -111,6 +113,16 @@ func (r *Resolver) plan(ids []string) []*job {
 		j.ctx, j.err = r.contextFor(id)
 	}
 	return jobs
+}
+
+// InvalidIDLabel is how an id that could not be parsed is named in the
+// audit log: its length and the start of its SHA-256, never the id itself.
+// Whoever wrote the SecretRef can match it (printf %s ID | sha256sum); a
+// value pasted by mistake where an id belongs stays out of a log the agent
+// reads, and so does anything else the caller chose to send.
+func InvalidIDLabel(raw string) string {
+	sum := sha256.Sum256([]byte(raw))
+	return fmt.Sprintf("(invalid id: %d bytes, sha256:%x)", len(raw), sum[:6])
 }
 
 // contextFor fills the parts the id leaves out from Base.

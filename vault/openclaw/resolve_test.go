@@ -124,7 +124,10 @@ func TestResolve(t *testing.T) {
 	want := "[{default app development [OPENAI_KEY] } {default app production [OPENAI_KEY OPENAI_KEY] } " +
 		"{default other staging [DB_URL] } {default app development [MISSING_KEY] NOT_FOUND} " +
 		"{default app staging [OPENAI_KEY] NOT_FOUND} {default nope development [OPENAI_KEY] NOT_FOUND} " +
-		"{default app development [BINARY_KEY] INVALID_VALUE} {default   [bad id prod/OPENAI_KEY a/b/c/d] INVALID_ID}]"
+		"{default app development [BINARY_KEY] INVALID_VALUE} {default   [" +
+		// An id that does not parse is named by length and hash, never as
+		// sent (it may be a value pasted where an id belongs).
+		InvalidIDLabel("bad id") + " " + InvalidIDLabel("prod/OPENAI_KEY") + " " + InvalidIDLabel("a/b/c/d") + "] INVALID_ID}]"
 	if got != want {
 		t.Errorf("outcomes\n got %s\nwant %s", got, want)
 	}
@@ -417,4 +420,15 @@ func TestResolveErrorsFitOpenClawOutputLimit(t *testing.T) {
 		t.Fatalf("answer of %d bytes, more than OpenClaw's default maxOutputBytes %d", b.Len(), defaultMaxOutput)
 	}
 	t.Logf("worst answer of errors: %d bytes", b.Len())
+}
+
+func TestInvalidIDLabel(t *testing.T) {
+	// printf %s 'bad id' | sha256sum: 4b2d2ff66c98...
+	if got, want := InvalidIDLabel("bad id"), "(invalid id: 6 bytes, sha256:4b2d2ff66c98)"; got != want {
+		t.Errorf("InvalidIDLabel = %q, want %q", got, want)
+	}
+	const pasted = "sk_live_51HxPasteDValue0123456789"
+	if got := InvalidIDLabel(pasted); strings.Contains(got, pasted) || strings.Contains(got, pasted[:12]) {
+		t.Errorf("InvalidIDLabel(%q) = %q holds the id", pasted, got)
+	}
 }
