@@ -53,7 +53,10 @@
 // .agentsecrets) 0700. The project directory is the user's: its mode is
 // never changed, .env.example (key names, meant to be committed) is 0644 and
 // .env (mode 2, values) 0600. Input is validated before anything is
-// touched, so a rejected command changes nothing on disk.
+// touched, so a rejected command changes nothing on disk. A removal first
+// asks the backend whether it would refuse every write (keychain.Check: a
+// wrong passphrase), so that it never drops keys from the index whose
+// values it then cannot remove.
 //
 // # Allowlist changes
 //
@@ -80,5 +83,7 @@
 // Mode 1 (the default) keeps values in the backend only and writes a
 // .env.example of key names next to .agentsecrets. Mode 2 also writes a
 // plaintext .env with the active environment's values on every change, and
-// says so loudly on the warning writer each time.
+// says so loudly on the warning writer each time. It replaces only a .env
+// it wrote (or an empty one): a .env of the user's own is an ErrExists
+// error naming it, and is kept.
 package vault

@@ -1,7 +1,10 @@
 package vault
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -33,7 +36,10 @@ const exampleFileMode os.FileMode = 0o644
 // in storage mode 2, dir/.env with the values of pc's environment. dir is
 // the user's project directory, not the tool's: it is never created nor
 // chmodded. A value .env cannot hold (see dotenvValue) is left out, with
-// a comment line and a warning. It runs under the lock and opens the
+// a comment line and a warning. A .env agentsecrets did not write is
+// never replaced (see checkOwnDotenv). Every value is read and every
+// check made before the first file is written, so that a failure (a
+// wrong passphrase) writes nothing. It runs under the lock and opens the
 // backend of kind without recording it.
 func (s *Store) writeFilesFor(pc ProjectConfig, dir, kind string, ix *Index) error {
 	p := ix.project(pc.Workspace, pc.Project)
@@ -51,19 +57,20 @@ func (s *Store) writeFilesFor(pc ProjectConfig, dir, kind string, ix *Index) err
 	for _, k := range sortedKeys(names) {
 		ex.WriteString(k + "=\n")
 	}
-	if err := fsutil.WriteUserFile(filepath.Join(dir, ".env.example"), []byte(ex.String()), exampleFileMode); err != nil {
-		return err
-	}
+	examplePath := filepath.Join(dir, ".env.example")
 	if pc.StorageMode != 2 {
-		return nil
+		return fsutil.WriteUserFile(examplePath, []byte(ex.String()), exampleFileMode)
+	}
+	envPath := filepath.Join(dir, ".env")
+	if err := checkOwnDotenv(envPath); err != nil {
+		return err
 	}
 	b, err := s.openBackend(kind)
 	if err != nil {
 		return err
 	}
 	var env strings.Builder
-	env.WriteString("# PLAINTEXT secrets of project " + strconv.Quote(pc.Project) + " (" + pc.Environment + "), written by agentsecrets storage mode 2\n")
-	envPath := filepath.Join(dir, ".env")
+	env.WriteString(dotenvHeader + strconv.Quote(pc.Project) + " (" + pc.Environment + "), written by agentsecrets storage mode 2\n")
 	var left []string
 	for _, k := range p.keys(pc.Environment) {
 		v, err := b.Get(ref(Context{Workspace: pc.Workspace, Project: pc.Project}, pc.Environment, k))
@@ -78,6 +85,9 @@ func (s *Store) writeFilesFor(pc ProjectConfig, dir, kind string, ix *Index) err
 		}
 		env.WriteString(k + "=" + q + "\n")
 	}
+	if err := fsutil.WriteUserFile(examplePath, []byte(ex.String()), exampleFileMode); err != nil {
+		return err
+	}
 	if err := fsutil.WriteUserFile(envPath, []byte(env.String()), fsutil.FileMode); err != nil {
 		return err
 	}
@@ -87,6 +97,36 @@ func (s *Store) writeFilesFor(pc ProjectConfig, dir, kind string, ix *Index) err
 		fmt.Fprint(s.warn, l)
 	}
 	return nil
+}
+
+// dotenvHeader starts the first line of every .env agentsecrets writes.
+const dotenvHeader = "# PLAINTEXT secrets of project "
+
+// checkOwnDotenv fails when path holds a .env agentsecrets did not write:
+// one that does not start with dotenvHeader. Its values may be the only
+// copy the user has, so storage mode 2 never replaces it. A missing or
+// empty file is fine. Nothing of the file is quoted in the error.
+func checkOwnDotenv(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("vault: read %q: %w", path, err)
+	}
+	defer f.Close()
+	head := make([]byte, len(dotenvHeader))
+	n, err := io.ReadFull(f, head)
+	switch {
+	case n == 0 && errors.Is(err, io.EOF):
+		return nil
+	case err != nil && !errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("vault: read %q: %w", path, err)
+	case string(head[:n]) == dotenvHeader:
+		return nil
+	}
+	return newError(ErrExists, "move it away (storage mode 2 keeps .env in step with the vault), or use storage mode 1",
+		"%q was not written by agentsecrets: storage mode 2 would replace it", path)
 }
 
 // dotenvSafe are the bytes a value may hold to be written bare: each is

@@ -404,3 +404,86 @@ func godotenvExpand(v string, vars map[string]string) string {
 		return s
 	})
 }
+
+// TestRefusedInitChangesNothing: an init in storage mode 2 that fails
+// (the vault does not open with the passphrase given, there is none, or
+// the directory holds a .env agentsecrets did not write) changes nothing
+// in the project directory nor in the home, so that the next init, with
+// the cause fixed, is not told the directory is already initialized.
+func TestRefusedInitChangesNothing(t *testing.T) {
+	cases := []struct {
+		name, pass string
+		dotenv     string // content of a .env already in the directory; "": none
+		want       error
+	}{
+		{"wrong passphrase", "wrong", "", keychain.ErrBadPassphrase},
+		{"no passphrase", "", "", keychain.ErrNoPassphrase},
+		{"the user's own .env", "pw", "DATABASE_URL=postgres://u:p@db/app\n", ErrExists},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			home, first := t.TempDir(), filepath.Join(t.TempDir(), "app")
+			must(t, os.Mkdir(first, 0o700))
+			s := newFileStore(t, home, first, "pw")
+			ctx, err := s.Init(InitOptions{})
+			must(t, err)
+			must(t, s.Set(ctx, "A_KEY", []byte("value a")))
+
+			// A second checkout of the same project.
+			dir := filepath.Join(t.TempDir(), "app")
+			must(t, os.Mkdir(dir, 0o700))
+			if tc.dotenv != "" {
+				must(t, os.WriteFile(filepath.Join(dir, ".env"), []byte(tc.dotenv), 0o600))
+			}
+			before := snapshot(t, home) + snapshot(t, dir)
+			_, err = newFileStore(t, home, dir, tc.pass).Init(InitOptions{StorageMode: 2})
+			if !errors.Is(err, tc.want) || (tc.dotenv != "" && !strings.Contains(err.Error(), filepath.Join(dir, ".env"))) {
+				t.Fatalf("Init error = %v, want %v", err, tc.want)
+			}
+			if after := snapshot(t, home) + snapshot(t, dir); after != before {
+				t.Fatalf("the refused init changed files:\n%s\n---\n%s", before, after)
+			}
+			if tc.dotenv != "" {
+				return
+			}
+			if _, err := newFileStore(t, home, dir, "pw").Init(InitOptions{StorageMode: 2}); err != nil {
+				t.Fatalf("init with the right passphrase after the refused one: %v", err)
+			}
+		})
+	}
+}
+
+// TestStorageMode2KeepsTheUsersDotenv: storage mode 2 replaces only a
+// .env agentsecrets wrote (or an empty one). A .env the user wrote, whose
+// values may be nowhere else, is kept and the write is an error naming it.
+func TestStorageMode2KeepsTheUsersDotenv(t *testing.T) {
+	s, ctx, _ := newMode2Store(t)
+	path := filepath.Join(s.cwd, ".env")
+	must(t, s.Set(ctx, "A_KEY", []byte("a")))
+	for _, tc := range []struct {
+		name, content string
+		kept          bool
+	}{
+		{"the user's own", "API_TOKEN=only copy\n", true},
+		{"empty", "", false},
+		{"one agentsecrets wrote", "", false}, // the .env of the previous write
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.name != "one agentsecrets wrote" {
+				must(t, os.WriteFile(path, []byte(tc.content), 0o600))
+			}
+			err := s.Set(ctx, "B_KEY", []byte("b "+tc.name))
+			got, rerr := os.ReadFile(path)
+			must(t, rerr)
+			if tc.kept {
+				if !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), path) || string(got) != tc.content {
+					t.Fatalf("Set error = %v, .env = %q; want ErrExists naming %s and the file kept", err, got, path)
+				}
+				return
+			}
+			if err != nil || !strings.Contains(string(got), "B_KEY='b "+tc.name+"'") {
+				t.Fatalf("Set error = %v, .env = %q", err, got)
+			}
+		})
+	}
+}

@@ -70,7 +70,36 @@ func readIndex(path string) (*Index, error) {
 	if ix.Workspaces == nil {
 		ix.Workspaces = map[string]*WorkspaceIndex{}
 	}
+	if where := ix.null(); where != "" {
+		return nil, newError(ErrInvalid, "the index holds no values; remove the null entry from the file, or restore it from a backup",
+			"malformed index %q: %s is null", path, where)
+	}
 	return ix, nil
+}
+
+// null names the first workspace, project or key entry of ix that is JSON
+// null, or returns "". Readers would dereference it.
+func (ix *Index) null() string {
+	for _, ws := range sortedKeys(ix.Workspaces) {
+		w := ix.Workspaces[ws]
+		if w == nil {
+			return fmt.Sprintf("workspace %q", ws)
+		}
+		for _, pname := range sortedKeys(w.Projects) {
+			p := w.Projects[pname]
+			if p == nil {
+				return fmt.Sprintf("project %q of workspace %q", pname, ws)
+			}
+			for _, env := range sortedKeys(p.Environments) {
+				for _, k := range sortedKeys(p.Environments[env]) {
+					if p.Environments[env][k] == nil {
+						return fmt.Sprintf("key %q in %s of project %q", k, env, pname)
+					}
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // workspace returns the named workspace, creating it when create is true.

@@ -84,13 +84,17 @@ func (s *Store) Init(o InitOptions) (Context, error) {
 		if w.Projects[o.Project] == nil {
 			w.Projects[o.Project] = &ProjectIndex{Created: s.now().UTC(), Environments: map[string]map[string]*Entry{}}
 		}
+		// The files of the directory first: their values are read (and
+		// the passphrase checked) before anything is written, and a
+		// failure leaves no project.json behind to make the next init
+		// report the directory initialized.
+		if err := s.writeFilesFor(pc, filepath.Dir(filepath.Dir(pcPath)), s.kindOf(*cfg), ix); err != nil {
+			return err
+		}
 		if err := fsutil.EnsureDir(filepath.Dir(pcPath)); err != nil {
 			return err
 		}
-		if err := writeJSON(pcPath, pc); err != nil {
-			return err
-		}
-		return s.writeFilesFor(pc, filepath.Dir(filepath.Dir(pcPath)), s.kindOf(*cfg), ix)
+		return writeJSON(pcPath, pc)
 	})
 	return ctx, err
 }
@@ -368,11 +372,18 @@ func (s *Store) DeleteProject(name string) (int, error) {
 		if err != nil {
 			return err
 		}
+		var refs []keychain.Ref
 		for _, env := range Environments {
 			for _, k := range p.keys(env) {
-				stale = append(stale, ref(ctx, env, k))
+				refs = append(refs, ref(ctx, env, k))
 			}
 		}
+		if len(refs) > 0 {
+			if err := keychain.Check(b); err != nil {
+				return err
+			}
+		}
+		stale = refs
 		delete(ix.Workspaces[ws].Projects, name)
 		if cfg.Project == name {
 			cfg.Project = ""

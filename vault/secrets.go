@@ -133,7 +133,9 @@ func (s *Store) updateProjectThen(ctx Context, edit func(b keychain.Backend, p *
 // removeValues deletes refs from b (a value already missing is fine). It
 // runs only once the index no longer lists them: a failure or a killed
 // process half way leaves values nothing lists, never a listed key whose
-// value is gone.
+// value is gone. Removals call keychain.Check before they edit the index,
+// so that a backend refusing every write (a wrong passphrase) changes
+// nothing rather than leaving every value unlisted.
 func removeValues(b keychain.Backend, refs []keychain.Ref) error {
 	for _, r := range refs {
 		if err := b.Delete(r); err != nil && !errors.Is(err, keychain.ErrNotFound) {
@@ -185,9 +187,12 @@ func (s *Store) Delete(ctx Context, key string) error {
 	if _, err := s.Entry(ctx, key); err != nil {
 		return err
 	}
-	return s.updateProjectThen(ctx, func(_ keychain.Backend, p *ProjectIndex) error {
+	return s.updateProjectThen(ctx, func(b keychain.Backend, p *ProjectIndex) error {
 		if p.Environments[ctx.Environment][key] == nil {
 			return notFound(ctx, key)
+		}
+		if err := keychain.Check(b); err != nil {
+			return err
 		}
 		delete(p.Environments[ctx.Environment], key)
 		return nil
@@ -419,8 +424,14 @@ func (s *Store) Clean(ctx Context) ([]string, error) {
 	}
 	var removed []string
 	var stale []keychain.Ref
-	err := s.updateProjectThen(ctx, func(_ keychain.Backend, p *ProjectIndex) error {
-		for _, k := range p.keys(ctx.Environment) {
+	err := s.updateProjectThen(ctx, func(b keychain.Backend, p *ProjectIndex) error {
+		keys := p.keys(ctx.Environment)
+		if len(keys) > 0 {
+			if err := keychain.Check(b); err != nil {
+				return err
+			}
+		}
+		for _, k := range keys {
 			delete(p.Environments[ctx.Environment], k)
 			removed = append(removed, k)
 			stale = append(stale, ref(ctx, ctx.Environment, k))

@@ -427,3 +427,116 @@ func TestProjectDescriptionRefused(t *testing.T) {
 		}
 	}
 }
+
+// newFileStore opens a store over the encrypted file backend in home,
+// working in dir, with pass as $AGENTSECRETS_PASSPHRASE ("" for none).
+func newFileStore(t *testing.T, home, dir, pass string) *Store {
+	t.Helper()
+	env := map[string]string{"AGENTSECRETS_BACKEND": keychain.KindFile, "AGENTSECRETS_PASSPHRASE": pass}
+	s, err := Open(Options{Home: home, Cwd: dir, Getenv: func(k string) string { return env[k] }})
+	must(t, err)
+	return s
+}
+
+// TestRemovalWithUnusableVaultChangesNothing: a removal (Delete, Clean,
+// DeleteProject) that the encrypted file would refuse as a whole (a wrong
+// passphrase, none, a vault.enc that does not parse) is an error that
+// changes nothing: the index keeps listing every key, whose value is still
+// there for the right passphrase, instead of dropping keys whose values
+// then stay in the file with nothing to reach them.
+func TestRemovalWithUnusableVaultChangesNothing(t *testing.T) {
+	removals := map[string]func(s *Store, ctx Context) error{
+		"delete":         func(s *Store, ctx Context) error { return s.Delete(ctx, "A_KEY") },
+		"clean":          func(s *Store, ctx Context) error { return second(s.Clean(ctx)) },
+		"delete project": func(s *Store, ctx Context) error { return second(s.DeleteProject(ctx.Project)) },
+	}
+	vaults := []struct {
+		name, pass string
+		truncate   bool
+		want       error // nil: any error
+	}{
+		{"wrong passphrase", "wrong", false, keychain.ErrBadPassphrase},
+		{"no passphrase", "", false, keychain.ErrNoPassphrase},
+		{"truncated vault file", "pw", true, nil},
+	}
+	for name, remove := range removals {
+		for _, v := range vaults {
+			t.Run(name+"/"+v.name, func(t *testing.T) {
+				home, dir := t.TempDir(), filepath.Join(t.TempDir(), "app")
+				must(t, os.Mkdir(dir, 0o700))
+				s := newFileStore(t, home, dir, "pw")
+				ctx, err := s.Init(InitOptions{})
+				must(t, err)
+				must(t, s.Set(ctx, "A_KEY", []byte("value a")))
+				must(t, s.Set(ctx, "B_KEY", []byte("value b")))
+				vaultPath := filepath.Join(home, keychain.VaultFileName)
+				sealed, err := os.ReadFile(vaultPath)
+				must(t, err)
+				if v.truncate {
+					must(t, os.WriteFile(vaultPath, sealed[:len(sealed)/2], 0o600))
+				}
+				before := snapshot(t, home) + snapshot(t, dir)
+				err = remove(newFileStore(t, home, dir, v.pass), ctx)
+				if err == nil || (v.want != nil && !errors.Is(err, v.want)) {
+					t.Fatalf("error = %v, want %v", err, v.want)
+				}
+				if after := snapshot(t, home) + snapshot(t, dir); after != before {
+					t.Fatalf("the refused %s changed files:\n%s\n---\n%s", name, before, after)
+				}
+				must(t, os.WriteFile(vaultPath, sealed, 0o600))
+				s = newFileStore(t, home, dir, "pw")
+				for _, k := range []string{"A_KEY", "B_KEY"} {
+					if got, err := s.Get(ctx, k); err != nil || string(got.Bytes()) != "value "+strings.ToLower(k[:1]) {
+						t.Errorf("%s after the refused %s: %v", k, name, err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestIndexWithNullsIsAnError: an index.json edited by hand (or by another
+// tool) to hold null where a workspace, project or key entry belongs is
+// reported as a malformed index naming the file and the place, by every
+// reader and writer, instead of a nil dereference; nothing is written.
+func TestIndexWithNullsIsAnError(t *testing.T) {
+	const project = `{"created":"2025-01-01T00:00:00Z","environments":{"development":{"A_KEY":{"version":1,"fingerprint":""}}}}`
+	cases := []struct{ name, index, place string }{
+		{"null workspace", `{"version":1,"workspaces":{"default":{"projects":{"app":` + project + `}},"other":null}}`, `"other"`},
+		{"null project", `{"version":1,"workspaces":{"default":{"projects":{"app":` + project + `,"old":null}}}}`, `"old"`},
+		{"null key", `{"version":1,"workspaces":{"default":{"projects":{"app":{"created":"2025-01-01T00:00:00Z","environments":{"development":{"A_KEY":{"version":1,"fingerprint":""}},"staging":{"A_KEY":null}}}}}}}`, `"A_KEY"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s, ctx := newTestStore(t)
+			must(t, s.Set(ctx, "A_KEY", []byte("v")))
+			must(t, os.WriteFile(filepath.Join(s.Home(), IndexFile), []byte(tc.index), 0o600))
+			before := snapshot(t, s.Home())
+			ops := map[string]func() error{
+				"list":       func() error { return second(s.List(ctx)) },
+				"diff":       func() error { return second(s.Diff(ctx, Development, Staging)) },
+				"copy":       func() error { return second(s.Copy(ctx.WithEnvironment(Staging), Staging, Production)) },
+				"workspaces": func() error { return second(s.Workspaces()) },
+				"projects":   func() error { return second(s.Projects()) },
+				"set":        func() error { return s.Set(ctx.WithEnvironment(Staging), "A_KEY", []byte("w")) },
+			}
+			for name, op := range ops {
+				var err error
+				func() {
+					defer func() {
+						if r := recover(); r != nil {
+							err = fmt.Errorf("panic: %v", r)
+						}
+					}()
+					err = op()
+				}()
+				if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), IndexFile) || !strings.Contains(err.Error(), tc.place) {
+					t.Errorf("%s: error = %v, want ErrInvalid naming %s and %s", name, err, IndexFile, tc.place)
+				}
+			}
+			if after := snapshot(t, s.Home()); after != before {
+				t.Errorf("home changed:\n%s\n---\n%s", before, after)
+			}
+		})
+	}
+}

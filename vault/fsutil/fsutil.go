@@ -136,8 +136,9 @@ func ReadFile(path string) ([]byte, error) {
 // Unlock releases a lock taken by Lock.
 type Unlock func()
 
-// Lock takes an exclusive lock on path (created 0600 if missing), blocking
-// until it is free. Call the returned function to release it.
+// Lock takes an exclusive lock on path (created 0600 if missing, tightened
+// to 0600 if looser), blocking until it is free. Call the returned
+// function to release it.
 func Lock(path string) (Unlock, error) {
 	if err := EnsureDir(filepath.Dir(path)); err != nil {
 		return nil, err
@@ -145,6 +146,14 @@ func Lock(path string) (Unlock, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, FileMode)
 	if err != nil {
 		return nil, fmt.Errorf("fsutil: open lock %q: %w", path, err)
+	}
+	if info, err := f.Stat(); err == nil && info.Mode().Perm() != FileMode {
+		// A lock file left with a looser mode is tightened, like the
+		// tool's other files.
+		if err := f.Chmod(FileMode); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("fsutil: chmod lock %q: %w", path, err)
+		}
 	}
 	if err := lockFile(f); err != nil {
 		f.Close()

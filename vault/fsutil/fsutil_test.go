@@ -142,3 +142,37 @@ func TestWriteUserFileLeavesDirectory(t *testing.T) {
 		t.Fatalf("WriteUserFile created the directory: %v", err)
 	}
 }
+
+// TestLockTightensTheLockFile: a lock file already there with a looser
+// mode (left by another tool, restored from a backup) is narrowed to 0600
+// like every file the vault keeps; a new one is created 0600 whatever the
+// umask.
+func TestLockTightensTheLockFile(t *testing.T) {
+	for _, existing := range []os.FileMode{0, 0o644, 0o666, 0o640, 0o600} {
+		t.Run(existing.String(), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "home", ".lock")
+			if existing != 0 {
+				must(t, os.Mkdir(filepath.Dir(path), DirMode))
+				must(t, os.WriteFile(path, nil, 0o600))
+				must(t, os.Chmod(path, existing))
+			}
+			unlock, err := Lock(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer unlock()
+			info, err := os.Stat(path)
+			must(t, err)
+			if info.Mode().Perm() != FileMode {
+				t.Fatalf("lock file mode = %v, want %v", info.Mode().Perm(), FileMode)
+			}
+		})
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -56,7 +56,10 @@
 // life of the process. Every read-modify-write runs under an exclusive lock
 // on Dir/.vault.lock and re-reads the file inside it, and the file is
 // replaced atomically, so concurrent processes lose no write and a killed
-// process leaves the last committed state.
+// process leaves the last committed state. Check tells, without touching a
+// value, whether the file would refuse every write (a wrong passphrase,
+// none, a file that does not parse), for callers that change other files
+// before they write here.
 //
 // # Errors
 //

@@ -164,6 +164,18 @@ func (b *fileBackend) Delete(ref Ref) error {
 	}, false)
 }
 
+// Check fails as update would for any change: a vault file that cannot be
+// read or parsed, or a passphrase that is missing or does not open it. A
+// missing file is fine (a removal then has nothing to remove).
+func (b *fileBackend) Check() error {
+	vf, err := b.read()
+	if err != nil || vf == nil {
+		return err
+	}
+	_, err = b.key(vf)
+	return err
+}
+
 // update runs change on the freshly read file under the lock and writes
 // the result atomically. The passphrase must open the file. needKey says
 // whether change seals anything; a missing file is then created.

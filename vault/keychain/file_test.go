@@ -209,6 +209,52 @@ func TestFileWrongPassphraseDeletesNothing(t *testing.T) {
 	wantValue(t, openFile(t, dir, "right passphrase"), testRef("A"), "secret-a")
 }
 
+// TestFileCheck: Check fails exactly when a Delete would fail as a whole
+// (not with ErrNotFound for one item).
+func TestFileCheck(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		pass    string
+		vault   func(dir string) // prepares dir; nil: no vault.enc
+		want    error            // nil: Check succeeds
+		anyFail bool             // Check fails with some error
+	}{
+		{name: "no vault file", pass: ""},
+		{name: "right passphrase", pass: "pw", vault: func(dir string) {}},
+		{name: "wrong passphrase", pass: "wrong", vault: func(dir string) {}, want: ErrBadPassphrase},
+		{name: "no passphrase", pass: "", vault: func(dir string) {}, want: ErrNoPassphrase},
+		{name: "truncated file", pass: "pw", anyFail: true, vault: func(dir string) {
+			path := filepath.Join(dir, VaultFileName)
+			data, _ := os.ReadFile(path)
+			_ = os.WriteFile(path, data[:len(data)/2], 0o600)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tc.vault != nil {
+				mustSet(t, openFile(t, dir, "pw"), testRef("A"), "secret-a")
+				tc.vault(dir)
+			}
+			b := openFile(t, dir, tc.pass)
+			err := Check(b)
+			switch {
+			case tc.anyFail && err == nil, !tc.anyFail && tc.want == nil && err != nil, tc.want != nil && !errors.Is(err, tc.want):
+				t.Fatalf("Check = %v, want %v (any error: %v)", err, tc.want, tc.anyFail)
+			}
+			delErr := b.Delete(testRef("A"))
+			if errors.Is(delErr, ErrNotFound) {
+				delErr = nil
+			}
+			if (delErr == nil) != (err == nil) {
+				t.Fatalf("Check = %v but Delete = %v", err, delErr)
+			}
+		})
+	}
+	if err := Check(NewMemory()); err != nil {
+		t.Fatalf("Check of a backend that is no Checker = %v", err)
+	}
+}
+
 func readVault(t *testing.T, dir string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(dir, VaultFileName))

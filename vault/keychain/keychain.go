@@ -77,6 +77,26 @@ type Backend interface {
 	Delete(ref Ref) error
 }
 
+// Checker is implemented by backends that can tell, without reading or
+// changing a value, that they would refuse every removal: the encrypted
+// file with a wrong passphrase, none, or a file that does not parse.
+type Checker interface {
+	// Check returns the error a Delete would fail with whatever its ref,
+	// or nil.
+	Check() error
+}
+
+// Check returns b.Check() when b is a Checker, else nil. Callers that must
+// change something else before they write to b (the index before the
+// values it no longer lists are removed) call it first, so that a backend
+// that refuses changes nothing.
+func Check(b Backend) error {
+	if c, ok := b.(Checker); ok {
+		return c.Check()
+	}
+	return nil
+}
+
 // Options select and configure a backend.
 type Options struct {
 	// Dir is the agentsecrets home. The file backend keeps Dir/vault.enc
