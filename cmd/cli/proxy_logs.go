@@ -61,7 +61,10 @@ are few; --source allowlist shows only them, and --source, --secret and
 environment).
 
 --verify checks the hash chain of the whole log and exits 1, listing the
-problems, when a row was edited, deleted or reordered. It also follows
+problems, when a row was edited, deleted or reordered, or when the events
+view or the append-only triggers are not what the store created. It cannot
+see a log rewritten from some row on with its hashes recomputed, nor one
+replaced by an older copy. It also follows
 each workspace's allowlist from its first change row on: each change must
 start from the list the change before it left, and each call must have
 been decided by a list a change row records, before or after it (a proxy

@@ -439,6 +439,8 @@ func TestProxyLogsVerify(t *testing.T) {
 		{"deleted row", "DELETE FROM segments WHERE first_id = 2", "row 2 missing (deleted)"},
 		{"edited allowlist entry", "UPDATE segments SET events = json_set(events, '$[0].allowlist_entry', '*.example.com') WHERE first_id = 2",
 			"row 2: hash mismatch (edited)"},
+		// The rows are intact; what a SQLite client reads them through is not.
+		{"events view replaced", "DROP VIEW events; CREATE VIEW events AS SELECT 1 AS id", `schema: view "events" changed (edited)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sb := auditedSandbox(t)

@@ -175,7 +175,13 @@
 //     last row present;
 //
 //   - a re-hashed row: a row whose own hash is consistent but which the next
-//     row (or chain_head) does not follow.
+//     row (or chain_head) does not follow;
+//
+//   - a changed schema: a table, the events view or a trigger that is not
+//     what Open creates (a view edited to hide or alter rows shows any
+//     SQLite client a log that is not the one stored), a trigger missing,
+//     or one added (it could alter rows as they are appended); other
+//     tables, views and indexes are a reader's own and are not checked.
 //
 // Apart from these problems it reports the gaps in each allowlist's
 // story (below).
@@ -236,9 +242,10 @@
 // The chain is tamper-evident, not tamper-proof. It is kept by the same user
 // account that runs the tool, with no secret key and no copy elsewhere, so
 // someone who can write the file can drop the triggers, rewrite every row
-// from the first edited one onwards, recompute the hashes and update
-// chain_head, and Verify will find nothing (deleting the newest rows and
-// winding chain_head back to the new last row is enough); replacing the whole file with an
+// from the first edited one onwards, recompute the hashes, update
+// chain_head and put the triggers back, and Verify will find nothing
+// (deleting the newest rows and winding chain_head back to the new last
+// row is enough); replacing the whole file with an
 // older copy, or deleting it, is likewise undetected. What the chain does
 // catch is a partial edit: a changed, removed or reordered row left with the
 // rest of the log as it was. Anchoring the head hash outside the machine (a

@@ -183,31 +183,42 @@ func (s *Store) WatchEvery(ctx context.Context, f Filter, every time.Duration, f
 	if every <= 0 {
 		return fmt.Errorf("audit: watch: interval must be positive")
 	}
-	start, err := s.lastID(ctx)
-	if err != nil {
-		return ignoreDone(ctx, err)
-	}
 	ticker := time.NewTicker(every)
 	defer ticker.Stop()
 	for {
-		entries, err := s.Query(ctx, f)
-		if err != nil {
+		if err := s.watchPoll(ctx, &f, fn); err != nil {
 			return ignoreDone(ctx, err)
 		}
-		for _, e := range entries {
-			fn(e)
-			f.AfterID = e.ID
-		}
-		// Rows up to start were the first batch's to show; later polls
-		// only look past them.
-		f.AfterID = max(f.AfterID, start)
-		f.Last = 0
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-ticker.C:
 		}
 	}
+}
+
+// watchPoll calls fn for each row matching f, then sets f to select only
+// the rows after those the poll read: shown or not, they are not read
+// again. f.Last limits only the first poll.
+func (s *Store) watchPoll(ctx context.Context, f *Filter, fn func(Entry)) error {
+	// The query reads a snapshot at least as recent as this: every row up
+	// to upTo is one it read.
+	upTo, err := s.lastID(ctx)
+	if err != nil {
+		return err
+	}
+	entries, err := s.Query(ctx, *f)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		fn(e)
+		f.AfterID = e.ID
+	}
+	// Rows up to upTo were the first poll's to show, or did not match.
+	f.AfterID = max(f.AfterID, upTo)
+	f.Last = 0
+	return nil
 }
 
 func ignoreDone(ctx context.Context, err error) error {

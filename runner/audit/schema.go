@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -124,6 +125,55 @@ var migrations = []string{
 
 // schemaVersion is the user_version this program writes.
 var schemaVersion = len(migrations)
+
+// schemaObject names a table, view or trigger.
+type schemaObject struct{ kind, name string }
+
+// schemaQuery lists the tables, views and triggers of a database with the
+// SQL SQLite keeps of each (its own indexes have none).
+const schemaQuery = `SELECT type, name, sql FROM sqlite_master
+	WHERE type IN ('table', 'view', 'trigger') AND sql IS NOT NULL ORDER BY type, name`
+
+// storeSchema is what the migrations leave beside the rows: each table,
+// view and trigger with its SQL, read from a database migrated in memory,
+// so a database Open migrated from any version has exactly these. Verify
+// compares a store's schema with it.
+var storeSchema = sync.OnceValues(func() (map[schemaObject]string, error) {
+	db, err := sql.Open("sqlite", ":memory:")
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1) // one in-memory database
+	ctx := context.Background()
+	for _, m := range migrations {
+		if _, err := db.ExecContext(ctx, m); err != nil {
+			return nil, err
+		}
+	}
+	return readSchema(ctx, db)
+})
+
+// readSchema reads schemaQuery's answer as a map.
+func readSchema(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}) (map[schemaObject]string, error) {
+	rows, err := q.QueryContext(ctx, schemaQuery)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[schemaObject]string{}
+	for rows.Next() {
+		var o schemaObject
+		var text string
+		if err := rows.Scan(&o.kind, &o.name, &text); err != nil {
+			return nil, err
+		}
+		out[o] = text
+	}
+	return out, rows.Err()
+}
 
 // migrateRetrying runs migrate again while the database is busy. Processes
 // opening a new file together can each hold a read lock while switching it

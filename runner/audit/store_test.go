@@ -363,6 +363,15 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			problems: []string{"row 6: hash mismatch (edited)", "row 7: does not follow row 6 (row 6 re-hashed, or rows reordered)"},
 		},
 		{
+			name:   "segment copied to the end",
+			tamper: []string{"INSERT INTO segments SELECT 11, 11, events FROM segments WHERE first_id = 5"},
+			rows:   11,
+			problems: []string{
+				"row 11: segment bounds do not match its rows (edited)",
+				"row 5: id out of sequence (inserted outside the store)",
+			},
+		},
+		{
 			name: "row appended outside the store",
 			tamper: []string{"INSERT INTO segments SELECT 11, 11, json_set(events, '$[0].id', 11, '$[0].prev_hash', events ->> '$[0].hash') " +
 				"FROM segments WHERE first_id = 10"},
@@ -462,6 +471,93 @@ func TestVerifyDetectsDuplicateField(t *testing.T) {
 			checkVerify(t, s, 3, []string{"row 2: hash mismatch (edited)"})
 		})
 	}
+}
+
+// TestVerifyDetectsSchemaTampering changes what the store created beside
+// the rows: the events view, which any SQLite client reads the log
+// through, and the triggers that keep the log append-only. The rows are
+// untouched, so only a check of the schema sees it.
+func TestVerifyDetectsSchemaTampering(t *testing.T) {
+	hidden := "DROP VIEW events; CREATE VIEW events AS SELECT * FROM (" + expectedViewSelect(t) +
+		") WHERE agent != 'evil-bot'"
+	tests := []struct {
+		name     string
+		tamper   []string
+		problems []string
+	}{
+		{
+			name:     "view hides an agent's rows",
+			tamper:   []string{hidden},
+			problems: []string{`schema: view "events" changed (edited)`},
+		},
+		{
+			name:     "view dropped",
+			tamper:   []string{"DROP VIEW events"},
+			problems: []string{`schema: view "events" missing (dropped)`},
+		},
+		{
+			name:     "append-only trigger dropped",
+			tamper:   []string{"DROP TRIGGER segments_append_only_delete"},
+			problems: []string{`schema: trigger "segments_append_only_delete" missing (dropped)`},
+		},
+		{
+			name: "append-only trigger made harmless",
+			tamper: []string{"DROP TRIGGER segments_append_only_update",
+				"CREATE TRIGGER segments_append_only_update BEFORE UPDATE ON segments WHEN 0 BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END"},
+			problems: []string{`schema: trigger "segments_append_only_update" changed (edited)`},
+		},
+		{
+			name: "trigger added",
+			tamper: []string{"CREATE TRIGGER hide AFTER INSERT ON segments WHEN new.events LIKE '%evil-bot%' " +
+				"BEGIN SELECT 1; END"},
+			problems: []string{`schema: trigger "hide" added outside the store`},
+		},
+		{
+			name: "chain head rebuilt without its check",
+			tamper: []string{"CREATE TABLE saved AS SELECT * FROM chain_head", "DROP TABLE chain_head",
+				"CREATE TABLE chain_head (id INTEGER PRIMARY KEY, last_id INTEGER NOT NULL, hash TEXT NOT NULL) STRICT",
+				"INSERT INTO chain_head SELECT * FROM saved", "DROP TABLE saved", chainHeadTrigger(t)},
+			problems: []string{`schema: table "chain_head" changed (edited)`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openTemp(t)
+			recordN(t, s, 2)
+			e := sampleEvent(2)
+			e.Agent = "evil-bot"
+			if err := s.Record(context.Background(), e); err != nil {
+				t.Fatal(err)
+			}
+			checkVerify(t, s, 3, nil)
+			execSQL(t, s.Path(), tt.tamper...)
+			checkVerify(t, s, 3, tt.problems)
+		})
+	}
+}
+
+// chainHeadTrigger is the statement that creates chain_head's trigger, as
+// Open runs it.
+func chainHeadTrigger(t *testing.T) string {
+	t.Helper()
+	m := migrations[0]
+	i := strings.Index(m, "CREATE TRIGGER chain_head_keep")
+	j := strings.Index(m[max(i, 0):], "END;")
+	if i < 0 || j < 0 {
+		t.Fatal("the first migration does not create chain_head_keep")
+	}
+	return m[i : i+j+len("END")]
+}
+
+// expectedViewSelect is the SELECT of the events view as Open creates it.
+func expectedViewSelect(t *testing.T) string {
+	t.Helper()
+	view := migrations[len(migrations)-1]
+	i := strings.Index(view, "SELECT")
+	if i < 0 || !strings.Contains(view, "CREATE VIEW events AS") {
+		t.Fatal("the last migration does not create the events view")
+	}
+	return strings.TrimSuffix(strings.TrimSpace(view[i:]), ";")
 }
 
 // checkVerify runs Verify and compares the rows seen and the problems.
@@ -889,5 +985,45 @@ func TestWatchEmptyFirstBatchSkipsOlderRows(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("nothing delivered")
+	}
+}
+
+// TestWatchPollMovesPastRowsItRead: a poll that shows nothing still moves
+// past the rows it read, so a watch whose filter rarely matches does not
+// read every row since its last match (or its start) on each poll, which
+// on a busy proxy's log grows without bound.
+func TestWatchPollMovesPastRowsItRead(t *testing.T) {
+	s := openTemp(t)
+	recordN(t, s, 3)
+	ctx := context.Background()
+	f := Filter{Last: 2, Agent: "watched"}
+	var shown []int64
+	show := func(e Entry) { shown = append(shown, e.ID) }
+	steps := []struct {
+		name      string
+		record    []string // agents of the rows appended before the poll
+		wantShown []int64
+		wantAfter int64
+	}{
+		{"first batch", nil, nil, 3},
+		{"rows that do not match", []string{"other", "other"}, nil, 5},
+		{"a match among others", []string{"other", "watched", "other"}, []int64{7}, 8},
+		{"nothing new", nil, []int64{7}, 8},
+	}
+	for _, step := range steps {
+		for _, agent := range step.record {
+			e := sampleEvent(0)
+			e.Agent = agent
+			if err := s.Record(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.watchPoll(ctx, &f, show); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(shown, step.wantShown) || f.AfterID != step.wantAfter || f.Last != 0 {
+			t.Errorf("%s: shown %v, next poll after row %d (last %d); want %v, after row %d", step.name, shown, f.AfterID, f.Last,
+				step.wantShown, step.wantAfter)
+		}
 	}
 }

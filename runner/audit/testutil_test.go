@@ -84,7 +84,8 @@ func recordN(t testing.TB, s Sink, n int) {
 }
 
 // tamper runs statements on the database the way someone with write access
-// to the file would: its own connection, append-only triggers dropped.
+// to the file would: its own connection, append-only triggers dropped,
+// then put back as they were (so that only the rows show the edit).
 func tamper(t *testing.T, path string, statements ...string) {
 	t.Helper()
 	db, err := sql.Open("sqlite", path)
@@ -92,14 +93,39 @@ func tamper(t *testing.T, path string, statements ...string) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	drop := []string{
-		"DROP TRIGGER IF EXISTS events_append_only_update", // version 1
-		"DROP TRIGGER IF EXISTS events_append_only_delete",
-		"DROP TRIGGER IF EXISTS segments_append_only_update",
-		"DROP TRIGGER IF EXISTS segments_append_only_delete",
-		"DROP TRIGGER IF EXISTS chain_head_keep",
+	var triggers []string
+	rows, err := db.Query("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, q := range append(drop, statements...) {
+	var drop []string
+	for rows.Next() {
+		var name, text string
+		if err := rows.Scan(&name, &text); err != nil {
+			t.Fatal(err)
+		}
+		drop = append(drop, "DROP TRIGGER "+name)
+		triggers = append(triggers, text)
+	}
+	if err := rows.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range append(append(drop, statements...), triggers...) {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// execSQL runs statements on the database as they are, triggers in place.
+func execSQL(t *testing.T, path string, statements ...string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range statements {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}

@@ -1,10 +1,13 @@
 package audit
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 )
 
 // VerifyResult is the outcome of Verify.
@@ -35,6 +38,9 @@ func (s *Store) Verify(ctx context.Context) (VerifyResult, error) {
 	}
 	defer tx.Rollback()
 	w := &chainWalk{ctx: ctx, tx: tx, prevHash: genesisHash, nextID: 1}
+	if err := w.checkSchema(); err != nil {
+		return VerifyResult{}, err
+	}
 	if err := w.walkRows(); err != nil {
 		return VerifyResult{}, err
 	}
@@ -204,6 +210,45 @@ func (w *chainWalk) idOfHash(hash string) (int64, bool) {
 	return id, ok
 }
 
+// checkSchema compares the tables, the events view and the triggers with
+// what Open creates: a view edited to hide or change rows, or a trigger
+// dropped, changed or added (one that could rewrite the rows as they are
+// appended), leaves every row intact. Other tables, views and indexes are
+// a reader's own and change nothing.
+func (w *chainWalk) checkSchema() error {
+	want, err := storeSchema()
+	if err != nil {
+		return fmt.Errorf("audit: verify: expected schema: %v", err)
+	}
+	got, err := readSchema(w.ctx, w.tx)
+	if err != nil {
+		return fmt.Errorf("audit: verify: read schema: %v", err)
+	}
+	objects := slices.SortedFunc(maps.Keys(want), func(a, b schemaObject) int {
+		return cmp.Or(cmp.Compare(a.kind, b.kind), cmp.Compare(a.name, b.name))
+	})
+	for _, o := range objects {
+		text, ok := got[o]
+		switch {
+		case !ok:
+			w.problem("schema: %s %q missing (dropped)", o.kind, o.name)
+		case text != want[o]:
+			w.problem("schema: %s %q changed (edited)", o.kind, o.name)
+		}
+	}
+	var added []string
+	for o := range got {
+		if _, ours := want[o]; o.kind == "trigger" && !ours {
+			added = append(added, o.name)
+		}
+	}
+	slices.Sort(added)
+	for _, name := range added {
+		w.problem("schema: trigger %q added outside the store", name)
+	}
+	return nil
+}
+
 // checkHead compares the last row with chain_head, which catches deleted
 // last rows and a re-hashed last row.
 func (w *chainWalk) checkHead() error {
@@ -218,8 +263,11 @@ func (w *chainWalk) checkHead() error {
 		return fmt.Errorf("audit: verify: read chain head: %v", err)
 	}
 	switch {
+	case lastID >= w.nextID: // nextID is past every id read
+		w.missing(w.nextID, lastID)
 	case lastID > w.prevID:
-		w.missing(max(w.prevID+1, w.nextID), lastID)
+		// Every row up to the head was read, and the last one read came
+		// out of sequence after them (already reported): nothing is missing.
 	case lastID < w.prevID:
 		w.problem("row %d: after the chain head (inserted outside the store)", w.prevID)
 	case hash != w.prevHash && w.prevHash != unknownHash:
