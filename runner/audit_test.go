@@ -283,3 +283,39 @@ func doAndRecord(t *testing.T, r *Runner, sink *audit.MemorySink, c *Call) audit
 	}
 	return evs[before]
 }
+
+// failingSink refuses every event.
+type failingSink struct{}
+
+func (failingSink) Record(context.Context, audit.Event) error {
+	return fmt.Errorf("audit: append: disk I/O error")
+}
+
+// TestAuditFailureIsReported: a row the sink refuses is reported to
+// AuditFailed, once per call, for a call made and for one refused; the
+// error names no value.
+func TestAuditFailureIsReported(t *testing.T) {
+	up := newUpstream(t, echoHandler)
+	v := newFakeVault([]string{"127.0.0.1"}, map[string]string{"API_KEY": testSecret})
+	r, _, _ := newTestRunner(t, v)
+	r.Audit = failingSink{}
+	var reported []error
+	r.AuditFailed = func(err error) { reported = append(reported, err) }
+	bearer := []policies.Spec{spec("bearer", "key", "API_KEY")}
+	res, err := r.Do(context.Background(), &Call{URL: up.URL + "/x", Policies: bearer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = output(t, res)
+	if _, err := r.Do(context.Background(), &Call{URL: "http://api.github.com/", Policies: bearer}); err == nil {
+		t.Fatal("a host off the allowlist was called")
+	}
+	if len(reported) != 2 {
+		t.Fatalf("AuditFailed called %d times, want 2: %v", len(reported), reported)
+	}
+	for _, err := range reported {
+		if !strings.Contains(err.Error(), "disk I/O error") || strings.Contains(err.Error(), testSecret) {
+			t.Errorf("reported %v", err)
+		}
+	}
+}

@@ -67,6 +67,11 @@ type Runner struct {
 	// redirects itself (see nextRequest).
 	Transport http.RoundTripper
 	Audit     audit.Sink
+	// AuditFailed, when set, is told when a call's audit row could not be
+	// written (the call was already made or refused by then), so a front
+	// end can say so instead of the row going missing unseen. The error
+	// names no value.
+	AuditFailed func(error)
 	// RedactAll adds every secret of the active environment to each
 	// response's redaction set, not only those the call opened.
 	RedactAll bool
@@ -527,14 +532,18 @@ func (r *Runner) scrub(ctx context.Context, resp *http.Response, set *redact.Set
 }
 
 func (r *Runner) record(ev *audit.Event) {
+	var err error
 	switch sink := r.Audit.(type) {
 	case nil:
 	case *audit.Batcher: // queues the event; bounds its own wait when it must write
-		_ = sink.Record(context.Background(), *ev)
+		err = sink.Record(context.Background(), *ev)
 	default:
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = sink.Record(ctx, *ev)
+		err = sink.Record(ctx, *ev)
+	}
+	if err != nil && r.AuditFailed != nil {
+		r.AuditFailed(err)
 	}
 }
 

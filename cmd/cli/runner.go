@@ -55,6 +55,9 @@ func (f *Factory) Runner(cache bool) (*runner.Runner, *runner.StoreVault, error)
 	v := &runner.StoreVault{Store: s, Ctx: ctx, Cache: cache}
 	r := runner.New(engine, v, sink)
 	r.RedactAll = cache
+	r.AuditFailed = func(err error) {
+		fmt.Fprintf(f.IO.ErrOut, "agentsecrets: warning: the audit row of this call was not written: %v\n", err)
+	}
 	return r, v, nil
 }
 
