@@ -34,19 +34,26 @@
 //     writes them (< > & = ' as \u escapes) and as System.Text.Json's
 //     default encoder does (ASP.NET Core: also + and `, '"' as \u0022,
 //     every non-ASCII character, upper-case digits);
+//   - nested JSON: each of those JSON escapes that differs from the raw
+//     value, escaped again by each of those encoders, as a JSON document
+//     nested in a JSON string holds it (an error detail, a webhook
+//     payload): '"' becomes \\\" and '\' becomes \\\\, and every stretch
+//     between two such characters may be shorter than a partial run. A
+//     secret JSON writes unchanged (letters, digits, '-', '_') adds none;
 //   - HTML and XML entities for & < > " and ', with each common spelling
 //     of the quotes (&#34; &quot;, &#39; &#x27; &#039; &apos;, or kept),
 //     as Go's html package, Python's html.escape, PHP's htmlspecialchars
 //     and XML writers put a value in a page or a document;
 //   - partial echoes: any run of PartialRun (16) or more consecutive bytes of
-//     the raw value, of its JSON or HTML escapes, of its base64 characters
-//     at each offset (standard and URL-safe) or of its hex (either case). These
-//     catch encodings wrapped at any column or starting mid-line: every
-//     line holding 16 or more characters of the secret's encoding is
-//     removed, a shorter piece at a line end may remain. The encoded forms
-//     are already whole forms, so this adds no pattern. Secrets shorter
-//     than PartialRun are matched as whole values only; in header names
-//     runs of the raw, JSON and HTML forms count, encoded forms only whole.
+//     the raw value, of its JSON (single or nested) or HTML escapes, of its
+//     base64 characters at each offset (standard and URL-safe) or of its
+//     hex (either case). These catch encodings wrapped at any column or
+//     starting mid-line: every line holding 16 or more characters of the
+//     secret's encoding is removed, a shorter piece at a line end may
+//     remain. The encoded forms are already whole forms, so this adds no
+//     pattern. Secrets shorter than PartialRun are matched as whole values
+//     only; in header names runs of the raw, JSON and HTML forms count,
+//     encoded forms only whole.
 //
 // Overlapping or adjacent occurrences are merged and replaced once, so an
 // echoed stretch of a secret becomes a single Replacement. Results do not

@@ -301,6 +301,109 @@ func TestJSONEncoderVariants(t *testing.T) {
 	}
 }
 
+// Secrets of the nested JSON tests: every stretch between two characters
+// JSON escapes is shorter than a partial run, once escaped and twice.
+const (
+	nestedKey    = `Tq"8\wZ"k3\Pm"o9\Xr"`   // 20 bytes
+	nestedShort  = `ü"9\q<Ä>"x\é`           // 15 bytes: whole forms only
+	nestedBase64 = "q+W2e+R4t=Y6u+I8o=P0a+" // '+' and '=' escaped by some encoders
+)
+
+// TestNestedJSONEscapes: an upstream that nests a JSON document in a JSON
+// string (an error detail, a webhook payload) escapes the secret twice, so
+// `"` becomes \\\" and `\` becomes \\\\. Each echo is replaced whole, and
+// decoding the output once, then the document it holds, gives no form of
+// the secret. The bodies are literal outputs of the tools named.
+func TestNestedJSONEscapes(t *testing.T) {
+	tests := []struct {
+		name, secret, body string
+		echo               string // the stretch of body that is replaced
+	}{
+		// python3: json.dumps({"detail": json.dumps({"api_key": s})})
+		{"python json.dumps twice", nestedKey,
+			`{"detail": "{\"api_key\": \"Tq\\\"8\\\\wZ\\\"k3\\\\Pm\\\"o9\\\\Xr\\\"\"}"}`,
+			`Tq\\\"8\\\\wZ\\\"k3\\\\Pm\\\"o9\\\\Xr\\\"`},
+		{"python json.dumps twice, non-ascii", nestedShort,
+			`{"detail": "{\"api_key\": \"\\u00fc\\\"9\\\\q<\\u00c4>\\\"x\\\\\\u00e9\"}"}`,
+			`\\u00fc\\\"9\\\\q<\\u00c4>\\\"x\\\\\\u00e9`},
+		// node: JSON.stringify({detail: JSON.stringify({api_key: s})})
+		{"javascript JSON.stringify twice", nestedShort,
+			`{"detail":"{\"api_key\":\"ü\\\"9\\\\q<Ä>\\\"x\\\\é\"}"}`,
+			`ü\\\"9\\\\q<Ä>\\\"x\\\\é`},
+		// go: json.Marshal twice (HTML escaping both times)
+		{"go json.Marshal twice", nestedShort,
+			`{"detail":"{\"api_key\":\"ü\\\"9\\\\q\\u003cÄ\\u003e\\\"x\\\\é\"}"}`,
+			`ü\\\"9\\\\q\\u003cÄ\\u003e\\\"x\\\\é`},
+		// go: json.Marshal of the python document (a gateway wrapping an
+		// upstream's error)
+		{"python document in go json", nestedShort,
+			`{"detail":"{\"api_key\": \"\\u00fc\\\"9\\\\q\u003c\\u00c4\u003e\\\"x\\\\\\u00e9\"}"}`,
+			`\\u00fc\\\"9\\\\q\u003c\\u00c4\u003e\\\"x\\\\\\u00e9`},
+		// System.Text.Json twice, as its documentation describes the
+		// default encoder: '+' as \u002B, '"' as \u0022.
+		{"system.text.json twice", nestedBase64,
+			`{"detail":"{\u0022api_key\u0022:\u0022q\\u002BW2e\\u002BR4t=Y6u\\u002BI8o=P0a\\u002B\u0022}"}`,
+			`q\\u002BW2e\\u002BR4t=Y6u\\u002BI8o=P0a\\u002B`},
+		// Gson twice: '=' as \u003d.
+		{"gson twice", nestedBase64,
+			`{"detail":"{\"api_key\":\"q+W2e+R4t\\u003dY6u+I8o\\u003dP0a+\"}"}`,
+			`q+W2e+R4t\\u003dY6u+I8o\\u003dP0a+`},
+		// A partial echo (18 bytes of the secret) of the go form.
+		{"partial echo, escaped twice", nestedKey,
+			`{"detail":"{\"error\":\"key q\\\"8\\\\wZ\\\"k3\\\\Pm\\\"o9\\\\Xr is revoked\"}"}`,
+			`q\\\"8\\\\wZ\\\"k3\\\\Pm\\\"o9\\\\Xr`},
+	}
+	rng := mathrand.New(mathrand.NewPCG(25, 26))
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if !json.Valid([]byte(tc.body)) || !strings.Contains(tc.body, tc.echo) {
+				t.Fatal("bad fixture")
+			}
+			set := redact.NewSet([]byte(tc.secret), []byte("second-secret-for-the-set"))
+			got, n := set.RedactString(tc.body)
+			if want := strings.Replace(tc.body, tc.echo, redact.Replacement, 1); n != 1 || got != want {
+				t.Fatalf("%d replacements: %q, want %q", n, got, want)
+			}
+			// Decoded once, the output holds a JSON document; decoded
+			// twice, plain strings.
+			var outer struct{ Detail string }
+			if err := json.Unmarshal([]byte(got), &outer); err != nil {
+				t.Fatalf("output is no longer JSON: %v", err)
+			}
+			if l := leaks([]byte(outer.Detail), tc.secret); len(l) > 0 {
+				t.Errorf("decoded once, the output leaks %v: %q", l, outer.Detail)
+			}
+			var inner map[string]string
+			if err := json.Unmarshal([]byte(outer.Detail), &inner); err != nil {
+				t.Fatalf("decoded output is no longer JSON: %v", err)
+			}
+			for k, v := range inner {
+				if l := leaks([]byte(v), tc.secret); len(l) > 0 || strings.Contains(v, tc.secret) {
+					t.Errorf("decoded twice, %s leaks %v: %q", k, l, v)
+				}
+			}
+			forEveryChunking(rng, set, []byte(tc.body), 5, func(how string, out []byte, n int, err error) {
+				t.Helper()
+				if err != nil || string(out) != got || n != 1 {
+					t.Fatalf("%s: got %q (%d, %v), want %q (1)", how, out, n, err, got)
+				}
+			})
+		})
+	}
+}
+
+// TestNestedJSONFormsOnlyWhenEscaped: a secret JSON writes unchanged
+// (letters, digits, '-', '_') has no JSON form, so no nested one either.
+func TestNestedJSONFormsOnlyWhenEscaped(t *testing.T) {
+	for _, secret := range []string{"sk_live_51HxQwErTyUi0pAsDfGhJkLz", "ghp_abc-DEF_123", "k"} {
+		for _, f := range redact.Forms([]byte(secret)) {
+			if bytes.ContainsRune(f, '\\') {
+				t.Errorf("secret %q has form %q", secret, f)
+			}
+		}
+	}
+}
+
 // TestHTMLEntityEscapes: a secret echoed in an HTML page or an XML
 // document (an error page, a login form filled again, a SOAP fault) has
 // & < > " and ' written as entities, each escaper with its own spelling

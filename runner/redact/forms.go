@@ -29,11 +29,13 @@ const minAlignedLen = 6
 // longer base64 stream, as in a Basic-auth header, and the standard
 // encoding wrapped at 76 and 64 columns with LF or CRLF line ends), hex in
 // both cases and wrapped as xxd -p writes it, URL escapes, JSON string
-// escapes, HTML and XML entity escapes, and for a non-ASCII secret its
-// bytes misread as Latin-1 (raw and JSON-escaped). Partial echoes (runs of
-// PartialRun or more bytes of the raw, JSON- or HTML-escaped value, of its
-// base64 fragments or of its hex) are matched in addition and are not
-// listed. The result has no duplicates.
+// escapes (and those escaped again, as a JSON document nested in a JSON
+// string holds them), HTML and XML entity escapes, and for a non-ASCII
+// secret its bytes misread as Latin-1 (raw and JSON-escaped). Partial
+// echoes (runs of PartialRun or more bytes of the raw, JSON-escaped (once
+// or twice) or HTML-escaped value, of its base64 fragments or of its hex)
+// are matched in addition and are not listed. The result has no
+// duplicates.
 func Forms(secret []byte) [][]byte {
 	if len(secret) == 0 {
 		return nil
@@ -63,7 +65,11 @@ func Forms(secret []byte) [][]byte {
 	for _, f := range urlForms(secret) {
 		add(f)
 	}
-	for _, f := range jsonForms(secret) {
+	js := jsonForms(secret)
+	for _, f := range js {
+		add([]byte(f))
+	}
+	for _, f := range nestedJSONForms(secret, js) {
 		add([]byte(f))
 	}
 	for _, f := range htmlForms(secret) {
@@ -100,15 +106,38 @@ func latin1Misread(secret []byte) ([]byte, bool) {
 }
 
 // partialForms returns the forms of secret whose runs of PartialRun or more
-// bytes are echoes: the raw value and its JSON and HTML escapes.
+// bytes are echoes: the raw value and its JSON (single and nested) and
+// HTML escapes.
 func partialForms(secret []byte) [][]byte {
 	if len(secret) < PartialRun {
 		return nil
 	}
 	out := [][]byte{secret}
-	for _, f := range append(jsonForms(secret), htmlForms(secret)...) {
+	js := jsonForms(secret)
+	for _, f := range slices.Concat(js, nestedJSONForms(secret, js), htmlForms(secret)) {
 		if len(f) >= PartialRun {
 			out = append(out, []byte(f))
+		}
+	}
+	return out
+}
+
+// nestedJSONForms returns v as a JSON document nested in a JSON string
+// holds it (an error detail, a webhook payload): each of its JSON forms js
+// that differs from v, escaped again by every encoder of jsonForms, without
+// repeats. Between two characters escaped twice (\\\" for '"') there may
+// be too few bytes for a partial run of a form escaped once. A value JSON
+// writes unchanged (letters, digits, '-', '_') has none.
+func nestedJSONForms(v []byte, js []string) []string {
+	var out []string
+	for i, f := range js {
+		if f == string(v) || slices.Contains(js[:i], f) {
+			continue
+		}
+		for _, g := range jsonForms([]byte(f)) {
+			if !slices.Contains(out, g) {
+				out = append(out, g)
+			}
 		}
 	}
 	return out

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -98,18 +99,34 @@ func expectedForms(secret string) []namedForm {
 	if h := html.EscapeString(secret); h != secret {
 		add("html escape", h)
 	}
-	for _, base := range []string{secret, jHTML, jPlain} {
+	var nested []string
+	// A JSON document nested in a JSON string (an error detail, a webhook
+	// payload): each JSON escape that differs from the secret, escaped
+	// again.
+	for _, inner := range []string{jHTML, jPlain, jsonASCII(jPlain)} {
+		if inner == secret {
+			continue
+		}
+		for _, outer := range []string{jsonBody(inner, true), jsonBody(inner, false), jsonASCII(jsonBody(inner, false))} {
+			add("nested json", outer)
+			nested = append(nested, outer)
+		}
+	}
+	for _, base := range append([]string{secret, jHTML, jPlain}, nested...) {
 		// Partial echoes count only for secrets of 16 bytes or more.
 		for i := 0; len(secret) >= 16 && i+16 <= len(base); i++ {
-			add(fmt.Sprintf("16-byte window at %d of %q-form", i, formKind(base, secret)), base[i:i+16])
+			add(fmt.Sprintf("16-byte window at %d of %q-form", i, formKind(base, secret, nested)), base[i:i+16])
 		}
 	}
 	return fs
 }
 
-func formKind(base, secret string) string {
-	if base == secret {
+func formKind(base, secret string, nested []string) string {
+	switch {
+	case base == secret:
 		return "raw"
+	case slices.Contains(nested, base):
+		return "nested json"
 	}
 	return "json"
 }
