@@ -57,6 +57,16 @@ func TestInjectionStyles(t *testing.T) {
 			},
 		},
 		{
+			// fasthttp would re-write a Cookie header, dropping a value
+			// with '"' or '\' and adding a space after each ';'.
+			name:  "cookie header byte for byte",
+			specs: []policies.Spec{spec("header", "name", "Cookie", "key", "COOKIE_KEY")},
+			check: func(t *testing.T, r received, wire string) {
+				wantHeader(t, r, "Cookie", cookieValue)
+				wantWire(t, wire, "\r\nCookie: "+cookieValue+"\r\n")
+			},
+		},
+		{
 			name:  "query",
 			specs: []policies.Spec{spec("query", "param", "api_key", "key", "API_KEY")},
 			check: func(t *testing.T, r received, wire string) {
@@ -196,6 +206,7 @@ func TestInjectionStyles(t *testing.T) {
 			up := newUpstream(t, nil)
 			v := newFakeVault([]string{"127.0.0.1"}, map[string]string{
 				"API_KEY": testSecret, "OTHER_KEY": otherSecret, "BASIC_KEY": basicValue,
+				"COOKIE_KEY": cookieValue,
 			})
 			r, sink, _ := newTestRunner(t, v)
 			call := &Call{Method: tt.method, URL: up.URL + "/v1/charges?address=Lagos", Header: tt.header,
@@ -213,7 +224,7 @@ func TestInjectionStyles(t *testing.T) {
 			if res.Status != http.StatusOK {
 				t.Errorf("status %d", res.Status)
 			}
-			assertNoLeak(t, "caller output", out, testSecret, otherSecret, basicValue)
+			assertNoLeak(t, "caller output", out, testSecret, otherSecret, basicValue, cookieValue)
 			if !strings.Contains(out, "[REDACTED_BY_AGENTSECRETS]") {
 				t.Errorf("echoed credential not replaced:\n%s", out)
 			}
@@ -227,6 +238,10 @@ func TestInjectionStyles(t *testing.T) {
 		})
 	}
 }
+
+// cookieValue is a session cookie as a policy puts it in a Cookie header;
+// the ';' without a space is part of the credential.
+const cookieValue = "session=" + testSecret + ";v=2"
 
 // otherSecret is a second credential for calls that inject several.
 const otherSecret = `whsec_Q9&z=%2F"\\ü/+0987654321abcd`

@@ -179,6 +179,62 @@ func TestRedactionThroughDo(t *testing.T) {
 	}
 }
 
+// TestNestedJSONThroughDo: an upstream that answers with a JSON document
+// nested in a JSON string (an error detail quoting the request) escapes
+// the credential twice; every stretch between two escaped characters is
+// shorter than a partial run. The caller sees a redaction, and decoding
+// the answer once gives no form of the credential.
+func TestNestedJSONThroughDo(t *testing.T) {
+	const secret = `Tq"8\wZ"k3\Pm"o9\Xr"<&`
+	nested := func(inner func(string) string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			doc := inner(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
+			body, _ := json.Marshal(map[string]string{"detail": doc})
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(body)
+		}
+	}
+	tests := []struct {
+		name    string
+		handler http.HandlerFunc
+	}{
+		{"go json.Marshal twice", nested(func(tok string) string {
+			doc, _ := json.Marshal(map[string]string{"error": "invalid token", "token": tok})
+			return string(doc)
+		})},
+		{"without html escaping inside", nested(func(tok string) string {
+			return `{"error":"invalid token","token":` + jsonString(tok, false) + `}`
+		})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			up := newUpstream(t, tt.handler)
+			v := newFakeVault([]string{"127.0.0.1"}, map[string]string{"API_KEY": secret})
+			r, _, _ := newTestRunner(t, v)
+			res, err := r.Do(context.Background(), &Call{URL: up.URL + "/echo", Policies: []policies.Spec{spec("bearer", "key", "API_KEY")}})
+			if err != nil {
+				t.Fatalf("Do: %v", err)
+			}
+			body, err := io.ReadAll(res.Body)
+			res.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := res.Redactions(); n < 1 {
+				t.Errorf("%d redactions, want at least 1", n)
+			}
+			var outer struct{ Detail string }
+			if err := json.Unmarshal(body, &outer); err != nil {
+				t.Fatalf("answer %q: %v", body, err)
+			}
+			assertNoLeak(t, "answer decoded once", outer.Detail, secret)
+			if strings.Contains(outer.Detail, "wZ") {
+				t.Errorf("answer decoded once still holds a piece of the credential: %q", outer.Detail)
+			}
+		})
+	}
+}
+
 // bigEchoBody is about size bytes of JSON lines, n of which echo the secret
 // in a rotating encoding.
 func bigEchoBody(size, n int) []byte {

@@ -476,13 +476,20 @@ func buildRequest(freq *fasthttp.Request, req *http.Request) error {
 		if !httpsyntax.ValidHeaderName(name) {
 			return fmt.Errorf("%w: invalid header name", ErrBadRequest)
 		}
+		verbatim := false
 		switch http.CanonicalHeaderKey(name) {
 		case "Host", "Content-Length", "Transfer-Encoding", "Trailer":
 			continue
+		case "Cookie":
+			verbatim = true
 		}
 		for _, v := range values {
 			if !httpsyntax.ValidHeaderValue(v) {
 				return fmt.Errorf("%w: invalid value in header %q", ErrBadRequest, name)
+			}
+			if verbatim {
+				addVerbatim(&freq.Header, name, v)
+				continue
 			}
 			freq.Header.Add(name, v)
 		}
@@ -493,6 +500,22 @@ func buildRequest(freq *fasthttp.Request, req *http.Request) error {
 		}
 	}
 	return nil
+}
+
+// addVerbatim adds a header line that goes out byte for byte as given.
+// fasthttp parses a Cookie header into cookies and writes them back its
+// own way (a space after each ';', quotes and blanks around a value
+// stripped, every line merged into one, a value holding '"', ';' or '\'
+// dropped): a credential there would reach the upstream altered or not at
+// all, and come back in a form the redactor does not match. With special
+// headers off, Add keeps the line as an ordinary one, and fasthttp writes
+// ordinary lines as they are (it re-parses them only when asked for its
+// cookies, which nothing on the way out does).
+func addVerbatim(h *fasthttp.RequestHeader, name, value string) {
+	if !h.DisableSpecialHeader() {
+		defer h.EnableSpecialHeader()
+	}
+	h.Add(name, value)
 }
 
 // roundTripError maps fasthttp's timeouts to context.DeadlineExceeded, as

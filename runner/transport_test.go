@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -92,6 +93,54 @@ func TestTransportFramingFromURLAndBody(t *testing.T) {
 	}
 	if wire := up.rawWire(); strings.Contains(wire, "evil.example") || strings.Contains(strings.ToLower(wire), "transfer-encoding") {
 		t.Errorf("a framing header from the map reached the wire:\n%s", wire)
+	}
+}
+
+// TestTransportSendsCookieVerbatim: a Cookie header goes out byte for
+// byte as the request holds it, one line per value, whatever its syntax:
+// fasthttp would parse and re-write it (a space after each ';', quotes
+// and spaces around a value stripped, lines merged, a value with '"', ';'
+// or '\' dropped), so a credential there would reach the upstream altered
+// or not at all, and come back in a form redaction does not match.
+func TestTransportSendsCookieVerbatim(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		values []string
+	}{
+		{"semicolon without a space", []string{"sid=ab;cd"}},
+		{"quoted value", []string{`session="AbC dEf"`}},
+		{"spaces around the parts", []string{"a = 1 ;b= 2"}},
+		{"quote and backslash in the value", []string{`session=sk_live_Ab+/=&%"\é9xYz`}},
+		{"value without a name", []string{"justatoken"}},
+		{"empty parts", []string{"a=1;;b=2;"}},
+		{"several lines", []string{"a=1", "b=2;c", "d=\"4\""}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			up := newUpstream(t, nil)
+			tr, _ := newCountingTransport(t)
+			req := transportRequest(t, "GET", up.URL+"/x", nil, true)
+			req.Header["Cookie"] = tc.values
+			res, err := tr.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			var want strings.Builder
+			for _, v := range tc.values {
+				want.WriteString("\r\nCookie: " + v)
+			}
+			wire := up.rawWire()
+			if !strings.Contains(wire, want.String()+"\r\n") {
+				t.Errorf("raw request does not hold %q:\n%s", want.String(), wire)
+			}
+			if n := strings.Count(strings.ToLower(wire), "\r\ncookie:"); n != len(tc.values) {
+				t.Errorf("%d Cookie lines on the wire, want %d:\n%s", n, len(tc.values), wire)
+			}
+			if got := up.requests()[0].Header["Cookie"]; !slices.Equal(got, tc.values) {
+				t.Errorf("upstream got Cookie %q, want %q", got, tc.values)
+			}
+		})
 	}
 }
 
