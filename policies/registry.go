@@ -99,6 +99,13 @@ func (r *Registry) add(name string, code []byte, replace bool) (Entry, Entry, er
 	old, had := idx.Policies[name]
 	switch {
 	case had && old.SHA256 == info.SHA256:
+		// The same code again: the entry stays, and a module modified or
+		// removed on disk is written back (Get's advice is to add it again).
+		if !r.blobIntact(old.SHA256) {
+			if err := fsutil.WriteFileAtomic(r.blobPath(old.SHA256), code); err != nil {
+				return Entry{}, Entry{}, fmt.Errorf("policies: registry: %w", err)
+			}
+		}
 		return old, Entry{}, nil
 	case had && !replace:
 		return Entry{}, Entry{}, fmt.Errorf("%w: %q (sha256 %.12s…)", ErrPolicyExists, name, old.SHA256)
@@ -166,7 +173,7 @@ func (r *Registry) Get(name string) ([]byte, Entry, error) {
 	}
 	code, err := os.ReadFile(r.blobPath(e.SHA256))
 	if err != nil {
-		return nil, Entry{}, fmt.Errorf("policies: registered policy %q: module missing: %w", name, errors.Unwrap(err))
+		return nil, Entry{}, fmt.Errorf("policies: registered policy %q: module missing (%w); add it again", name, errors.Unwrap(err))
 	}
 	sum := sha256.Sum256(code)
 	if hex.EncodeToString(sum[:]) != e.SHA256 {
@@ -210,6 +217,17 @@ func ReadModuleFile(path string) ([]byte, error) {
 // MaxPolicyFile bytes.
 func notModuleFile(path string) error {
 	return fmt.Errorf("policies: policy file %q: not a regular file of at most %d MiB", path, MaxPolicyFile>>20)
+}
+
+// blobIntact reports whether the module stored for digest sum is there
+// and matches it.
+func (r *Registry) blobIntact(sum string) bool {
+	code, err := os.ReadFile(r.blobPath(sum))
+	if err != nil {
+		return false
+	}
+	got := sha256.Sum256(code)
+	return hex.EncodeToString(got[:]) == sum
 }
 
 func (r *Registry) blobPath(sum string) string {

@@ -110,6 +110,50 @@ func TestRegistryDetectsTampering(t *testing.T) {
 	}
 }
 
+// TestRegistryReaddRepairsModule: Get's advice for a module modified or
+// removed on disk, "add it again", works: adding the same code again (or
+// replacing with it) rewrites the module and changes nothing else.
+func TestRegistryReaddRepairsModule(t *testing.T) {
+	deny, trap := readGuest(t, "deny"), readGuest(t, "trap")
+	for _, tc := range []struct {
+		name    string
+		damage  func(blob string) error
+		replace bool
+	}{
+		{"modified", func(b string) error { return os.WriteFile(b, trap, 0o600) }, false},
+		{"removed", os.Remove, false},
+		{"modified, replace", func(b string) error { return os.WriteFile(b, trap, 0o600) }, true},
+	} {
+		r := NewRegistry(t.TempDir())
+		first, err := r.Add("guard", deny)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blob := filepath.Join(r.Dir(), "sha256-"+first.SHA256+".wasm")
+		if err := tc.damage(blob); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := r.Get("guard"); err == nil || !strings.Contains(err.Error(), "add it again") {
+			t.Fatalf("%s: Get = %v", tc.name, err)
+		}
+		var again Entry
+		if tc.replace {
+			again, _, err = r.Replace("guard", deny)
+		} else {
+			again, err = r.Add("guard", deny)
+		}
+		if err != nil || again != first {
+			t.Errorf("%s: adding the same code again = %+v, %v; want %+v", tc.name, again, err, first)
+		}
+		if got, _, err := r.Get("guard"); err != nil || string(got) != string(deny) {
+			t.Errorf("%s: Get after adding it again = %d bytes, %v", tc.name, len(got), err)
+		}
+		if st, err := os.Stat(blob); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: module file %v, %v; want mode 0600", tc.name, st, err)
+		}
+	}
+}
+
 func TestRegistryConcurrentAdds(t *testing.T) {
 	r := NewRegistry(t.TempDir())
 	code := readGuest(t, "deny")

@@ -58,7 +58,8 @@ type AllowlistChange struct {
 }
 
 // AllowlistAdd adds domains to the active workspace's allowlist and returns
-// those that were not already there. When it returns them with an
+// those that were not already there. A wildcard over a single label (*.com)
+// is refused (ValidateWildcardScope). When it returns them with an
 // ErrNotRecorded error, they were added but the recorder failed.
 func (s *Store) AllowlistAdd(domains []string) ([]string, error) {
 	return s.editAllowlist(domains, false, func(w *WorkspaceIndex, norm []string) ([]string, error) {
@@ -91,16 +92,21 @@ func (s *Store) AllowlistRemove(domains []string) ([]string, error) {
 	})
 }
 
-// editAllowlist normalizes domains, then runs edit on the active
-// workspace's index entry (created when missing) under the lock; edit
-// returns the domains it changed. A change is recorded (recordAllowlist)
-// under the same lock once the index is written. It returns the domains
-// changed.
+// editAllowlist normalizes domains (an added wildcard must pass
+// ValidateWildcardScope), then runs edit on the active workspace's index
+// entry (created when missing) under the lock; edit returns the domains it
+// changed. A change is recorded (recordAllowlist) under the same lock once
+// the index is written. It returns the domains changed.
 func (s *Store) editAllowlist(domains []string, remove bool,
 	edit func(w *WorkspaceIndex, norm []string) ([]string, error)) ([]string, error) {
 	norm, err := NormalizeDomains(domains)
 	if err != nil {
 		return nil, err
+	}
+	for _, d := range norm {
+		if err := ValidateWildcardScope(d); err != nil && !remove { // a stored one can go
+			return nil, err
+		}
 	}
 	ws, err := s.Workspace()
 	if err != nil {

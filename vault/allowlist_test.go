@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -67,6 +68,43 @@ func TestAllowlistChangesAreRecorded(t *testing.T) {
 	}
 	if got := fmt.Sprintf("%+v", l.changes); got != fmt.Sprintf("%+v", want) {
 		t.Errorf("recorded %s\nwant     %+v", got, want)
+	}
+}
+
+// TestAllowlistRefusesTopLevelWildcards: a wildcard over a single label
+// (*.com) would allow every host under a top-level domain; adding one is
+// refused and changes nothing, while one stored before can be removed.
+func TestAllowlistRefusesTopLevelWildcards(t *testing.T) {
+	s, _ := newTestStore(t)
+	for _, d := range []string{"*.com", "*.COM.", "*.localhost", "*.1"} {
+		_, err := s.AllowlistAdd([]string{"api.stripe.com", d})
+		var ve *Error
+		if !errors.Is(err, ErrInvalid) || !errors.As(err, &ve) || !strings.Contains(ve.Hint(), "*.example.com") {
+			t.Errorf("AllowlistAdd(%q) = %v, want an ErrInvalid error with a hint", d, err)
+		}
+	}
+	if list, err := s.Allowlist(); err != nil || len(list) != 0 {
+		t.Fatalf("refused adds changed the allowlist: %v, %v", list, err)
+	}
+	for _, d := range []string{"*.example.com", "*.co.example", "*.xn--bcher-kva.de", "com", "localhost"} {
+		if _, err := s.AllowlistAdd([]string{d}); err != nil {
+			t.Errorf("AllowlistAdd(%q) = %v", d, err)
+		}
+	}
+	// An entry stored before the rule.
+	ws, err := s.Workspace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.update("", "", func(_ *Config, ix *Index) error {
+		w := ix.workspace(ws, true)
+		w.Allowlist = append(w.Allowlist, "*.com")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if removed, err := s.AllowlistRemove([]string{"*.com"}); err != nil || !slices.Equal(removed, []string{"*.com"}) {
+		t.Errorf("AllowlistRemove of a stored *.com = %v, %v", removed, err)
 	}
 }
 

@@ -159,8 +159,10 @@ func ProjectNameFrom(folder string) string {
 
 // NormalizeDomain validates an allowlist or binding entry and returns it in
 // canonical form (lower case, no trailing dot). Entries are host names with
-// an optional leading "*." wildcard; schemes, paths, ports and user info
-// are rejected with a suggestion.
+// an optional leading "*." wildcard (see ValidateWildcardScope); schemes,
+// paths, ports and user info are rejected with a suggestion, and the error
+// quotes the entry without its user info, query or fragment, which may
+// hold a credential.
 func NormalizeDomain(domain string) (string, error) {
 	d := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(domain)), ".")
 	if d == "" {
@@ -173,14 +175,47 @@ func NormalizeDomain(domain string) (string, error) {
 				hint = fmt.Sprintf("try %q: a host name only, without scheme, path or port", h)
 			}
 		}
-		return "", newError(ErrInvalid, hint, "invalid domain %q", domain)
+		return "", newError(ErrInvalid, hint, "invalid domain %q", shownDomain(domain))
 	}
 	host := strings.TrimPrefix(d, "*.")
 	if len(d) > 253 || !validHost(host) {
 		return "", newError(ErrInvalid, "domains are host names with an optional leading \"*.\" (e.g. api.stripe.com, *.example.com)",
-			"invalid domain %q", domain)
+			"invalid domain %q", shownDomain(domain))
 	}
 	return d, nil
+}
+
+// ValidateWildcardScope refuses a wildcard entry, as NormalizeDomain
+// returns it, over a single label (*.com, *.localhost): it would let a
+// call reach every host under a top-level domain. NormalizeDomain accepts
+// such an entry, so that one stored before can still be removed; adding
+// one to the allowlist is refused.
+func ValidateWildcardScope(d string) error {
+	if suffix, ok := strings.CutPrefix(d, "*."); ok && !strings.Contains(suffix, ".") {
+		return newError(ErrInvalid, "a wildcard covers the subdomains of one domain, such as *.example.com; list the hosts you mean",
+			"invalid domain %q: a wildcard over a top-level domain allows every host under it", d)
+	}
+	return nil
+}
+
+// shownDomain is a rejected entry as an error quotes it: without the user
+// info, query or fragment of a URL, which may hold a credential.
+func shownDomain(d string) string {
+	if i := strings.IndexAny(d, "?#"); i >= 0 {
+		d = d[:i] + string(d[i]) + "…"
+	}
+	start := 0
+	if i := strings.Index(d, "://"); i >= 0 {
+		start = i + len("://")
+	}
+	end := len(d)
+	if i := strings.IndexByte(d[start:], '/'); i >= 0 {
+		end = start + i
+	}
+	if i := strings.LastIndexByte(d[start:end], '@'); i >= 0 {
+		d = d[:start] + "…" + d[start+i:]
+	}
+	return d
 }
 
 // isLabel matches ^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$, a host name label.

@@ -128,6 +128,32 @@ func TestNormalizeDomain(t *testing.T) {
 	}
 }
 
+// TestNormalizeDomainHidesUserInfo: user info (or a query) given with a
+// host may be a credential, which the error must not repeat.
+func TestNormalizeDomainHidesUserInfo(t *testing.T) {
+	tests := []struct {
+		in, hint, notIn string
+	}{
+		{"user:sk_live_abc123@api.stripe.com", `"api.stripe.com"`, "sk_live_abc123"},
+		{"https://bot:hunter2-pw@api.stripe.com/v1", `"api.stripe.com"`, "hunter2-pw"},
+		{"https://api.stripe.com/v1?key=x@y", "", "key=x"},
+	}
+	for _, tt := range tests {
+		got, err := NormalizeDomain(tt.in)
+		var ve *Error
+		if err == nil || !errors.As(err, &ve) || !errors.Is(err, ErrInvalid) {
+			t.Errorf("NormalizeDomain(%q) = %q, %v; want an ErrInvalid error", tt.in, got, err)
+			continue
+		}
+		if !strings.Contains(ve.Hint(), tt.hint) {
+			t.Errorf("NormalizeDomain(%q) hint = %q, want it to contain %s", tt.in, ve.Hint(), tt.hint)
+		}
+		if tt.notIn != "" && (strings.Contains(err.Error(), tt.notIn) || strings.Contains(ve.Hint(), tt.notIn)) {
+			t.Errorf("NormalizeDomain(%q) = %v (hint %q): repeats the user info", tt.in, err, ve.Hint())
+		}
+	}
+}
+
 func TestProjectNameFrom(t *testing.T) {
 	tests := map[string]string{"my app": "my-app", "api_v2": "api_v2", ".hidden": "hidden", "...": "", "ünï": "n"}
 	for in, want := range tests {
