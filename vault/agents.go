@@ -75,6 +75,28 @@ func isTokenID(s string) bool {
 	return true
 }
 
+// holdsToken reports whether s holds an agent token anywhere: TokenPrefix
+// and the 43 base64url characters of one (" ast_…", "Bearer ast_…"), so
+// that an error never repeats it.
+func holdsToken(s string) bool {
+	for {
+		i := strings.Index(s, TokenPrefix)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(TokenPrefix):]
+		n := 0
+		for n < len(s) && isBase64URL(s[n]) {
+			n++
+		}
+		if n >= tokenLen-len(TokenPrefix) {
+			return true
+		}
+	}
+}
+
+func isBase64URL(c byte) bool { return isASCIIAlnum(c) || c == '-' || c == '_' }
+
 const agentNameHint = "agent names are 1-64 lowercase letters, digits, '-' and '_', not starting with \"ast_\" (billing-tool, ci_bot)"
 
 // ValidateAgentName accepts 1-64 lowercase letters, digits, '-' and '_',
@@ -86,6 +108,8 @@ func ValidateAgentName(name string) error {
 		return newError(ErrInvalid, "pass the agent's name, not its token", "invalid agent name: it looks like an agent token")
 	case isAgentName(name):
 		return nil
+	case holdsToken(name):
+		return newError(ErrInvalid, "pass the agent's name, not its token", "invalid agent name: it holds an agent token")
 	case len(name) > 64:
 		return newError(ErrInvalid, agentNameHint, "invalid agent name: longer than 64 characters")
 	}
@@ -102,10 +126,29 @@ func ValidateTokenID(id string) error {
 		return newError(ErrInvalid, hint, "invalid token id: that is a token, not its id")
 	case isTokenID(id):
 		return nil
+	case holdsToken(id):
+		return newError(ErrInvalid, hint, "invalid token id: it holds a token, not its id")
 	case len(id) > 64:
 		return newError(ErrInvalid, hint, "invalid token id: longer than 64 characters")
 	}
 	return newError(ErrInvalid, hint, "invalid token id %q", id)
+}
+
+// ValidateDeclaredAgent checks an identity a caller declares for itself
+// (X-AS-Agent-ID, call --agent, $AGENTSECRETS_AGENT_ID), which the audit
+// log records unchecked: it may not pass for a verified token identity
+// ("token:…", in any case) nor start with or hold an agent token, which
+// would put the token in the audit log. The error never repeats the id.
+func ValidateDeclaredAgent(id string) error {
+	switch {
+	case len(id) >= len("token:") && strings.EqualFold(id[:len("token:")], "token:"):
+		return newError(ErrInvalid, "a declared identity cannot start with \"token:\"; send the token as X-AS-Agent-Token instead",
+			"invalid agent id: \"token:\" is reserved for verified agent tokens")
+	case strings.HasPrefix(id, TokenPrefix) || holdsToken(id):
+		return newError(ErrInvalid, "send an agent token as X-AS-Agent-Token, never as the agent id",
+			"invalid agent id: it holds an agent token")
+	}
+	return nil
 }
 
 // AgentInfo describes an agent: its name, when it was created and how many

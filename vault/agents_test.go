@@ -50,6 +50,10 @@ func TestValidateAgentName(t *testing.T) {
 		{"billing/tool", false},
 		{"émile", false},
 		{"ast_abc", false},
+		{"fast_" + strings.Repeat("a", 43), true},
+		{" " + testToken, false},
+		{"Bearer " + testToken, false},
+		{"'" + testToken + "'", false},
 	} {
 		err := ValidateAgentName(tc.name)
 		if (err == nil) != tc.ok {
@@ -58,8 +62,15 @@ func TestValidateAgentName(t *testing.T) {
 		if err != nil && !errors.Is(err, ErrInvalid) {
 			t.Errorf("ValidateAgentName(%q) = %v, not ErrInvalid", tc.name, err)
 		}
+		if err != nil && strings.Contains(err.Error(), testToken) {
+			t.Errorf("ValidateAgentName(%q): the error repeats a token", tc.name)
+		}
 	}
 }
+
+// testToken is shaped like an issued token (TokenPrefix and 43 base64url
+// characters).
+var testToken = TokenPrefix + "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde"
 
 func TestValidateTokenID(t *testing.T) {
 	for _, tc := range []struct {
@@ -73,13 +84,45 @@ func TestValidateTokenID(t *testing.T) {
 		{"0123456789ab", false},
 		{"", false},
 		{"ast_" + strings.Repeat("x", 43), false},
+		{" " + testToken, false},
+		{"tok_" + testToken, false},
 	} {
 		err := ValidateTokenID(tc.id)
 		if (err == nil) != tc.ok || err != nil && !errors.Is(err, ErrInvalid) {
 			t.Errorf("ValidateTokenID(%q) = %v, want ok=%v", tc.id, err, tc.ok)
 		}
-		if err != nil && strings.HasPrefix(tc.id, TokenPrefix) && strings.Contains(err.Error(), tc.id) {
-			t.Errorf("the error repeats a token")
+		if err != nil && strings.Contains(tc.id, TokenPrefix) && strings.Contains(err.Error(), tc.id[strings.Index(tc.id, TokenPrefix):]) {
+			t.Errorf("ValidateTokenID(%q): the error repeats a token", tc.id)
+		}
+	}
+}
+
+// TestValidateDeclaredAgent: an identity a caller declares (X-AS-Agent-ID,
+// call --agent) can pass neither for a verified token identity nor carry a
+// token into the audit log; the error never repeats it.
+func TestValidateDeclaredAgent(t *testing.T) {
+	for _, tc := range []struct {
+		id string
+		ok bool
+	}{
+		{"billing-tool", true},
+		{"Claude Desktop", true},
+		{"fast_api", true},
+		{"tokens-bot", true},
+		{"token:tok_0123456789ab", false},
+		{"Token:tok_0123456789ab", false},
+		{"TOKEN:tok_0123456789ab", false},
+		{testToken, false},
+		{"ast_short", false},
+		{"bot " + testToken, false},
+		{"Bearer " + testToken, false},
+	} {
+		err := ValidateDeclaredAgent(tc.id)
+		if (err == nil) != tc.ok || err != nil && !errors.Is(err, ErrInvalid) {
+			t.Errorf("ValidateDeclaredAgent(%q) = %v, want ok=%v", tc.id, err, tc.ok)
+		}
+		if err != nil && strings.Contains(err.Error(), tc.id) {
+			t.Errorf("ValidateDeclaredAgent(%q): the error repeats the id", tc.id)
 		}
 	}
 }

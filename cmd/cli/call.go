@@ -15,6 +15,7 @@ import (
 	"github.com/The-17/agentsecrets/internal/httpsyntax"
 	"github.com/The-17/agentsecrets/policies"
 	"github.com/The-17/agentsecrets/runner"
+	"github.com/The-17/agentsecrets/vault"
 )
 
 func init() { register(newCallCmd) }
@@ -129,6 +130,9 @@ func buildCall(f *Factory, o *callOptions) (*runner.Call, error) {
 	agent := o.Agent
 	if agent == "" {
 		agent = f.Getenv("AGENTSECRETS_AGENT_ID")
+	}
+	if err := vault.ValidateDeclaredAgent(agent); err != nil {
+		return nil, err
 	}
 	return &runner.Call{Method: o.Method, URL: o.URL, Header: header, Body: body,
 		Policies: specs, Agent: agent, Source: "call", Timeout: o.Timeout}, nil

@@ -295,6 +295,12 @@ func TestCallCommand(t *testing.T) {
 			{"lower-case key", []string{"--url", api.URL + "/", "--bearer", "api_key"}, ExitUsage, []string{"api_key"}, nil},
 			{"plain header without colon", []string{"--url", api.URL + "/", "-H", "X-Trace t-1"}, ExitUsage, []string{"Name: value"}, nil},
 			{"reserved plain header", []string{"--url", api.URL + "/", "-H", "X-AS-Target-URL: x"}, ExitUsage, []string{"reserved"}, nil},
+			// A declared identity cannot pass for a verified token nor carry
+			// one into the audit log.
+			{"agent id passing for a token", []string{"--url", api.URL + "/", "--bearer", "API_KEY", "--agent", "TOKEN:tok_0123456789ab"}, ExitUsage,
+				[]string{"reserved for verified agent tokens"}, nil},
+			{"agent id holding a token", []string{"--url", api.URL + "/", "--bearer", "API_KEY"}, ExitUsage,
+				[]string{"holds an agent token"}, []string{"AGENTSECRETS_AGENT_ID=ast_" + strings.Repeat("A", 43)}},
 			{"param without policy", []string{"--url", api.URL + "/", "--param", "k=v"}, ExitUsage, []string{"--policy"}, nil},
 			{"not http", []string{"--url", "file:///etc/passwd", "--bearer", "API_KEY"}, ExitUsage, []string{`"file"`}, nil},
 			{"body file missing", []string{"--url", api.URL + "/", "--body", "@/nonexistent/x.json"}, ExitUsage, []string{"x.json"}, nil},

@@ -83,6 +83,9 @@ func runMCPServe(c *cobra.Command, f *Factory, agent string) error {
 	if agent == "" {
 		agent = f.Getenv("AGENTSECRETS_AGENT_ID")
 	}
+	if err := vault.ValidateDeclaredAgent(agent); err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(f.IO.ErrOut, &slog.HandlerOptions{Level: slog.LevelInfo}))

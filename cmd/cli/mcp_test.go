@@ -858,3 +858,17 @@ func TestMCPServeRedactsDecodedJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestMCPServeRefusesTokenLikeAgent: mcp serve records its --agent (or
+// $AGENTSECRETS_AGENT_ID) with every call, so one passing for a verified
+// token identity or holding a token is refused before serving.
+func TestMCPServeRefusesTokenLikeAgent(t *testing.T) {
+	sb := newSandbox(t)
+	sb.mustRun("", "init")
+	for _, agent := range []string{"token:tok_0123456789ab", "Token:x", "ast_" + strings.Repeat("b", 43)} {
+		out, errOut, code := sb.run("", "mcp", "serve", "--agent", agent)
+		if code != ExitUsage || out != "" || strings.Contains(errOut, "ast_b") {
+			t.Errorf("mcp serve --agent %.16q: exit %d, stdout %q, stderr %q", agent, code, out, errOut)
+		}
+	}
+}

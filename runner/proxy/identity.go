@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -12,8 +13,16 @@ import (
 // identify checks the request's X-AS-Agent-Token with h.Identify, when
 // both are there, and makes the verified token's id the audit identity:
 // "token:<id>". An unknown or revoked token is refused; the raw token
-// appears nowhere.
+// appears nowhere. An X-AS-Agent-ID that holds a token or passes for a
+// token identity is refused first (vault.ValidateDeclaredAgent), with or
+// without Identify.
 func (h *Handler) identify(hd http.Header, p *Parsed) *Error {
+	for _, id := range hd.Values(HeaderAgentID) {
+		if err := vault.ValidateDeclaredAgent(strings.TrimSpace(id)); err != nil {
+			return &Error{Status: http.StatusBadRequest, Code: CodeBadHeader, Message: "X-AS-Agent-ID: " + err.Error(),
+				Hint: "name the caller in X-AS-Agent-ID (billing-tool); send an agent token as X-AS-Agent-Token"}
+		}
+	}
 	if h.Identify == nil {
 		return nil
 	}

@@ -316,3 +316,46 @@ func TestUnreadableAgentsFileRefusesTokens(t *testing.T) {
 		t.Errorf("after the file is readable again: %d %s", status, body)
 	}
 }
+
+// TestDeclaredAgentIDCannotCarryOrForgeAToken: an X-AS-Agent-ID holding an
+// agent token (which the audit log would record as is, for any agent
+// reading proxy logs to reuse) or passing for a verified token identity in
+// another case ("Token:tok_…") is refused before anything leaves, whether
+// or not the proxy verifies tokens, and the error does not repeat it.
+func TestDeclaredAgentIDCannotCarryOrForgeAToken(t *testing.T) {
+	for _, verify := range []bool{true, false} {
+		var configure func(*fixture)
+		if verify {
+			configure = withTokens
+		}
+		f := newFixtureWith(t, configure)
+		tok := issueToken(t, f.store, "billing-tool")
+		raw := string(tok.Token.Bytes())
+		for i, id := range []string{raw, "bot " + raw, "Token:" + tok.ID, "TOKEN:" + tok.ID} {
+			before := f.upstream.count.Load()
+			status, _, body := f.do(f.request("GET", "/declared", nil, "X-AS-Inject-Bearer", "TOKEN_A", "X-AS-Agent-ID", id))
+			var e Error
+			_ = json.Unmarshal([]byte(body), &e)
+			if status != http.StatusBadRequest || e.Code != CodeBadHeader {
+				t.Errorf("verify=%v: X-AS-Agent-ID #%d: %d %s, want 400 %s", verify, i, status, body, CodeBadHeader)
+			}
+			if strings.Contains(body, raw) || strings.Contains(body, id) {
+				t.Errorf("verify=%v: the error of X-AS-Agent-ID #%d repeats it", verify, i)
+			}
+			if n := f.upstream.count.Load(); n != before {
+				t.Errorf("verify=%v: X-AS-Agent-ID #%d: the upstream received %d request(s)", verify, i, n-before)
+			}
+		}
+		f.proxy.Close()
+		f.handler.Wait()
+		entries, err := f.audit.Query(context.Background(), audit.Filter{Source: audit.SourceProxy})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if strings.Contains(e.Agent, raw) || strings.EqualFold(e.Agent, "token:"+tok.ID) {
+				t.Errorf("verify=%v: an audit row records a token or a token identity as the declared agent", verify)
+			}
+		}
+	}
+}
