@@ -232,14 +232,18 @@ func newProxyHandler(f *Factory, o *proxyStartOptions) (*proxy.Handler, error) {
 	h.Timeout = o.Timeout
 	h.Identify = agents.Identify
 	h.Sync = func() error {
+		// Agent tokens first and whatever else fails: a revoked token must
+		// stop working even when the values cannot be read (a locked
+		// keychain).
+		tokensErr := agents.Refresh()
 		v.Refresh()
 		if _, err := v.Allowlist(); err != nil {
-			return err
+			return errors.Join(tokensErr, err)
 		}
 		if _, err := v.All(); err != nil {
-			return err
+			return errors.Join(tokensErr, err)
 		}
-		return agents.Refresh()
+		return tokensErr
 	}
 	if remote, _ := proxy.CheckBind(o.Bind, o.AllowRemote); remote {
 		h.AllowHosts = []string{o.Bind}

@@ -639,3 +639,42 @@ func TestProxyConcurrentStarts(t *testing.T) {
 	}
 	sb.mustRun("", "proxy", "stop")
 }
+
+// TestProxySyncRevokesEvenWhenValuesFail: a sync re-reads the agent tokens
+// before the values, and whatever the values do: with the encrypted file
+// unreadable, the sync fails, yet a token revoked before it no longer
+// verifies.
+func TestProxySyncRevokesEvenWhenValuesFail(t *testing.T) {
+	v := newMCPVault(t)
+	v.set(t, "K_KEY", randomSecret("v_"))
+	v.allow(t, "127.0.0.1")
+	if err := v.store.CreateAgent("bot"); err != nil {
+		t.Fatal(err)
+	}
+	issued, err := v.store.IssueToken("bot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := string(issued.Token.Bytes())
+	f := &Factory{IO: NewIOStreams(strings.NewReader(""), io.Discard, io.Discard, v.getenv), Getenv: v.getenv}
+	t.Cleanup(func() { f.CloseAudit() })
+	h, err := newProxyHandler(f, &proxyStartOptions{Bind: "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Identify(token); err != nil {
+		t.Fatalf("a valid token: %v", err)
+	}
+	if _, err := v.store.RevokeToken("bot", issued.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(v.env["AGENTSECRETS_HOME"], "vault.enc"), []byte("{broken"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Sync(); err == nil {
+		t.Fatal("sync succeeded with an unreadable vault")
+	}
+	if id, err := h.Identify(token); err == nil {
+		t.Fatalf("the revoked token still verifies as %q after a failed sync", id)
+	}
+}
