@@ -216,6 +216,17 @@ func TestAllowlistConfirmedOnTerminal(t *testing.T) {
 		t.Fatal("a mistyped confirmation changed the home directory")
 	}
 
+	// A wildcard over a top-level domain is refused before the human is
+	// asked to confirm it.
+	// (Without a terminal: it is refused as bad input, not for the lack of
+	// one to confirm at.)
+	if _, errOut, code := sb.run("", "workspace", "allowlist", "add", "*.com"); code != ExitUsage || !strings.Contains(errOut, "top-level domain") {
+		t.Fatalf("add *.com: exit %d\n%s", code, errOut)
+	}
+	if tree(t, sb.home) != before {
+		t.Fatal("a refused wildcard changed the home directory")
+	}
+
 	code, shown = sb.runOnPTY("yes", "workspace", "allowlist", "remove", "example.com")
 	if code != 0 {
 		t.Fatalf("remove with yes: exit %d\n%s", code, shown)

@@ -144,6 +144,12 @@ flag to skip this: without a terminal the command fails and nothing changes.`,
 			}
 			var change []string
 			for _, d := range domains {
+				if add {
+					// Refused before the human is asked to confirm it.
+					if err := vault.ValidateWildcardScope(d); err != nil {
+						return err
+					}
+				}
 				if slices.Contains(current, d) == !add {
 					change = append(change, d)
 				} else if !add {
