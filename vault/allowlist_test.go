@@ -71,12 +71,13 @@ func TestAllowlistChangesAreRecorded(t *testing.T) {
 	}
 }
 
-// TestAllowlistRefusesTopLevelWildcards: a wildcard over a single label
-// (*.com) would allow every host under a top-level domain; adding one is
-// refused and changes nothing, while one stored before can be removed.
-func TestAllowlistRefusesTopLevelWildcards(t *testing.T) {
+// TestAllowlistRefusesPublicSuffixWildcards: a wildcard over a top-level
+// domain or another public suffix (*.com, *.co.uk, *.github.io) would allow
+// every host anyone registers under it; adding one is refused and changes
+// nothing, while one stored before can be removed.
+func TestAllowlistRefusesPublicSuffixWildcards(t *testing.T) {
 	s, _ := newTestStore(t)
-	for _, d := range []string{"*.com", "*.COM.", "*.localhost", "*.1"} {
+	for _, d := range []string{"*.com", "*.COM.", "*.localhost", "*.1", "*.co.uk", "*.github.io"} {
 		_, err := s.AllowlistAdd([]string{"api.stripe.com", d})
 		var ve *Error
 		if !errors.Is(err, ErrInvalid) || !errors.As(err, &ve) || !strings.Contains(ve.Hint(), "*.example.com") {
@@ -86,7 +87,7 @@ func TestAllowlistRefusesTopLevelWildcards(t *testing.T) {
 	if list, err := s.Allowlist(); err != nil || len(list) != 0 {
 		t.Fatalf("refused adds changed the allowlist: %v, %v", list, err)
 	}
-	for _, d := range []string{"*.example.com", "*.co.example", "*.xn--bcher-kva.de", "com", "localhost"} {
+	for _, d := range []string{"*.example.com", "*.stripe.co.uk", "*.amazonaws.com", "*.co.example", "*.xn--bcher-kva.de", "com", "localhost"} {
 		if _, err := s.AllowlistAdd([]string{d}); err != nil {
 			t.Errorf("AllowlistAdd(%q) = %v", d, err)
 		}

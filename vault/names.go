@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"golang.org/x/net/publicsuffix"
 )
 
 // Environment names. Every project has exactly these three.
@@ -186,16 +188,25 @@ func NormalizeDomain(domain string) (string, error) {
 }
 
 // ValidateWildcardScope refuses a wildcard entry, as NormalizeDomain
-// returns it, over a single label (*.com, *.localhost): it would let a
-// call reach every host under a top-level domain. NormalizeDomain accepts
-// such an entry, so that one stored before can still be removed; adding
-// one to the allowlist is refused.
+// returns it, over a top-level domain or another public suffix (*.com,
+// *.localhost, *.co.uk, *.github.io: names under which anyone may register
+// their own): it would let a call reach every host under it. NormalizeDomain
+// accepts such an entry, so that one stored before can still be removed;
+// adding one to the allowlist is refused.
 func ValidateWildcardScope(d string) error {
-	if suffix, ok := strings.CutPrefix(d, "*."); ok && !strings.Contains(suffix, ".") {
+	if suffix, ok := strings.CutPrefix(d, "*."); ok && isPublicSuffix(suffix) {
 		return newError(ErrInvalid, "a wildcard covers the subdomains of one domain, such as *.example.com; list the hosts you mean",
-			"invalid domain %q: a wildcard over a top-level domain allows every host under it", d)
+			"invalid domain %q: a wildcard over a top-level domain or other public suffix allows every host under it", d)
 	}
 	return nil
+}
+
+// isPublicSuffix reports whether domain is a public suffix of the Public
+// Suffix List (an unlisted single label counts as one, as every top-level
+// domain does).
+func isPublicSuffix(domain string) bool {
+	ps, _ := publicsuffix.PublicSuffix(domain)
+	return ps == domain
 }
 
 // shownDomain is a rejected entry as an error quotes it: without the user
