@@ -96,11 +96,23 @@ func (t *Transport) newClient(privateOK bool) *fasthttp.Client {
 		// One retry, for an idempotent request on a pooled connection the
 		// server had closed (as net/http does), not five.
 		MaxIdemponentCallAttempts: 2,
+		RetryIfErr:                retryIfErr,
 		ReadBufferSize:            maxResponseHeader,
 		NoDefaultUserAgentHeader:  true,
 		DisablePathNormalizing:    true, // send the path exactly as given: signatures cover it
 		StreamResponseBody:        true,
 	}
+}
+
+// retryIfErr retries a request fasthttp could not send: always when its
+// pooled connection had switched protocols (nothing was sent), otherwise
+// only an idempotent one, as fasthttp does by default.
+func retryIfErr(req *fasthttp.Request, _ int, err error) (resetTimeout, retry bool) {
+	if errors.Is(err, errSwitched) {
+		return false, true
+	}
+	h := &req.Header
+	return false, h.IsGet() || h.IsHead() || h.IsPut() || h.IsQuery()
 }
 
 // dial returns the Dial of a host client: a connection from DialContext,
@@ -144,6 +156,15 @@ var errRepeatedCoding = errors.New("runner: content encoding on several header l
 // redactor does not recognise.
 var errCodingOutsideHTTP11 = errors.New("runner: transfer coding in a response that is not http/1.1")
 
+// errSwitched refuses a request on a connection whose last response was
+// 101 Switching Protocols: the connection no longer speaks HTTP to us,
+// and whatever the upstream sends next would be read as the next call's
+// answer (another caller's, maybe with another credential). fasthttp
+// pools such a connection like any other; the write fails before a byte
+// goes out, and the request is retried on another connection
+// (retryIfErr).
+var errSwitched = errors.New("runner: connection switched protocols")
+
 // maxGuardedLine is how much of each response header line codingGuard
 // keeps: enough for a field name with some blanks before its colon.
 const maxGuardedLine = 64
@@ -173,6 +194,7 @@ type codingGuard struct {
 	status   bool   // the current line is a status line
 	interim  bool   // the current block is an interim (1xx) answer
 	http11   bool   // the current block's status line says HTTP/1.1
+	switched bool   // a response switched protocols: no request may follow
 	hasBody  bool   // the current block's status may have a chunked body
 	chunked  bool   // the current block declares a transfer coding
 	codings  int    // Content-Encoding lines in the current block
@@ -194,6 +216,9 @@ func (g *codingGuard) Handshake() error {
 // request, so what is read next is its response.
 func (g *codingGuard) Write(p []byte) (int, error) {
 	if !g.writing {
+		if g.switched {
+			return 0, errSwitched
+		}
 		g.writing, g.head = true, bytes.HasPrefix(p, []byte("HEAD "))
 		g.inHeader, g.status, g.interim, g.chunked, g.codings, g.line = true, true, false, false, 0, g.line[:0]
 		g.body = chunks{}
@@ -270,6 +295,7 @@ func (g *codingGuard) endLine(line []byte) error {
 		code = bytes.TrimLeft(code, " ") // as fasthttp reads it
 		g.status = len(line) == 0
 		g.interim = len(code) >= 3 && code[0] == '1' && string(code[:3]) != "101"
+		g.switched = g.switched || len(code) >= 3 && string(code[:3]) == "101"
 		// fasthttp reads a chunked body after an HTTP/1.1 status only,
 		// and none after 1xx, 204 or 304.
 		g.http11 = string(proto) == "HTTP/1.1"

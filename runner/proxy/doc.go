@@ -117,7 +117,8 @@
 //	500     policy_failed         a policy trapped or timed out
 //	500     internal_error        anything else (e.g. the vault cannot be read)
 //	502     upstream_unreachable  the upstream could not be reached
-//	502     response_refused      the response cannot be scanned (e.g. br encoding)
+//	502     response_refused      the response cannot be scanned (e.g. br encoding),
+//	                              or switches protocols (101: the proxy does not tunnel)
 //	504     upstream_timeout      the upstream did not answer in time
 //
 // A request refused with any 4xx code never reached the upstream.

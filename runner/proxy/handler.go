@@ -82,6 +82,11 @@ func NewHandler(r *runner.Runner, token string) *Handler {
 var errBodyTooLarge = &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeBodyTooLarge,
 	Message: "request body is larger than the proxy's limit"}
 
+// errSwitchingProtocols answers an upstream's 101 Switching Protocols.
+var errSwitchingProtocols = &Error{Status: http.StatusBadGateway, Code: CodeResponseRefused,
+	Message: "the upstream switched protocols; the proxy does not tunnel",
+	Hint:    "the proxy passes HTTP requests and answers only (no WebSocket or other upgrades)"}
+
 // timeout is Timeout or its default.
 func (h *Handler) timeout() time.Duration {
 	if h.Timeout > 0 {
@@ -250,6 +255,14 @@ func (h *Handler) serveProxy(ctx *fasthttp.RequestCtx, hd http.Header) {
 	res, err := h.Runner.Do(context.Background(), call)
 	if err != nil {
 		writeError(ctx, callError(err))
+		return
+	}
+	if res.Status == http.StatusSwitchingProtocols {
+		// The proxy never tunnels: the client's Upgrade was not sent on
+		// and the upstream connection is not handed over, so a 101 would
+		// be followed by HTTP, not the protocol it announces.
+		res.Body.Close()
+		writeError(ctx, errSwitchingProtocols)
 		return
 	}
 	copyResponseHeader(&ctx.Response.Header, res.Header)
