@@ -203,7 +203,7 @@ func readBody(f *Factory, arg string) ([]byte, error) {
 		}
 		return checkBodySize(b)
 	case strings.HasPrefix(arg, "@"):
-		b, err := os.ReadFile(arg[1:])
+		b, err := readBodyFile(arg[1:]) // bounded: the file may be a FIFO or a device
 		if err != nil {
 			return nil, usageError("agentsecrets call", "--body %s: %v", arg, err)
 		}
@@ -213,6 +213,16 @@ func readBody(f *Factory, arg string) ([]byte, error) {
 }
 
 const maxBody = 32 << 20
+
+// readBodyFile reads at most maxBody+1 bytes of the file at path.
+func readBodyFile(path string) ([]byte, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	return io.ReadAll(io.LimitReader(fh, maxBody+1))
+}
 
 func checkBodySize(b []byte) ([]byte, error) {
 	if len(b) > maxBody {
@@ -243,7 +253,7 @@ func runCall(ctx context.Context, f *Factory, o *callOptions) error {
 		_, err = io.Copy(f.IO.Out, res.Body)
 	}
 	if err != nil {
-		return err
+		return callError(err) // a body that ended early or late: the runner's hint
 	}
 	if res.Status >= 400 {
 		return &silentError{code: ExitHTTP}
@@ -260,9 +270,13 @@ type callResult struct {
 }
 
 func readCallResult(res *runner.Result) (callResult, error) {
-	body, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
+	body, err := io.ReadAll(io.LimitReader(res.Body, maxBody+1))
 	if err != nil {
 		return callResult{}, err
+	}
+	if len(body) > maxBody { // never a body cut short with exit 0
+		return callResult{}, newError(ExitError, "leave out --json to stream the body to stdout (the status line goes to stderr)",
+			"the response body is larger than %d MiB, more than --json holds", maxBody>>20)
 	}
 	out := callResult{Status: res.Status, Headers: map[string]string{}, Redactions: res.Redactions()}
 	for k, v := range res.Header {

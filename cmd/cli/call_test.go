@@ -481,3 +481,46 @@ func TestCallErrorKeepsTheHostsHint(t *testing.T) {
 		t.Errorf("hint %q, want the generic one", got)
 	}
 }
+
+// TestCallJSONOversizeBody: --json holds the body in memory up to maxBody;
+// a longer body is an error with a hint, never cut short with exit 0.
+func TestCallJSONOversizeBody(t *testing.T) {
+	res := &runner.Result{Status: 200, Header: http.Header{},
+		Body:       io.NopCloser(strings.NewReader(strings.Repeat("a", maxBody+1))),
+		Redactions: func() int { return 0 }}
+	var out strings.Builder
+	err := writeCallJSON(&out, res)
+	if err == nil {
+		t.Fatalf("a body over %d MiB was cut short without an error", maxBody>>20)
+	}
+	if out.Len() != 0 || hintOf(err) == "" || exitCode(err) == 0 {
+		t.Errorf("printed %d bytes, error %q, hint %q, exit %d", out.Len(), err, hintOf(err), exitCode(err))
+	}
+}
+
+// TestCallBodyErrorHasHint: an upstream that ends the body early (the
+// status line already printed) fails with the runner's hint, in both
+// output modes.
+func TestCallBodyErrorHasHint(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	sb := callSandbox(t)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		io.WriteString(w, "short")
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+			}
+		}
+	}))
+	defer api.Close()
+	for _, mode := range [][]string{nil, {"--json"}} {
+		_, errOut, code := sb.run("", append([]string{"call", "--url", api.URL, "--bearer", "API_KEY"}, mode...)...)
+		if code != ExitError || !strings.Contains(errOut, "agentsecrets: error: ") || !strings.Contains(errOut, "hint: ") {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d with an error and a hint", mode, code, errOut, ExitError)
+		}
+	}
+	noLeak(t, "output", sb.captured.String(), callSecret)
+}
