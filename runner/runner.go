@@ -52,6 +52,10 @@ type Result struct {
 	// Redactions reports how many replacements were made so far (headers
 	// and the body read up to now).
 	Redactions func() int
+	// RedactString redacts s with the call's redaction set: a front end
+	// that decodes the body (JSON) scrubs the decoded text again, where an
+	// escape the byte redactor does not know comes out as the value.
+	RedactString func(s string) (string, int)
 	// DeclaredLength is the body length the upstream declared (before
 	// decoding and redaction), -1 when it declared none: it tells a
 	// finite message from a stream, not how long Body is.
@@ -527,6 +531,7 @@ func (r *Runner) scrub(ctx context.Context, resp *http.Response, set *redact.Set
 		Header:         resp.Header,
 		Body:           &cancelOnClose{ReadCloser: body, cancel: cancel},
 		Redactions:     func() int { return headerCount + body.Count() },
+		RedactString:   set.RedactString,
 		DeclaredLength: resp.ContentLength,
 	}, nil
 }

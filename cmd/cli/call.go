@@ -284,6 +284,15 @@ func readCallResult(res *runner.Result) (callResult, error) {
 	}
 	if json.Valid(body) && len(body) > 0 {
 		out.Body = body
+		if res.RedactString != nil {
+			// The agent reads this body decoded: scrub it decoded too.
+			if v, n := redactDecodedBody(body, res.RedactString); n > 0 {
+				if out.Body, err = json.Marshal(v); err != nil {
+					return callResult{}, err
+				}
+				out.Redactions += n
+			}
+		}
 	} else {
 		out.Body, _ = json.Marshal(string(body))
 	}

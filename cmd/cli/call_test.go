@@ -368,6 +368,42 @@ func TestCallJSONBodyNotJSON(t *testing.T) {
 	noLeak(t, "output", out, callSecret)
 }
 
+// TestCallJSONRedactsDecodedBody: an upstream that writes the credential
+// with every character as a \uXXXX escape (a form the byte redactor does
+// not list) hands the agent the value once it decodes --json's body; the
+// body is redacted again decoded, in values and member names.
+func TestCallJSONRedactsDecodedBody(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	sb := callSandbox(t)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var esc strings.Builder
+		for _, c := range strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ") {
+			fmt.Fprintf(&esc, `\u%04x`, c)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"echo":"%s","n":12345678901234567890,"list":["%s"],"%s":1}`, esc.String(), esc.String(), esc.String())
+	}))
+	defer api.Close()
+	out := sb.mustRun("", "call", "--url", api.URL, "--bearer", "API_KEY", "--json")
+	var res struct {
+		Body       json.RawMessage `json:"body"`
+		Redactions int             `json:"redactions"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	var decoded any
+	if err := json.Unmarshal(res.Body, &decoded); err != nil {
+		t.Fatal(err)
+	}
+	noLeak(t, "decoded body", fmt.Sprint(decoded), callSecret)
+	if res.Redactions < 3 || !strings.Contains(string(res.Body), "12345678901234567890") {
+		t.Errorf("redactions %d, body %s", res.Redactions, res.Body)
+	}
+}
+
 // FuzzCallSpecs feeds arbitrary injection flags and plain headers to the
 // flag mapping: it never panics, accepts only well-formed specs (a key
 // like STRIPE_KEY; a name without '=' or separators) and rejects with a

@@ -198,55 +198,9 @@ func (b *mcpBackend) APICall(ctx context.Context, in mcpserver.APICallInput) (mc
 	if err != nil {
 		return mcpserver.APICallOutput{}, mcpError(err)
 	}
-	decoded, n := redactDecodedBody(out.Body, set)
+	decoded, n := redactDecodedBody(out.Body, set.RedactString)
 	return mcpserver.APICallOutput{Status: out.Status, Headers: out.Headers, Body: decoded,
 		Redactions: out.Redactions + n, Truncated: cut}, nil
-}
-
-// redactDecodedBody redacts a JSON body as the model reads it: decoded (the
-// client parses the structured content, and a string body is shown as its
-// text). An echo the byte redactor cannot see comes out once decoded: a
-// JSON document nested in a string escapes a secret twice, and an encoder
-// may use escapes of its own. So every string, member names included, is
-// redacted again; the body is re-encoded only when that found something.
-func redactDecodedBody(body json.RawMessage, set *redact.Set) (any, int) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var v any
-	if dec.Decode(&v) != nil {
-		return body, 0
-	}
-	v, n := redactStrings(v, set)
-	if n == 0 {
-		return body, 0
-	}
-	return v, n
-}
-
-// redactStrings redacts every string of a decoded JSON value.
-func redactStrings(v any, set *redact.Set) (any, int) {
-	switch x := v.(type) {
-	case string:
-		return set.RedactString(x)
-	case []any:
-		n := 0
-		for i := range x {
-			var k int
-			x[i], k = redactStrings(x[i], set)
-			n += k
-		}
-		return x, n
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		n := 0
-		for k, e := range x {
-			k, a := set.RedactString(k)
-			e, b := redactStrings(e, set)
-			out[k], n = e, n+a+b
-		}
-		return out, n
-	}
-	return v, 0
 }
 
 // buildCall maps the tool's arguments to the call command's options. The
