@@ -243,3 +243,16 @@ func noProtocolHeaders(t *testing.T, h http.Header) {
 		}
 	}
 }
+
+// writeRaw answers on w's connection with raw bytes, as a hostile or
+// broken upstream would, and closes it.
+func writeRaw(t *testing.T, w http.ResponseWriter, raw string) {
+	conn, buf, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer conn.Close()
+	buf.WriteString(raw)
+	buf.Flush()
+}

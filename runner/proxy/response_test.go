@@ -86,14 +86,7 @@ func TestHeadAndNoContent(t *testing.T) {
 func TestTruncatedBoundedResponseIsRefused(t *testing.T) {
 	f := newFixture(t)
 	f.upstream.setHandler(func(w http.ResponseWriter, r *http.Request) {
-		conn, buf, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer conn.Close()
-		buf.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 100\r\nContent-Type: text/plain\r\n\r\nonly part")
-		buf.Flush()
+		writeRaw(t, w, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nContent-Type: text/plain\r\n\r\nonly part")
 	})
 	status, _, body := f.do(f.request("GET", "/v1", nil, "X-AS-Inject-Bearer", "TOKEN_A"))
 	if status != http.StatusBadGateway || !strings.Contains(body, CodeUpstreamUnreachable) || strings.Contains(body, "only part") {

@@ -22,14 +22,7 @@ func TestSwitchingProtocolsIsRefused(t *testing.T) {
 		if r.Header.Get("Upgrade") != "" || r.Header.Get("Connection") != "" {
 			t.Errorf("upstream received Upgrade %q, Connection %q", r.Header.Get("Upgrade"), r.Header.Get("Connection"))
 		}
-		conn, buf, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer conn.Close()
-		buf.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nframes")
-		buf.Flush()
+		writeRaw(t, w, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nframes")
 	})
 	status, _, body := f.do(f.request("GET", "/ws", nil, "X-AS-Inject-Bearer", "TOKEN_A",
 		"Connection", "Upgrade", "Upgrade", "websocket"))
