@@ -37,6 +37,18 @@ const minAlignedLen = 6
 // are matched in addition and are not listed. The result has no
 // duplicates.
 func Forms(secret []byte) [][]byte {
+	return formsWith(secret, escapedForms(secret))
+}
+
+// escapedForms returns secret's JSON escapes (once and nested) and HTML
+// escapes, which both Forms and partialForms list.
+func escapedForms(secret []byte) []string {
+	js := jsonForms(secret)
+	return slices.Concat(js, nestedJSONForms(secret, js), htmlForms(secret))
+}
+
+// formsWith is Forms, given secret's escapedForms.
+func formsWith(secret []byte, escaped []string) [][]byte {
 	if len(secret) == 0 {
 		return nil
 	}
@@ -65,14 +77,7 @@ func Forms(secret []byte) [][]byte {
 	for _, f := range urlForms(secret) {
 		add(f)
 	}
-	js := jsonForms(secret)
-	for _, f := range js {
-		add([]byte(f))
-	}
-	for _, f := range nestedJSONForms(secret, js) {
-		add([]byte(f))
-	}
-	for _, f := range htmlForms(secret) {
+	for _, f := range escaped {
 		add([]byte(f))
 	}
 	if m, ok := latin1Misread(secret); ok {
@@ -107,14 +112,13 @@ func latin1Misread(secret []byte) ([]byte, bool) {
 
 // partialForms returns the forms of secret whose runs of PartialRun or more
 // bytes are echoes: the raw value and its JSON (single and nested) and
-// HTML escapes.
-func partialForms(secret []byte) [][]byte {
+// HTML escapes (escaped, its escapedForms).
+func partialForms(secret []byte, escaped []string) [][]byte {
 	if len(secret) < PartialRun {
 		return nil
 	}
 	out := [][]byte{secret}
-	js := jsonForms(secret)
-	for _, f := range slices.Concat(js, nestedJSONForms(secret, js), htmlForms(secret)) {
+	for _, f := range escaped {
 		if len(f) >= PartialRun {
 			out = append(out, []byte(f))
 		}

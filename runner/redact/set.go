@@ -69,10 +69,11 @@ func NewSet(secrets ...[]byte) *Set {
 		s.forms = append(s.forms, form{text: append([]byte(nil), text...), fold: bytes.ToLower(text), minRun: minRun, nameRun: nameRun})
 	}
 	for _, v := range secrets {
-		for _, f := range Forms(v) {
+		escaped := escapedForms(v)
+		for _, f := range formsWith(v, escaped) {
 			add(f, len(f), len(f))
 		}
-		for _, f := range partialForms(v) {
+		for _, f := range partialForms(v, escaped) {
 			add(f, PartialRun, PartialRun)
 		}
 		for _, f := range encodedPartialForms(v) {
