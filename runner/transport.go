@@ -502,13 +502,10 @@ func buildRequest(freq *fasthttp.Request, req *http.Request) error {
 		if !httpsyntax.ValidHeaderName(name) {
 			return fmt.Errorf("%w: invalid header name", ErrBadRequest)
 		}
-		verbatim := false
-		switch http.CanonicalHeaderKey(name) {
-		case "Host", "Content-Length", "Transfer-Encoding", "Trailer":
+		if httpsyntax.TransportHeader(name) {
 			continue
-		case "Cookie":
-			verbatim = true
 		}
+		verbatim := http.CanonicalHeaderKey(name) == "Cookie"
 		for _, v := range values {
 			if !httpsyntax.ValidHeaderValue(v) {
 				return fmt.Errorf("%w: invalid value in header %q", ErrBadRequest, name)

@@ -48,17 +48,27 @@ func ValidHeaderValue[T ~string | ~[]byte](value T) bool {
 // caller or a policy puts there is dropped or rewritten on the way out, so
 // a credential placed there would leave the request without it.
 func FramingHeader[T ~string | ~[]byte](name T) bool {
-	for _, h := range framingHeaders {
-		if len(h) == len(name) && strings.EqualFold(h, string(name)) {
+	return in(transportHeaders, string(name)) || in(connectionHeaders, string(name))
+}
+
+// TransportHeader reports whether name (in any case) is one of the
+// headers the transport writes itself from the message: a caller's is not
+// sent.
+func TransportHeader(name string) bool { return in(transportHeaders, name) }
+
+var (
+	transportHeaders  = []string{"Host", "Content-Length", "Transfer-Encoding", "Trailer"}
+	connectionHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "TE", "Upgrade"}
+)
+
+// in reports whether list holds name, without case.
+func in(list []string, name string) bool {
+	for _, h := range list {
+		if len(h) == len(name) && strings.EqualFold(h, name) {
 			return true
 		}
 	}
 	return false
-}
-
-var framingHeaders = []string{
-	"Host", "Content-Length", "Transfer-Encoding", "Trailer",
-	"Connection", "Keep-Alive", "Proxy-Connection", "TE", "Upgrade",
 }
 
 func isTokenChar(c byte) bool {

@@ -155,3 +155,14 @@ func TestFramingHeader(t *testing.T) {
 		}
 	}
 }
+
+func TestTransportHeader(t *testing.T) {
+	for name, want := range map[string]bool{
+		"Host": true, "content-length": true, "TRANSFER-ENCODING": true, "Trailer": true,
+		"Connection": false, "Upgrade": false, "Cookie": false, "X-Host": false,
+	} {
+		if got := TransportHeader(name); got != want {
+			t.Errorf("TransportHeader(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
