@@ -133,8 +133,12 @@ func ParseProjectConfig(data []byte) (ProjectConfig, error) {
 }
 
 // LoadProjectConfig reads and parses the project.json at path; errors name
-// the file.
+// the file. A project.json in an .agentsecrets that is a symbolic link is
+// refused (see checkProjectDir).
 func LoadProjectConfig(path string) (ProjectConfig, error) {
+	if err := checkProjectDir(filepath.Dir(path)); err != nil {
+		return ProjectConfig{}, err
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return ProjectConfig{}, fmt.Errorf("vault: read %q: %w", path, err)
@@ -146,6 +150,20 @@ func LoadProjectConfig(path string) (ProjectConfig, error) {
 			"bad project config %q: %v", path, err)
 	}
 	return pc, nil
+}
+
+// checkProjectDir fails with ErrInvalid when dir, a project's
+// .agentsecrets, is a symbolic link. A cloned repository can hold one
+// pointing anywhere: following it would read a project.json from there
+// and write into (and chmod 0700) a directory that is not the project's.
+// A missing dir is fine (init creates it).
+func checkProjectDir(dir string) error {
+	info, err := os.Lstat(dir)
+	if err != nil || info.Mode()&fs.ModeSymlink == 0 {
+		return nil
+	}
+	return newError(ErrInvalid, "remove the link (a cloned repository may hold it), then run: agentsecrets init --storage-mode 1",
+		"%q is a symbolic link: a project's %s must be a directory of its own", dir, ProjectDirName)
 }
 
 // FindProjectConfig looks for .agentsecrets/project.json in dir and its

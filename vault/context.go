@@ -30,6 +30,12 @@ func (s *Store) resolve() (Context, *ProjectConfig, error) {
 	if err != nil {
 		return Context{}, nil, err
 	}
+	return s.resolveWith(cfg)
+}
+
+// resolveWith is resolve with the global config already read (under the
+// lock, by updateContext).
+func (s *Store) resolveWith(cfg Config) (Context, *ProjectConfig, error) {
 	ctx := Context{Workspace: cfg.Workspace, Project: cfg.Project, Environment: cfg.Environment, StorageMode: 1}
 	var pc *ProjectConfig
 	if p := FindProjectConfig(s.cwd, s.home); p != "" {

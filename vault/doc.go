@@ -19,7 +19,10 @@
 //
 // A project directory holds .agentsecrets/project.json (project, workspace,
 // environment, storage mode, last pull and push). It is found in the working
-// directory or its parents, as git finds .git.
+// directory or its parents, as git finds .git. A project's .agentsecrets
+// that is a symbolic link (a cloned repository can hold one pointing
+// anywhere) is never followed: init and every command reading project.json
+// fail with ErrInvalid naming it.
 //
 // # Values
 //
@@ -44,19 +47,22 @@
 //
 // # Durability
 //
-// Every change takes the lock, re-reads the files inside it, writes the
-// backend first and the index second, each file replaced atomically. A key
-// about to get another value first loses its fingerprint in the index, so
-// that a process killed between the two writes never leaves a value under
-// the fingerprint of another (drift would report them the same). The
+// Every change takes the lock, re-reads the files inside it (project.json
+// too: project use, environment switch, rename and init read it there, so
+// concurrent changes never undo each other), writes the backend first and
+// the index second, each file replaced atomically. A key about to get
+// another value first loses its fingerprint in the index, so that a
+// process killed between the two writes never leaves a value under the
+// fingerprint of another (drift would report them the same). The
 // tool's own files are 0600 and its own directories (the home, a project's
 // .agentsecrets) 0700. The project directory is the user's: its mode is
 // never changed, .env.example (key names, meant to be committed) is 0644 and
 // .env (mode 2, values) 0600. Input is validated before anything is
-// touched, so a rejected command changes nothing on disk. A removal first
-// asks the backend whether it would refuse every write (keychain.Check: a
-// wrong passphrase), so that it never drops keys from the index whose
-// values it then cannot remove.
+// touched, so a rejected command changes nothing on disk. Every removal
+// (delete, clean, project delete) first asks the backend whether it would
+// refuse it (keychain.Check: a wrong or missing passphrase for the
+// encrypted file, an OS keychain locked or not answering), so that it
+// never drops keys from the index whose values it then cannot remove.
 //
 // # Allowlist changes
 //
@@ -83,7 +89,11 @@
 // Mode 1 (the default) keeps values in the backend only and writes a
 // .env.example of key names next to .agentsecrets. Mode 2 also writes a
 // plaintext .env with the active environment's values on every change, and
-// says so loudly on the warning writer each time. It replaces only a .env
-// it wrote (or an empty one): a .env of the user's own is an ErrExists
-// error naming it, and is kept.
+// says so loudly on the warning writer each time. The store replaces only
+// a .env.example (and, in mode 2, a .env) it wrote, or an empty one, told
+// by its first line: one of the user's own (a .env.example kept in the
+// repository by hand) is an ErrExists error naming it, and is kept; an
+// init refused for it changes nothing. A mode 2 write killed before its
+// rename leaves a temporary ..env.tmp-<digits> holding values: the next
+// write of these files, in either mode, removes every such file first.
 package vault

@@ -37,11 +37,16 @@ const exampleFileMode os.FileMode = 0o644
 // the user's project directory, not the tool's: it is never created nor
 // chmodded. A value .env cannot hold (see dotenvValue) is left out, with
 // a comment line and a warning. A .env agentsecrets did not write is
-// never replaced (see checkOwnDotenv). Every value is read and every
-// check made before the first file is written, so that a failure (a
-// wrong passphrase) writes nothing. It runs under the lock and opens the
-// backend of kind without recording it.
+// never replaced (see checkOwnFile): the write fails; a .env.example of the
+// user's own is kept as it is and the key names are not written. Every value is read and
+// every check made before the first file is written, so that a failure (a
+// wrong passphrase) writes nothing. Temporary files of .env that a killed
+// write left (plaintext values) are removed first, in either mode. It
+// runs under the lock and opens the backend of kind without recording it.
 func (s *Store) writeFilesFor(pc ProjectConfig, dir, kind string, ix *Index) error {
+	if err := fsutil.RemoveStaleTemps(filepath.Join(dir, ".env")); err != nil {
+		return err
+	}
 	p := ix.project(pc.Workspace, pc.Project)
 	if p == nil {
 		return nil
@@ -53,13 +58,16 @@ func (s *Store) writeFilesFor(pc ProjectConfig, dir, kind string, ix *Index) err
 		}
 	}
 	var ex strings.Builder
-	ex.WriteString("# Key names of project " + strconv.Quote(pc.Project) + " (values live in the agentsecrets vault)\n")
+	ex.WriteString(exampleHeader + strconv.Quote(pc.Project) + " (values live in the agentsecrets vault)\n")
 	for _, k := range sortedKeys(names) {
 		ex.WriteString(k + "=\n")
 	}
-	examplePath := filepath.Join(dir, ".env.example")
+	example, err := exampleWriter(filepath.Join(dir, ".env.example"), ex.String())
+	if err != nil {
+		return err
+	}
 	if pc.StorageMode != 2 {
-		return fsutil.WriteUserFile(examplePath, []byte(ex.String()), exampleFileMode)
+		return example()
 	}
 	envPath := filepath.Join(dir, ".env")
 	if err := checkOwnDotenv(envPath); err != nil {
@@ -85,7 +93,7 @@ func (s *Store) writeFilesFor(pc ProjectConfig, dir, kind string, ix *Index) err
 		}
 		env.WriteString(k + "=" + q + "\n")
 	}
-	if err := fsutil.WriteUserFile(examplePath, []byte(ex.String()), exampleFileMode); err != nil {
+	if err := example(); err != nil {
 		return err
 	}
 	if err := fsutil.WriteUserFile(envPath, []byte(env.String()), fsutil.FileMode); err != nil {
@@ -99,14 +107,40 @@ func (s *Store) writeFilesFor(pc ProjectConfig, dir, kind string, ix *Index) err
 	return nil
 }
 
-// dotenvHeader starts the first line of every .env agentsecrets writes.
-const dotenvHeader = "# PLAINTEXT secrets of project "
+// dotenvHeader starts the first line of every .env agentsecrets writes,
+// exampleHeader that of every .env.example.
+const (
+	dotenvHeader  = "# PLAINTEXT secrets of project "
+	exampleHeader = "# Key names of project "
+)
 
 // checkOwnDotenv fails when path holds a .env agentsecrets did not write:
-// one that does not start with dotenvHeader. Its values may be the only
-// copy the user has, so storage mode 2 never replaces it. A missing or
-// empty file is fine. Nothing of the file is quoted in the error.
+// its values may be the only copy the user has (see checkOwnFile).
 func checkOwnDotenv(path string) error {
+	return checkOwnFile(path, dotenvHeader, "storage mode 2 would replace it",
+		"move it away (storage mode 2 keeps .env in step with the vault), or use storage mode 1")
+}
+
+// exampleWriter returns the write of content to the .env.example at path,
+// or a write that does nothing when path holds a file agentsecrets did not
+// write (one kept in the project's repository by hand, see checkOwnFile):
+// that file is the user's and stays as it is.
+func exampleWriter(path, content string) (func() error, error) {
+	err := checkOwnFile(path, exampleHeader, "", "")
+	if errors.Is(err, ErrExists) {
+		return func() error { return nil }, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return func() error { return fsutil.WriteUserFile(path, []byte(content), exampleFileMode) }, nil
+}
+
+// checkOwnFile fails with ErrExists, naming path and why it is kept, when
+// path holds a file agentsecrets did not write: one that does not start
+// with header. A missing or empty file is fine. Nothing of the file is
+// quoted in the error.
+func checkOwnFile(path, header, why, hint string) error {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -115,18 +149,17 @@ func checkOwnDotenv(path string) error {
 		return fmt.Errorf("vault: read %q: %w", path, err)
 	}
 	defer f.Close()
-	head := make([]byte, len(dotenvHeader))
+	head := make([]byte, len(header))
 	n, err := io.ReadFull(f, head)
 	switch {
 	case n == 0 && errors.Is(err, io.EOF):
 		return nil
 	case err != nil && !errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Errorf("vault: read %q: %w", path, err)
-	case string(head[:n]) == dotenvHeader:
+	case string(head[:n]) == header:
 		return nil
 	}
-	return newError(ErrExists, "move it away (storage mode 2 keeps .env in step with the vault), or use storage mode 1",
-		"%q was not written by agentsecrets: storage mode 2 would replace it", path)
+	return newError(ErrExists, hint, "%q was not written by agentsecrets: %s", path, why)
 }
 
 // dotenvSafe are the bytes a value may hold to be written bare: each is

@@ -49,9 +49,7 @@ func (s *Store) Init(o InitOptions) (Context, error) {
 		return Context{}, err
 	}
 	pcPath := filepath.Join(o.Dir, ProjectDirName, ProjectFile)
-	if _, err := os.Stat(pcPath); err == nil {
-		return Context{}, newError(ErrExists, "agentsecrets status", "already initialized: %q exists", pcPath)
-	} else if !errors.Is(err, fs.ErrNotExist) {
+	if err := checkNotInitialized(pcPath); err != nil {
 		return Context{}, err
 	}
 	if filepath.Join(o.Dir, ProjectDirName) == s.home {
@@ -74,6 +72,9 @@ func (s *Store) Init(o InitOptions) (Context, error) {
 	pc := ProjectConfig{Project: o.Project, Workspace: cfg.Workspace, Environment: Development, StorageMode: o.StorageMode}
 	ctx := Context{Workspace: pc.Workspace, Project: pc.Project, Environment: pc.Environment, ProjectFile: pcPath, StorageMode: pc.StorageMode}
 	err = s.update("", "", func(cfg *Config, ix *Index) error {
+		if err := checkNotInitialized(pcPath); err != nil { // another init may have won the lock
+			return err
+		}
 		if cfg.Backend == "" {
 			cfg.Backend = kind
 		}
@@ -97,6 +98,20 @@ func (s *Store) Init(o InitOptions) (Context, error) {
 		return writeJSON(pcPath, pc)
 	})
 	return ctx, err
+}
+
+// checkNotInitialized fails with ErrExists when pcPath exists, and with
+// ErrInvalid when its directory is a symbolic link (see checkProjectDir).
+func checkNotInitialized(pcPath string) error {
+	if err := checkProjectDir(filepath.Dir(pcPath)); err != nil {
+		return err
+	}
+	if _, err := os.Stat(pcPath); err == nil {
+		return newError(ErrExists, "agentsecrets status", "already initialized: %q exists", pcPath)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // ProjectInfo describes a project of the active workspace.
@@ -171,22 +186,21 @@ func (s *Store) UseProject(name string) error {
 		return newError(ErrInvalid, "agentsecrets project use "+name,
 			"project use takes the project as its argument: --project %q conflicts with %q", s.opts.Project, name)
 	}
-	ctx, pc, err := s.resolve()
-	if err != nil {
+	if _, _, err := s.resolve(); err != nil { // bad input changes nothing: checked before the lock
 		return err
 	}
-	ctx.Project = name
-	return s.update(ctx.Workspace, name, func(cfg *Config, ix *Index) error {
+	return s.updateContext(func(cfg *Config, ix *Index, ctx Context, pc *ProjectConfig) (Context, error) {
+		ctx.Project = name
 		if _, err := projectOf(ix, ctx); err != nil {
-			return err
+			return Context{}, err
 		}
 		setGlobalContext(cfg, ctx)
 		if pc != nil && (pc.Project != name || pc.Environment != ctx.Environment) {
 			pc.Project, pc.Environment = name, ctx.Environment
-			return writeJSON(ctx.ProjectFile, pc)
+			return ctx, writeJSON(ctx.ProjectFile, pc)
 		}
-		return nil
-	})
+		return ctx, nil
+	}, nil)
 }
 
 // SwitchEnvironment is ActivateEnvironment without the context.
@@ -215,33 +229,37 @@ func (s *Store) ActivateEnvironment(env string) (Context, error) {
 		return Context{}, newError(ErrInvalid, "agentsecrets environment switch "+env,
 			"environment switch takes the environment as its argument: --env %q conflicts with %q", s.opts.Environment, env)
 	}
-	ctx, pc, err := s.resolve()
-	if err != nil {
+	// Bad input changes nothing: checked before the lock, again under it.
+	if ctx, _, err := s.resolve(); err != nil {
 		return Context{}, err
-	}
-	if ctx.Project == "" {
+	} else if ctx.Project == "" {
 		return Context{}, s.errNoProject()
 	}
-	ctx.Environment = env
-	own := pc != nil && pc.Project == ctx.Project && pc.Workspace == ctx.Workspace
-	if !own {
-		ctx.ProjectFile, ctx.StorageMode = "", 1
-	}
-	err = s.update(ctx.Workspace, ctx.Project, func(cfg *Config, ix *Index) error {
+	var active Context
+	err := s.updateContext(func(cfg *Config, ix *Index, ctx Context, pc *ProjectConfig) (Context, error) {
+		if ctx.Project == "" {
+			return Context{}, s.errNoProject()
+		}
+		ctx.Environment = env
+		own := pc != nil && pc.Project == ctx.Project && pc.Workspace == ctx.Workspace
+		if !own {
+			ctx.ProjectFile, ctx.StorageMode = "", 1
+		}
 		if _, err := projectOf(ix, ctx); err != nil {
-			return err
+			return Context{}, err
 		}
 		setGlobalContext(cfg, ctx)
+		active = ctx
 		if own && pc.Environment != env {
 			pc.Environment = env
-			return writeJSON(ctx.ProjectFile, pc)
+			return ctx, writeJSON(ctx.ProjectFile, pc)
 		}
-		return nil
-	})
+		return ctx, nil
+	}, nil)
 	if err != nil {
 		return Context{}, err
 	}
-	return ctx, nil
+	return active, nil
 }
 
 // setGlobalContext makes ctx the context of the global config: workspace,
@@ -273,12 +291,11 @@ func (s *Store) UpdateProject(name string, u ProjectUpdate) error {
 			return err
 		}
 	}
-	ctx, pc, err := s.resolve()
+	ctx, _, err := s.resolve()
 	if err != nil {
 		return err
 	}
-	from := Context{Workspace: ctx.Workspace, Project: name}
-	if err := s.requireProject(from); err != nil {
+	if err := s.requireProject(Context{Workspace: ctx.Workspace, Project: name}); err != nil {
 		return err
 	}
 	var b keychain.Backend
@@ -300,30 +317,31 @@ func (s *Store) UpdateProject(name string, u ProjectUpdate) error {
 		}
 		return nil
 	}
-	return s.updateThen("", "", func(cfg *Config, ix *Index) error {
+	return s.updateContext(func(cfg *Config, ix *Index, ctx Context, pc *ProjectConfig) (Context, error) {
+		from := Context{Workspace: ctx.Workspace, Project: name}
 		p, err := projectOf(ix, from)
 		if err != nil {
-			return err
+			return Context{}, err
 		}
 		if u.Description != nil {
 			p.Description = *u.Description
 		}
 		if !rename {
-			return nil
+			return Context{}, nil
 		}
 		w := ix.workspace(ctx.Workspace, false)
 		if w.Projects[*u.Name] != nil {
-			return newError(ErrExists, "choose another name", "project %q already exists", *u.Name)
+			return Context{}, newError(ErrExists, "choose another name", "project %q already exists", *u.Name)
 		}
 		to := from.WithProject(*u.Name)
 		for _, env := range Environments {
 			for _, k := range p.keys(env) {
 				v, err := b.Get(ref(from, env, k))
 				if err != nil {
-					return err
+					return Context{}, err
 				}
 				if err := b.Set(ref(to, env, k), v); err != nil {
-					return err
+					return Context{}, err
 				}
 			}
 		}
@@ -339,9 +357,9 @@ func (s *Store) UpdateProject(name string, u ProjectUpdate) error {
 		}
 		if pc != nil && pc.Project == name && pc.Workspace == ctx.Workspace {
 			pc.Project = *u.Name
-			return writeJSON(ctx.ProjectFile, pc)
+			return Context{}, writeJSON(ctx.ProjectFile, pc)
 		}
-		return nil
+		return Context{}, nil
 	}, removeStale)
 }
 
@@ -378,10 +396,8 @@ func (s *Store) DeleteProject(name string) (int, error) {
 				refs = append(refs, ref(ctx, env, k))
 			}
 		}
-		if len(refs) > 0 {
-			if err := keychain.Check(b); err != nil {
-				return err
-			}
+		if err := checkRemovable(b, refs); err != nil {
+			return err
 		}
 		stale = refs
 		delete(ix.Workspaces[ws].Projects, name)

@@ -18,7 +18,7 @@ func TestProjectDirectoryModeKept(t *testing.T) {
 		name        string
 		dirMode     os.FileMode
 		storageMode int
-		oldExample  os.FileMode // mode of a .env.example already there; 0: none
+		oldExample  os.FileMode // mode of a .env.example agentsecrets wrote before; 0: none
 	}{
 		{"0755 storage mode 1", 0o755, 1, 0},
 		{"0750 storage mode 1", 0o750, 1, 0},
@@ -33,7 +33,7 @@ func TestProjectDirectoryModeKept(t *testing.T) {
 			must(t, os.Mkdir(dir, 0o700))
 			if tc.oldExample != 0 {
 				p := filepath.Join(dir, ".env.example")
-				must(t, os.WriteFile(p, []byte("OLD=\n"), 0o600))
+				must(t, os.WriteFile(p, []byte(exampleHeader+"\"proj\" (values live in the agentsecrets vault)\nOLD=\n"), 0o600))
 				must(t, os.Chmod(p, tc.oldExample))
 			}
 			must(t, os.Chmod(dir, tc.dirMode))

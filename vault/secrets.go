@@ -130,12 +130,22 @@ func (s *Store) updateProjectThen(ctx Context, edit func(b keychain.Backend, p *
 	}, after)
 }
 
+// checkRemovable fails when b would refuse to remove refs, before a
+// removal edits the index (keychain.Check: a wrong or missing passphrase
+// for the file, an OS keychain locked or not answering). Every removal
+// calls it first, so that such a backend changes nothing rather than
+// leaving values no key lists. No refs, nothing to check.
+func checkRemovable(b keychain.Backend, refs []keychain.Ref) error {
+	if len(refs) == 0 {
+		return nil
+	}
+	return keychain.Check(b)
+}
+
 // removeValues deletes refs from b (a value already missing is fine). It
 // runs only once the index no longer lists them: a failure or a killed
 // process half way leaves values nothing lists, never a listed key whose
-// value is gone. Removals call keychain.Check before they edit the index,
-// so that a backend refusing every write (a wrong passphrase) changes
-// nothing rather than leaving every value unlisted.
+// value is gone. Removals call checkRemovable before they edit the index.
 func removeValues(b keychain.Backend, refs []keychain.Ref) error {
 	for _, r := range refs {
 		if err := b.Delete(r); err != nil && !errors.Is(err, keychain.ErrNotFound) {
@@ -187,18 +197,17 @@ func (s *Store) Delete(ctx Context, key string) error {
 	if _, err := s.Entry(ctx, key); err != nil {
 		return err
 	}
+	stale := []keychain.Ref{ref(ctx, ctx.Environment, key)}
 	return s.updateProjectThen(ctx, func(b keychain.Backend, p *ProjectIndex) error {
 		if p.Environments[ctx.Environment][key] == nil {
 			return notFound(ctx, key)
 		}
-		if err := keychain.Check(b); err != nil {
+		if err := checkRemovable(b, stale); err != nil {
 			return err
 		}
 		delete(p.Environments[ctx.Environment], key)
 		return nil
-	}, func(b keychain.Backend) error {
-		return removeValues(b, []keychain.Ref{ref(ctx, ctx.Environment, key)})
-	})
+	}, func(b keychain.Backend) error { return removeValues(b, stale) })
 }
 
 // KeyStatus is one key of a project with its coverage across environments.
@@ -426,16 +435,18 @@ func (s *Store) Clean(ctx Context) ([]string, error) {
 	var stale []keychain.Ref
 	err := s.updateProjectThen(ctx, func(b keychain.Backend, p *ProjectIndex) error {
 		keys := p.keys(ctx.Environment)
-		if len(keys) > 0 {
-			if err := keychain.Check(b); err != nil {
-				return err
-			}
+		var refs []keychain.Ref
+		for _, k := range keys {
+			refs = append(refs, ref(ctx, ctx.Environment, k))
+		}
+		if err := checkRemovable(b, refs); err != nil {
+			return err
 		}
 		for _, k := range keys {
 			delete(p.Environments[ctx.Environment], k)
 			removed = append(removed, k)
-			stale = append(stale, ref(ctx, ctx.Environment, k))
 		}
+		stale = refs
 		return nil
 	}, func(b keychain.Backend) error { return removeValues(b, stale) })
 	return removed, err

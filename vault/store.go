@@ -214,6 +214,30 @@ func (s *Store) update(ws, project string, fn func(cfg *Config, ix *Index) error
 // once the index and the config are written: for removals that must wait
 // until nothing refers to what they remove.
 func (s *Store) updateThen(ws, project string, fn func(cfg *Config, ix *Index) error, then func() error) error {
+	return s.updateFiles(func(cfg *Config, ix *Index) (string, string, error) {
+		return ws, project, fn(cfg, ix)
+	}, then)
+}
+
+// updateContext is updateThen for the changes of project.json (project
+// use, environment switch, rename): change gets the context and the
+// project.json resolved under the lock, so that it never writes back a
+// project.json read before another change was written, and returns the
+// context whose project files follow it (the zero Context: none).
+func (s *Store) updateContext(change func(cfg *Config, ix *Index, ctx Context, pc *ProjectConfig) (Context, error), then func() error) error {
+	return s.updateFiles(func(cfg *Config, ix *Index) (string, string, error) {
+		ctx, pc, err := s.resolveWith(*cfg)
+		if err != nil {
+			return "", "", err
+		}
+		ctx, err = change(cfg, ix, ctx, pc)
+		return ctx.Workspace, ctx.Project, err
+	}, then)
+}
+
+// updateFiles is updateThen where fn names, under the lock, the
+// workspace and project whose files follow the change (project "": none).
+func (s *Store) updateFiles(fn func(cfg *Config, ix *Index) (ws, project string, err error), then func() error) error {
 	unlock, err := fsutil.Lock(s.path(LockFile))
 	if err != nil {
 		return err
@@ -229,7 +253,8 @@ func (s *Store) updateThen(ws, project string, fn func(cfg *Config, ix *Index) e
 	}
 	cfgBefore, _ := json.Marshal(cfg)
 	ixBefore, _ := json.Marshal(ix)
-	if err := fn(&cfg, ix); err != nil {
+	ws, project, err := fn(&cfg, ix)
+	if err != nil {
 		return err
 	}
 	if ixAfter, _ := json.Marshal(ix); !bytes.Equal(ixBefore, ixAfter) {

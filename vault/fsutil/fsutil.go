@@ -6,7 +6,10 @@
 // WriteFileAtomic writes to a temporary file in the same directory, syncs it,
 // renames it over the target and syncs the directory, so a reader sees either
 // the old content or the new one, never a torn file, even if the writer is
-// killed half way.
+// killed half way. A write that fails removes its temporary file; one
+// killed leaves it (".NAME.tmp-" and digits, mode 0600 or the file's), and
+// RemoveStaleTemps, called by the next writer under the same lock, removes
+// it.
 //
 // # Locking
 //
@@ -24,9 +27,12 @@
 package fsutil
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // DirMode and FileMode are the only permissions the vault creates.
@@ -82,11 +88,17 @@ func WriteUserFile(path string, data []byte, perm os.FileMode) error {
 	return writeAtomic(path, data, perm.Perm())
 }
 
+// tempPrefix starts the name of every temporary file a write of path
+// makes; os.CreateTemp ends it in decimal digits.
+func tempPrefix(path string) string { return "." + filepath.Base(path) + ".tmp-" }
+
 // writeAtomic writes data to a temporary file (mode perm) in path's
-// directory, syncs it, renames it over path and syncs the directory.
+// directory, syncs it, renames it over path and syncs the directory. The
+// temporary file is removed on every error; only a killed process leaves
+// one (see RemoveStaleTemps).
 func writeAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	tmp, err := os.CreateTemp(dir, tempPrefix(path)+"*")
 	if err != nil {
 		return fmt.Errorf("fsutil: temp file in %q: %w", dir, err)
 	}
@@ -114,6 +126,35 @@ func writeAtomic(path string, data []byte, perm os.FileMode) (err error) {
 		return fmt.Errorf("fsutil: rename into %q: %w", path, err)
 	}
 	return syncDir(dir)
+}
+
+// RemoveStaleTemps removes the temporary files that writes of path
+// killed before their rename left in its directory: regular files named
+// tempPrefix(path) and digits, nothing else. Call it only under the lock
+// that serialises the writers of path, as it would remove the file of a
+// write in progress too.
+func RemoveStaleTemps(path string) error {
+	dir, prefix := filepath.Dir(path), tempPrefix(path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("fsutil: %w", err)
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !isTempName(e.Name(), prefix) {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("fsutil: remove stale temporary file %q: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// isTempName reports whether name is prefix and one or more digits.
+func isTempName(name, prefix string) bool {
+	digits, ok := strings.CutPrefix(name, prefix)
+	return ok && digits != "" && strings.Trim(digits, "0123456789") == ""
 }
 
 func syncDir(dir string) error {

@@ -13,7 +13,12 @@
 // waiting on a prompt nobody sees, a bus that accepts and stays silent)
 // would otherwise hang the caller. On Linux, when no session bus address is
 // known, the backend reports itself unavailable instead of letting D-Bus
-// launch a new bus.
+// launch a new bus. Check looks up an item that is never stored, which
+// unlocks the login collection as a Delete would: a keychain locked (an
+// unlock prompt nobody answers) or not answering is ErrUnavailable there,
+// for callers that change other files before they remove values. A backend
+// with no Check of its own (the in-memory one of tests, a test double) is
+// checked the same way: any answer but ErrNotFound is its refusal.
 //
 // The "file" backend keeps every item in Dir/vault.enc (mode 0600), each
 // value sealed with AES-256-GCM under a key derived by Argon2id from a

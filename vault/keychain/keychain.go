@@ -79,20 +79,26 @@ type Backend interface {
 
 // Checker is implemented by backends that can tell, without reading or
 // changing a value, that they would refuse every removal: the encrypted
-// file with a wrong passphrase, none, or a file that does not parse.
+// file with a wrong passphrase, none, or a file that does not parse; the
+// OS keychain locked or not answering.
 type Checker interface {
 	// Check returns the error a Delete would fail with whatever its ref,
 	// or nil.
 	Check() error
 }
 
-// Check returns b.Check() when b is a Checker, else nil. Callers that must
-// change something else before they write to b (the index before the
-// values it no longer lists are removed) call it first, so that a backend
-// that refuses changes nothing.
+// Check returns b.Check() when b is a Checker. Any other backend is asked
+// for probeRef, which is never stored: an error other than ErrNotFound is
+// the one a removal would fail with. Callers that must change something
+// else before they write to b (the index before the values it no longer
+// lists are removed) call it first, so that a backend that refuses
+// changes nothing.
 func Check(b Backend) error {
 	if c, ok := b.(Checker); ok {
 		return c.Check()
+	}
+	if _, err := b.Get(probeRef); err != nil && !errors.Is(err, ErrNotFound) {
+		return err
 	}
 	return nil
 }

@@ -107,4 +107,7 @@ func TestLockedKeychainIsChosenAndFailsClosed(t *testing.T) {
 	if !r.BatchUnavailable {
 		t.Error("GetMany on a locked keychain did not fail with ErrUnavailable")
 	}
+	if !r.CheckUnavailable {
+		t.Error("Check of a locked keychain did not fail with ErrUnavailable: a removal would edit the index first")
+	}
 }

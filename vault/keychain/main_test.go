@@ -41,6 +41,7 @@ var childModes = map[string]func() error{
 	"probe":      childProbe,
 	"ss-get":     childSecretServiceGet,
 	"mock-error": childMockError,
+	"mock-check": childMockCheck,
 }
 
 func runChild(mode string) int {
@@ -127,6 +128,7 @@ type probeResult struct {
 	ForcedError       string `json:"forced_error"`
 	BatchUnavailable  bool   `json:"batch_unavailable"`
 	GetUnavailable    bool   `json:"get_unavailable"`
+	CheckUnavailable  bool   `json:"check_unavailable"`
 }
 
 // childProbe reports how selection behaves with the environment it was
@@ -152,6 +154,7 @@ func childProbe() error {
 	r.BatchUnavailable = errors.Is(err, ErrUnavailable)
 	_, err = newOSKeychain(timeout).Get(testRef("A_KEY"))
 	r.GetUnavailable = errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrNotFound)
+	r.CheckUnavailable = errors.Is(Check(newOSKeychain(timeout)), ErrUnavailable)
 	return json.NewEncoder(os.Stdout).Encode(r)
 }
 
@@ -185,6 +188,27 @@ func childMockError() error {
 	keyring.MockInitWithError(errs[os.Getenv("CHILD_ERROR")])
 	err := newOSKeychain(time.Second).Set(testRef("A_KEY"), []byte("sk_live_value"))
 	fmt.Printf("unavailable=%t not-found=%t\n", errors.Is(err, ErrUnavailable), errors.Is(err, ErrNotFound))
+	return nil
+}
+
+// childMockCheck makes go-keyring's mock fail every call with the error
+// named by CHILD_ERROR ("" for none) and prints what Check then says of
+// the OS keychain: "ok", "unavailable" or "other".
+func childMockCheck() error {
+	errs := map[string]error{"not-found": keyring.ErrNotFound, "other": errors.New("dbus: no reply")}
+	if e := os.Getenv("CHILD_ERROR"); e != "" {
+		keyring.MockInitWithError(errs[e])
+	} else {
+		keyring.MockInit()
+	}
+	switch err := Check(newOSKeychain(time.Second)); {
+	case err == nil:
+		fmt.Println("ok")
+	case errors.Is(err, ErrUnavailable):
+		fmt.Println("unavailable")
+	default:
+		fmt.Println("other")
+	}
 	return nil
 }
 

@@ -58,6 +58,21 @@ func (k *osKeychain) Delete(ref Ref) error {
 	return nil
 }
 
+// Check looks probeRef up, which is never stored, the way a Delete finds
+// its item: go-keyring unlocks the login collection first, so a keychain
+// that is locked (an unlock prompt nobody answers) or does not answer
+// fails here, within the timeout, with ErrUnavailable, before a caller
+// changes anything else.
+func (k *osKeychain) Check() error {
+	_, err := withTimeout(k.timeout, func() (string, error) {
+		return keyring.Get(ServiceName, probeRef.Account())
+	})
+	if err == nil || errors.Is(err, keyring.ErrNotFound) {
+		return nil
+	}
+	return errorf(ErrUnavailable, "keychain: OS keychain unavailable: %v (unlock the keychain or start a Secret Service such as gnome-keyring, then run the command again)", err)
+}
+
 // probeKeychain is nil when the OS keychain answers. By default it looks
 // probeRef up ("not found" is an answer); the Secret Service replaces it
 // with a check that asks for no unlock.

@@ -160,6 +160,9 @@ func wantFileFallback(t *testing.T, r probeResult) {
 	if !r.BatchUnavailable {
 		t.Error("GetMany on the keychain did not give ErrUnavailable")
 	}
+	if !r.CheckUnavailable {
+		t.Error("Check of the keychain did not give ErrUnavailable")
+	}
 }
 
 func TestUnansweredKeychainFallsBackToFile(t *testing.T) {
@@ -214,6 +217,31 @@ func TestKeyringErrorMapping(t *testing.T) {
 			}
 			if got := strings.TrimSpace(string(out)); got != tc.want {
 				t.Errorf("%s: %s, want %s", tc.err, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestOSKeychainCheck: Check of the OS keychain backend fails with
+// ErrUnavailable when the keychain cannot be reached, so that a removal
+// fails before it edits the index; a keychain that answers, even "not
+// found", passes.
+func TestOSKeychainCheck(t *testing.T) {
+	cases := []struct{ err, want string }{
+		{"", "ok"},
+		{"not-found", "ok"},
+		{"other", "unavailable"},
+	}
+	for _, tc := range cases {
+		t.Run("mock error "+tc.err, func(t *testing.T) {
+			// The mock needs no bus, but the backend checks one is known.
+			cmd := childCommand(t, "mock-check", "CHILD_ERROR="+tc.err, "DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent")
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("child: %v", err)
+			}
+			if got := strings.TrimSpace(string(out)); got != tc.want {
+				t.Errorf("Check = %s, want %s", got, tc.want)
 			}
 		})
 	}

@@ -28,6 +28,9 @@ func TestSecretService(t *testing.T) {
 	if b.Name() != KindKeychain {
 		t.Fatalf("automatic selection chose %q, want %q", b.Name(), KindKeychain)
 	}
+	if err := Check(b); err != nil {
+		t.Fatalf("Check of an unlocked Secret Service = %v", err)
+	}
 
 	workspace := fmt.Sprintf("test-%d-%d", os.Getpid(), time.Now().UnixNano())
 	ref := Ref{Workspace: workspace, Project: "proj", Environment: "development", Key: "STRIPE_KEY"}
