@@ -153,14 +153,14 @@ func (o *callOptions) specs() ([]policies.Spec, error) {
 		for _, arg := range g.args {
 			s, err := policies.ParseInjection(g.style, arg)
 			if err != nil {
-				return nil, usageError("agentsecrets call", "--%s %q: %v", g.style, arg, err)
+				return nil, injectionError("agentsecrets call", g.style, arg)
 			}
 			specs = append(specs, s)
 		}
 	}
 	params, err := policies.ParseParams(o.Param)
 	if err != nil {
-		return nil, usageError("agentsecrets call", "--param: %v", err)
+		return nil, usageError("agentsecrets call", "--param: want name=value, each name once")
 	}
 	if len(o.Param) > 0 && len(o.Policy) == 0 {
 		return nil, usageError("agentsecrets call", "--param is for --policy; there is no --policy")
@@ -171,20 +171,21 @@ func (o *callOptions) specs() ([]policies.Spec, error) {
 	return specs, nil
 }
 
-// parsePlainHeaders reads -H 'Name: value' flags.
+// parsePlainHeaders reads -H 'Name: value' flags. Errors say which -H
+// (by position), never what it holds.
 func parsePlainHeaders(lines []string) (http.Header, error) {
 	h := http.Header{}
-	for _, line := range lines {
+	for i, line := range lines {
 		name, value, ok := strings.Cut(line, ":")
 		name = strings.TrimSpace(name)
 		if !ok || !httpsyntax.ValidHeaderName(name) {
-			return nil, usageError("agentsecrets call", "-H %q: want 'Name: value'", line)
+			return nil, usageError("agentsecrets call", "-H number %d %s: want 'Name: value'", i+1, characters(line))
 		}
 		if !httpsyntax.ValidHeaderValue(value) {
-			return nil, usageError("agentsecrets call", "-H %q: the value holds a control character", name)
+			return nil, usageError("agentsecrets call", "-H number %d: the value holds a control character", i+1)
 		}
 		if strings.HasPrefix(strings.ToLower(name), "x-as-") {
-			return nil, usageError("agentsecrets call", "-H %q: X-AS-* headers are reserved", name)
+			return nil, usageError("agentsecrets call", "-H number %d: X-AS-* headers are reserved", i+1)
 		}
 		h.Add(name, strings.TrimSpace(value))
 	}

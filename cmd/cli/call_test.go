@@ -291,8 +291,8 @@ func TestCallCommand(t *testing.T) {
 			{"bound secret, host with shell characters", []string{"--url", "http://a&&id/", "--bearer", "BOUND_KEY"}, ExitDenied,
 				[]string{"hint: the host is not a plain DNS name"}, nil},
 			{"metadata address", []string{"--url", "http://169.254.169.254/latest/meta-data/", "--bearer", "API_KEY"}, ExitDenied, nil, nil},
-			{"header without =", []string{"--url", api.URL + "/", "--header", "NoEquals"}, ExitUsage, []string{"NoEquals", "hint:"}, nil},
-			{"lower-case key", []string{"--url", api.URL + "/", "--bearer", "api_key"}, ExitUsage, []string{"api_key"}, nil},
+			{"header without =", []string{"--url", api.URL + "/", "--header", "NoEquals"}, ExitUsage, []string{"--header: want Header-Name=KEY: no '='", "hint:"}, nil},
+			{"lower-case key", []string{"--url", api.URL + "/", "--bearer", "api_key"}, ExitUsage, []string{"invalid secret name (7 characters)", "hint: KEY is the name of a secret"}, nil},
 			{"plain header without colon", []string{"--url", api.URL + "/", "-H", "X-Trace t-1"}, ExitUsage, []string{"Name: value"}, nil},
 			{"reserved plain header", []string{"--url", api.URL + "/", "-H", "X-AS-Target-URL: x"}, ExitUsage, []string{"reserved"}, nil},
 			// A declared identity cannot pass for a verified token nor carry

@@ -37,4 +37,13 @@
 // "agentsecrets: hint: ..." when there is something to type. Exit codes
 // are the Exit* constants: 0 ok, 1 error, 2 usage, 3 HTTP error status,
 // 4 authentication needed or vault locked, 5 denied, 6 not found.
+//
+// A usage error never repeats what was typed: a credential pasted as a
+// command, a flag or a flag's value would reach stderr, which an agent
+// reads. It gives the argument's length ("unknown command (51
+// characters)") and names only what the CLI defines: a flag another
+// command has, the commands cobra would suggest (argerrors.go). Cobra's
+// own messages quote the argument, so command groups and root refuse
+// unknown subcommands themselves and commands use noArgs, not
+// cobra.NoArgs.
 package cli

@@ -88,7 +88,7 @@ the audit log by key name.`,
 		},
 	}
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return f.oneLineUsageError(usageError(c.CommandPath(), "%s", flagErrorText(err)))
+		return f.oneLineUsageError(usageError(c.CommandPath(), "%s", flagErrorText(c, err)))
 	})
 	return cmd
 }

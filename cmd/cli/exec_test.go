@@ -222,7 +222,7 @@ func TestExecUnusableRequest(t *testing.T) {
 		{[]string{"exec", "--project", "../x"}, "invalid project name"},
 		{[]string{"exec", "--env="}, "--env is empty"},
 		{[]string{"exec", "extra"}, "takes no arguments"},
-		{[]string{"exec", "--bogus"}, "unknown flag: --bogus"},
+		{[]string{"exec", "--bogus"}, "unknown flag (7 characters)"},
 		{[]string{"exec", "--project"}, "needs an argument"},
 		{[]string{"exec", "--json"}, "unknown flag: --json"},
 	} {

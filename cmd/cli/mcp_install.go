@@ -160,7 +160,7 @@ func selectClients(client string) ([]string, error) {
 	case install.Claude, install.Cursor:
 		return []string{client}, nil
 	}
-	return nil, usageError("agentsecrets mcp install", "--client %q: want claude, cursor or all", client)
+	return nil, usageError("agentsecrets mcp install", "--client %s: want claude, cursor or all", characters(client))
 }
 
 // planInstall reads and merges every client's file before anything is

@@ -215,7 +215,7 @@ func TestMCPInstallPrintWritesNothing(t *testing.T) {
 func TestMCPInstallRejectsUnknownClient(t *testing.T) {
 	h := newInstallHome(t)
 	code, _, errOut := h.run("--client", "vscode")
-	if code != ExitUsage || !strings.Contains(errOut, `"vscode"`) {
+	if code != ExitUsage || !strings.Contains(errOut, "--client (6 characters): want claude, cursor or all") || strings.Contains(errOut, "vscode") {
 		t.Fatalf("exit %d:\n%s", code, errOut)
 	}
 }

@@ -47,7 +47,7 @@ func newPolicyListCmd(f *Factory) *cobra.Command {
 		Use:     "list",
 		Short:   "List built-in and registered policies",
 		Example: "  agentsecrets policy list --json",
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			s, err := f.Store()
 			if err != nil {
@@ -246,7 +246,7 @@ reported, as a real call would.`,
 		Example: `  agentsecrets policy test --url https://api.example.com/v1 --bearer API_KEY
   agentsecrets policy test --url https://api.example.com/hook --method POST \
       --body '{"a":1}' --policy ./hmac.wasm --param key=WEBHOOK_SECRET`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			call, err := buildCall(f, o)
 			if err != nil {
@@ -254,7 +254,7 @@ reported, as a real call would.`,
 			}
 			u, err := url.Parse(call.URL)
 			if err != nil || u.Host == "" {
-				return usageError(c.CommandPath(), "--url %q is not an absolute URL", call.URL)
+				return usageError(c.CommandPath(), "--url is not an absolute URL %s", characters(call.URL))
 			}
 			engine, err := f.Engine()
 			if err != nil {

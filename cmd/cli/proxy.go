@@ -86,7 +86,7 @@ proxy needs AGENTSECRETS_PASSPHRASE in its environment.`,
   agentsecrets proxy start --port 9000
   agentsecrets proxy start --timeout 10m      # long streamed answers
   agentsecrets proxy start --foreground`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if o.Foreground {
 				return runProxyForeground(c.Context(), f, o)
@@ -448,7 +448,7 @@ func newProxyStatusCmd(f *Factory) *cobra.Command {
 on /health. A pid file left by a proxy that died is removed. Exit code 0
 when it runs, 1 when it does not.`,
 		Example: "  agentsecrets proxy status --json",
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			files, err := f.proxyFiles()
 			if err != nil {
@@ -521,7 +521,7 @@ func newProxyStopCmd(f *Factory) *cobra.Command {
 		Use:     "stop",
 		Short:   "Stop the proxy gracefully (in-flight requests finish)",
 		Example: "  agentsecrets proxy stop",
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			files, err := f.proxyFiles()
 			if err != nil {
@@ -596,7 +596,7 @@ func newProxySyncCmd(f *Factory) *cobra.Command {
 		Use:     "sync",
 		Short:   "Make the running proxy re-read the allowlist, bindings, values and revoked agent tokens",
 		Example: "  agentsecrets proxy sync",
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			files, err := f.proxyFiles()
 			if err != nil {

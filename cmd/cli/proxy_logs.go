@@ -81,7 +81,7 @@ allowlist_gaps.`,
   agentsecrets proxy logs --env production --agent billing-tool
   agentsecrets proxy logs --watch
   agentsecrets proxy logs --verify`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if c.Flags().Changed("secret") { // a misspelt name would quietly match nothing
 				if err := vault.ValidateKeyName(o.Secret); err != nil {
@@ -112,7 +112,7 @@ func runProxyLogs(ctx context.Context, f *Factory, o *proxyLogsOptions) error {
 		return usageError("agentsecrets proxy logs", "--last %d must not be negative", o.Last)
 	}
 	if o.Source != "" && !slices.Contains(auditSources, o.Source) {
-		return usageError("agentsecrets proxy logs", "--source %q: want one of %s", o.Source, strings.Join(auditSources, ", "))
+		return usageError("agentsecrets proxy logs", "--source %s: want one of %s", characters(o.Source), strings.Join(auditSources, ", "))
 	}
 	sink, err := f.Audit()
 	if err != nil {

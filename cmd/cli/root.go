@@ -117,7 +117,8 @@ func Run(args []string, streams *IOStreams, getenv func(string) string) int {
 	if err == nil {
 		return ExitOK
 	}
-	if isCobraUsage(err) && cmd != nil { // e.g. a required flag missing
+	var ce *Error
+	if isCobraUsage(err) && cmd != nil && !errors.As(err, &ce) { // e.g. a required flag missing
 		err = usageError(cmd.CommandPath(), "%v", err)
 	}
 	var silent *silentError
@@ -153,7 +154,7 @@ allowlists. Values are typed by a human and never printed to an agent.`,
 	root.SetErr(f.IO.ErrOut)
 	root.SetVersionTemplate("agentsecrets {{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usageError(c.CommandPath(), "%s", flagErrorText(err))
+		return usageError(c.CommandPath(), "%s", flagErrorText(c, err))
 	})
 	root.SetHelpCommand(newHelpCmd())
 	root.PersistentFlags().StringVar(&f.Project, "project", "", "use this project instead of the active one")
@@ -190,27 +191,6 @@ func completionExamples(root *cobra.Command) {
 	}
 }
 
-// flagErrorText is a flag parsing error without the Go parser's words
-// (strconv.ParseInt: parsing "x": invalid syntax): which flag, the value
-// given and what it takes.
-func flagErrorText(err error) string {
-	var ive *pflag.InvalidValueError
-	if !errors.As(err, &ive) || ive.GetFlag() == nil {
-		return err.Error()
-	}
-	fl := ive.GetFlag()
-	want := "a valid " + fl.Value.Type()
-	switch fl.Value.Type() {
-	case "int", "int64", "int32", "uint", "uint64", "uint32":
-		want = "a whole number"
-	case "bool":
-		want = "true or false"
-	case "duration":
-		want = "a duration such as 30s, 2m or 1h30m"
-	}
-	return fmt.Sprintf("invalid value %q for --%s: want %s", ive.GetValue(), fl.Name, want)
-}
-
 // newHelpCmd is cobra's help command, except that an unknown topic is a
 // usage error (exit 2) rather than the root's usage and exit 0.
 func newHelpCmd() *cobra.Command {
@@ -223,7 +203,7 @@ func newHelpCmd() *cobra.Command {
 		RunE: func(c *cobra.Command, args []string) error {
 			cmd, rest, err := c.Root().Find(args)
 			if cmd == nil || err != nil || len(rest) > 0 {
-				return usageError("agentsecrets", "unknown help topic %q", strings.Join(args, " "))
+				return usageError("agentsecrets", "unknown help topic %s", characters(strings.Join(args, " ")))
 			}
 			cmd.InitDefaultHelpFlag()
 			cmd.InitDefaultVersionFlag()
@@ -243,25 +223,26 @@ func emptyContextFlag(c *cobra.Command) error {
 	return nil
 }
 
-// refuseUnknownSubcommands makes every command group below root (secrets,
-// proxy, agent token, …) fail with a usage error on a subcommand it does
-// not have. Cobra checks unknown subcommands of the root only; a group
-// without a Run of its own would print its help and exit 0, and a script
-// or an agent would take "agentsecrets secrets rm KEY" for done. A group
+// refuseUnknownSubcommands makes root and every command group below it
+// (secrets, proxy, agent token, …) fail with a usage error on a
+// subcommand it does not have, without repeating it (unknownCommand).
+// Cobra's own check covers the root only, quotes the argument, and a group
+// without a Run of its own would print its help and exit 0: a script or
+// an agent would take "agentsecrets secrets rm KEY" for done. A group
 // given no argument still prints its help.
-func refuseUnknownSubcommands(root *cobra.Command) {
-	for _, c := range root.Commands() {
-		refuseUnknownSubcommands(c)
-		if !c.HasSubCommands() || c.Runnable() {
-			continue
+func refuseUnknownSubcommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		refuseUnknownSubcommands(sub)
+	}
+	if !c.HasSubCommands() || c.Runnable() {
+		return
+	}
+	c.Args = cobra.ArbitraryArgs
+	c.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return c.Help()
 		}
-		c.Args = cobra.ArbitraryArgs
-		c.RunE = func(c *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return c.Help()
-			}
-			return usageError(c.CommandPath(), "unknown command %q for %q", args[0], c.CommandPath())
-		}
+		return unknownCommand(c, args[0])
 	}
 }
 
