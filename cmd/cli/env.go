@@ -27,14 +27,15 @@ const (
 func init() { register(newEnvCmd) }
 
 type envOptions struct {
-	only   []string
-	noMask bool
+	only          []string
+	allowOverride []string
+	noMask        bool
 }
 
 func newEnvCmd(f *Factory) *cobra.Command {
 	var o envOptions
 	cmd := &cobra.Command{
-		Use:   "env [--only K1,K2] [--no-mask] -- COMMAND [ARGS...]",
+		Use:   "env [--only K1,K2] [--allow-override K1,K2] [--no-mask] -- COMMAND [ARGS...]",
 		Short: "Run a command with the active environment's secrets as environment variables",
 		Long: `Run COMMAND with every secret of the active project and environment (or only
 those named by --only) as an environment variable named after its key, on top
@@ -46,10 +47,19 @@ prints (raw, base64, hex, URL- or JSON-escaped) shows as
 [REDACTED_BY_AGENTSECRETS]; --no-mask turns that off. Stdin is the command's.
 SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed on to it. The exit status is the
 command's own, 128+N when signal N killed it, 127 when it cannot be found and
-126 when it cannot be run.`,
+126 when it cannot be run.
+
+A key named after a variable that decides what code the command runs
+(LD_PRELOAD and every LD_* and DYLD_*, PATH, HOME, IFS, ENV, BASH_ENV, PS4,
+PROMPT_COMMAND, NODE_OPTIONS, PYTHONSTARTUP, PYTHONPATH, PERL5OPT, RUBYOPT,
+JAVA_TOOL_OPTIONS, EDITOR, PAGER, GIT_SSH_COMMAND, GIT_CONFIG_*, and the
+like) would let whoever set it run code in the command: env refuses to run
+it, naming the keys, unless --allow-override names each of them. Those
+allowed are named in a warning on stderr.`,
 		Example: `  agentsecrets env -- npm run dev
   agentsecrets env --only STRIPE_KEY,OPENAI_KEY -- python app.py
-  agentsecrets env --env production -- ./deploy.sh`,
+  agentsecrets env --env production -- ./deploy.sh
+  agentsecrets env --allow-override NODE_OPTIONS -- node app.js`,
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return newError(ExitUsage, "agentsecrets env -- COMMAND [ARGS...]", "env needs a command to run")
@@ -66,6 +76,7 @@ command's own, 128+N when signal N killed it, 127 when it cannot be found and
 	// Flags after the command belong to the command.
 	cmd.Flags().SetInterspersed(false)
 	cmd.Flags().StringSliceVar(&o.only, "only", nil, "inject only these keys (comma-separated)")
+	cmd.Flags().StringSliceVar(&o.allowOverride, "allow-override", nil, "inject these keys even though they replace a variable that decides what code the command runs (PATH, LD_PRELOAD, NODE_OPTIONS, ...)")
 	cmd.Flags().BoolVar(&o.noMask, "no-mask", false, "do not redact the command's output (a secret it prints is shown)")
 	return cmd
 }
@@ -81,6 +92,9 @@ func (f *Factory) runEnv(o envOptions, argv []string) error {
 	}
 	names, err := f.envKeys(s, ctx, o.only)
 	if err != nil {
+		return err
+	}
+	if err := f.checkOverrides(names, o.allowOverride); err != nil {
 		return err
 	}
 	vars, values, err := readVars(s, ctx, names)

@@ -234,3 +234,58 @@ func TestEnvSignalsWithTerminalStdin(t *testing.T) {
 		})
 	}
 }
+
+// TestEnvRefusesVariablesThatChangeWhatRuns: a vault key named after a
+// variable that decides which program, library or startup code the
+// command runs (LD_PRELOAD, PATH, NODE_OPTIONS, ...) does not replace the
+// command's own without --allow-override naming it; the refusal names the
+// keys, never a value, and runs nothing. Allowed, each is named in a
+// warning.
+func TestEnvRefusesVariablesThatChangeWhatRuns(t *testing.T) {
+	sb := envSandbox(t)
+	const preload, nodeOpts, path = "/tmp/evil-preload-4b1d.so", "--require /tmp/evil-node-4b1d.js", "/tmp/evil-bin-4b1d"
+	sb.mustRun("", "secrets", "set", "LD_PRELOAD="+preload, "NODE_OPTIONS="+nodeOpts, "PATH="+path)
+	noValue := func(args []string, out, errOut string) {
+		t.Helper()
+		if strings.Contains(out+errOut, "4b1d") {
+			t.Errorf("%v: a value is shown: stdout %q, stderr %q", args, out, errOut)
+		}
+	}
+	refused := []struct {
+		args    []string
+		named   []string
+		allowed string
+	}{
+		{[]string{"env", "--", "sh", "-c", "echo ran"}, []string{"LD_PRELOAD", "NODE_OPTIONS", "PATH"}, ""},
+		{[]string{"env", "--only", "API_KEY,PATH", "--", "sh", "-c", "echo ran"}, []string{"PATH"}, ""},
+		{[]string{"env", "--allow-override", "PATH", "--", "sh", "-c", "echo ran"}, []string{"LD_PRELOAD", "NODE_OPTIONS"}, "PATH"},
+	}
+	for _, tt := range refused {
+		out, errOut, code := sb.run("", tt.args...)
+		noValue(tt.args, out, errOut)
+		if code != ExitUsage || out != "" || !strings.HasPrefix(errOut, "agentsecrets: error: ") ||
+			!strings.Contains(errOut, "hint: ") || !strings.Contains(errOut, "--allow-override") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 2, nothing run, an error and a hint", tt.args, code, out, errOut)
+		}
+		for _, k := range tt.named {
+			if !strings.Contains(errOut, k) {
+				t.Errorf("%v: the refusal does not name %s: %q", tt.args, k, errOut)
+			}
+		}
+		if tt.allowed != "" && strings.Contains(strings.SplitN(errOut, "\n", 2)[0], tt.allowed) {
+			t.Errorf("%v: the refusal names %s, which --allow-override accepted: %q", tt.args, tt.allowed, errOut)
+		}
+	}
+
+	args := []string{"env", "--only", "NODE_OPTIONS,PATH", "--allow-override", "NODE_OPTIONS,PATH", "--", "/bin/sh", "-c", `echo "$PATH"`}
+	out, errOut, code := sb.run("", args...)
+	noValue(args, out, errOut)
+	if code != 0 || out != redact.Replacement+"\n" {
+		t.Fatalf("%v: exit %d, stdout %q, stderr %q; want the command run", args, code, out, errOut)
+	}
+	for _, k := range []string{"NODE_OPTIONS", "PATH"} {
+		if !strings.Contains(errOut, "agentsecrets: warning: "+k+" replaces the command's own") {
+			t.Errorf("%v: no warning naming %s: %q", args, k, errOut)
+		}
+	}
+}
