@@ -60,6 +60,13 @@ const MinHMACKeyLen = 16
 const (
 	// MaxHandles is the number of secrets one call may open.
 	MaxHandles = 64
+	// MaxFailedOpens is the number of secret_open calls that may fail
+	// (unknown or unbound key, or the gate's own error) in one call, over
+	// its whole chain. Past it secret_open answers ErrLimit for any name
+	// not already open, without asking the gate: a guest cannot probe
+	// key names without bound, and an existing key answers as a missing
+	// one does.
+	MaxFailedOpens = 8
 	// MaxValueLen bounds header values and names handed in by a guest.
 	MaxValueLen = 64 << 10
 	// MaxReasonLen bounds deny reasons and log messages kept by the host.

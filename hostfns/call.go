@@ -86,7 +86,8 @@ type Call struct {
 	// string, '&' and '=' unescaped), so form_set_secret refuses it.
 	secretJSON bool
 
-	writes int // writes attempted, bounded by MaxWrites
+	writes      int // writes attempted, bounded by MaxWrites
+	failedOpens int // secret_open failures, bounded by MaxFailedOpens
 }
 
 type handle struct {
@@ -138,7 +139,7 @@ func (c *Call) Reset() {
 	c.refusal = nil
 	c.secretHeaders = c.secretHeaders[:0]
 	c.secretQuery, c.secretBody, c.secretJSON = false, false, false
-	c.writes = 0
+	c.writes, c.failedOpens = 0, 0
 }
 
 // Denied reports whether the current invocation called deny, and its reason.
@@ -237,14 +238,16 @@ func containsString(ss []string, s string) bool {
 	return false
 }
 
-// open returns a handle for name in the current generation.
+// open returns a handle for name in the current generation. A name
+// already open answers its handle; past MaxHandles opened or
+// MaxFailedOpens failed, any other answers ErrLimit unasked.
 func (c *Call) open(name []byte) int32 {
 	for i, h := range c.handles {
 		if h.gen == c.gen && h.name == string(name) {
 			return c.handleID(i)
 		}
 	}
-	if len(c.handles) >= MaxHandles {
+	if len(c.handles) >= MaxHandles || c.failedOpens >= MaxFailedOpens {
 		return ErrLimit
 	}
 	if c.Secrets == nil {
@@ -253,6 +256,7 @@ func (c *Call) open(name []byte) int32 {
 	n := string(name)
 	v, err := c.Secrets.Open(n)
 	if err != nil {
+		c.failedOpens++
 		if c.openErr == nil {
 			c.openErr, c.openName = err, n
 		}

@@ -35,7 +35,8 @@
 //	    The policy's configuration value for name (e.g. "key", "name").
 //	secret_open(name, name_len) -> handle
 //	    A handle to the named secret. ErrNotFound if missing, ErrDenied if it
-//	    is not bound to the request's host. The value stays in the host.
+//	    is not bound to the request's host, ErrLimit past the limits (see
+//	    Limits). The value stays in the host.
 //	request_get(field, buf, cap) -> len
 //	    field: 0 method, 1 url, 2 host, 3 path, 4 raw query, 5 body.
 //	header_get(name, name_len, buf, cap) -> len
@@ -88,10 +89,13 @@
 //
 // # Limits
 //
-// One call (the whole chain of policies) may open MaxHandles secrets and
-// attempt MaxWrites writes (header_set, header_set_secret and the three
-// *_set_secret splices; each attempt counts, whatever its outcome); past
-// them the function answers ErrLimit. Guest memory is capped, but writes
+// One call (the whole chain of policies) may open MaxHandles secrets, fail
+// MaxFailedOpens secret_open calls (a key missing, unbound or unreadable)
+// and attempt MaxWrites writes (header_set, header_set_secret and the
+// three *_set_secret splices; each attempt counts, whatever its outcome);
+// past them the function answers ErrLimit. Past MaxFailedOpens secret_open
+// answers ErrLimit for every name not already open, existing or not,
+// without looking it up: a policy cannot probe key names without bound. Guest memory is capped, but writes
 // copy into the request the host holds, which only these limits bound.
 // Host functions answer ErrInternal outside an invocation, e.g. from a
 // module's _initialize.

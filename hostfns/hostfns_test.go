@@ -887,3 +887,98 @@ func TestHeaderSetSecretRefusesFramingHeaders(t *testing.T) {
 		}
 	}
 }
+
+// probeGuest calls secret_open for n distinct names (KEY_AA, KEY_BA, ...,
+// KEY_ZA, KEY_AB, ...) in one invocation and returns how many of the
+// answers were not ErrLimit: how many names it learnt something about.
+// Assembled with wat2wasm from:
+//
+//	(module
+//	  (import "agentsecrets" "secret_open" (func $open (param i32 i32) (result i32)))
+//	  (memory (export "memory") 1)
+//	  (data (i32.const 0) "KEY_AA")
+//	  (func (export "probe") (param $n i32) (result i32)
+//	    (local $i i32) (local $found i32)
+//	    (block $done
+//	      (loop $next
+//	        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+//	        (i32.store8 (i32.const 4) (i32.add (i32.const 65) (i32.rem_u (local.get $i) (i32.const 26))))
+//	        (i32.store8 (i32.const 5) (i32.add (i32.const 65) (i32.div_u (local.get $i) (i32.const 26))))
+//	        (if (i32.ne (call $open (i32.const 0) (i32.const 6)) (i32.const -7))
+//	          (then (local.set $found (i32.add (local.get $found) (i32.const 1)))))
+//	        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+//	        (br $next)))
+//	    (local.get $found)))
+var probeGuest = []byte{
+	0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x0c, 0x02, 0x60,
+	0x02, 0x7f, 0x7f, 0x01, 0x7f, 0x60, 0x01, 0x7f, 0x01, 0x7f, 0x02, 0x1c,
+	0x01, 0x0c, 0x61, 0x67, 0x65, 0x6e, 0x74, 0x73, 0x65, 0x63, 0x72, 0x65,
+	0x74, 0x73, 0x0b, 0x73, 0x65, 0x63, 0x72, 0x65, 0x74, 0x5f, 0x6f, 0x70,
+	0x65, 0x6e, 0x00, 0x00, 0x03, 0x02, 0x01, 0x01, 0x05, 0x03, 0x01, 0x00,
+	0x01, 0x07, 0x12, 0x02, 0x06, 0x6d, 0x65, 0x6d, 0x6f, 0x72, 0x79, 0x02,
+	0x00, 0x05, 0x70, 0x72, 0x6f, 0x62, 0x65, 0x00, 0x01, 0x0a, 0x4d, 0x01,
+	0x4b, 0x01, 0x02, 0x7f, 0x02, 0x40, 0x03, 0x40, 0x20, 0x01, 0x20, 0x00,
+	0x4f, 0x0d, 0x01, 0x41, 0x04, 0x41, 0xc1, 0x00, 0x20, 0x01, 0x41, 0x1a,
+	0x70, 0x6a, 0x3a, 0x00, 0x00, 0x41, 0x05, 0x41, 0xc1, 0x00, 0x20, 0x01,
+	0x41, 0x1a, 0x6e, 0x6a, 0x3a, 0x00, 0x00, 0x41, 0x00, 0x41, 0x06, 0x10,
+	0x00, 0x41, 0x79, 0x47, 0x04, 0x40, 0x20, 0x02, 0x41, 0x01, 0x6a, 0x21,
+	0x02, 0x0b, 0x20, 0x01, 0x41, 0x01, 0x6a, 0x21, 0x01, 0x0c, 0x00, 0x0b,
+	0x0b, 0x20, 0x02, 0x0b, 0x0b, 0x0c, 0x01, 0x00, 0x41, 0x00, 0x0b, 0x06,
+	0x4b, 0x45, 0x59, 0x5f, 0x41, 0x41,
+}
+
+// countingGate records the names it is asked for.
+type countingGate struct {
+	gate
+	asked []string
+}
+
+func (g *countingGate) Open(name string) ([]byte, error) {
+	g.asked = append(g.asked, name)
+	return g.gate.Open(name)
+}
+
+// TestFailedOpensAreLimitedPerCall: a guest cannot probe key names without
+// bound. Failed secret_open calls (unknown or unbound keys) count against
+// MaxFailedOpens for the whole call; past it every new name answers
+// ErrLimit without the gate being asked, an existing key included (else
+// ErrLimit against success would still tell which names exist).
+func TestFailedOpensAreLimitedPerCall(t *testing.T) {
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	t.Cleanup(func() { r.Close(ctx) })
+	if _, err := Instantiate(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	mod, err := r.InstantiateWithConfig(ctx, probeGuest, wazero.NewModuleConfig().WithName(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// KEY_AB (name number 26) and KEY_ZZ (675) exist.
+	g := &countingGate{gate: gate{"KEY_ZZ": secretValue, "KEY_AB": secretValue}}
+	c := &Call{Req: &Request{Method: "GET"}, Secrets: g}
+	probe := func(n uint64) int32 {
+		t.Helper()
+		res, err := mod.ExportedFunction("probe").Call(WithCall(ctx, c), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return int32(res[0])
+	}
+
+	c.Begin(nil)
+	if got := probe(1000); got != MaxFailedOpens || len(g.asked) != MaxFailedOpens {
+		t.Fatalf("probing 1000 names: %d answered, the gate asked %d times; want %d", got, len(g.asked), MaxFailedOpens)
+	}
+	c.Begin(nil) // the next policy of the chain shares the budget
+	if got := probe(700); got != 0 || slices.Contains(g.asked, "KEY_ZZ") {
+		t.Errorf("after the budget: %d answered (gate asked %v); want 0, KEY_ZZ included", got, g.asked)
+	}
+
+	c.Reset()
+	c.Begin(nil)
+	g.asked = nil
+	if got := probe(27); got != MaxFailedOpens || len(g.asked) != MaxFailedOpens {
+		t.Errorf("after Reset: %d answered, gate asked %v; want a fresh budget of %d, KEY_AB not asked", got, g.asked, MaxFailedOpens)
+	}
+}

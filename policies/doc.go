@@ -29,9 +29,15 @@
 // a handful of host calls; the context is checked before each one.
 //
 // Compiled modules are kept per Engine (built-ins by name, custom modules by
-// content digest) and each has a pool of instances. An instance serves one
-// invocation at a time; one that trapped, timed out or hit a limit is closed
-// and never reused, so the next call gets a fresh instance.
+// content digest) and each has a pool of instances. Custom modules are kept
+// up to Config.MaxModules (DefaultMaxModules): beyond it the least recently
+// used is evicted, its idle instances closed and its compiled code closed
+// as soon as no run uses it (a long-running proxy given ever new .wasm
+// files stays bounded); it compiles again on its next use (from the disk
+// cache when there is one). The digests of files (by path) are bounded
+// likewise. An instance serves one invocation at a time; one that
+// trapped, timed out or hit a limit is closed and never reused, so the
+// next call gets a fresh instance.
 //
 // # Errors
 //

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -26,6 +27,7 @@ const (
 	DefaultTimeout            = time.Second
 	DefaultBuiltinTimeout     = 100 * time.Millisecond
 	DefaultInstantiateTimeout = 5 * time.Second
+	DefaultMaxModules         = 32
 )
 
 // Config tunes an [Engine]. The zero value is usable: no disk cache and the
@@ -48,6 +50,10 @@ type Config struct {
 	// MaxIdle is the number of idle instances kept per policy; 0 means
 	// 2*GOMAXPROCS.
 	MaxIdle int
+	// MaxModules is the number of custom modules (distinct contents,
+	// whatever their paths or names) kept compiled; the least recently
+	// used is closed beyond it. 0 means DefaultMaxModules.
+	MaxModules int
 	// Registry resolves registered custom policy names; nil allows only
 	// built-ins and .wasm file paths.
 	Registry *Registry
@@ -71,9 +77,10 @@ type Engine struct {
 	mu      sync.RWMutex
 	closed  bool
 	byName  map[string]*policy   // built-ins
-	byHash  map[[32]byte]*policy // custom modules by content
-	byFile  map[string]fileStamp // path -> last seen digest
+	byHash  map[[32]byte]*policy // custom modules by content, at most cfg.MaxModules
+	byFile  map[string]fileStamp // path -> last seen digest, at most maxFiles
 	loading sync.Mutex
+	clock   atomic.Uint64 // orders the uses of custom modules (policy.lastUse)
 }
 
 type fileStamp struct {
@@ -142,6 +149,9 @@ func withDefaults(cfg Config) Config {
 	}
 	if cfg.MaxIdle <= 0 {
 		cfg.MaxIdle = 2 * runtime.GOMAXPROCS(0)
+	}
+	if cfg.MaxModules <= 0 {
+		cfg.MaxModules = DefaultMaxModules
 	}
 	return cfg
 }
@@ -228,6 +238,7 @@ func (e *Engine) loadFile(ctx context.Context, path string) (*policy, error) {
 	}
 	e.mu.RUnlock()
 	if p != nil {
+		e.touch(p)
 		return p, nil
 	}
 	code, err := ReadModuleFile(path)
@@ -239,11 +250,25 @@ func (e *Engine) loadFile(ctx context.Context, path string) (*policy, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.mu.Lock()
-	e.byFile[path] = fileStamp{size: st.Size(), modTime: st.ModTime(), sum: sum}
-	e.mu.Unlock()
+	e.rememberFile(path, fileStamp{size: st.Size(), modTime: st.ModTime(), sum: sum})
 	return p, nil
 }
+
+// rememberFile records the digest of the file at path, forgetting another
+// file when maxFiles are known (many paths may hold one module).
+func (e *Engine) rememberFile(path string, st fileStamp) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, ok := e.byFile[path]; !ok && len(e.byFile) >= e.maxFiles() {
+		for other := range e.byFile {
+			delete(e.byFile, other)
+			break
+		}
+	}
+	e.byFile[path] = st
+}
+
+func (e *Engine) maxFiles() int { return 4 * e.cfg.MaxModules }
 
 func (e *Engine) compileBuiltin(ctx context.Context, name string, code []byte) (*policy, error) {
 	e.loading.Lock()
@@ -277,6 +302,7 @@ func (e *Engine) compileCustom(ctx context.Context, name string, code []byte, su
 	p := e.byHash[sum]
 	e.mu.RUnlock()
 	if p != nil {
+		e.touch(p)
 		return p, nil
 	}
 	p, err := e.compile(ctx, e.sandbox, name, code)
@@ -285,10 +311,41 @@ func (e *Engine) compileCustom(ctx context.Context, name string, code []byte, su
 	}
 	p.timeout = e.cfg.Timeout
 	p.config = e.sandboxConfig
+	p.sum = sum
+	e.touch(p)
 	e.mu.Lock()
 	e.byHash[sum] = p
+	victim := e.dropLeastRecentlyUsed()
 	e.mu.Unlock()
+	if victim != nil {
+		victim.evict(ctx)
+	}
 	return p, nil
+}
+
+// touch records a use of a custom module.
+func (e *Engine) touch(p *policy) { p.lastUse.Store(e.clock.Add(1)) }
+
+// dropLeastRecentlyUsed removes the least recently used custom module (and
+// the files that hold it) when more than cfg.MaxModules are cached and
+// returns it for eviction. e.mu is held.
+func (e *Engine) dropLeastRecentlyUsed() *policy {
+	if len(e.byHash) <= e.cfg.MaxModules {
+		return nil
+	}
+	var victim *policy
+	for _, p := range e.byHash {
+		if victim == nil || p.lastUse.Load() < victim.lastUse.Load() {
+			victim = p
+		}
+	}
+	delete(e.byHash, victim.sum)
+	for path, st := range e.byFile {
+		if st.sum == victim.sum {
+			delete(e.byFile, path)
+		}
+	}
+	return victim
 }
 
 func (e *Engine) compile(ctx context.Context, r wazero.Runtime, name string, code []byte) (*policy, error) {
@@ -309,4 +366,20 @@ func (e *Engine) compile(ctx context.Context, r wazero.Runtime, name string, cod
 		maxIdle:       e.cfg.MaxIdle,
 		instTimeout:   e.cfg.InstantiateTimeout,
 	}, nil
+}
+
+// acquire loads the policy called name for a run, which releases it
+// after: a module evicted meanwhile keeps its compiled code until then.
+// One evicted between its load and acquire is loaded again.
+func (e *Engine) acquire(ctx context.Context, name string) (*policy, error) {
+	for range 3 {
+		p, err := e.load(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		if p.acquire() {
+			return p, nil
+		}
+	}
+	return nil, fmt.Errorf("policies: policy %q: evicted as it loaded; more than %d custom policies are in use at once", name, e.cfg.MaxModules)
 }

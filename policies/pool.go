@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -21,9 +22,13 @@ type policy struct {
 	instTimeout   time.Duration
 	hasOnResponse bool
 	maxIdle       int
+	sum           [32]byte      // content hash of a custom module
+	lastUse       atomic.Uint64 // the engine's clock when last loaded
 
-	mu   sync.Mutex
-	idle []*instance
+	mu      sync.Mutex
+	idle    []*instance
+	refs    int  // runs using the policy (acquire)
+	evicted bool // out of the engine's cache: closed once refs is 0
 }
 
 // instance is a module instance used by one call at a time.
@@ -67,13 +72,13 @@ func (p *policy) instantiate(ctx context.Context) (*instance, error) {
 }
 
 // put returns a healthy instance to the pool, closing it when the pool is
-// full.
+// full or the policy was evicted.
 func (p *policy) put(in *instance) {
 	if in.mod.IsClosed() {
 		return
 	}
 	p.mu.Lock()
-	if len(p.idle) < p.maxIdle {
+	if !p.evicted && len(p.idle) < p.maxIdle {
 		p.idle = append(p.idle, in)
 		p.mu.Unlock()
 		return
@@ -86,4 +91,45 @@ func (p *policy) put(in *instance) {
 // out, or the pool is full).
 func (in *instance) discard() {
 	_ = in.mod.Close(context.Background())
+}
+
+// acquire marks the policy in use by a run; false once it was evicted.
+func (p *policy) acquire() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.evicted {
+		return false
+	}
+	p.refs++
+	return true
+}
+
+// release ends a run acquire began; the last run of an evicted policy
+// closes its compiled code.
+func (p *policy) release() {
+	p.mu.Lock()
+	p.refs--
+	unused := p.evicted && p.refs == 0
+	p.mu.Unlock()
+	if unused {
+		_ = p.compiled.Close(context.Background())
+	}
+}
+
+// evict closes the idle instances and, unless a run still uses it, the
+// compiled code (then the last release does); the instances running
+// return to no pool.
+func (p *policy) evict(ctx context.Context) {
+	p.mu.Lock()
+	p.evicted = true
+	idle := p.idle
+	p.idle = nil
+	unused := p.refs == 0
+	p.mu.Unlock()
+	for _, in := range idle {
+		in.discard()
+	}
+	if unused {
+		_ = p.compiled.Close(ctx)
+	}
 }

@@ -104,18 +104,24 @@ func (e *Engine) run(ctx context.Context, specs []Spec, call *hostfns.Call, resp
 	}
 	cctx := hostfns.WithCall(ctx, call)
 	for i := range specs {
-		p, err := e.load(ctx, specs[i].Name)
-		if err != nil {
-			return err
-		}
-		if response && !p.hasOnResponse {
-			continue
-		}
-		if err := e.invoke(cctx, p, &specs[i], call, response); err != nil {
+		if err := e.runOne(ctx, cctx, &specs[i], call, response); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// runOne runs one policy of the chain; cctx carries the call.
+func (e *Engine) runOne(ctx, cctx context.Context, spec *Spec, call *hostfns.Call, response bool) error {
+	p, err := e.acquire(ctx, spec.Name)
+	if err != nil {
+		return err
+	}
+	defer p.release()
+	if response && !p.hasOnResponse {
+		return nil
+	}
+	return e.invoke(cctx, p, spec, call, response)
 }
 
 // invoke runs one export of one pooled instance.
