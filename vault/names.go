@@ -2,7 +2,6 @@ package vault
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -25,8 +24,6 @@ const DefaultWorkspace = "default"
 
 // MaxKeyNameLen bounds a key name.
 const MaxKeyNameLen = 128
-
-var nonKeyChars = regexp.MustCompile(`[^A-Z0-9]+`)
 
 // The name rules below are checked by hand rather than by regular
 // expressions compiled at start-up: a bounded repetition such as {0,63}
@@ -75,29 +72,33 @@ func IsKeyName(name string) bool {
 }
 
 // ValidateKeyName accepts UPPER_SNAKE_CASE names such as STRIPE_KEY. The
-// error names the rejected key and, where one exists, suggests a valid name.
+// error says what is wrong with a rejected name and how long it is, never
+// the name itself nor a copy of it: a value pasted where a key name goes
+// would be printed where an agent reads it.
 func ValidateKeyName(name string) error {
 	if IsKeyName(name) {
 		return nil
 	}
-	hint := keyNameHint
-	if s := suggestKeyName(name); s != "" && s != name {
-		hint = fmt.Sprintf("try %q; %s", s, keyNameHint)
-	}
-	if len(name) > MaxKeyNameLen {
-		return newError(ErrInvalid, hint, "invalid key name: longer than %d characters", MaxKeyNameLen)
-	}
-	return newError(ErrInvalid, hint, "invalid key name %q", name)
+	return newError(ErrInvalid, keyNameHint, "invalid key name (%d characters): %s", utf8.RuneCountInString(name), keyNameFault(name))
 }
 
-func suggestKeyName(name string) string {
-	s := nonKeyChars.ReplaceAllString(strings.ToUpper(name), "_")
-	s = strings.Trim(s, "_")
-	s = strings.TrimLeft(s, "0123456789_")
-	if IsKeyName(s) {
-		return s
+// keyNameFault says why name, which IsKeyName refuses, is not a key name.
+func keyNameFault(name string) string {
+	switch {
+	case name == "":
+		return "it is empty"
+	case len(name) > MaxKeyNameLen:
+		return fmt.Sprintf("it is longer than %d bytes", MaxKeyNameLen)
+	case strings.ContainsFunc(name, func(r rune) bool { return 'a' <= r && r <= 'z' }):
+		return "it holds lower-case letters"
+	case strings.ContainsFunc(name, func(r rune) bool { return !('A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_') }):
+		return "it holds characters other than capital letters, digits and '_'"
+	case name[0] < 'A' || name[0] > 'Z':
+		return "it does not start with a capital letter"
+	case strings.Contains(name, "__"):
+		return "it holds '__'"
 	}
-	return ""
+	return "it ends with '_'"
 }
 
 // ValidateEnvironment accepts development, staging and production.
