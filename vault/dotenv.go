@@ -114,6 +114,13 @@ const (
 	exampleHeader = "# Key names of project "
 )
 
+// IsPlaintextDotenv reports whether data is a .env storage mode 2 wrote
+// (or a copy of one): plaintext secret values, which must not be sent as a
+// request body (an echo of it would come back unredacted).
+func IsPlaintextDotenv(data []byte) bool {
+	return strings.HasPrefix(string(data[:min(len(data), len(dotenvHeader))]), dotenvHeader)
+}
+
 // checkOwnDotenv fails when path holds a .env agentsecrets did not write:
 // its values may be the only copy the user has (see checkOwnFile).
 func checkOwnDotenv(path string) error {

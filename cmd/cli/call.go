@@ -202,15 +202,26 @@ func readBody(f *Factory, arg string) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return checkBodySize(b)
+		return checkBody(b)
 	case strings.HasPrefix(arg, "@"):
 		b, err := readBodyFile(arg[1:]) // bounded: the file may be a FIFO or a device
 		if err != nil {
 			return nil, usageError("agentsecrets call", "--body %s: %v", arg, err)
 		}
-		return checkBodySize(b)
+		return checkBody(b)
 	}
 	return []byte(arg), nil
+}
+
+// checkBody refuses a body read from a file or stdin that is too large or
+// is the plaintext .env of storage mode 2: its values would leave without
+// being named, so nothing would redact their echo.
+func checkBody(b []byte) ([]byte, error) {
+	if vault.IsPlaintextDotenv(b) {
+		return nil, newError(ExitUsage, "name each secret the request needs with --bearer, --header, --body-field or --form-field: those are injected and their echoes redacted",
+			"--body: the data is the plaintext .env of storage mode 2; it is not sent")
+	}
+	return checkBodySize(b)
 }
 
 const maxBody = 32 << 20
