@@ -16,8 +16,10 @@
 //     addresses always, and loopback or private addresses unless the host
 //     was allowlisted by its exact name, with a separate pool for each
 //     case; header names and values are checked again before anything is
-//     written; redirects are followed only on the same scheme and host, so
-//     no credential travels to another host;
+//     written; a connection that switched protocols or holds bytes no
+//     request asked for never serves another request; redirects are
+//     followed only on the same scheme and host, so no credential travels
+//     to another host;
 //  5. on_response: the response headers and (decoded) body stream through a
 //     redactor loaded with every secret the call opened — and, with
 //     RedactAll, every secret of the environment — in all their encodings;

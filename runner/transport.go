@@ -9,7 +9,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +28,11 @@ import (
 // they are produced), never consults proxy environment variables, and
 // dials through DialContext, where the SSRF guard checks the address
 // actually connected to.
+//
+// A pooled connection serves another request only while it is in step
+// with the upstream: one that switched protocols, or holds bytes no
+// request asked for, is closed instead, and the request goes out on
+// another (see codingGuard), so no call reads an answer meant for another.
 //
 // Redirects, cookies and compression are the caller's: the Runner follows
 // same-host redirects itself and asks for the encodings its redactor can
@@ -105,10 +112,11 @@ func (t *Transport) newClient(privateOK bool) *fasthttp.Client {
 }
 
 // retryIfErr retries a request fasthttp could not send: always when its
-// pooled connection had switched protocols (nothing was sent), otherwise
-// only an idempotent one, as fasthttp does by default.
+// pooled connection had switched protocols or held stale bytes (nothing
+// was sent), otherwise only an idempotent one, as fasthttp does by
+// default.
 func retryIfErr(req *fasthttp.Request, _ int, err error) (resetTimeout, retry bool) {
-	if errors.Is(err, errSwitched) {
+	if errors.Is(err, errSwitched) || errors.Is(err, errStale) {
 		return false, true
 	}
 	h := &req.Header
@@ -165,6 +173,15 @@ var errCodingOutsideHTTP11 = errors.New("runner: transfer coding in a response t
 // (retryIfErr).
 var errSwitched = errors.New("runner: connection switched protocols")
 
+// errStale refuses a request on a connection that holds bytes no request
+// asked for: a body after an answer that has none (to a HEAD, a 204 or a
+// 304), or anything that arrived while it was idle in the pool (its close
+// too). The upstream is out of step with us, and those bytes would be
+// read as the next call's answer (another caller's, maybe with another
+// credential). As for errSwitched, nothing is written, fasthttp closes the
+// connection, and the request is retried on another one (retryIfErr).
+var errStale = errors.New("runner: connection holds bytes no request asked for")
+
 // maxGuardedLine is how much of each response header line codingGuard
 // keeps: enough for a field name with some blanks before its colon.
 const maxGuardedLine = 64
@@ -179,6 +196,13 @@ const maxGuardedLine = 64
 //
 // It fails likewise a response that is not HTTP/1.1 and carries
 // Transfer-Encoding (errCodingOutsideHTTP11).
+//
+// It refuses a request (errSwitched, errStale) on a connection that must
+// not serve one: one that switched protocols, one whose answer had a body
+// it may not have, and one that holds unread bytes (see pending) when the
+// request starts. (A body longer than its declared length or chunks, read
+// along with them, is dropped by fasthttp with its read buffer; what was
+// not read with them is pending when the next request starts.)
 //
 // It also follows the framing of a chunked body (see chunks), because
 // fasthttp takes a connection closed between two chunks, or in the
@@ -195,6 +219,9 @@ type codingGuard struct {
 	interim  bool   // the current block is an interim (1xx) answer
 	http11   bool   // the current block's status line says HTTP/1.1
 	switched bool   // a response switched protocols: no request may follow
+	served   bool   // a request was written: the connection is reused
+	noBody   bool   // the current answer has no body (HEAD, 204, 304)
+	stale    bool   // bytes followed an answer without a body: no request may follow
 	hasBody  bool   // the current block's status may have a chunked body
 	chunked  bool   // the current block declares a transfer coding
 	codings  int    // Content-Encoding lines in the current block
@@ -216,14 +243,25 @@ func (g *codingGuard) Handshake() error {
 // request, so what is read next is its response.
 func (g *codingGuard) Write(p []byte) (int, error) {
 	if !g.writing {
-		if g.switched {
-			return 0, errSwitched
+		if err := g.unusable(); err != nil {
+			return 0, err
 		}
-		g.writing, g.head = true, bytes.HasPrefix(p, []byte("HEAD "))
+		g.writing, g.served, g.head = true, true, bytes.HasPrefix(p, []byte("HEAD "))
 		g.inHeader, g.status, g.interim, g.chunked, g.codings, g.line = true, true, false, false, 0, g.line[:0]
 		g.body = chunks{}
 	}
 	return g.Conn.Write(p)
+}
+
+// unusable returns why no request may start on the connection, or nil.
+func (g *codingGuard) unusable() error {
+	if g.switched {
+		return errSwitched
+	}
+	if g.stale || g.served && pending(g.Conn) {
+		return errStale
+	}
+	return nil
 }
 
 // Read fails once a second Content-Encoding line arrives, or the end of a
@@ -231,7 +269,8 @@ func (g *codingGuard) Write(p []byte) (int, error) {
 // bytes before that line, so fasthttp, holding part of a header, reports
 // the failure itself (at the first byte it would take it for a closed
 // connection). A close before a chunked body has ended reads as
-// io.ErrUnexpectedEOF.
+// io.ErrUnexpectedEOF. Bytes after the header of an answer without a body
+// make the connection stale.
 func (g *codingGuard) Read(p []byte) (int, error) {
 	if g.err != nil {
 		return 0, g.err
@@ -246,6 +285,9 @@ func (g *codingGuard) Read(p []byte) (int, error) {
 			return bad, nil
 		}
 		b = b[body:]
+	}
+	if len(b) > 0 && !g.inHeader && g.noBody {
+		g.stale = true
 	}
 	if g.body.state != chunksOff {
 		g.body.follow(b)
@@ -299,8 +341,8 @@ func (g *codingGuard) endLine(line []byte) error {
 		// fasthttp reads a chunked body after an HTTP/1.1 status only,
 		// and none after 1xx, 204 or 304.
 		g.http11 = string(proto) == "HTTP/1.1"
-		g.hasBody = g.http11 && len(code) >= 3 && code[0] != '1' &&
-			string(code[:3]) != "204" && string(code[:3]) != "304"
+		g.noBody = g.head || len(code) >= 3 && (string(code[:3]) == "204" || string(code[:3]) == "304")
+		g.hasBody = g.http11 && len(code) >= 3 && code[0] != '1' && !g.noBody
 	case len(line) == 0:
 		if g.interim { // another block follows
 			g.status, g.interim, g.chunked, g.codings = true, false, false, 0
@@ -490,7 +532,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // buildRequest copies req into freq, closing req's body. Header names and
 // values are checked again here, whatever the front end checked: nothing
 // may split the request. Host, Content-Length and Transfer-Encoding come
-// from the URL and the body, never from the header map.
+// from the URL and the body, never from the header map. Cookie values go
+// out byte for byte, on one line (cookieLine).
 func buildRequest(freq *fasthttp.Request, req *http.Request) error {
 	if req.Body != nil {
 		defer req.Body.Close()
@@ -498,6 +541,7 @@ func buildRequest(freq *fasthttp.Request, req *http.Request) error {
 	freq.Header.DisableNormalizing() // names go out in the case they were given
 	freq.Header.SetMethod(req.Method)
 	freq.SetRequestURI(req.URL.String())
+	var cookieNames []string
 	for name, values := range req.Header {
 		if !httpsyntax.ValidHeaderName(name) {
 			return fmt.Errorf("%w: invalid header name", ErrBadRequest)
@@ -505,17 +549,21 @@ func buildRequest(freq *fasthttp.Request, req *http.Request) error {
 		if httpsyntax.TransportHeader(name) {
 			continue
 		}
-		verbatim := http.CanonicalHeaderKey(name) == "Cookie"
+		cookie := http.CanonicalHeaderKey(name) == "Cookie"
+		if cookie {
+			cookieNames = append(cookieNames, name)
+		}
 		for _, v := range values {
 			if !httpsyntax.ValidHeaderValue(v) {
 				return fmt.Errorf("%w: invalid value in header %q", ErrBadRequest, name)
 			}
-			if verbatim {
-				addVerbatim(&freq.Header, name, v)
-				continue
+			if !cookie {
+				freq.Header.Add(name, v)
 			}
-			freq.Header.Add(name, v)
 		}
+	}
+	if name, value, ok := cookieLine(req.Header, cookieNames); ok {
+		addVerbatim(&freq.Header, name, value)
 	}
 	if req.Body != nil && req.Body != http.NoBody {
 		if _, err := io.Copy(freq.BodyWriter(), req.Body); err != nil {
@@ -523,6 +571,38 @@ func buildRequest(freq *fasthttp.Request, req *http.Request) error {
 		}
 	}
 	return nil
+}
+
+// cookieLine joins the values h holds under names (the spellings of
+// Cookie it has) into the one Cookie line RFC 6265 (section 5.4) allows,
+// "; " between them, each value byte for byte: several lines (a policy's
+// and the caller's, say) are read differently by different servers, some
+// keeping only one. The line takes the name as given, or "Cookie" when
+// there were several spellings (whose values follow in the order of the
+// sorted names). Empty values add nothing; ok is false when none is left.
+func cookieLine(h http.Header, names []string) (name, value string, ok bool) {
+	switch len(names) {
+	case 0:
+		return "", "", false
+	case 1:
+		name = names[0]
+	default:
+		slices.Sort(names)
+		name = "Cookie"
+	}
+	var b strings.Builder
+	for _, n := range names {
+		for _, v := range h[n] {
+			if v == "" {
+				continue
+			}
+			if b.Len() > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(v)
+		}
+	}
+	return name, b.String(), b.Len() > 0
 }
 
 // addVerbatim adds a header line that goes out byte for byte as given.

@@ -1,8 +1,10 @@
 package runner
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"io"
@@ -10,8 +12,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -97,48 +100,47 @@ func TestTransportFramingFromURLAndBody(t *testing.T) {
 }
 
 // TestTransportSendsCookieVerbatim: a Cookie header goes out byte for
-// byte as the request holds it, one line per value, whatever its syntax:
-// fasthttp would parse and re-write it (a space after each ';', quotes
-// and spaces around a value stripped, lines merged, a value with '"', ';'
-// or '\' dropped), so a credential there would reach the upstream altered
-// or not at all, and come back in a form redaction does not match.
+// byte as the request holds it, whatever its syntax: fasthttp would parse
+// and re-write it (a space after each ';', quotes and spaces around a
+// value stripped, a value with '"', ';' or '\' dropped), so a credential
+// there would reach the upstream altered or not at all, and come back in
+// a form redaction does not match. Several values (a policy's and the
+// caller's, say, or one name in two spellings) go out as the one line RFC
+// 6265 (section 5.4) allows, joined with "; ".
 func TestTransportSendsCookieVerbatim(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		values []string
+		header http.Header
+		want   string // the one Cookie line, name and value
 	}{
-		{"semicolon without a space", []string{"sid=ab;cd"}},
-		{"quoted value", []string{`session="AbC dEf"`}},
-		{"spaces around the parts", []string{"a = 1 ;b= 2"}},
-		{"quote and backslash in the value", []string{`session=sk_live_Ab+/=&%"\é9xYz`}},
-		{"value without a name", []string{"justatoken"}},
-		{"empty parts", []string{"a=1;;b=2;"}},
-		{"several lines", []string{"a=1", "b=2;c", "d=\"4\""}},
+		{"semicolon without a space", http.Header{"Cookie": {"sid=ab;cd"}}, "Cookie: sid=ab;cd"},
+		{"quoted value", http.Header{"Cookie": {`session="AbC dEf"`}}, `Cookie: session="AbC dEf"`},
+		{"spaces around the parts", http.Header{"Cookie": {"a = 1 ;b= 2"}}, "Cookie: a = 1 ;b= 2"},
+		{"quote and backslash in the value", http.Header{"Cookie": {`session=sk_live_Ab+/=&%"\é9xYz`}}, `Cookie: session=sk_live_Ab+/=&%"\é9xYz`},
+		{"value without a name", http.Header{"Cookie": {"justatoken"}}, "Cookie: justatoken"},
+		{"empty parts", http.Header{"Cookie": {"a=1;;b=2;"}}, "Cookie: a=1;;b=2;"},
+		{"name as given", http.Header{"cookie": {"a=1"}}, "cookie: a=1"},
+		{"several lines", http.Header{"Cookie": {"a=1", "b=2;c", `d="4"`, `e=\"5;"`}}, `Cookie: a=1; b=2;c; d="4"; e=\"5;"`},
+		{"empty values", http.Header{"Cookie": {"", "a=1", ""}}, "Cookie: a=1"},
+		{"two spellings", http.Header{"cookie": {"b=2"}, "Cookie": {"a=1"}}, "Cookie: a=1; b=2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			up := newUpstream(t, nil)
 			tr, _ := newCountingTransport(t)
 			req := transportRequest(t, "GET", up.URL+"/x", nil, true)
-			req.Header["Cookie"] = tc.values
+			req.Header = tc.header
 			res, err := tr.RoundTrip(req)
 			if err != nil {
 				t.Fatal(err)
 			}
 			_, _ = io.Copy(io.Discard, res.Body)
 			res.Body.Close()
-			var want strings.Builder
-			for _, v := range tc.values {
-				want.WriteString("\r\nCookie: " + v)
-			}
 			wire := up.rawWire()
-			if !strings.Contains(wire, want.String()+"\r\n") {
-				t.Errorf("raw request does not hold %q:\n%s", want.String(), wire)
+			if !strings.Contains(wire, "\r\n"+tc.want+"\r\n") {
+				t.Errorf("raw request does not hold %q:\n%s", tc.want, wire)
 			}
-			if n := strings.Count(strings.ToLower(wire), "\r\ncookie:"); n != len(tc.values) {
-				t.Errorf("%d Cookie lines on the wire, want %d:\n%s", n, len(tc.values), wire)
-			}
-			if got := up.requests()[0].Header["Cookie"]; !slices.Equal(got, tc.values) {
-				t.Errorf("upstream got Cookie %q, want %q", got, tc.values)
+			if n := strings.Count(strings.ToLower(wire), "\r\ncookie:"); n != 1 {
+				t.Errorf("%d Cookie lines on the wire, want 1:\n%s", n, wire)
 			}
 		})
 	}
@@ -344,5 +346,175 @@ func TestTransportRefusesHugeResponseHeader(t *testing.T) {
 	if err == nil {
 		res.Body.Close()
 		t.Fatal("a header over the limit was accepted")
+	}
+}
+
+// staleAnswer is what a stale upstream leaves on a connection unasked: it
+// looks like a whole answer, with a marker.
+const staleAnswer = "HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nSTALE-MARKER"
+
+// When a staleUpstream sends staleAnswer.
+const (
+	staleTogether = iota // in the same write as the first answer
+	staleApart           // in a write (a TLS record) of its own, sent along with it
+	staleLater           // once the test calls send
+)
+
+// heldConn holds what is written to it while hold is set, and sends it
+// in one piece at flush: two TLS records written apart reach the client
+// together.
+type heldConn struct {
+	net.Conn
+	hold bool
+	held []byte
+}
+
+func (c *heldConn) Write(p []byte) (int, error) {
+	if c.hold {
+		c.held = append(c.held, p...)
+		return len(p), nil
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *heldConn) flush() {
+	c.hold = false
+	c.Conn.Write(c.held)
+}
+
+// staleUpstream listens on 127.0.0.1 (under TLS when cfg is set) and
+// answers the first request it reads with first, then staleAnswer on the
+// same connection, when says. send, for staleLater, returns once it is
+// written. Every other request, on whatever connection, gets "own answer".
+func staleUpstream(t *testing.T, cfg *tls.Config, first string, when int) (addr string, send func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		served atomic.Bool
+		wg     sync.WaitGroup
+		once   sync.Once
+	)
+	release, sent := make(chan struct{}), make(chan struct{})
+	serve := func(c net.Conn) {
+		defer wg.Done()
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		held := &heldConn{Conn: c}
+		c = held
+		if cfg != nil {
+			c = tls.Server(held, cfg)
+		}
+		br := bufio.NewReader(c)
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			_, _ = io.Copy(io.Discard, req.Body)
+			switch {
+			case served.Swap(true):
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nown answer")
+			case when == staleTogether:
+				io.WriteString(c, first+staleAnswer)
+			case when == staleApart:
+				held.hold = true
+				io.WriteString(c, first)
+				io.WriteString(c, staleAnswer)
+				held.flush()
+			default:
+				io.WriteString(c, first)
+				<-release
+				io.WriteString(c, staleAnswer)
+				close(sent)
+			}
+		}
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go serve(c)
+		}
+	}()
+	t.Cleanup(func() { once.Do(func() { close(release) }); ln.Close(); wg.Wait() })
+	send = func() {
+		once.Do(func() { close(release) })
+		<-sent
+		time.Sleep(10 * time.Millisecond) // for loopback to deliver it
+	}
+	return ln.Addr().String(), send
+}
+
+// TestStaleBytesNeverAnswerTheNextRequest: an upstream that sends bytes no
+// request asked for (a body after its answer to a HEAD, or after a 204 or
+// 304; anything on a connection idle in the pool) is out of step with us:
+// those bytes, here a whole answer with a marker, would be read as the
+// answer to the next request on that connection, maybe another agent's
+// with another credential. The connection never serves another request:
+// the next one, idempotent or not, goes out on a new connection and gets
+// its own answer, whether the extra bytes came with the answer (in its TLS
+// record or in one of their own) or once it was read; over TLS too.
+func TestStaleBytesNeverAnswerTheNextRequest(t *testing.T) {
+	certs := httptest.NewUnstartedServer(nil) // for its certificate
+	certs.StartTLS()
+	defer certs.Close()
+	trusted := x509.NewCertPool()
+	trusted.AddCert(certs.Certificate())
+	headLength := "Content-Length: " + strconv.Itoa(len(staleAnswer)) + "\r\n\r\n"
+	for _, tc := range []struct {
+		name, method, first string
+		when                int
+	}{
+		{"HEAD answered with a body", "HEAD", "HTTP/1.1 200 OK\r\n" + headLength, staleTogether},
+		{"HEAD answered with a body apart", "HEAD", "HTTP/1.1 200 OK\r\n" + headLength, staleApart},
+		{"HEAD answered with a body a moment later", "HEAD", "HTTP/1.1 200 OK\r\n" + headLength, staleLater},
+		{"204 with a body", "GET", "HTTP/1.1 204 No Content\r\n" + headLength, staleTogether},
+		{"304 with a body a moment later", "GET", "HTTP/1.1 304 Not Modified\r\n" + headLength, staleLater},
+		{"bytes on an idle connection", "GET", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", staleLater},
+		{"chunked answer, then bytes on an idle connection", "GET", chunkedHeader + "2\r\nok\r\n0\r\n\r\n", staleLater},
+	} {
+		for _, scheme := range []string{"http", "https"} {
+			for _, method := range []string{"GET", "POST"} {
+				t.Run(tc.name+", "+scheme+", then "+method, func(t *testing.T) {
+					var cfg *tls.Config
+					if scheme == "https" {
+						cfg = certs.TLS
+					}
+					addr, send := staleUpstream(t, cfg, tc.first, tc.when)
+					tr, dc := newCountingTransport(t)
+					tr.TLSConfig.RootCAs = trusted
+					target := scheme + "://" + addr
+					res, err := tr.RoundTrip(transportRequest(t, tc.method, target+"/first", nil, true))
+					if err != nil {
+						t.Fatal(err)
+					}
+					_, _ = io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					if tc.when == staleLater {
+						send()
+					}
+					res, err = tr.RoundTrip(transportRequest(t, method, target+"/second", []byte("x"), true))
+					if err != nil {
+						t.Fatal(err)
+					}
+					body, err := io.ReadAll(res.Body)
+					res.Body.Close()
+					if err != nil || string(body) != "own answer" {
+						t.Fatalf("the next request got %q (error %v), want its own answer", body, err)
+					}
+					if n := dc.dials(); n != 2 {
+						t.Errorf("%d dials, want 2: the stale connection served the next request", n)
+					}
+				})
+			}
+		}
 	}
 }
