@@ -60,6 +60,18 @@ type Result struct {
 	// decoding and redaction), -1 when it declared none: it tells a
 	// finite message from a stream, not how long Body is.
 	DeclaredLength int64
+
+	audited *auditedBody // Body as Do returned it, which records the row
+}
+
+// Refuse closes Body for a front end that does not pass the answer on
+// (the proxy refuses a 101): the call's audit row records an error, with
+// why as its reason, as for a body that failed. why must name no value.
+func (res *Result) Refuse(why error) error {
+	if res.audited != nil {
+		res.audited.refuse(why)
+	}
+	return res.Body.Close()
 }
 
 // Runner runs calls. It is safe for concurrent use; one Runner serves a
@@ -123,14 +135,15 @@ func (r *Runner) Do(ctx context.Context, c *Call) (*Result, error) {
 		r.record(ev)
 		return nil, err
 	}
-	res.Body = &auditedBody{ReadCloser: res.Body, done: func(readErr error) {
+	res.audited = &auditedBody{ReadCloser: res.Body, done: func(readErr error) {
 		ev.Duration = time.Since(start)
 		ev.Redactions = res.Redactions()
-		if readErr != nil { // the status arrived, the body did not
+		if readErr != nil { // the status arrived, the body did not, or was refused
 			ev.Decision, ev.Reason = audit.DecisionError, readErr.Error()
 		}
 		r.record(ev)
 	}}
+	res.Body = res.audited
 	return res, nil
 }
 
@@ -577,7 +590,8 @@ func (c *cancelOnClose) Close() error {
 
 // auditedBody records the call's audit event when it is closed, as an
 // error when reading the body failed (its messages quote nothing the
-// upstream sent: see bodyError).
+// upstream sent: see bodyError) or the front end refused the answer
+// (Result.Refuse).
 type auditedBody struct {
 	io.ReadCloser
 	once    sync.Once
@@ -591,6 +605,13 @@ func (a *auditedBody) Read(p []byte) (int, error) {
 		a.readErr = err
 	}
 	return n, err
+}
+
+// refuse makes why the error the row records, unless a read failed first.
+func (a *auditedBody) refuse(why error) {
+	if a.readErr == nil {
+		a.readErr = why
+	}
 }
 
 func (a *auditedBody) Close() error {

@@ -153,3 +153,32 @@ func TestProxyAuditRecordsAllowlistInForce(t *testing.T) {
 		t.Errorf("verify: %+v %v", res, err)
 	}
 }
+
+// TestProxyAuditRecordsRefusedSwitch: an upstream's 101 Switching
+// Protocols, which the client gets as 502 response_refused, is recorded
+// as what it was, a refused answer: decision error, with the reason, and
+// the status the upstream sent; not an ok call.
+func TestProxyAuditRecordsRefusedSwitch(t *testing.T) {
+	f := newFixture(t)
+	f.upstream.setHandler(func(w http.ResponseWriter, r *http.Request) {
+		writeRaw(t, w, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+	})
+	if status, _, body := f.do(f.request("GET", "/ws", nil, "X-AS-Inject-Bearer", "TOKEN_A")); status != http.StatusBadGateway {
+		t.Fatalf("status %d, want 502: %s", status, body)
+	}
+	f.proxy.Close()
+	f.handler.Wait()
+
+	entries, err := f.audit.Query(context.Background(), audit.Filter{Source: audit.SourceProxy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 {
+		t.Fatalf("%d audit rows, want 1", len(entries))
+	}
+	e := entries[0]
+	if e.Decision != audit.DecisionError || !strings.Contains(e.Reason, "switched protocols") || e.Status != http.StatusSwitchingProtocols {
+		t.Errorf("row: decision %q, reason %q, status %d; want %q, the switch as reason, 101",
+			e.Decision, e.Reason, e.Status, audit.DecisionError)
+	}
+}

@@ -157,7 +157,9 @@
 // # Audit
 //
 // Each proxied request is one audit event (source "proxy"), recorded when
-// its response body is done. NewHandler puts an audit.Batcher in front of
+// its response body is done. An answer the proxy refuses after it arrived
+// (a 101) is recorded with the status the upstream sent, decision error
+// and the refusal as its reason. NewHandler puts an audit.Batcher in front of
 // an audit.Store: the event is queued, and the events of concurrent
 // requests are appended together in one transaction, as one segment of the
 // log, up to 10 ms later; a full queue makes the request write its own

@@ -260,8 +260,9 @@ func (h *Handler) serveProxy(ctx *fasthttp.RequestCtx, hd http.Header) {
 	if res.Status == http.StatusSwitchingProtocols {
 		// The proxy never tunnels: the client's Upgrade was not sent on
 		// and the upstream connection is not handed over, so a 101 would
-		// be followed by HTTP, not the protocol it announces.
-		res.Body.Close()
+		// be followed by HTTP, not the protocol it announces. The audit
+		// row records the refusal.
+		res.Refuse(errSwitchingProtocols)
 		writeError(ctx, errSwitchingProtocols)
 		return
 	}
