@@ -172,9 +172,35 @@ func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 
 // requestHeader copies a request's headers into an http.Header. The
 // server has put each name in the canonical form net/http uses
-// ("x-as-target-url" is "X-As-Target-Url").
+// ("x-as-target-url" is "X-As-Target-Url"). Cookie lines are taken as
+// the client sent them (rawCookies).
 func requestHeader(rh *fasthttp.RequestHeader) http.Header {
-	return httpsyntax.Header(rh.All())
+	cookies := rawCookies(rh)
+	h := httpsyntax.Header(rh.All())
+	if cookies != nil {
+		h["Cookie"] = cookies
+	}
+	return h
+}
+
+// rawCookies takes the request's Cookie lines out of rh, each value byte
+// for byte, before rh parses them: fasthttp parses a Cookie header into
+// cookies on first use and writes them back its own way (quotes and
+// blanks around a value stripped, a value holding '"' or '\' dropped,
+// the lines merged), which is what All would give. Until then the lines
+// are ordinary headers, in the order received; deleting them leaves
+// fasthttp no cookies to parse.
+func rawCookies(rh *fasthttp.RequestHeader) []string {
+	raw := rh.PeekAll(fasthttp.HeaderCookie)
+	if len(raw) == 0 {
+		return nil
+	}
+	cookies := make([]string, len(raw))
+	for i, v := range raw {
+		cookies[i] = string(v)
+	}
+	rh.Del(fasthttp.HeaderCookie)
+	return cookies
 }
 
 func (h *Handler) serveHealth(ctx *fasthttp.RequestCtx) {
