@@ -55,8 +55,19 @@ func TestValidateKeyName(t *testing.T) {
 	}
 }
 
+// fixedKeyNameText holds every text ValidateKeyName's error and hint are
+// made of, whatever the name: a name found in it is not an echo.
+var fixedKeyNameText = func() string {
+	var b strings.Builder
+	b.WriteString("vault: invalid key name (0123456789 characters): " + keyNameHint)
+	for _, name := range []string{"", strings.Repeat("A", MaxKeyNameLen+1), "a", "-", "_A", "A__B", "A_"} {
+		b.WriteString("\n" + keyNameFault(name))
+	}
+	return b.String()
+}()
+
 func FuzzValidateKeyName(f *testing.F) {
-	for _, s := range []string{"STRIPE_KEY", "a", "A__B", "_", "Z9_9", "\xff"} {
+	for _, s := range []string{"STRIPE_KEY", "a", "A__B", "_", "Z9_9", "\xff", "_KEY", "sk-live-0123456789"} {
 		f.Add(s)
 	}
 	rule := regexp.MustCompile(`^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$`) // the documented rule
@@ -82,7 +93,9 @@ func FuzzValidateKeyName(f *testing.F) {
 		if !errors.As(err, &ve) {
 			t.Fatalf("error %v is not *Error", err)
 		}
-		if len(name) > 3 && strings.Contains(err.Error()+ve.Hint(), name) {
+		// The name reaches the error only as its length and its fault: the
+		// text is the same for another name of that length and fault.
+		if text := err.Error() + ve.Hint(); len(name) > 3 && strings.Contains(text, name) && !strings.Contains(fixedKeyNameText, name) {
 			t.Fatalf("error for %q repeats it: %v", name, err)
 		}
 	})
