@@ -238,7 +238,7 @@ func genEcho(rng *rand.Rand, secret []byte) echo {
 		return b
 	}
 	whole := func(name, text string) echo { return echo{name, text, []string{text}} }
-	switch k := rng.IntN(16); k {
+	switch k := rng.IntN(18); k {
 	case 0:
 		return whole("raw", s)
 	case 1, 2:
@@ -325,6 +325,25 @@ func genEcho(rng *rand.Rand, secret []byte) echo {
 			return whole("python quote safe empty", pyQuote(secret, "", false))
 		}
 		return whole("python quote_plus", pyQuote(secret, "", true))
+	case 16:
+		// A case-normalising upstream (a valid UTF-8 value only).
+		if !utf8.Valid(secret) {
+			return whole("raw", s)
+		}
+		if rng.IntN(2) == 0 {
+			return whole("upper case", strings.ToUpper(s))
+		}
+		return whole("lower case", strings.ToLower(s))
+	case 17:
+		// UTF-16 output (a valid UTF-8 value only).
+		le, be := utf16Bytes(s)
+		if le == "" {
+			return whole("raw", s)
+		}
+		if rng.IntN(2) == 0 {
+			return whole("utf-16be", be)
+		}
+		return whole("utf-16le", le)
 	default:
 		// JSON string bodies.
 		var j string
@@ -445,7 +464,8 @@ func jsonString(s string, html, ascii, upper, slash bool) string {
 
 // mayMatch reports whether text holds an occurrence the package may remove:
 // a whole form (redact.Forms) or a run of 16 bytes of a form whose runs
-// count (raw, JSON escapes, base64 fragments, hex), computed here.
+// count (raw, JSON escapes, base64 fragments, hex, upper and lower case),
+// or of 32 bytes of a UTF-16 form, computed here.
 func mayMatch(text []byte, secrets [][]byte) bool {
 	for _, s := range secrets {
 		for _, f := range redact.Forms(s) {
@@ -471,11 +491,24 @@ func mayMatch(text []byte, secrets [][]byte) bool {
 		}
 		h := hex.EncodeToString(s)
 		bases = append(bases, h, strings.ToUpper(h))
-		for _, base := range bases {
-			for i := 0; i+redact.PartialRun <= len(base); i++ {
-				if bytes.Contains(text, []byte(base[i:i+redact.PartialRun])) {
-					return true
-				}
+		bases = append(bases, caseChanged(str)...)
+		if holdsRun(text, bases, redact.PartialRun) {
+			return true
+		}
+		le, be := utf16Bytes(str)
+		if holdsRun(text, []string{le, be}, 2*redact.PartialRun) {
+			return true
+		}
+	}
+	return false
+}
+
+// holdsRun reports whether text holds a run of n bytes of one of bases.
+func holdsRun(text []byte, bases []string, n int) bool {
+	for _, base := range bases {
+		for i := 0; i+n <= len(base); i++ {
+			if bytes.Contains(text, []byte(base[i:i+n])) {
+				return true
 			}
 		}
 	}

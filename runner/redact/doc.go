@@ -44,16 +44,33 @@
 //     of the quotes (&#34; &quot;, &#39; &#x27; &#039; &apos;, or kept),
 //     as Go's html package, Python's html.escape, PHP's htmlspecialchars
 //     and XML writers put a value in a page or a document;
+//   - for a non-ASCII secret, its bytes misread as Latin-1 and written back
+//     as UTF-8 (Python's http.server), raw and JSON-escaped;
+//   - the raw value upper-cased and lower-cased (Unicode case mapping),
+//     when that changes it, as an upstream that changes the case of what it
+//     echoes writes it (INVALID KEY SK_LIVE_...). Hex needs no more: a
+//     case-changed hex echo is the lower- or upper-case hex form. Base64
+//     gets none: case-changed base64 is no longer the secret;
+//   - UTF-16LE and UTF-16BE, as PowerShell redirection, Windows tools and
+//     Java or .NET APIs write text: an ASCII secret with a NUL byte after
+//     (LE) or before (BE) each character. The ASCII replacement may take
+//     with it a NUL byte next to the echo (the form of the other byte
+//     order matches there too), which shifts the code units of the rest of
+//     a UTF-16 text by one byte. The case-changed and UTF-16 forms are
+//     made only for a secret that is valid UTF-8;
 //   - partial echoes: any run of PartialRun (16) or more consecutive bytes of
-//     the raw value, of its JSON (single or nested) or HTML escapes, of its
-//     base64 characters at each offset (standard and URL-safe) or of its
-//     hex (either case). These catch encodings wrapped at any column or
+//     the raw value, of its upper- or lower-case form, of its JSON (single
+//     or nested) or HTML escapes, of its base64 characters at each offset
+//     (standard and URL-safe) or of its hex (either case), and any run of
+//     2*PartialRun bytes (PartialRun characters of an ASCII secret) of its
+//     UTF-16 forms. These catch encodings wrapped at any column or
 //     starting mid-line: every line holding 16 or more characters of the
 //     secret's encoding is removed, a shorter piece at a line end may
 //     remain. The encoded forms are already whole forms, so this adds no
 //     pattern. Secrets shorter than PartialRun are matched as whole values
 //     only; in header names runs of the raw, JSON and HTML forms count,
-//     encoded forms only whole.
+//     the other forms only whole (compared without case, a case-changed
+//     run is a run of the raw value).
 //
 // Overlapping or adjacent occurrences are merged and replaced once, so an
 // echoed stretch of a secret becomes a single Replacement. Results do not

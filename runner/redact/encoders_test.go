@@ -437,3 +437,131 @@ func TestHTMLEntityEscapes(t *testing.T) {
 		})
 	}
 }
+
+// caseKey is the secret of the case and UTF-16 tests: letters of both
+// cases, so each case change gives another value.
+const caseKey = "sk_live_51HxQwErTyUi0pAsDfGhJkLz"
+
+// TestCaseChangedEchoes: an upstream that upper-cases or lower-cases what
+// it echoes (an error message, a case-normalising log) hands back a value
+// no other form matches. The whole value and runs of PartialRun bytes of
+// it are redacted; hex, already matched in both cases, needs nothing more.
+func TestCaseChangedEchoes(t *testing.T) {
+	const r = redact.Replacement
+	tests := []struct{ name, secret, body, want string }{
+		{"upper-cased error", caseKey,
+			`{"error":"INVALID API KEY SK_LIVE_51HXQWERTYUI0PASDFGHJKLZ"}`,
+			`{"error":"INVALID API KEY ` + r + `"}`},
+		{"lower-cased log", caseKey,
+			"level=warn msg=\"auth failed\" token=sk_live_51hxqwertyui0pasdfghjklz\n",
+			"level=warn msg=\"auth failed\" token=" + r + "\n"},
+		{"upper-cased partial echo", caseKey,
+			"INVALID KEY SK_LIVE_51HXQWERTYUI0P...",
+			"INVALID KEY " + r + "..."},
+		{"lower-cased partial echo", caseKey,
+			"unknown key '...qwertyui0pasdfghjklz'",
+			"unknown key '..." + r + "'"},
+		{"short secret upper-cased", "Ab3$xY-q", "bad password AB3$XY-Q", "bad password " + r},
+		{"non-ascii upper-cased", "clé-Ünïcode-Sécret-42", "CLÉ-ÜNÏCODE-SÉCRET-42 rejected", r + " rejected"},
+		// A server upper-casing a hex echo writes the upper-case hex form.
+		{"upper-cased hex", "Ab3$xY-q", "DIGEST 4162332478592D71", "DIGEST " + r},
+	}
+	rng := mathrand.New(mathrand.NewPCG(27, 28))
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			set := redact.NewSet([]byte(tc.secret), []byte("second-secret-for-the-set"))
+			got, n := set.RedactString(tc.body)
+			if got != tc.want || n != 1 {
+				t.Fatalf("got %q (%d), want %q (1)", got, n, tc.want)
+			}
+			forEveryChunking(rng, set, []byte(tc.body), 5, func(how string, out []byte, n int, err error) {
+				t.Helper()
+				if err != nil || string(out) != got || n != 1 {
+					t.Fatalf("%s: got %q (%d, %v), want %q (1)", how, out, n, err, got)
+				}
+			})
+		})
+	}
+}
+
+// TestUTF16Echoes: a body or a child process's output in UTF-16
+// (PowerShell redirection, Windows tools, Java and .NET APIs) holds the
+// secret with a NUL byte after (LE) or before (BE) each ASCII character.
+// The whole value and runs of PartialRun characters are redacted; the text
+// around is kept but for a NUL byte next to the replacement.
+func TestUTF16Echoes(t *testing.T) {
+	tests := []struct {
+		name, secret, bom, before, echo, after string
+		be                                     bool
+	}{
+		// PowerShell 5.1: "Key: $k" > out.txt writes UTF-16LE with a BOM.
+		{"powershell redirection", caseKey, "\xff\xfe", "Key: ", caseKey, "\r\n", false},
+		// Java: s.getBytes(StandardCharsets.UTF_16) writes a BOM and BE.
+		{"java utf-16", caseKey, "\xfe\xff", `{"key":"`, caseKey, `"}`, true},
+		{"utf-16le partial echo", caseKey, "", "invalid key ...", caseKey[4:24], "...\r\n", false},
+		{"utf-16be partial echo", caseKey, "", "invalid key ...", caseKey[4:24], "...", true},
+		{"short secret", "pw-123!", "", "password=", "pw-123!", "\n", false},
+		{"non-ascii secret", "clé-🔑-secret", "", "k=", "clé-🔑-secret", ";", false},
+		{"non-ascii secret, utf-16be", "clé-🔑-secret", "", "k=", "clé-🔑-secret", ";", true},
+	}
+	rng := mathrand.New(mathrand.NewPCG(29, 30))
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			enc := func(s string) string {
+				l, b := utf16Bytes(s)
+				if tc.be {
+					return b
+				}
+				return l
+			}
+			before, after := tc.bom+enc(tc.before), enc(tc.after)
+			body := before + enc(tc.echo) + after
+			set := redact.NewSet([]byte(tc.secret), []byte("second-secret-for-the-set"))
+			got, n := set.RedactString(body)
+			if n != 1 || !keptAround(got, before, after) || len(leaks([]byte(got), tc.secret)) > 0 {
+				t.Fatalf("got %q (%d), want %q (1)", got, n, before+redact.Replacement+after)
+			}
+			forEveryChunking(rng, set, []byte(body), 5, func(how string, out []byte, n int, err error) {
+				t.Helper()
+				if err != nil || string(out) != got || n != 1 {
+					t.Fatalf("%s: got %q (%d, %v), want %q (1)", how, out, n, err, got)
+				}
+			})
+		})
+	}
+}
+
+// keptAround reports whether out is before, a Replacement and after, but
+// for a NUL byte next to the replacement: the other half of a neighbouring
+// ASCII character, which the secret's form in the other byte order holds.
+func keptAround(out, before, after string) bool {
+	for _, b := range []string{before, strings.TrimSuffix(before, "\x00")} {
+		for _, a := range []string{after, strings.TrimPrefix(after, "\x00")} {
+			if out == b+redact.Replacement+a {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TestUTF16ShortRunsKept: fewer than PartialRun characters of a secret in
+// UTF-16 (a key prefix, a truncated echo) pass unchanged, and a secret that
+// is not valid UTF-8 has no case-changed or UTF-16 form.
+func TestUTF16ShortRunsKept(t *testing.T) {
+	set := redact.NewSet([]byte(caseKey))
+	for _, s := range []string{"sk_live_", caseKey[:15], caseKey[3:18], caseKey[17:]} {
+		l, b := utf16Bytes("key " + s + " ok")
+		for _, body := range []string{l, b} {
+			if got, n := set.RedactString(body); n != 0 || got != body {
+				t.Errorf("%q: changed to %q (%d)", body, got, n)
+			}
+		}
+	}
+	invalid := []byte("\xffAbCdEf-0123456789-ghIJ")
+	for _, f := range redact.Forms(invalid) {
+		if bytes.IndexByte(f, 0) >= 0 || bytes.Contains(f, []byte("abcdef")) || bytes.Contains(f, []byte("ABCDEF")) {
+			t.Errorf("invalid UTF-8 secret has form %q", f)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package redact
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -14,8 +15,9 @@ import (
 
 // PartialRun is the length of the shortest echo of a secret that is
 // removed: any run of PartialRun or more consecutive bytes of a secret
-// (raw or JSON-escaped) or of its base64 or hex encoding counts as an echo
-// of it.
+// (raw, upper- or lower-cased, JSON-escaped) or of its base64 or hex
+// encoding counts as an echo of it, and in UTF-16 any run of PartialRun
+// code units.
 const PartialRun = 16
 
 // minAlignedLen is the shortest base64 fragment kept for a secret embedded
@@ -30,14 +32,16 @@ const minAlignedLen = 6
 // encoding wrapped at 76 and 64 columns with LF or CRLF line ends), hex in
 // both cases and wrapped as xxd -p writes it, URL escapes, JSON string
 // escapes (and those escaped again, as a JSON document nested in a JSON
-// string holds them), HTML and XML entity escapes, and for a non-ASCII
-// secret its bytes misread as Latin-1 (raw and JSON-escaped). Partial
-// echoes (runs of PartialRun or more bytes of the raw, JSON-escaped (once
-// or twice) or HTML-escaped value, of its base64 fragments or of its hex)
-// are matched in addition and are not listed. The result has no
-// duplicates.
+// string holds them), HTML and XML entity escapes, for a non-ASCII
+// secret its bytes misread as Latin-1 (raw and JSON-escaped), and for a
+// secret that is valid UTF-8 its upper- and lower-case forms and its
+// UTF-16LE and UTF-16BE encodings. Partial echoes (runs of PartialRun or
+// more bytes of the raw, case-changed, JSON-escaped (once or twice) or
+// HTML-escaped value, of its base64 fragments or of its hex, runs of
+// 2*PartialRun bytes of its UTF-16 forms) are matched in addition and are
+// not listed. The result has no duplicates.
 func Forms(secret []byte) [][]byte {
-	return formsWith(secret, escapedForms(secret))
+	return formsWith(secret, escapedForms(secret), slices.Concat(caseForms(secret), utf16Forms(secret)))
 }
 
 // escapedForms returns secret's JSON escapes (once and nested) and HTML
@@ -47,8 +51,9 @@ func escapedForms(secret []byte) []string {
 	return slices.Concat(js, nestedJSONForms(secret, js), htmlForms(secret))
 }
 
-// formsWith is Forms, given secret's escapedForms.
-func formsWith(secret []byte, escaped []string) [][]byte {
+// formsWith is Forms, given secret's escapedForms and its caseForms and
+// utf16Forms (echoes).
+func formsWith(secret []byte, escaped []string, echoes [][]byte) [][]byte {
 	if len(secret) == 0 {
 		return nil
 	}
@@ -86,7 +91,68 @@ func formsWith(secret []byte, escaped []string) [][]byte {
 			add([]byte(f))
 		}
 	}
+	for _, f := range echoes {
+		add(f)
+	}
 	return forms
+}
+
+// caseForms returns the upper- and lower-case forms of v that differ from
+// it, as an upstream that changes the letter case of what it echoes writes
+// them (an error message, a case-normalising log). A value that is not
+// valid UTF-8 has none.
+func caseForms(v []byte) [][]byte {
+	if !utf8.Valid(v) {
+		return nil
+	}
+	var out [][]byte
+	for _, c := range [][]byte{bytes.ToUpper(v), bytes.ToLower(v)} {
+		if !bytes.Equal(c, v) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// utf16Run is the shortest partial echo of a UTF-16 form, in bytes:
+// PartialRun code units, as many characters as a partial echo of the raw
+// value holds.
+const utf16Run = 2 * PartialRun
+
+// utf16Forms returns v in UTF-16LE and UTF-16BE, as Windows tools,
+// PowerShell redirection and Java or .NET APIs write text: an ASCII
+// character with a NUL byte after it (LE) or before it (BE). A value that
+// is not valid UTF-8 has none.
+func utf16Forms(v []byte) [][]byte {
+	if !utf8.Valid(v) {
+		return nil
+	}
+	le := make([]byte, 0, 2*len(v))
+	be := make([]byte, 0, 2*len(v))
+	var units [2]uint16
+	for _, r := range string(v) {
+		for _, u := range utf16.AppendRune(units[:0], r) {
+			le = binary.LittleEndian.AppendUint16(le, u)
+			be = binary.BigEndian.AppendUint16(be, u)
+		}
+	}
+	return [][]byte{le, be}
+}
+
+// runForms returns the forms among fs (forms of secret) whose runs of run
+// bytes are echoes too: those longer than run, none for a secret shorter
+// than PartialRun.
+func runForms(secret []byte, fs [][]byte, run int) [][]byte {
+	if len(secret) < PartialRun {
+		return nil
+	}
+	var out [][]byte
+	for _, f := range fs {
+		if len(f) > run {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // latin1Misread is secret as a server echoes it when it reads the header

@@ -3,6 +3,7 @@ package redact_test
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/The-17/agentsecrets/runner/redact"
 )
@@ -99,6 +101,21 @@ func expectedForms(secret string) []namedForm {
 	if h := html.EscapeString(secret); h != secret {
 		add("html escape", h)
 	}
+	// An upstream that changes the letter case of what it echoes, and
+	// output in UTF-16 (Windows tools, Java and .NET APIs).
+	cased := caseChanged(secret)
+	for _, c := range cased {
+		add("case-changed", c)
+	}
+	le, be := utf16Bytes(secret)
+	add("utf-16le", le)
+	add("utf-16be", be)
+	for _, u := range []string{le, be} {
+		// Runs of 32 bytes: 16 characters of an ASCII secret.
+		for i := 0; len(secret) >= 16 && i+32 <= len(u); i++ {
+			add(fmt.Sprintf("32-byte window at %d of utf-16 form %.8q", i, u), u[i:i+32])
+		}
+	}
 	var nested []string
 	// A JSON document nested in a JSON string (an error detail, a webhook
 	// payload): each JSON escape that differs from the secret, escaped
@@ -112,7 +129,7 @@ func expectedForms(secret string) []namedForm {
 			nested = append(nested, outer)
 		}
 	}
-	for _, base := range append([]string{secret, jHTML, jPlain}, nested...) {
+	for _, base := range slices.Concat([]string{secret, jHTML, jPlain}, nested, cased) {
 		// Partial echoes count only for secrets of 16 bytes or more.
 		for i := 0; len(secret) >= 16 && i+16 <= len(base); i++ {
 			add(fmt.Sprintf("16-byte window at %d of %q-form", i, formKind(base, secret, nested)), base[i:i+16])
@@ -127,8 +144,39 @@ func formKind(base, secret string, nested []string) string {
 		return "raw"
 	case slices.Contains(nested, base):
 		return "nested json"
+	case base == strings.ToUpper(secret) || base == strings.ToLower(secret):
+		return "case-changed"
 	}
 	return "json"
+}
+
+// caseChanged returns the upper- and lower-case forms of secret that
+// differ from it; none for a secret that is not valid UTF-8.
+func caseChanged(secret string) []string {
+	var out []string
+	if !utf8.ValidString(secret) {
+		return nil
+	}
+	for _, c := range []string{strings.ToUpper(secret), strings.ToLower(secret)} {
+		if c != secret && !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// utf16Bytes returns s encoded as UTF-16LE and UTF-16BE, or two empty
+// strings when s is not valid UTF-8.
+func utf16Bytes(s string) (le, be string) {
+	if !utf8.ValidString(s) {
+		return "", ""
+	}
+	var l, b []byte
+	for _, u := range utf16.Encode([]rune(s)) {
+		l = binary.LittleEndian.AppendUint16(l, u)
+		b = binary.BigEndian.AppendUint16(b, u)
+	}
+	return string(l), string(b)
 }
 
 var escapeRE = regexp.MustCompile(`%[0-9A-F]{2}`)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math/bits"
+	"slices"
 )
 
 // Replacement is the text that stands in for every removed occurrence.
@@ -17,11 +18,14 @@ const hashMul = 0x9E3779B1
 
 // form is one byte string the set removes. An occurrence is a run of at
 // least minRun consecutive bytes of text; whole-value forms have
-// minRun == len(text), partial forms have minRun == PartialRun.
+// minRun == len(text), partial forms have minRun == PartialRun (utf16Run
+// for the UTF-16 forms).
 //
 // nameRun is the same for header names (compared in fold): the encoded
 // partial forms (base64, hex) count in names only as whole values, which
-// keeps the per-name check as cheap as it was before they were added.
+// keeps the per-name check as cheap as it was before they were added; so
+// do the case-changed forms, whose runs in a name, compared in fold, are
+// runs of the raw value already, and the UTF-16 ones (a name has no NUL).
 type form struct {
 	text    []byte
 	fold    []byte // text in lower case, for header names
@@ -69,8 +73,8 @@ func NewSet(secrets ...[]byte) *Set {
 		s.forms = append(s.forms, form{text: append([]byte(nil), text...), fold: bytes.ToLower(text), minRun: minRun, nameRun: nameRun})
 	}
 	for _, v := range secrets {
-		escaped := escapedForms(v)
-		for _, f := range formsWith(v, escaped) {
+		escaped, cased, wide := escapedForms(v), caseForms(v), utf16Forms(v)
+		for _, f := range formsWith(v, escaped, slices.Concat(cased, wide)) {
 			add(f, len(f), len(f))
 		}
 		for _, f := range partialForms(v, escaped) {
@@ -78,6 +82,12 @@ func NewSet(secrets ...[]byte) *Set {
 		}
 		for _, f := range encodedPartialForms(v) {
 			add(f, PartialRun, len(f))
+		}
+		for _, f := range runForms(v, cased, PartialRun) {
+			add(f, PartialRun, len(f))
+		}
+		for _, f := range runForms(v, wide, utf16Run) {
+			add(f, utf16Run, len(f))
 		}
 	}
 	if len(s.forms) > 0 {
@@ -103,17 +113,8 @@ func (s *Set) compile() {
 	s.gram = min(maxGram, minOcc)
 	s.stride = minOcc - s.gram + 1
 
-	s.grams = map[uint32][]gramHit{}
-	for fi, f := range s.forms {
-		for off := 0; off+s.gram <= len(f.text); off++ {
-			k := gramKey(f.text[off:off+s.gram], s.gram)
-			s.grams[k] = append(s.grams[k], gramHit{int32(fi), int32(off)})
-		}
-		for end := 1; end < len(f.text); end++ {
-			c := f.text[end-1]
-			s.tails[c] = append(s.tails[c], tailHit{int32(fi), int32(end)})
-		}
-	}
+	s.indexGrams()
+	s.indexTails()
 	// About 64 bits per distinct gram keeps false hits near 1.5%.
 	logBits := bits.Len(uint(len(s.grams))*64 - 1)
 	logBits = min(max(logBits, 12), 24)
@@ -122,6 +123,55 @@ func (s *Set) compile() {
 	for k := range s.grams {
 		h := (k * hashMul) >> s.shift
 		s.bitset[h>>6] |= 1 << (h & 63)
+	}
+}
+
+// indexGrams maps every gram of every form to where it occurs. A first
+// pass counts the hits of each gram, so that they all share one array.
+func (s *Set) indexGrams() {
+	total := 0
+	for _, f := range s.forms {
+		total += len(f.text) - s.gram + 1 // every form is at least s.gram long
+	}
+	counts := make(map[uint32]int32, total)
+	for _, f := range s.forms {
+		for off := 0; off+s.gram <= len(f.text); off++ {
+			counts[gramKey(f.text[off:], s.gram)]++
+		}
+	}
+	hits := make([]gramHit, total)
+	s.grams = make(map[uint32][]gramHit, len(counts))
+	for k, n := range counts {
+		s.grams[k], hits = hits[:0:n], hits[n:]
+	}
+	for fi, f := range s.forms {
+		for off := 0; off+s.gram <= len(f.text); off++ {
+			k := gramKey(f.text[off:], s.gram)
+			s.grams[k] = append(s.grams[k], gramHit{int32(fi), int32(off)})
+		}
+	}
+}
+
+// indexTails lists, for every byte, the proper prefixes of forms that end
+// with it, all in one array.
+func (s *Set) indexTails() {
+	var counts [256]int
+	total := 0
+	for _, f := range s.forms {
+		for _, c := range f.text[:len(f.text)-1] {
+			counts[c]++
+			total++
+		}
+	}
+	hits := make([]tailHit, total)
+	for c, n := range counts {
+		s.tails[c], hits = hits[:0:n], hits[n:]
+	}
+	for fi, f := range s.forms {
+		for end := 1; end < len(f.text); end++ {
+			c := f.text[end-1]
+			s.tails[c] = append(s.tails[c], tailHit{int32(fi), int32(end)})
+		}
 	}
 }
 
