@@ -76,18 +76,7 @@ func rawUpstream(t *testing.T, replies ...rawReply) string {
 			}
 		}
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go serve(c)
-		}
-	}()
+	acceptEach(ln, &wg, serve)
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
 	return "http://" + ln.Addr().String()
 }

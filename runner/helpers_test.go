@@ -321,3 +321,21 @@ func spec(name string, kv ...string) policies.Spec {
 	}
 	return policies.Spec{Name: name, Params: p}
 }
+
+// acceptEach serves every connection ln accepts with serve, each on its
+// own goroutine, until ln is closed; wg counts the loop and each serve,
+// which must call wg.Done when it returns.
+func acceptEach(ln net.Listener, wg *sync.WaitGroup, serve func(net.Conn)) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go serve(c)
+		}
+	}()
+}

@@ -432,18 +432,7 @@ func staleUpstream(t *testing.T, cfg *tls.Config, first string, when int) (addr 
 			}
 		}
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go serve(c)
-		}
-	}()
+	acceptEach(ln, &wg, serve)
 	t.Cleanup(func() { once.Do(func() { close(release) }); ln.Close(); wg.Wait() })
 	send = func() {
 		once.Do(func() { close(release) })
