@@ -210,12 +210,12 @@ func readBody(f *Factory, arg string) ([]byte, error) {
 		}
 		return checkBody(b)
 	}
-	return []byte(arg), nil
+	return checkBody([]byte(arg)) // --body "$(cat .env)"
 }
 
-// checkBody refuses a body read from a file or stdin that is too large or
-// is the plaintext .env of storage mode 2: its values would leave without
-// being named, so nothing would redact their echo.
+// checkBody refuses a body (read from a file or stdin, or given as text)
+// that is too large or is the plaintext .env of storage mode 2: its values
+// would leave without being named, so nothing would redact their echo.
 func checkBody(b []byte) ([]byte, error) {
 	if vault.IsPlaintextDotenv(b) {
 		return nil, newError(ExitUsage, "name each secret the request needs with --bearer, --header, --body-field or --form-field: those are injected and their echoes redacted",

@@ -52,7 +52,7 @@ command's own, 128+N when signal N killed it, 127 when it cannot be found and
 A key named after a variable that decides what code the command runs
 (LD_PRELOAD and every LD_* and DYLD_*, PATH, HOME, IFS, ENV, BASH_ENV, PS4,
 PROMPT_COMMAND, NODE_OPTIONS, PYTHONSTARTUP, PYTHONPATH, PERL5OPT, RUBYOPT,
-JAVA_TOOL_OPTIONS, EDITOR, PAGER, GIT_SSH_COMMAND, GIT_CONFIG_*, and the
+JAVA_TOOL_OPTIONS, EDITOR, PAGER, GIT_SSH_COMMAND, GIT_CONFIG_*, NPM_CONFIG_*, and the
 like) would let whoever set it run code in the command: env refuses to run
 it, naming the keys, unless --allow-override names each of them. Those
 allowed are named in a warning on stderr.`,

@@ -12,10 +12,10 @@ import (
 // a helper (an editor, a pager, an askpass, git's configuration).
 var controlVars = []string{
 	"PATH", "PATHEXT", "COMSPEC", "HOME", "XDG_CONFIG_HOME", "SHELL", "ZDOTDIR",
-	"IFS", "ENV", "BASH_ENV", "SHELLOPTS", "BASHOPTS", "PS4", "PROMPT_COMMAND", "CDPATH", "GLOBIGNORE",
+	"IFS", "ENV", "BASH_ENV", "SHELLOPTS", "BASHOPTS", "PS0", "PS1", "PS2", "PS4", "PROMPT_COMMAND", "CDPATH", "GLOBIGNORE",
 	"NODE_OPTIONS", "NODE_PATH", "PYTHONSTARTUP", "PYTHONPATH", "PYTHONHOME", "PYTHONWARNINGS",
 	"PERL5OPT", "PERL5LIB", "PERLLIB", "PERL5DB", "RUBYOPT", "RUBYLIB", "LUA_INIT", "PHPRC",
-	"JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS", "CLASSPATH",
+	"JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS", "CLASSPATH", "RUSTC_WRAPPER", "RUSTC",
 	"EDITOR", "VISUAL", "PAGER", "MANPAGER", "BROWSER", "LESSOPEN", "LESSCLOSE",
 	"SSH_ASKPASS", "SUDO_ASKPASS", "GCONV_PATH", "OPENSSL_CONF",
 	"GIT_ASKPASS", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_EXEC_PATH", "GIT_EXTERNAL_DIFF",
@@ -23,9 +23,10 @@ var controlVars = []string{
 }
 
 // controlPrefixes are families of such variables: the dynamic loaders'
-// (LD_PRELOAD, LD_LIBRARY_PATH, DYLD_INSERT_LIBRARIES, ...) and git's
-// configuration (GIT_CONFIG_GLOBAL, GIT_CONFIG_KEY_0, ...).
-var controlPrefixes = []string{"LD_", "DYLD_", "GIT_CONFIG"}
+// (LD_PRELOAD, LD_LIBRARY_PATH, DYLD_INSERT_LIBRARIES, ...), git's
+// configuration (GIT_CONFIG_GLOBAL, GIT_CONFIG_KEY_0, ...) and npm's
+// (NPM_CONFIG_SCRIPT_SHELL, NPM_CONFIG_NODE_OPTIONS, ...).
+var controlPrefixes = []string{"LD_", "DYLD_", "GIT_CONFIG", "NPM_CONFIG_"}
 
 // isControlVar reports whether a variable named name decides what code a
 // command runs.

@@ -172,7 +172,8 @@ allowlists. Values are typed by a human and never printed to an agent.`,
 }
 
 // completionExamples gives cobra's completion commands examples, as every
-// other help page has.
+// other help page has, and noArgs for cobra.NoArgs (which quotes the
+// argument).
 func completionExamples(root *cobra.Command) {
 	examples := map[string]string{
 		"bash":       "  source <(agentsecrets completion bash)",
@@ -187,6 +188,7 @@ func completionExamples(root *cobra.Command) {
 		c.Example = examples["bash"] + "\n" + examples["fish"]
 		for _, sc := range c.Commands() {
 			sc.Example = examples[sc.Name()]
+			sc.Args = noArgs
 		}
 	}
 }
