@@ -484,6 +484,19 @@ func TestCaseChangedEchoes(t *testing.T) {
 	}
 }
 
+// TestCaseFormsNeverShorter: a character whose case change shrinks it (the
+// Kelvin sign K, 3 bytes, lower-cases to k) gives no case form: the
+// secret's form would be shorter than the secret and remove ordinary text.
+func TestCaseFormsNeverShorter(t *testing.T) {
+	set := redact.NewSet([]byte("\u212a"))
+	if got, n := set.RedactString("kkk key"); got != "kkk key" || n != 0 {
+		t.Fatalf("got %q (%d), want the text unchanged", got, n)
+	}
+	if got, n := set.RedactString("x\u212ay"); got != "x"+redact.Replacement+"y" || n != 1 {
+		t.Fatalf("the secret itself: got %q (%d)", got, n)
+	}
+}
+
 // TestUTF16Echoes: a body or a child process's output in UTF-16
 // (PowerShell redirection, Windows tools, Java and .NET APIs) holds the
 // secret with a NUL byte after (LE) or before (BE) each ASCII character.

@@ -100,14 +100,16 @@ func formsWith(secret []byte, escaped []string, echoes [][]byte) [][]byte {
 // caseForms returns the upper- and lower-case forms of v that differ from
 // it, as an upstream that changes the letter case of what it echoes writes
 // them (an error message, a case-normalising log). A value that is not
-// valid UTF-8 has none.
+// valid UTF-8 has none, and a form shorter than v is left out: a few
+// characters shrink when their case changes (the Kelvin sign K becomes k),
+// and a short secret's form would then remove ordinary text.
 func caseForms(v []byte) [][]byte {
 	if !utf8.Valid(v) {
 		return nil
 	}
 	var out [][]byte
 	for _, c := range [][]byte{bytes.ToUpper(v), bytes.ToLower(v)} {
-		if !bytes.Equal(c, v) {
+		if !bytes.Equal(c, v) && len(c) >= len(v) {
 			out = append(out, c)
 		}
 	}

@@ -151,14 +151,15 @@ func formKind(base, secret string, nested []string) string {
 }
 
 // caseChanged returns the upper- and lower-case forms of secret that
-// differ from it; none for a secret that is not valid UTF-8.
+// differ from it and are not shorter; none for a secret that is not valid
+// UTF-8.
 func caseChanged(secret string) []string {
 	var out []string
 	if !utf8.ValidString(secret) {
 		return nil
 	}
 	for _, c := range []string{strings.ToUpper(secret), strings.ToLower(secret)} {
-		if c != secret && !slices.Contains(out, c) {
+		if c != secret && len(c) >= len(secret) && !slices.Contains(out, c) {
 			out = append(out, c)
 		}
 	}
