@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -203,5 +204,21 @@ func BenchmarkHeaders(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		set.Headers(h)
+	}
+}
+
+// BenchmarkRedactPeriodic redacts 1 MB of text made of a secret with a
+// short period (abab...), the worst case of partial-run matching: the
+// secret's grams sit at every other offset and every offset matches.
+func BenchmarkRedactPeriodic(b *testing.B) {
+	for _, n := range []int{64, 256} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			set := redact.NewSet(bytes.Repeat([]byte("ab"), n/2))
+			text := bytes.Repeat([]byte("ab"), 1<<19)
+			b.SetBytes(int64(len(text)))
+			for b.Loop() {
+				set.Redact(text)
+			}
+		})
 	}
 }

@@ -69,6 +69,9 @@ func (m *matcher) verify(buf []byte, i int, k uint32) {
 	for _, h := range hits {
 		f := &s.forms[h.form]
 		t, off := f.text, int(h.off)
+		if m.covered(m.base+i-off, m.base+i-off+len(t)) {
+			continue // whatever it matches there is redacted already
+		}
 		if f.whole() {
 			a := i - off
 			if a < 0 || a+len(t) > len(buf) || string(buf[a:a+len(t)]) != string(t) {
@@ -96,6 +99,20 @@ func (m *matcher) verify(buf []byte, i int, k uint32) {
 	if len(m.pending) > 0 && m.pending[0].end < limit {
 		m.release(buf, limit, false)
 	}
+}
+
+// covered reports whether every occurrence within [a, b) would change
+// nothing: the stretch is written already or inside the last pending
+// occurrence. A secret with a short period (aaaa..., abab...) has its grams
+// at many offsets, and in text of the same period every offset matches
+// along the whole form; skipping the windows already covered keeps that
+// from costing the form's length squared at every sample.
+func (m *matcher) covered(a, b int) bool {
+	if b <= m.done {
+		return true
+	}
+	n := len(m.pending)
+	return n > 0 && m.pending[n-1].start <= max(a, m.done) && b <= m.pending[n-1].end
 }
 
 // found records the occurrence [a, b), merging it with overlapping or
