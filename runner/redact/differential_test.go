@@ -492,6 +492,14 @@ func mayMatch(text []byte, secrets [][]byte) bool {
 		h := hex.EncodeToString(s)
 		bases = append(bases, h, strings.ToUpper(h))
 		bases = append(bases, caseChanged(str)...)
+		// The other JSON escapes (Gson's, System.Text.Json's, nested) and
+		// the HTML entity forms have runs too: every form holding a
+		// backslash or an ampersand (a URL form keeping '&' is let pass).
+		for _, f := range redact.Forms(s) {
+			if bytes.ContainsAny(f, `\&`) {
+				bases = append(bases, string(f))
+			}
+		}
 		if holdsRun(text, bases, redact.PartialRun) {
 			return true
 		}
