@@ -311,7 +311,7 @@ func (e *Engine) compileCustom(ctx context.Context, name string, code []byte, su
 	}
 	p.timeout = e.cfg.Timeout
 	p.config = e.sandboxConfig
-	p.sum = sum
+	p.sum, p.custom = sum, true
 	e.touch(p)
 	e.mu.Lock()
 	e.byHash[sum] = p

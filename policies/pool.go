@@ -23,6 +23,7 @@ type policy struct {
 	hasOnResponse bool
 	maxIdle       int
 	sum           [32]byte      // content hash of a custom module
+	custom        bool          // a custom module: the engine may evict it
 	lastUse       atomic.Uint64 // the engine's clock when last loaded
 
 	mu      sync.Mutex
@@ -93,8 +94,12 @@ func (in *instance) discard() {
 	_ = in.mod.Close(context.Background())
 }
 
-// acquire marks the policy in use by a run; false once it was evicted.
+// acquire marks the policy in use by a run; false once it was evicted. A
+// built-in is never evicted: it needs no count.
 func (p *policy) acquire() bool {
+	if !p.custom {
+		return true
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.evicted {
@@ -107,6 +112,9 @@ func (p *policy) acquire() bool {
 // release ends a run acquire began; the last run of an evicted policy
 // closes its compiled code.
 func (p *policy) release() {
+	if !p.custom {
+		return
+	}
 	p.mu.Lock()
 	p.refs--
 	unused := p.evicted && p.refs == 0
