@@ -221,7 +221,10 @@ func checkBody(b []byte) ([]byte, error) {
 		return nil, newError(ExitUsage, "name each secret the request needs with --bearer, --header, --body-field or --form-field: those are injected and their echoes redacted",
 			"--body: the data is the plaintext .env of storage mode 2; it is not sent")
 	}
-	return checkBodySize(b)
+	if len(b) > maxBody {
+		return nil, usageError("agentsecrets call", "--body is larger than %d MiB", maxBody>>20)
+	}
+	return b, nil
 }
 
 const maxBody = 32 << 20
@@ -234,13 +237,6 @@ func readBodyFile(path string) ([]byte, error) {
 	}
 	defer fh.Close()
 	return io.ReadAll(io.LimitReader(fh, maxBody+1))
-}
-
-func checkBodySize(b []byte) ([]byte, error) {
-	if len(b) > maxBody {
-		return nil, usageError("agentsecrets call", "--body is larger than %d MiB", maxBody>>20)
-	}
-	return b, nil
 }
 
 func runCall(ctx context.Context, f *Factory, o *callOptions) error {
