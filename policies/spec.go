@@ -51,20 +51,44 @@ func ParseInjection(style, arg string) (Spec, error) {
 	if inj.nameParam != "" {
 		i := strings.LastIndexByte(arg, '=')
 		if i < 0 {
-			return Spec{}, fmt.Errorf("policies: %s injection wants %s, got %q", style, inj.form, arg)
+			return Spec{}, &InjectionError{Style: style, Form: inj.form, Part: "=", Arg: arg, Bad: arg}
 		}
 		name := arg[:i]
 		key = arg[i+1:]
 		if name == "" || !inj.check(name) {
-			return Spec{}, fmt.Errorf("policies: %s injection: invalid %s %q in %q (want %s)", style, inj.nameParam, name, arg, inj.form)
+			return Spec{}, &InjectionError{Style: style, Form: inj.form, Part: inj.nameParam, Arg: arg, Bad: name}
 		}
 		params[inj.nameParam] = name
 	}
 	if !vault.IsKeyName(key) {
-		return Spec{}, fmt.Errorf("policies: %s injection: invalid secret name %q in %q (want %s, KEY like STRIPE_KEY)", style, key, arg, inj.form)
+		return Spec{}, &InjectionError{Style: style, Form: inj.form, Part: "key", Arg: arg, Bad: key}
 	}
 	params["key"] = key
 	return Spec{Name: style, Params: params}, nil
+}
+
+// InjectionError is an injection argument ParseInjection refused: which
+// part of it is wrong. Its message quotes the argument; a front end that
+// must not print it (a value typed where a key name goes) words its own
+// from the fields.
+type InjectionError struct {
+	Style string // the injection style: bearer, header, ...
+	Form  string // the form the argument takes: KEY, Header-Name=KEY, ...
+	// Part is what is wrong: "=" (no '=' in the argument), the param the
+	// name goes to (name, param, path, field), or "key".
+	Part string
+	Arg  string // the argument
+	Bad  string // the part that is wrong (the argument when Part is "=")
+}
+
+func (e *InjectionError) Error() string {
+	switch e.Part {
+	case "=":
+		return fmt.Sprintf("policies: %s injection wants %s, got %q", e.Style, e.Form, e.Arg)
+	case "key":
+		return fmt.Sprintf("policies: %s injection: invalid secret name %q in %q (want %s, KEY like STRIPE_KEY)", e.Style, e.Bad, e.Arg, e.Form)
+	}
+	return fmt.Sprintf("policies: %s injection: invalid %s %q in %q (want %s)", e.Style, e.Part, e.Bad, e.Arg, e.Form)
 }
 
 // ParseParams turns "k=v" arguments (from --param) into a params map.

@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/The-17/agentsecrets/vault"
+	"github.com/The-17/agentsecrets/policies"
 )
 
 // Usage errors never repeat what the user typed: a credential pasted where
@@ -128,31 +128,24 @@ func noArgs(c *cobra.Command, args []string) error {
 	return nil
 }
 
-// injectionForms are the forms the injection flags take and the name of
-// the part before '=' (none for a bare KEY).
-var injectionForms = map[string]struct{ form, part string }{
-	"bearer": {"KEY", ""}, "basic": {"KEY", ""},
-	"header": {"Header-Name=KEY", "header name"}, "query": {"param=KEY", "param"},
-	"body-field": {"path=KEY", "path"}, "form-field": {"field=KEY", "field"},
-}
-
-// injectionError explains a refused injection flag, saying which part of
-// the argument is wrong but not what it holds: a value typed for KEY would
-// otherwise be printed.
-func injectionError(cmdPath, style, arg string) error {
-	f := injectionForms[style]
-	problem := "invalid " + f.part
-	key := arg
-	if f.part != "" {
-		i := strings.LastIndexByte(arg, '=')
-		if i < 0 {
-			return usageError(cmdPath, "--%s: want %s: no '=' %s", style, f.form, characters(arg))
-		}
-		key = arg[i+1:]
+// injectionError explains a refused injection flag from the parser's
+// InjectionError, saying which part of the argument is wrong but not what
+// it holds: a value typed for KEY would otherwise be printed.
+func injectionError(cmdPath string, err error) error {
+	var ie *policies.InjectionError
+	if !errors.As(err, &ie) {
+		return usageError(cmdPath, "invalid injection flag")
 	}
-	if !vault.IsKeyName(key) {
+	switch ie.Part {
+	case "=":
+		return usageError(cmdPath, "--%s: want %s: no '=' %s", ie.Style, ie.Form, characters(ie.Arg))
+	case "key":
 		return newError(ExitUsage, "KEY is the name of a secret, never its value: agentsecrets secrets list shows the names",
-			"--%s: want %s: invalid secret name %s", style, f.form, characters(key))
+			"--%s: want %s: invalid secret name %s", ie.Style, ie.Form, characters(ie.Bad))
 	}
-	return usageError(cmdPath, "--%s: want %s: %s %s", style, f.form, problem, characters(arg))
+	part := ie.Part
+	if part == "name" {
+		part = "header name"
+	}
+	return usageError(cmdPath, "--%s: want %s: invalid %s %s", ie.Style, ie.Form, part, characters(ie.Arg))
 }

@@ -153,7 +153,7 @@ func (o *callOptions) specs() ([]policies.Spec, error) {
 		for _, arg := range g.args {
 			s, err := policies.ParseInjection(g.style, arg)
 			if err != nil {
-				return nil, injectionError("agentsecrets call", g.style, arg)
+				return nil, injectionError("agentsecrets call", err)
 			}
 			specs = append(specs, s)
 		}
