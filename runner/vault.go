@@ -69,16 +69,8 @@ func (v *StoreVault) Secret(key string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	val := s.Bytes()
-	if v.Cache {
-		v.mu.Lock()
-		if v.values == nil {
-			v.values = map[string][]byte{}
-		}
-		v.values[key] = val
-		v.mu.Unlock()
-	}
-	return val, nil
+	v.remember(key, s.Bytes())
+	return s.Bytes(), nil
 }
 
 // Bindings implements Vault.
@@ -115,24 +107,54 @@ func (v *StoreVault) Allowlist() ([]string, error) {
 	return list, nil
 }
 
-// All implements Vault.
+// All implements Vault. Values not cached are read in one batch; a key
+// whose value is missing from the backend is left out.
 func (v *StoreVault) All() ([][]byte, error) {
 	names, err := v.Store.Names(v.Ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := make([][]byte, 0, len(names))
-	for _, name := range names {
-		val, err := v.Secret(name)
-		if errors.Is(err, ErrSecretMissing) {
-			continue
+	unread := names
+	if v.Cache {
+		unread = unread[:0:0]
+		v.mu.Lock()
+		for _, name := range names {
+			if val, ok := v.values[name]; ok {
+				out = append(out, val)
+			} else {
+				unread = append(unread, name)
+			}
 		}
-		if err != nil {
-			return nil, err
+		v.mu.Unlock()
+	}
+	if len(unread) == 0 {
+		return out, nil
+	}
+	got, err := v.Store.Values(v.Ctx, unread)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range unread {
+		if s, ok := got[name]; ok {
+			out = append(out, s.Bytes())
+			v.remember(name, s.Bytes())
 		}
-		out = append(out, val)
 	}
 	return out, nil
+}
+
+// remember caches val as key's value when v caches values.
+func (v *StoreVault) remember(key string, val []byte) {
+	if !v.Cache {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.values == nil {
+		v.values = map[string][]byte{}
+	}
+	v.values[key] = val
 }
 
 // Refresh forgets cached values and the allowlist, so the next request

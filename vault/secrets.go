@@ -191,6 +191,64 @@ func (s *Store) Get(ctx Context, key string) (Secret, error) {
 	return NewSecret(v), nil
 }
 
+// Values returns the values of those keys that are set in ctx and have a
+// value in the backend, by key name, reading the backend in one batch where
+// it can (the Secret Service answers a batch in a few round trips where Get
+// costs several per key). Other keys are left out; only a failure of the
+// backend or of the index is an error.
+func (s *Store) Values(ctx Context, keys []string) (map[string]Secret, error) {
+	if err := ValidateEnvironment(ctx.Environment); err != nil {
+		return nil, err
+	}
+	p, err := s.project(ctx)
+	if err != nil {
+		return nil, err
+	}
+	refs := make([]keychain.Ref, 0, len(keys))
+	for _, k := range keys {
+		if p.Environments[ctx.Environment][k] != nil && ValidateKeyName(k) == nil {
+			refs = append(refs, ref(ctx, ctx.Environment, k))
+		}
+	}
+	if len(refs) == 0 {
+		return map[string]Secret{}, nil
+	}
+	b, err := s.Backend()
+	if err != nil {
+		return nil, err
+	}
+	got, err := keychain.GetMany(b, refs)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]Secret, len(got))
+	for r, v := range got {
+		out[r.Key] = NewSecret(v)
+	}
+	return out, nil
+}
+
+// GetMany returns the values of keys in ctx, in order, read as Values reads
+// them. A key that is not set, or whose value is missing from the backend,
+// is the error Get gives for it.
+func (s *Store) GetMany(ctx Context, keys []string) ([]Secret, error) {
+	got, err := s.Values(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Secret, 0, len(keys))
+	for _, k := range keys {
+		v, ok := got[k]
+		if !ok { // Get's error for k, or its value if k was set meanwhile
+			if v, err = s.Get(ctx, k); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
 // Delete removes key from ctx. A missing key is ErrNotFound and changes
 // nothing.
 func (s *Store) Delete(ctx Context, key string) error {

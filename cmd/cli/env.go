@@ -202,17 +202,17 @@ func (f *Factory) envKeys(s *vault.Store, ctx vault.Context, only []string) ([]s
 	return picked, nil
 }
 
-// readVars reads the values of names.
+// readVars reads the values of names, in one batch.
 func readVars(s *vault.Store, ctx vault.Context, names []string) ([]childenv.Var, [][]byte, error) {
+	secrets, err := s.GetMany(ctx, names)
+	if err != nil {
+		return nil, nil, err
+	}
 	vars := make([]childenv.Var, 0, len(names))
 	values := make([][]byte, 0, len(names))
-	for _, k := range names {
-		v, err := s.Get(ctx, k)
-		if err != nil {
-			return nil, nil, err
-		}
-		vars = append(vars, childenv.Var{Name: k, Value: v.Bytes()})
-		values = append(values, v.Bytes())
+	for i, k := range names {
+		vars = append(vars, childenv.Var{Name: k, Value: secrets[i].Bytes()})
+		values = append(values, secrets[i].Bytes())
 	}
 	return vars, values, nil
 }
