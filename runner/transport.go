@@ -100,9 +100,10 @@ func (t *Transport) newClient(privateOK bool) *fasthttp.Client {
 		MaxConnsPerHost:     maxConnsPerHost,
 		MaxIdleConnDuration: idleConnTimeout,
 		MaxConnWaitTimeout:  DefaultTimeout,
-		// One retry, for an idempotent request on a pooled connection the
-		// server had closed (as net/http does), not five.
-		MaxIdemponentCallAttempts: 2,
+		// Every pooled connection may be skipped unused (errStale: the
+		// upstream closed idle ones after a burst), then retryIfErr allows
+		// one retry of an idempotent request, as net/http does, not five.
+		MaxIdemponentCallAttempts: maxConnsPerHost + 2,
 		RetryIfErr:                retryIfErr,
 		ReadBufferSize:            maxResponseHeader,
 		NoDefaultUserAgentHeader:  true,
@@ -113,14 +114,14 @@ func (t *Transport) newClient(privateOK bool) *fasthttp.Client {
 
 // retryIfErr retries a request fasthttp could not send: always when its
 // pooled connection had switched protocols or held stale bytes (nothing
-// was sent), otherwise only an idempotent one, as fasthttp does by
-// default.
-func retryIfErr(req *fasthttp.Request, _ int, err error) (resetTimeout, retry bool) {
+// was sent; at most once per connection the pool can hold), otherwise
+// once, and only an idempotent one, as fasthttp does by default.
+func retryIfErr(req *fasthttp.Request, attempts int, err error) (resetTimeout, retry bool) {
 	if errors.Is(err, errSwitched) || errors.Is(err, errStale) {
 		return false, true
 	}
 	h := &req.Header
-	return false, h.IsGet() || h.IsHead() || h.IsPut() || h.IsQuery()
+	return false, attempts < 2 && (h.IsGet() || h.IsHead() || h.IsPut() || h.IsQuery())
 }
 
 // dial returns the Dial of a host client: a connection from DialContext,
