@@ -115,7 +115,7 @@ func ParseProjectConfig(data []byte) (ProjectConfig, error) {
 		return ProjectConfig{}, errors.New("missing project name")
 	}
 	if err := ValidateProjectName(pc.Project); err != nil {
-		return ProjectConfig{}, fmt.Errorf("invalid project name %q", pc.Project)
+		return ProjectConfig{}, errors.New(invalidProjectName(pc.Project))
 	}
 	if pc.StorageMode != 1 && pc.StorageMode != 2 {
 		return ProjectConfig{}, fmt.Errorf("unknown storage_mode %d (want 1 or 2)", pc.StorageMode)
@@ -124,7 +124,7 @@ func ParseProjectConfig(data []byte) (ProjectConfig, error) {
 		pc.Environment = Development
 	}
 	if ValidateEnvironment(pc.Environment) != nil {
-		return ProjectConfig{}, fmt.Errorf("unknown environment %q", pc.Environment)
+		return ProjectConfig{}, errors.New(unknownEnvironment(pc.Environment))
 	}
 	if pc.Workspace == "" {
 		pc.Workspace = DefaultWorkspace

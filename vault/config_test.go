@@ -20,9 +20,11 @@ func TestParseProjectConfig(t *testing.T) {
 		{`{"storage_mode":1}`, ProjectConfig{}, "missing project name"},
 		{`{"project":"app","storage_mode":3}`, ProjectConfig{}, "unknown storage_mode 3"},
 		{`{"project":"app"}`, ProjectConfig{}, "unknown storage_mode 0"},
-		{`{"project":"app","storage_mode":1,"environment":"prod"}`, ProjectConfig{}, `unknown environment "prod"`},
+		{`{"project":"app","storage_mode":1,"environment":"prod"}`, ProjectConfig{}, `unknown environment (4 characters): not development, staging or production`},
+		{`{"project":"app","storage_mode":1,"environment":"sk_live_4eC39Hq"}`, ProjectConfig{}, `unknown environment (15 characters)`},
 		{`{"project":"app","storage_mode":1,"colour":"red"}`, ProjectConfig{}, `unknown field "colour"`},
-		{`{"project":"a/b","storage_mode":1}`, ProjectConfig{}, "invalid project name"},
+		{`{"project":"a/b","storage_mode":1}`, ProjectConfig{}, "invalid project name (3 characters): it holds characters other than"},
+		{`{"project":"sk live 4eC39Hq","storage_mode":1}`, ProjectConfig{}, "invalid project name (15 characters)"},
 		{`[]`, ProjectConfig{}, "malformed JSON"},
 	}
 	for _, tt := range tests {
@@ -30,6 +32,9 @@ func TestParseProjectConfig(t *testing.T) {
 		if tt.errWant != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.errWant) {
 				t.Errorf("ParseProjectConfig(%s) error = %v, want %q", tt.in, err, tt.errWant)
+			}
+			if err != nil && strings.Contains(err.Error(), "4eC39Hq") { // a refused name is not repeated
+				t.Errorf("ParseProjectConfig(%s) error = %v: repeats the name", tt.in, err)
 			}
 			continue
 		}

@@ -108,8 +108,33 @@ func ValidateEnvironment(env string) error {
 			return nil
 		}
 	}
-	return newError(ErrInvalid, "environments are "+strings.Join(Environments, ", "),
-		"unknown environment %q", env)
+	hint := "environments are " + strings.Join(Environments, ", ")
+	if e := environmentMeant(env); e != "" {
+		hint = "did you mean " + e + "? " + hint
+	}
+	return newError(ErrInvalid, hint, "%s", unknownEnvironment(env))
+}
+
+// unknownEnvironment is the message for env, which is not an environment:
+// its length, never env itself (a value typed where an environment goes
+// would be printed where an agent reads it).
+func unknownEnvironment(env string) string {
+	return "unknown environment " + Characters(env) + ": not development, staging or production"
+}
+
+// environmentMeant is the environment env abbreviates or spells in other
+// case (prod, Staging, DEV), or "". Naming it repeats nothing that is not
+// in the environment's own name.
+func environmentMeant(env string) string {
+	if len(env) < 3 {
+		return ""
+	}
+	for _, e := range Environments {
+		if strings.HasPrefix(e, strings.ToLower(env)) {
+			return e
+		}
+	}
+	return ""
 }
 
 // ValidateProjectName accepts 1-64 letters, digits, '.', '_' and '-',
@@ -119,7 +144,33 @@ func ValidateProjectName(name string) error {
 		return nil
 	}
 	return newError(ErrInvalid, "project names are 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. OPENCLAW_MANAGER)",
-		"invalid project name %q", name)
+		"%s", invalidProjectName(name))
+}
+
+// invalidProjectName is the message for name, which isProjectName refuses:
+// its length and what is wrong with it, never the name itself.
+func invalidProjectName(name string) string {
+	fault := "it does not start with a letter or digit"
+	switch {
+	case name == "":
+		fault = "it is empty"
+	case len(name) > 64:
+		fault = "it is longer than 64 bytes"
+	case strings.ContainsFunc(name, func(r rune) bool {
+		return r >= utf8.RuneSelf || !isASCIIAlnum(byte(r)) && r != '.' && r != '_' && r != '-'
+	}):
+		fault = "it holds characters other than letters, digits, '.', '_' and '-'"
+	}
+	return "invalid project name " + Characters(name) + ": " + fault
+}
+
+// Characters is "(N characters)", the length of an argument an error does
+// not show (a value may be typed where a name goes).
+func Characters(s string) string {
+	if n := utf8.RuneCountInString(s); n != 1 {
+		return fmt.Sprintf("(%d characters)", n)
+	}
+	return "(1 character)"
 }
 
 // MaxDescriptionLen bounds a project's description, in bytes.
@@ -163,29 +214,72 @@ func ProjectNameFrom(folder string) string {
 // NormalizeDomain validates an allowlist or binding entry and returns it in
 // canonical form (lower case, no trailing dot). Entries are host names with
 // an optional leading "*." wildcard (see ValidateWildcardScope); schemes,
-// paths, ports and user info are rejected with a suggestion, and the error
-// quotes the entry without its user info, query or fragment, which may
-// hold a credential.
+// paths, ports and user info are rejected. A rejected entry is not repeated,
+// nor any part of it (a URL's user info or query may hold a credential, and
+// a value may be typed where a domain goes): the error gives its length and
+// what is wrong with it.
 func NormalizeDomain(domain string) (string, error) {
 	d := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(domain)), ".")
 	if d == "" {
 		return "", newError(ErrInvalid, "give a host name such as api.stripe.com", "empty domain")
 	}
-	if strings.ContainsAny(d, "/:@?#") || strings.ContainsAny(d, " \t") {
-		hint := "give a host name only, without scheme, path or port (e.g. api.stripe.com)"
-		if h := hostOf(d); h != "" && h != d {
-			if _, err := NormalizeDomain(h); err == nil {
-				hint = fmt.Sprintf("try %q: a host name only, without scheme, path or port", h)
-			}
-		}
-		return "", newError(ErrInvalid, hint, "invalid domain %q", shownDomain(domain))
+	if fault := notHostOnly(d); fault != "" {
+		return "", newError(ErrInvalid, "give the host name alone, without scheme, user info, path, port or query (e.g. api.stripe.com for https://api.stripe.com/v1)",
+			"invalid domain %s: %s", Characters(domain), fault)
 	}
-	host := strings.TrimPrefix(d, "*.")
-	if len(d) > 253 || !validHost(host) {
-		return "", newError(ErrInvalid, "domains are host names with an optional leading \"*.\" (e.g. api.stripe.com, *.example.com)",
-			"invalid domain %q", shownDomain(domain))
+	if fault := hostFault(d); fault != "" {
+		hint := "domains are host names with an optional leading \"*.\" (e.g. api.stripe.com, *.example.com)"
+		if strings.ContainsFunc(d, func(r rune) bool { return r >= utf8.RuneSelf }) {
+			hint += "; write an internationalized name in its xn-- (punycode) form"
+		}
+		return "", newError(ErrInvalid, hint, "invalid domain %s: %s", Characters(domain), fault)
 	}
 	return d, nil
+}
+
+// notHostOnly says what d, lower case, holds besides a host name (a scheme,
+// user info, a path, a query, a port, a space), or "".
+func notHostOnly(d string) string {
+	switch {
+	case strings.Contains(d, "://"):
+		return "it holds a scheme (://)"
+	case strings.Contains(d, "@"):
+		return "it holds user info (@)"
+	case strings.Contains(d, "/"):
+		return "it holds a path (/)"
+	case strings.ContainsAny(d, "?#"):
+		return "it holds a query or fragment (? or #)"
+	case strings.Contains(d, ":"):
+		return "it holds a port (:)"
+	case strings.ContainsAny(d, " \t"):
+		return "it holds a space or a tab"
+	}
+	return ""
+}
+
+// hostFault says why d, lower case, is not a host name with an optional
+// leading "*.", or "".
+func hostFault(d string) string {
+	host := strings.TrimPrefix(d, "*.")
+	switch {
+	case len(d) > 253:
+		return "it is longer than 253 bytes"
+	case validHost(host):
+		return ""
+	case strings.Contains(host, "*"):
+		return "it holds '*' other than a leading \"*.\""
+	case strings.ContainsFunc(host, func(r rune) bool { return !isLowerAlnum(byte(r)) && r != '-' && r != '.' || r >= utf8.RuneSelf }):
+		return "it holds characters other than letters, digits, '-' and '.'"
+	}
+	for _, l := range strings.Split(host, ".") {
+		switch {
+		case l == "":
+			return "it holds an empty label (\"..\" or a leading \".\")"
+		case len(l) > 63:
+			return "a label is longer than 63 bytes"
+		}
+	}
+	return "a label starts or ends with '-'"
 }
 
 // ValidateWildcardScope refuses a wildcard entry, as NormalizeDomain
@@ -197,7 +291,7 @@ func NormalizeDomain(domain string) (string, error) {
 func ValidateWildcardScope(d string) error {
 	if suffix, ok := strings.CutPrefix(d, "*."); ok && isPublicSuffix(suffix) {
 		return newError(ErrInvalid, "a wildcard covers the subdomains of one domain, such as *.example.com; list the hosts you mean",
-			"invalid domain %q: a wildcard over a top-level domain or other public suffix allows every host under it", d)
+			"invalid domain %s: a wildcard over a top-level domain or other public suffix allows every host under it", Characters(d))
 	}
 	return nil
 }
@@ -208,26 +302,6 @@ func ValidateWildcardScope(d string) error {
 func isPublicSuffix(domain string) bool {
 	ps, _ := publicsuffix.PublicSuffix(domain)
 	return ps == domain
-}
-
-// shownDomain is a rejected entry as an error quotes it: without the user
-// info, query or fragment of a URL, which may hold a credential.
-func shownDomain(d string) string {
-	if i := strings.IndexAny(d, "?#"); i >= 0 {
-		d = d[:i] + string(d[i]) + "…"
-	}
-	start := 0
-	if i := strings.Index(d, "://"); i >= 0 {
-		start = i + len("://")
-	}
-	end := len(d)
-	if i := strings.IndexByte(d[start:], '/'); i >= 0 {
-		end = start + i
-	}
-	if i := strings.LastIndexByte(d[start:end], '@'); i >= 0 {
-		d = d[:start] + "…" + d[start+i:]
-	}
-	return d
 }
 
 // isLabel matches ^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$, a host name label.
@@ -253,20 +327,4 @@ func validHost(h string) bool {
 		}
 	}
 	return true
-}
-
-func hostOf(s string) string {
-	if i := strings.Index(s, "://"); i >= 0 {
-		s = s[i+3:]
-	}
-	if i := strings.IndexAny(s, "/?#"); i >= 0 {
-		s = s[:i]
-	}
-	if i := strings.LastIndex(s, "@"); i >= 0 {
-		s = s[i+1:]
-	}
-	if i := strings.LastIndex(s, ":"); i >= 0 {
-		s = s[:i]
-	}
-	return s
 }

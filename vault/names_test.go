@@ -107,30 +107,104 @@ func TestValidateEnvironment(t *testing.T) {
 			t.Errorf("%s: %v", env, err)
 		}
 	}
-	err := ValidateEnvironment("prod")
-	var ve *Error
-	if !errors.As(err, &ve) || !strings.Contains(ve.Hint(), "development, staging, production") {
-		t.Fatalf("ValidateEnvironment(prod) = %v, want a hint listing the environments", err)
+	tests := []struct {
+		env, msg, hint string
+	}{
+		{"prod", "unknown environment (4 characters)", "did you mean production?"},
+		{"Staging", "unknown environment (7 characters)", "did you mean staging?"},
+		{"DEV", "unknown environment (3 characters)", "did you mean development?"},
+		{"qa", "unknown environment (2 characters)", "environments are development, staging, production"},
+		{"", "unknown environment (0 characters)", "environments are development, staging, production"},
+		{"sk_live_4eC39HqLyjWDarjtT1zdp7dc", "unknown environment (32 characters)", "environments are development, staging, production"},
+		{"productionsk_live_4eC39Hq", "unknown environment (25 characters)", "environments are development, staging, production"},
+	}
+	for _, tt := range tests {
+		err := ValidateEnvironment(tt.env)
+		var ve *Error
+		if !errors.Is(err, ErrInvalid) || !errors.As(err, &ve) {
+			t.Errorf("ValidateEnvironment(%q) = %v, want an ErrInvalid *Error", tt.env, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), tt.msg) || !strings.Contains(ve.Hint(), tt.hint) {
+			t.Errorf("ValidateEnvironment(%q) = %v (hint %q), want %q (hint %q)", tt.env, err, ve.Hint(), tt.msg, tt.hint)
+		}
+		// A value typed where an environment goes is not printed: found in
+		// the text, it is part of an environment's name.
+		if text := err.Error() + ve.Hint(); len(tt.env) >= 4 && strings.Contains(text, tt.env) && !strings.Contains(strings.Join(Environments, " "), tt.env) {
+			t.Errorf("ValidateEnvironment(%q) repeats it: %v (hint %q)", tt.env, err, ve.Hint())
+		}
+	}
+}
+
+func TestValidateProjectName(t *testing.T) {
+	tests := []struct {
+		name  string
+		ok    bool
+		fault string
+	}{
+		{"app", true, ""},
+		{"OPENCLAW_MANAGER", true, ""},
+		{"api.v2-x_y", true, ""},
+		{strings.Repeat("a", 64), true, ""},
+		{"", false, "(0 characters): it is empty"},
+		{strings.Repeat("a", 65), false, "(65 characters): it is longer than 64 bytes"},
+		{"has space", false, "(9 characters): it holds characters other than letters, digits, '.', '_' and '-'"},
+		{"../x", false, "(4 characters): it holds characters other than"},
+		{"sk live 4eC39HqLyjWDarjtT1zdp7dc", false, "(32 characters): it holds characters other than"},
+		{"ünï", false, "(3 characters): it holds characters other than"},
+		{"-app", false, "(4 characters): it does not start with a letter or digit"},
+		{".hidden", false, "(7 characters): it does not start with a letter or digit"},
+	}
+	for _, tt := range tests {
+		err := ValidateProjectName(tt.name)
+		if (err == nil) != tt.ok {
+			t.Errorf("ValidateProjectName(%q) = %v, want ok=%v", tt.name, err, tt.ok)
+			continue
+		}
+		if err == nil {
+			continue
+		}
+		var ve *Error
+		if !errors.Is(err, ErrInvalid) || !errors.As(err, &ve) || !strings.Contains(ve.Hint(), "project names are") {
+			t.Errorf("ValidateProjectName(%q) = %v, want an ErrInvalid error with the naming rule as hint", tt.name, err)
+		}
+		if want := "invalid project name " + tt.fault; !strings.Contains(err.Error(), want) {
+			t.Errorf("ValidateProjectName(%q) = %v, want %q", tt.name, err, want)
+		}
+		if len(tt.name) >= 4 && (strings.Contains(err.Error(), tt.name) || strings.Contains(ve.Hint(), tt.name)) {
+			t.Errorf("ValidateProjectName(%q) repeats it: %v (hint %q)", tt.name, err, ve.Hint())
+		}
 	}
 }
 
 func TestNormalizeDomain(t *testing.T) {
 	tests := []struct {
 		in, want string
-		hint     string
+		msg      string // in the error
+		hint     string // in the hint
 	}{
-		{"api.stripe.com", "api.stripe.com", ""},
-		{"API.Stripe.COM.", "api.stripe.com", ""},
-		{"*.example.com", "*.example.com", ""},
-		{"localhost", "localhost", ""},
-		{"https://api.stripe.com/v1", "", `"api.stripe.com"`},
-		{"api.stripe.com:443", "", `"api.stripe.com"`},
-		{"user@host.com", "", `"host.com"`},
-		{"a..b", "", ""},
-		{"*", "", ""},
-		{"ex*ample.com", "", ""},
-		{"-bad.com", "", ""},
-		{"", "", ""},
+		{"api.stripe.com", "api.stripe.com", "", ""},
+		{"API.Stripe.COM.", "api.stripe.com", "", ""},
+		{"*.example.com", "*.example.com", "", ""},
+		{"localhost", "localhost", "", ""},
+		{"https://api.example.org/v1", "", "invalid domain (26 characters): it holds a scheme (://)", "host name alone"},
+		{"api.example.org/v1", "", "invalid domain (18 characters): it holds a path (/)", "host name alone"},
+		{"api.example.org:443", "", "invalid domain (19 characters): it holds a port (:)", "host name alone"},
+		{"user@host.com", "", "invalid domain (13 characters): it holds user info (@)", "host name alone"},
+		{"host.com?x=1", "", "invalid domain (12 characters): it holds a query or fragment (? or #)", "host name alone"},
+		{"ex ample.com", "", "invalid domain (12 characters): it holds a space", "host name alone"},
+		{"a..b", "", "invalid domain (4 characters): it holds an empty label", "*.example.com"},
+		{".a.b", "", "it holds an empty label", ""},
+		{"*", "", "invalid domain (1 character): it holds '*' other than a leading \"*.\"", ""},
+		{"ex*ample.com", "", "it holds '*' other than a leading \"*.\"", ""},
+		{"*.*.com", "", "it holds '*' other than a leading \"*.\"", ""},
+		{"-bad.com", "", "a label starts or ends with '-'", ""},
+		{"bad-.com", "", "a label starts or ends with '-'", ""},
+		{"sk_live_4ec39hqlyjwdarjtt1zdp7dc", "", "invalid domain (32 characters): it holds characters other than letters, digits, '-' and '.'", ""},
+		{"bücher.de", "", "invalid domain (9 characters): it holds characters other than letters, digits, '-' and '.'", "xn--"},
+		{strings.Repeat("a", 64) + ".com", "", "a label is longer than 63 bytes", ""},
+		{strings.Repeat("abcdefgh.", 30) + "com", "", "it is longer than 253 bytes", ""},
+		{"", "", "empty domain", "api.stripe.com"},
 	}
 	for _, tt := range tests {
 		got, err := NormalizeDomain(tt.in)
@@ -138,38 +212,90 @@ func TestNormalizeDomain(t *testing.T) {
 			t.Errorf("NormalizeDomain(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
 			continue
 		}
-		if tt.hint != "" {
-			var ve *Error
-			if !errors.As(err, &ve) || !strings.Contains(ve.Hint(), tt.hint) {
-				t.Errorf("NormalizeDomain(%q) hint = %v, want it to contain %s", tt.in, err, tt.hint)
-			}
+		if err == nil {
+			continue
+		}
+		var ve *Error
+		if !errors.Is(err, ErrInvalid) || !errors.As(err, &ve) {
+			t.Errorf("NormalizeDomain(%q) = %v, want an ErrInvalid *Error", tt.in, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), tt.msg) || !strings.Contains(ve.Hint(), tt.hint) {
+			t.Errorf("NormalizeDomain(%q) = %v (hint %q), want %q (hint %q)", tt.in, err, ve.Hint(), tt.msg, tt.hint)
+		}
+		// A refused entry is not repeated, nor is its host.
+		host := hostPart(strings.ToLower(tt.in))
+		if len(tt.in) >= 4 && (strings.Contains(strings.ToLower(err.Error()+ve.Hint()), strings.ToLower(tt.in)) ||
+			len(host) >= 4 && strings.Contains(strings.ToLower(err.Error()+ve.Hint()), host)) {
+			t.Errorf("NormalizeDomain(%q) repeats it: %v (hint %q)", tt.in, err, ve.Hint())
 		}
 	}
 }
 
-// TestNormalizeDomainHidesUserInfo: user info (or a query) given with a
-// host may be a credential, which the error must not repeat.
-func TestNormalizeDomainHidesUserInfo(t *testing.T) {
-	tests := []struct {
-		in, hint, notIn string
-	}{
-		{"user:sk_live_abc123@api.stripe.com", `"api.stripe.com"`, "sk_live_abc123"},
-		{"https://bot:hunter2-pw@api.stripe.com/v1", `"api.stripe.com"`, "hunter2-pw"},
-		{"https://api.stripe.com/v1?key=x@y", "", "key=x"},
+// hostPart is the host a URL-like entry names.
+func hostPart(s string) string {
+	if _, after, ok := strings.Cut(s, "://"); ok {
+		s = after
 	}
-	for _, tt := range tests {
+	if i := strings.IndexAny(s, "/?#"); i >= 0 {
+		s = s[:i]
+	}
+	if i := strings.LastIndex(s, "@"); i >= 0 {
+		s = s[i+1:]
+	}
+	if i := strings.LastIndex(s, ":"); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// TestNormalizeDomainHidesUserInfo: an entry given with user info, a
+// path or a query may hold a credential: neither the error nor its hint
+// repeats any of it.
+func TestNormalizeDomainHidesUserInfo(t *testing.T) {
+	for _, tt := range []struct{ in, notIn string }{
+		{"user:sk_live_abc123@api.stripe.com", "sk_live_abc123"},
+		{"https://bot:hunter2-pw@api.stripe.com/v1", "hunter2-pw"},
+		{"https://api.stripe.com/v1?key=x@y", "key=x"},
+		{"deadbeefcafe0123456789:x", "deadbeefcafe"},
+		{"https://sk-live-4ec39hqlyjwdarjtt1zdp7dc/", "sk-live"},
+	} {
 		got, err := NormalizeDomain(tt.in)
 		var ve *Error
 		if err == nil || !errors.As(err, &ve) || !errors.Is(err, ErrInvalid) {
 			t.Errorf("NormalizeDomain(%q) = %q, %v; want an ErrInvalid error", tt.in, got, err)
 			continue
 		}
-		if !strings.Contains(ve.Hint(), tt.hint) {
-			t.Errorf("NormalizeDomain(%q) hint = %q, want it to contain %s", tt.in, ve.Hint(), tt.hint)
+		if strings.Contains(err.Error(), tt.notIn) || strings.Contains(ve.Hint(), tt.notIn) {
+			t.Errorf("NormalizeDomain(%q) = %v (hint %q): repeats what was typed", tt.in, err, ve.Hint())
 		}
-		if tt.notIn != "" && (strings.Contains(err.Error(), tt.notIn) || strings.Contains(ve.Hint(), tt.notIn)) {
-			t.Errorf("NormalizeDomain(%q) = %v (hint %q): repeats the user info", tt.in, err, ve.Hint())
+	}
+}
+
+// TestValidateWildcardScopeDoesNotRepeatTheEntry: a wildcard over a
+// single label is refused as a public suffix; the label may be a value
+// typed by mistake, and is not repeated.
+func TestValidateWildcardScopeDoesNotRepeatTheEntry(t *testing.T) {
+	for _, tt := range []struct{ in, msg string }{
+		{"*.com", "invalid domain (5 characters): a wildcard over a top-level domain or other public suffix"},
+		{"*.co.uk", "invalid domain (7 characters): a wildcard over"},
+		{"*.sk-live-4ec39hqlyjwdarjtt1zdp7dc", "invalid domain (34 characters): a wildcard over"},
+	} {
+		err := ValidateWildcardScope(tt.in)
+		var ve *Error
+		if !errors.Is(err, ErrInvalid) || !errors.As(err, &ve) || !strings.Contains(ve.Hint(), "*.example.com") {
+			t.Errorf("ValidateWildcardScope(%q) = %v, want an ErrInvalid error with a hint", tt.in, err)
+			continue
 		}
+		if !strings.Contains(err.Error(), tt.msg) {
+			t.Errorf("ValidateWildcardScope(%q) = %v, want %q", tt.in, err, tt.msg)
+		}
+		if label := strings.TrimPrefix(tt.in, "*."); len(label) >= 4 && strings.Contains(err.Error()+ve.Hint(), label) {
+			t.Errorf("ValidateWildcardScope(%q) repeats it: %v (hint %q)", tt.in, err, ve.Hint())
+		}
+	}
+	if err := ValidateWildcardScope("*.example.com"); err != nil {
+		t.Errorf("ValidateWildcardScope(*.example.com) = %v", err)
 	}
 }
 
@@ -204,4 +330,58 @@ func TestValidateDescription(t *testing.T) {
 			t.Errorf("ValidateDescription(%.40q) = %v, want ErrInvalid", d, err)
 		}
 	}
+}
+
+// refusedText is the text of a refusal by check without its "(N
+// characters)": what is left depends only on what is wrong.
+func refusedText(err error) string {
+	var ve *Error
+	if !errors.As(err, &ve) {
+		return err.Error()
+	}
+	return lengthRe.ReplaceAllString(err.Error()+"\n"+ve.Hint(), "")
+}
+
+var lengthRe = regexp.MustCompile(`\(\d+ characters?\)`)
+
+// refusalChecks are the checks whose refusals FuzzRefusedInputNotRepeated
+// holds to their fixed text, with inputs that reach each of their faults.
+var refusalChecks = []struct {
+	name   string
+	check  func(string) error
+	faults []string
+}{
+	{"ValidateEnvironment", ValidateEnvironment, []string{"", "qa", "dev", "stag", "prod"}},
+	{"ValidateProjectName", ValidateProjectName, []string{"", strings.Repeat("a", 65), "a b", "-a"}},
+	{"NormalizeDomain", func(s string) error { _, err := NormalizeDomain(s); return err },
+		[]string{"", "a://b", "a@b", "a/b", "a?b", "a:1", "a b", strings.Repeat("a.", 127) + "aa", "a*", "a_b", "é", "a..b", strings.Repeat("a", 64), "-a"}},
+	{"ValidateWildcardScope", ValidateWildcardScope, []string{"*.com"}},
+}
+
+// FuzzRefusedInputNotRepeated: an environment, project name or domain
+// that is refused reaches the error and its hint only as its length and
+// its fault; a string found there is part of the fixed text.
+func FuzzRefusedInputNotRepeated(f *testing.F) {
+	var fixed strings.Builder
+	for _, c := range refusalChecks {
+		for _, s := range c.faults {
+			if err := c.check(s); err != nil {
+				fixed.WriteString(refusedText(err) + "\n")
+			}
+		}
+	}
+	for _, s := range []string{"prod", "sk_live_4eC39Hq", "https://u:pw@api.example.org/v1", "*.sk-live-abc", "has space", "ex*ample.com"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, c := range refusalChecks {
+			err := c.check(s)
+			if err == nil {
+				continue
+			}
+			if text := refusedText(err); len(s) > 3 && strings.Contains(text, s) && !strings.Contains(fixed.String(), s) {
+				t.Fatalf("%s(%q) repeats it: %s", c.name, s, text)
+			}
+		}
+	})
 }

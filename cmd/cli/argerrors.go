@@ -4,23 +4,18 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/The-17/agentsecrets/policies"
+	"github.com/The-17/agentsecrets/vault"
 )
 
 // Usage errors never repeat what the user typed: a credential pasted where
 // a command, a flag or a flag's value goes would be printed to stderr,
 // which an agent reads. They say how long the argument was instead, and
 // name only what the CLI itself defines (commands, flags).
-
-// characters is "(N characters)", the length of an argument not shown.
-func characters(arg string) string {
-	return "(" + plural(utf8.RuneCountInString(arg), "character") + ")"
-}
 
 // flagErrorText is a flag parsing error that names the flag when the CLI
 // defines it, never the argument or the value given, and says what the
@@ -39,9 +34,9 @@ func flagErrorText(c *cobra.Command, err error) string {
 		return "flag needs an argument: --" + needsArg.GetFlag().Name
 	case errors.As(err, &invalid) && invalid.GetFlag() != nil:
 		fl := invalid.GetFlag()
-		return fmt.Sprintf("invalid value %s for --%s: want %s", characters(invalid.GetValue()), fl.Name, flagWants(fl))
+		return fmt.Sprintf("invalid value %s for --%s: want %s", vault.Characters(invalid.GetValue()), fl.Name, flagWants(fl))
 	case errors.As(err, &syntax):
-		return "bad flag syntax " + characters(syntax.GetSpecifiedFlag())
+		return "bad flag syntax " + vault.Characters(syntax.GetSpecifiedFlag())
 	}
 	return err.Error()
 }
@@ -55,13 +50,13 @@ func unknownFlagText(c *cobra.Command, e *pflag.NotExistError) string {
 		if definedFlag(c.Root(), func(fl *pflag.Flag) bool { return fl.Shorthand == name }) {
 			return "unknown flag: -" + name
 		}
-		return "unknown flag " + characters("-"+short)
+		return "unknown flag " + vault.Characters("-"+short)
 	}
 	name := e.GetSpecifiedName()
 	if definedFlag(c.Root(), func(fl *pflag.Flag) bool { return fl.Name == name }) {
 		return "unknown flag: --" + name
 	}
-	return "unknown flag " + characters("--"+name)
+	return "unknown flag " + vault.Characters("--"+name)
 }
 
 // definedFlag reports whether a flag of c or of a command below it
@@ -93,7 +88,7 @@ func flagWants(fl *pflag.Flag) string {
 // unknownCommand refuses arg as a subcommand of c, suggesting command
 // names close to it.
 func unknownCommand(c *cobra.Command, arg string) error {
-	msg := "unknown command " + characters(arg)
+	msg := "unknown command " + vault.Characters(arg)
 	if c.HasParent() {
 		msg += fmt.Sprintf(" for %q", c.CommandPath())
 	}
@@ -138,14 +133,14 @@ func injectionError(cmdPath string, err error) error {
 	}
 	switch ie.Part {
 	case "=":
-		return usageError(cmdPath, "--%s: want %s: no '=' %s", ie.Style, ie.Form, characters(ie.Arg))
+		return usageError(cmdPath, "--%s: want %s: no '=' %s", ie.Style, ie.Form, vault.Characters(ie.Arg))
 	case "key":
 		return newError(ExitUsage, "KEY is the name of a secret, never its value: agentsecrets secrets list shows the names",
-			"--%s: want %s: invalid secret name %s", ie.Style, ie.Form, characters(ie.Bad))
+			"--%s: want %s: invalid secret name %s", ie.Style, ie.Form, vault.Characters(ie.Bad))
 	}
 	part := ie.Part
 	if part == "name" {
 		part = "header name"
 	}
-	return usageError(cmdPath, "--%s: want %s: invalid %s %s", ie.Style, ie.Form, part, characters(ie.Arg))
+	return usageError(cmdPath, "--%s: want %s: invalid %s %s", ie.Style, ie.Form, part, vault.Characters(ie.Arg))
 }

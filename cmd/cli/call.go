@@ -179,7 +179,7 @@ func parsePlainHeaders(lines []string) (http.Header, error) {
 		name, value, ok := strings.Cut(line, ":")
 		name = strings.TrimSpace(name)
 		if !ok || !httpsyntax.ValidHeaderName(name) {
-			return nil, usageError("agentsecrets call", "-H number %d %s: want 'Name: value'", i+1, characters(line))
+			return nil, usageError("agentsecrets call", "-H number %d %s: want 'Name: value'", i+1, vault.Characters(line))
 		}
 		if !httpsyntax.ValidHeaderValue(value) {
 			return nil, usageError("agentsecrets call", "-H number %d: the value holds a control character", i+1)

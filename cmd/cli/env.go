@@ -84,7 +84,7 @@ allowed are named in a warning on stderr.`,
 func (f *Factory) runEnv(o envOptions, argv []string) error {
 	path, err := childenv.LookPath(argv[0])
 	if err != nil {
-		return commandError(argv[0], err)
+		return lookPathError(argv[0], err)
 	}
 	s, ctx, err := f.storeAndContext()
 	if err != nil {
@@ -164,15 +164,41 @@ func (f *Factory) skipUnsettable(vars []childenv.Var, values [][]byte) ([]childe
 	return keptVars, keptValues, names
 }
 
-// commandError explains a command that cannot be run.
+const commandHint = "check the command name and $PATH; usage: agentsecrets env -- COMMAND [ARGS...]"
+
+// commandError explains a command that was found but cannot be run; the
+// file is there, and is named.
 func commandError(name string, err error) error {
 	code := exitCommandAbsent
 	if errors.Is(err, childenv.ErrNotExecutable) {
 		code = exitCannotExecute
 	}
 	msg := strings.TrimPrefix(err.Error(), "childenv: ")
-	return &Error{Code: code, Err: err, Msg: msg,
-		Hint: "check the command name and $PATH; usage: agentsecrets env -- COMMAND [ARGS...]"}
+	return &Error{Code: code, Err: err, Msg: msg, Hint: commandHint}
+}
+
+// lookPathError explains a command LookPath refused. One that is not on
+// disk, or that cannot be looked at, is not named, only its length: a
+// value may be typed where the command goes.
+func lookPathError(name string, err error) error {
+	slash := strings.Contains(name, "/")
+	var onDisk bool // found in $PATH, or a path that is there
+	if slash {
+		_, serr := os.Stat(name)
+		onDisk = serr == nil
+	} else {
+		onDisk = !errors.Is(err, childenv.ErrCommandNotFound)
+	}
+	if name == "" || onDisk {
+		return commandError(name, err)
+	}
+	switch {
+	case errors.Is(err, childenv.ErrNotExecutable):
+		return &Error{Code: exitCannotExecute, Err: err, Msg: "command not executable " + vault.Characters(name) + ": permission denied", Hint: commandHint}
+	case slash:
+		return &Error{Code: exitCommandAbsent, Err: err, Msg: "command not found " + vault.Characters(name) + ": no such file", Hint: commandHint}
+	}
+	return &Error{Code: exitCommandAbsent, Err: err, Msg: "command not found " + vault.Characters(name) + ": not in $PATH", Hint: commandHint}
 }
 
 // envKeys returns the keys to inject: all of the environment's, or those of

@@ -12,6 +12,7 @@ import (
 
 	"github.com/The-17/agentsecrets/runner/mcpserver"
 	"github.com/The-17/agentsecrets/runner/mcpserver/install"
+	"github.com/The-17/agentsecrets/vault"
 	"github.com/The-17/agentsecrets/vault/keychain"
 )
 
@@ -160,7 +161,7 @@ func selectClients(client string) ([]string, error) {
 	case install.Claude, install.Cursor:
 		return []string{client}, nil
 	}
-	return nil, usageError("agentsecrets mcp install", "--client %s: want claude, cursor or all", characters(client))
+	return nil, usageError("agentsecrets mcp install", "--client %s: want claude, cursor or all", vault.Characters(client))
 }
 
 // planInstall reads and merges every client's file before anything is

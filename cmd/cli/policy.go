@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/The-17/agentsecrets/hostfns"
 	"github.com/The-17/agentsecrets/policies"
+	"github.com/The-17/agentsecrets/vault"
 	"github.com/The-17/agentsecrets/wasm"
 )
 
@@ -104,12 +106,12 @@ only when asked. Adding the same code again changes nothing.`,
 		Args:    exactArgs(2, "NAME and FILE.wasm"),
 		RunE: func(c *cobra.Command, args []string) error {
 			name, file := args[0], args[1]
-			code, err := policies.ReadModuleFile(file)
+			code, err := readPolicyFile(c.CommandPath(), file)
 			if err != nil {
-				return usageError(c.CommandPath(), "%v", err)
+				return err
 			}
 			if !policies.ValidName(name) {
-				return usageError(c.CommandPath(), "invalid policy name %q: lower-case letters, digits, '-' and '_', starting with a letter, and not a built-in's name (agentsecrets policy list)", name)
+				return invalidPolicyName(c.CommandPath(), name)
 			}
 			s, err := f.Store()
 			if err != nil {
@@ -138,6 +140,52 @@ only when asked. Adding the same code again changes nothing.`,
 	}
 	cmd.Flags().BoolVar(&replace, "replace", false, "replace the code of a name already registered")
 	return cmd
+}
+
+// readPolicyFile reads a policy file given on the command line. A path
+// that is not there, or cannot be looked at, is not repeated, only its
+// length: a value may be typed where the file goes. A file that is there
+// is named in the errors of policies.ReadModuleFile.
+func readPolicyFile(cmdPath, file string) ([]byte, error) {
+	if _, err := os.Stat(file); err != nil {
+		why := "cannot be read"
+		var pe *fs.PathError
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			why = "no such file"
+		case errors.Is(err, fs.ErrPermission):
+			why = "permission denied"
+		case errors.As(err, &pe):
+			why = pe.Err.Error()
+		}
+		return nil, usageError(cmdPath, "policy file %s: %s", vault.Characters(file), why)
+	}
+	code, err := policies.ReadModuleFile(file)
+	if err != nil {
+		return nil, usageError(cmdPath, "%v", err)
+	}
+	return code, nil
+}
+
+// invalidPolicyName refuses name, which policies.ValidName refuses. A
+// built-in's name is quoted (the CLI defines it); any other name only by
+// its length and what is wrong with it.
+func invalidPolicyName(cmdPath, name string) error {
+	if wasm.IsBuiltin(name) {
+		return newError(ExitUsage, "choose another name; agentsecrets policy list shows the names in use",
+			"invalid policy name %q: it is a built-in policy's name", name)
+	}
+	fault := "it does not start with a lower-case letter"
+	switch {
+	case name == "":
+		fault = "it is empty"
+	case len(name) > 64:
+		fault = "it is longer than 64 bytes"
+	case strings.ContainsFunc(name, func(r rune) bool { return !('a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '-' || r == '_') }):
+		fault = "it holds characters other than lower-case letters, digits, '-' and '_'"
+	}
+	return newError(ExitUsage, "policy names are lower-case letters, digits, '-' and '_', starting with a letter, and not a built-in's name (hmac-sign)",
+		"invalid policy name %s: %s", vault.Characters(name), fault)
 }
 
 func newPolicyRemoveCmd(f *Factory) *cobra.Command {
@@ -214,11 +262,7 @@ func printPolicyInfo(f *Factory, name string, info policies.Info) {
 // policyCode loads a policy by file path, built-in name or registered name.
 func (f *Factory) policyCode(ref string) ([]byte, error) {
 	if strings.HasSuffix(ref, ".wasm") || strings.ContainsRune(ref, os.PathSeparator) {
-		code, err := policies.ReadModuleFile(ref)
-		if err != nil {
-			return nil, usageError("agentsecrets policy", "%v", err)
-		}
-		return code, nil
+		return readPolicyFile("agentsecrets policy inspect", ref)
 	}
 	if code, ok := wasm.Builtin(ref); ok {
 		return code, nil
@@ -254,7 +298,7 @@ reported, as a real call would.`,
 			}
 			u, err := url.Parse(call.URL)
 			if err != nil || u.Host == "" {
-				return usageError(c.CommandPath(), "--url is not an absolute URL %s", characters(call.URL))
+				return usageError(c.CommandPath(), "--url is not an absolute URL %s", vault.Characters(call.URL))
 			}
 			engine, err := f.Engine()
 			if err != nil {

@@ -112,7 +112,7 @@ func runProxyLogs(ctx context.Context, f *Factory, o *proxyLogsOptions) error {
 		return usageError("agentsecrets proxy logs", "--last %d must not be negative", o.Last)
 	}
 	if o.Source != "" && !slices.Contains(auditSources, o.Source) {
-		return usageError("agentsecrets proxy logs", "--source %s: want one of %s", characters(o.Source), strings.Join(auditSources, ", "))
+		return usageError("agentsecrets proxy logs", "--source %s: want one of %s", vault.Characters(o.Source), strings.Join(auditSources, ", "))
 	}
 	sink, err := f.Audit()
 	if err != nil {

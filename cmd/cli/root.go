@@ -205,7 +205,7 @@ func newHelpCmd() *cobra.Command {
 		RunE: func(c *cobra.Command, args []string) error {
 			cmd, rest, err := c.Root().Find(args)
 			if cmd == nil || err != nil || len(rest) > 0 {
-				return usageError("agentsecrets", "unknown help topic %s", characters(strings.Join(args, " ")))
+				return usageError("agentsecrets", "unknown help topic %s", vault.Characters(strings.Join(args, " ")))
 			}
 			cmd.InitDefaultHelpFlag()
 			cmd.InitDefaultVersionFlag()

@@ -180,7 +180,8 @@ expiry; ` + "`secrets set KEY --expires DATE`" + ` sets both at once.`,
 }
 
 // parseExpiry reads an expiry argument: YYYY-MM-DD (00:00 UTC that day),
-// an RFC 3339 time, or "never" (nil).
+// an RFC 3339 time, or "never" (nil). A refused argument is not repeated:
+// a value may be typed where the date goes.
 func parseExpiry(s string) (*time.Time, error) {
 	if strings.EqualFold(s, "never") {
 		return nil, nil
@@ -192,7 +193,7 @@ func parseExpiry(s string) (*time.Time, error) {
 		}
 	}
 	return nil, newError(ExitUsage, "give a date such as 2027-01-31, an RFC 3339 time such as 2027-01-31T12:00:00Z, or never",
-		"invalid expiry %q", s)
+		"invalid expiry %s: not a date, an RFC 3339 time or never", vault.Characters(s))
 }
 
 // formatExpiry shows a date alone when the time is midnight UTC.

@@ -111,6 +111,7 @@ func TestParseExpiry(t *testing.T) {
 		{"31/01/2027", "", true},
 		{"2027-01-31 12:30", "", true},
 		{"tomorrow", "", true},
+		{"sk_live_4eC39HqLyjWDarjtT1zdp7dc", "", true},
 	}
 	for _, tt := range tests {
 		got, err := parseExpiry(tt.in)
@@ -121,6 +122,9 @@ func TestParseExpiry(t *testing.T) {
 		if err != nil {
 			if exitCode(err) != ExitUsage || !strings.Contains(err.Error(), "invalid expiry") {
 				t.Errorf("parseExpiry(%q) = %v (exit %d), want a usage error naming the expiry", tt.in, err, exitCode(err))
+			}
+			if e, ok := err.(*Error); ok && len(tt.in) >= 4 && strings.Contains(e.Msg+e.Hint, tt.in) {
+				t.Errorf("parseExpiry(%q) = %v (hint %q): repeats the argument", tt.in, err, e.Hint)
 			}
 			continue
 		}
