@@ -480,22 +480,26 @@ func (b *mcpBackend) CheckSecret(_ context.Context, in mcpserver.CheckSecretInpu
 			Message: "key must be a key name like STRIPE_KEY (letters, digits and underscores), never a value"}
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	s, ctx, err := b.indexContext()
+	ctx, keys, err := b.listKeys()
+	b.mu.Unlock()
 	if err != nil {
 		return mcpserver.CheckSecretOutput{}, err
 	}
-	keys, err := s.List(ctx)
-	if err != nil {
-		return mcpserver.CheckSecretOutput{}, mcpError(err)
-	}
-	out := mcpserver.CheckSecretOutput{Key: in.Key, Environment: ctx.Environment, Environments: map[string]bool{}}
 	var found vault.KeyStatus
 	for _, k := range keys {
 		if k.Name == in.Key {
 			found = k
 		}
 	}
+	if found.Name == "" {
+		// A name no environment has may be a value that looks like one
+		// (an AWS access key id): it is neither echoed nor put in a hint
+		// that would have the human store it as a name.
+		if err := b.refuseValueAs(in.Key, "key"); err != nil {
+			return mcpserver.CheckSecretOutput{}, err
+		}
+	}
+	out := mcpserver.CheckSecretOutput{Key: in.Key, Environment: ctx.Environment, Environments: map[string]bool{}}
 	now := time.Now()
 	for _, env := range vault.Environments {
 		out.Environments[env] = found.Environments[env]
@@ -525,6 +529,52 @@ func (b *mcpBackend) CheckSecret(_ context.Context, in mcpserver.CheckSecretInpu
 	return out, nil
 }
 
+// listKeys is the key statuses of the project, read from the index; b.mu
+// must be held.
+func (b *mcpBackend) listKeys() (vault.Context, []vault.KeyStatus, error) {
+	s, ctx, err := b.indexContext()
+	if err != nil {
+		return vault.Context{}, nil, err
+	}
+	keys, err := s.List(ctx)
+	if err != nil {
+		return vault.Context{}, nil, mcpError(err)
+	}
+	return ctx, keys, nil
+}
+
+// valueSet is the set of the environment's values (see guardSet), the
+// vault opened first.
+func (b *mcpBackend) valueSet() (*redact.Set, error) {
+	if _, err := b.runnerFor(); err != nil {
+		return nil, mcpError(err)
+	}
+	set, err := b.guardSet()
+	if err != nil {
+		return nil, mcpError(err)
+	}
+	return set, nil
+}
+
+// refuseValueAs fails when arg, given as what (a key name), holds a value
+// of the environment. The error does not quote it.
+func (b *mcpBackend) refuseValueAs(arg, what string) error {
+	set, err := b.valueSet()
+	if err != nil {
+		return err
+	}
+	if _, n := set.RedactString(arg); n > 0 {
+		return valueAsNameError(what)
+	}
+	return nil
+}
+
+func valueAsNameError(what string) error {
+	return &mcpserver.Error{Code: mcpserver.CodeBadRequest,
+		Message: what + " must be a key name like STRIPE_KEY (letters, digits and underscores), never a value",
+		Hint:    "tell the human the value was exposed so they can rotate it"}
+}
+
 // auditQuerier is the reading side of the audit store.
 type auditQuerier interface {
 	Query(ctx context.Context, f audit.Filter) ([]audit.Entry, error)
@@ -543,6 +593,15 @@ func (b *mcpBackend) AuditLogs(ctx context.Context, in mcpserver.AuditLogsInput)
 		// echoed: it might be a value put there by mistake.
 		return mcpserver.AuditLogsOutput{}, &mcpserver.Error{Code: mcpserver.CodeBadRequest,
 			Message: "secret must be a key name like STRIPE_KEY (letters, digits and underscores), never a value"}
+	}
+	// Rows hold what each front end was given, which may be a value
+	// typed into a URL or a method: every string of a row is redacted.
+	set, err := b.valueSet()
+	if err != nil {
+		return mcpserver.AuditLogsOutput{}, err
+	}
+	if _, n := set.RedactString(in.Secret); n > 0 {
+		return mcpserver.AuditLogsOutput{}, valueAsNameError("secret")
 	}
 	last := min(in.Last, mcpMaxEntries)
 	if last == 0 {
@@ -564,6 +623,12 @@ func (b *mcpBackend) AuditLogs(ctx context.Context, in mcpserver.AuditLogsInput)
 	}
 	out := mcpserver.AuditLogsOutput{Entries: []mcpserver.AuditEntry{}}
 	for _, r := range rows {
+		for _, s := range []*string{&r.Agent, &r.Method, &r.URL, &r.Reason} {
+			*s, _ = set.RedactString(*s)
+		}
+		for i := range r.Keys {
+			r.Keys[i], _ = set.RedactString(r.Keys[i])
+		}
 		out.Entries = append(out.Entries, mcpserver.AuditEntry{ID: r.ID, Time: r.Time, Source: r.Source, Agent: r.Agent,
 			Environment: r.Environment, Method: r.Method, URL: r.URL, Keys: r.Keys, AuthStyles: r.AuthStyles,
 			Status: r.Status, DurationMS: float64(r.Duration) / float64(time.Millisecond), Decision: string(r.Decision),
