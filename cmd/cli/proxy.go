@@ -144,7 +144,7 @@ func prepareStart(f *Factory, o *proxyStartOptions) (proxy.Files, error) {
 	if err != nil {
 		return proxy.Files{}, err
 	}
-	if st, running := proxyRunning(files); running {
+	if st, _, running := proxyRunning(files); running {
 		return proxy.Files{}, newError(ExitError, "agentsecrets proxy stop", "a proxy is already running (pid %d on %s)", st.PID, st.Addr())
 	}
 	return files, nil
@@ -177,12 +177,13 @@ func runProxyForeground(ctx context.Context, f *Factory, o *proxyStartOptions) e
 		Workspace: vctx.Workspace, Project: vctx.Project, Environment: vctx.Environment}
 	// Check again and record under the home's lock: two starts racing
 	// past prepareStart (on different ports) must not leave two daemons.
+	// Readers take it too (Files.Snapshot), and so never see half a record.
 	unlock, err := files.Lock()
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	if cur, err := files.Read(); err == nil && cur.PID != st.PID && proxy.Alive(cur.PID) && isProxyProcess(files, cur) {
+	if cur, err := files.Read(); err == nil && cur.PID != st.PID && proxy.Alive(cur.PID) && isProxyProcess(cur, recordedToken(files)) {
 		unlock()
 		ln.Close()
 		return newError(ExitError, "agentsecrets proxy stop", "a proxy is already running (pid %d on %s)", cur.PID, cur.Addr())
@@ -256,18 +257,25 @@ func portInUse(port int) error {
 		"port %d is already in use", port)
 }
 
-// proxyRunning reports the recorded proxy when its process is alive and
-// it answers (verifyProxy). A pid file whose process is gone is removed.
-func proxyRunning(files proxy.Files) (proxy.State, bool) {
-	st, err := files.Read()
+// proxyRunning reports the recorded proxy and its session token when its
+// process is alive and it answers (verifyProxy). A pid file whose process
+// is gone is removed.
+func proxyRunning(files proxy.Files) (proxy.State, string, bool) {
+	st, token, err := files.Snapshot()
 	if err != nil {
-		return st, false
+		return st, "", false
 	}
 	if !proxy.Alive(st.PID) {
 		_ = files.RemoveIfOwner(st.PID)
-		return st, false
+		return st, "", false
 	}
-	return st, verifyProxy(files, st) == nil
+	return st, token, verifyProxy(st, token) == nil
+}
+
+// recordedToken is the token file's content, "" when it cannot be read.
+func recordedToken(files proxy.Files) string {
+	token, _ := files.Token()
+	return token
 }
 
 // errNotOurs means a server answers on the recorded address but does not
@@ -275,16 +283,16 @@ func proxyRunning(files proxy.Files) (proxy.State, bool) {
 var errNotOurs = errors.New("not the proxy recorded here")
 
 // verifyProxy checks that the recorded proxy answers /health and accepts
-// this home's session token: a recycled pid while another server (another
-// home's proxy, any /health) holds the port is not taken for it.
-func verifyProxy(files proxy.Files, st proxy.State) error {
+// this home's session token, recorded with st: a recycled pid while
+// another server (another home's proxy, any /health) holds the port is not
+// taken for it.
+func verifyProxy(st proxy.State, token string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := proxy.Health(ctx, st.Addr()); err != nil {
 		return err
 	}
-	token, err := files.Token()
-	if err != nil {
+	if token == "" {
 		return errNotOurs
 	}
 	if proxy.Verify(ctx, st.Addr(), token) != nil {
@@ -473,7 +481,7 @@ when it runs, 1 when it does not.`,
 }
 
 func readProxyStatus(files proxy.Files) proxyStatus {
-	st, err := files.Read()
+	st, token, err := files.Snapshot()
 	if errors.Is(err, proxy.ErrNotRunning) {
 		return proxyStatus{Detail: "no proxy started"}
 	}
@@ -484,7 +492,7 @@ func readProxyStatus(files proxy.Files) proxyStatus {
 		_ = files.RemoveIfOwner(st.PID)
 		return proxyStatus{Detail: fmt.Sprintf("process %d is gone; removed its stale pid file", st.PID)}
 	}
-	if err := verifyProxy(files, st); errors.Is(err, errNotOurs) {
+	if err := verifyProxy(st, token); errors.Is(err, errNotOurs) {
 		return proxyStatus{Detail: fmt.Sprintf("what answers on http://%s does not hold this home's session token: the pid file (process %d) is stale or another home's", st.Addr(), st.PID)}
 	} else if err != nil {
 		return proxyStatus{PID: st.PID, Address: st.Addr(),
@@ -527,7 +535,7 @@ func newProxyStopCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := files.Read()
+			st, token, err := files.Snapshot()
 			if errors.Is(err, proxy.ErrNotRunning) {
 				fmt.Fprintln(f.IO.Out, "proxy: not running")
 				return nil
@@ -535,7 +543,7 @@ func newProxyStopCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if !proxy.Alive(st.PID) || !isProxyProcess(files, st) {
+			if !proxy.Alive(st.PID) || !isProxyProcess(st, token) {
 				_ = files.RemoveIfOwner(st.PID)
 				fmt.Fprintf(f.IO.Out, "proxy: not running (removed the stale pid file of process %d)\n", st.PID)
 				return nil
@@ -546,14 +554,63 @@ func newProxyStopCmd(f *Factory) *cobra.Command {
 }
 
 // isProxyProcess guards against a recycled pid: the proxy on the recorded
-// address must hold this home's token (verifyProxy), or the process must
-// carry our arguments.
-func isProxyProcess(files proxy.Files, st proxy.State) bool {
-	if verifyProxy(files, st) == nil {
+// address must hold this home's token, recorded with st (verifyProxy), or
+// the process must carry our arguments.
+func isProxyProcess(st proxy.State, token string) bool {
+	if verifyProxy(st, token) == nil {
 		return true
 	}
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", st.PID))
-	return err == nil && strings.Contains(string(cmdline), "proxy\x00start\x00--foreground")
+	if err != nil || !strings.Contains(string(cmdline), "proxy\x00start\x00--foreground") {
+		return false
+	}
+	// A proxy of another home may carry the same arguments: one that
+	// started after the recorded proxy did is not it, but took its pid.
+	started, ok := processStart(st.PID)
+	return !ok || st.Started.IsZero() || !started.After(st.Started.Add(startSlack))
+}
+
+// startSlack covers the rounding of processStart (the boot time is in
+// whole seconds).
+const startSlack = 2 * time.Second
+
+// processStart is when process pid started, from /proc (Linux): the boot
+// time (/proc/stat btime) plus the process's start in clock ticks after
+// boot (/proc/PID/stat, field 22), which the kernel gives in USER_HZ,
+// 100 a second.
+func processStart(pid int) (time.Time, bool) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return time.Time{}, false
+	}
+	// The fields after the command name, which is in parentheses: state
+	// (field 3) first, so starttime is the 20th.
+	i := strings.LastIndexByte(string(stat), ')')
+	if i < 0 {
+		return time.Time{}, false
+	}
+	fields := strings.Fields(string(stat[i+1:]))
+	if len(fields) < 20 {
+		return time.Time{}, false
+	}
+	ticks, err := strconv.ParseInt(fields[19], 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	sys, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return time.Time{}, false
+	}
+	for line := range strings.SplitSeq(string(sys), "\n") {
+		if v, ok := strings.CutPrefix(line, "btime "); ok {
+			boot, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return time.Time{}, false
+			}
+			return time.Unix(boot, 0).Add(time.Duration(ticks) * time.Second / 100), true
+		}
+	}
+	return time.Time{}, false
 }
 
 func stopProxy(f *Factory, files proxy.Files, st proxy.State) error {
@@ -602,13 +659,9 @@ func newProxySyncCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, running := proxyRunning(files)
+			st, token, running := proxyRunning(files)
 			if !running {
 				return newError(ExitError, "agentsecrets proxy start", "the proxy is not running; it reads the vault when it starts")
-			}
-			token, err := files.Token()
-			if err != nil {
-				return err
 			}
 			ctx, cancel := context.WithTimeout(c.Context(), 30*time.Second)
 			defer cancel()

@@ -678,3 +678,190 @@ func TestProxySyncRevokesEvenWhenValuesFail(t *testing.T) {
 		t.Fatalf("the revoked token still verifies as %q after a failed sync", id)
 	}
 }
+
+// TestProxyReadersWaitForAStartInProgress: a start records the proxy under
+// the home's lock, renaming the token file, then the state file, then the
+// pid file into place. status and stop must not read the files half way
+// through (here the writer is paused there, holding the lock): they would
+// pair the new start's address and token with the pid file of an earlier
+// proxy, which died and whose pid was recycled, or its address with the
+// new token. status would delete the new proxy's token, or send it to
+// whatever now answers on the old address; stop would SIGTERM the process
+// that took the old pid, which is not the proxy.
+func TestProxyReadersWaitForAStartInProgress(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	sb := callSandbox(t)
+	stopDaemonOnCleanup(t, sb)
+	files := proxy.Files{Dir: sb.home}
+	sb.mustRun("", "proxy", "start", "--port", strconv.Itoa(freePort(t)))
+	live, err := files.Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := files.Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stateJSON := func(st proxy.State) string {
+		b, err := json.Marshal(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b) + "\n"
+	}
+	write := func(name, data string) {
+		if err := os.WriteFile(files.Path(name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// midStart leaves the files as a start that has written the token
+	// (and the state, unless oldState is set) and not yet the pid file,
+	// runs the command meanwhile, then completes the start and waits for
+	// the command.
+	midStart := func(oldPID int, oldState *proxy.State, args ...string) (string, int) {
+		t.Helper()
+		unlock, err := files.Lock()
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(proxy.TokenFile, token+"\n")
+		if oldState != nil {
+			write(proxy.StateFile, stateJSON(*oldState))
+		} else {
+			write(proxy.StateFile, stateJSON(live))
+		}
+		write(proxy.PIDFile, strconv.Itoa(oldPID)+"\n")
+		cmd := sb.command("", args...)
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			unlock()
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		var werr error
+		done := false
+		select {
+		case werr = <-exited:
+			done = true
+		case <-time.After(2 * time.Second):
+		}
+		write(proxy.StateFile, stateJSON(live))
+		write(proxy.PIDFile, strconv.Itoa(live.PID)+"\n")
+		unlock()
+		if !done {
+			werr = <-exited
+		}
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(werr, &ee) {
+			code = ee.ExitCode()
+		} else if werr != nil {
+			t.Fatal(werr)
+		}
+		return out.String(), code
+	}
+
+	// An earlier proxy's pid, now nobody's.
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	out, code := midStart(dead.Process.Pid, nil, "proxy", "status")
+	if tok, err := files.Token(); err != nil || tok != token {
+		t.Errorf("status during a start removed the new proxy's token file (%v); status said: exit %d %q", err, code, out)
+	}
+
+	// An earlier proxy's pid and address: the pid now another program's,
+	// the port another server's, which must not receive the new token.
+	victim := exec.Command("sleep", "60")
+	if err := victim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = victim.Process.Kill(); _ = victim.Wait() }()
+	got := make(chan string, 16)
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if v := r.Header.Get("X-AS-Session-Token"); v != "" {
+			got <- v
+		}
+		_, _ = io.WriteString(w, `{"status":"ok"}`)
+	}))
+	defer other.Close()
+	old := proxy.State{PID: victim.Process.Pid, Bind: "127.0.0.1", Port: other.Listener.Addr().(*net.TCPAddr).Port}
+	out, code = midStart(victim.Process.Pid, &old, "proxy", "status")
+	select {
+	case <-got:
+		t.Errorf("status during a start sent the new session token to the server on the old address; status said: exit %d %q", code, out)
+	default:
+	}
+
+	// stop during the start: the recycled pid is left alone, and the
+	// proxy the start records is the one stopped.
+	out, code = midStart(victim.Process.Pid, nil, "proxy", "stop")
+	time.Sleep(100 * time.Millisecond)
+	if !proxy.Alive(victim.Process.Pid) {
+		t.Errorf("stop during a start signalled process %d, not the proxy (%d): exit %d %q", victim.Process.Pid, live.PID, code, out)
+	}
+	if code != 0 || proxy.Alive(live.PID) {
+		t.Errorf("stop did not stop the proxy (pid %d): exit %d %q", live.PID, code, out)
+	}
+}
+
+// TestProxyStopSparesAnotherHomesProxy: this home's pid file names a proxy
+// that died, and its pid now belongs to the proxy of another home (which
+// the other home started later, here on the same port). That process
+// carries the proxy's arguments, but it started after the recorded proxy
+// did, so it is not it: stop leaves it running and a start here is not
+// refused because of it.
+func TestProxyStopSparesAnotherHomesProxy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	if _, err := os.Stat("/proc/self/cmdline"); err != nil {
+		t.Skip("the arguments of a process are read from /proc (Linux)")
+	}
+	here, there := callSandbox(t), callSandbox(t)
+	stopDaemonOnCleanup(t, here)
+	stopDaemonOnCleanup(t, there)
+	port := freePort(t)
+	there.mustRun("", "proxy", "start", "--port", strconv.Itoa(port))
+	other, err := (proxy.Files{Dir: there.home}).Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The proxy itself is still recognised by its arguments and start
+	// when it does not answer with the token.
+	if !isProxyProcess(other, "") {
+		t.Errorf("the recorded proxy %+v is not recognised by its arguments and start time", other)
+	}
+	// This home's proxy ran on the same port an hour ago, and died.
+	files := proxy.Files{Dir: here.home}
+	stale := proxy.State{PID: other.PID, Bind: "127.0.0.1", Port: port, Started: time.Now().Add(-time.Hour).UTC()}
+	if err := files.Write(stale, "dead-proxy-token"); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, code := here.run("", "proxy", "status"); code != 1 {
+		t.Errorf("status: exit %d, want 1: %q", code, out)
+	}
+	// A start here is not refused because of the other home's proxy.
+	if out, errOut, code := here.run("", "proxy", "start", "--port", strconv.Itoa(freePort(t))); code != 0 {
+		t.Errorf("start here: exit %d %q %q", code, out, errOut)
+	} else {
+		here.mustRun("", "proxy", "stop")
+	}
+	if err := files.Write(stale, "dead-proxy-token"); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := here.run("", "proxy", "stop")
+	time.Sleep(100 * time.Millisecond)
+	if !proxy.Alive(other.PID) {
+		t.Fatalf("stop here stopped the other home's proxy (pid %d): exit %d %q %q", other.PID, code, out, errOut)
+	}
+	if !strings.Contains(out, "not running") {
+		t.Errorf("stop here: exit %d %q %q", code, out, errOut)
+	}
+	there.mustRun("", "proxy", "stop")
+}

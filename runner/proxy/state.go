@@ -115,6 +115,31 @@ func (f Files) Read() (State, error) {
 	return st, nil
 }
 
+// Snapshot returns the recorded state and session token as one start
+// wrote them, or ErrNotRunning when there is no pid file. A start writes
+// the files one by one under the home's lock (Lock), and Snapshot reads
+// them under it: read without it, half way through a start, the pid of
+// an earlier proxy (dead, its pid perhaps another program's now) would
+// come with the new address or token, or the old address with the new
+// token. The token is "" when its file cannot be read. Do not call it
+// while holding the lock; there, use Read and Token.
+func (f Files) Snapshot() (State, string, error) {
+	if _, err := os.Lstat(f.Path(PIDFile)); errors.Is(err, os.ErrNotExist) {
+		return State{}, "", ErrNotRunning // no lock taken, no home created
+	}
+	unlock, err := f.Lock()
+	if err != nil {
+		return State{}, "", err
+	}
+	defer unlock()
+	st, err := f.Read()
+	if err != nil {
+		return st, "", err
+	}
+	token, _ := f.Token()
+	return st, token, nil
+}
+
 // Token reads the session token of the running proxy.
 func (f Files) Token() (string, error) {
 	data, err := os.ReadFile(f.Path(TokenFile))
@@ -139,8 +164,15 @@ func (f Files) Remove() error {
 }
 
 // RemoveIfOwner deletes the files only if the pid file still names pid, so
-// a proxy that exits late does not remove the files of its successor.
+// a proxy that exits late does not remove the files of its successor. It
+// takes the home's lock, under which a successor records itself: do not
+// call it while holding the lock.
 func (f Files) RemoveIfOwner(pid int) error {
+	unlock, err := f.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	st, err := f.Read()
 	if err != nil || st.PID != pid {
 		return nil
