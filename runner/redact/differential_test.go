@@ -214,11 +214,11 @@ func chunkSizes(rng *rand.Rand) []int {
 	return randomSizes(rng, 1+rng.IntN(16), max)
 }
 
-// unreplaced returns where s occurs in out outside every Replacement, or -1.
+// unreplaced returns where s occurs in out outside every replacement, or -1.
 func unreplaced(out []byte, s string) int {
-	reps := occurrences(out, redact.Replacement)
+	reps := replacementSpans(out)
 	for _, at := range occurrences(out, s) {
-		if !overlapsAny(reps, at, at+len(s), len(redact.Replacement)) {
+		if !overlapsAny(reps, at, at+len(s)) {
 			return at
 		}
 	}

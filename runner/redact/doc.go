@@ -53,11 +53,13 @@
 //     gets none: case-changed base64 is no longer the secret;
 //   - UTF-16LE and UTF-16BE, as PowerShell redirection, Windows tools and
 //     Java or .NET APIs write text: an ASCII secret with a NUL byte after
-//     (LE) or before (BE) each character. The ASCII replacement may take
-//     with it a NUL byte next to the echo (the form of the other byte
-//     order matches there too), which shifts the code units of the rest of
-//     a UTF-16 text by one byte. The case-changed and UTF-16 forms are
-//     made only for a secret that is valid UTF-8;
+//     (LE) or before (BE) each character. An occurrence made of UTF-16
+//     forms alone is replaced by Replacement in UTF-16, its characters and
+//     NULs where the echo had its characters and NULs, and of a length of
+//     the same parity (the form of the other byte order matches there too,
+//     taking a NUL next to the echo), so that the text reads the marker
+//     and the rest of it keeps its alignment. The case-changed and UTF-16
+//     forms are made only for a secret that is valid UTF-8;
 //   - partial echoes: any run of PartialRun (16) or more consecutive bytes of
 //     the raw value, of its upper- or lower-case form, of its JSON (single
 //     or nested) or HTML escapes, of its base64 characters at each offset

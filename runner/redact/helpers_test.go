@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"unicode"
@@ -263,14 +262,14 @@ func jsonASCII(s string) string {
 }
 
 // leaks returns the name of every form of secret found in out that does not
-// overlap a Replacement (an overlap is the replacement text itself, not the
+// overlap a replacement (an overlap is the replacement text itself, not the
 // secret).
 func leaks(out []byte, secret string) []string {
-	reps := occurrences(out, redact.Replacement)
+	reps := replacementSpans(out)
 	var found []string
 	for _, f := range expectedForms(secret) {
 		for _, at := range occurrences(out, f.text) {
-			if !overlapsAny(reps, at, at+len(f.text), len(redact.Replacement)) {
+			if !overlapsAny(reps, at, at+len(f.text)) {
 				found = append(found, fmt.Sprintf("%s at %d", f.name, at))
 				break
 			}
@@ -292,10 +291,34 @@ func occurrences(b []byte, s string) []int {
 	return at
 }
 
-// overlapsAny reports whether [a, b) overlaps [r, r+n) for some sorted r.
-func overlapsAny(starts []int, a, b, n int) bool {
-	i := sort.SearchInts(starts, a-n+1)
-	return i < len(starts) && starts[i] < b
+// wideReplacement is Replacement in UTF-16 from its first character to its
+// last, as it stands in for an echo in UTF-16 (either byte order).
+var wideReplacement = strings.Join(strings.Split(redact.Replacement, ""), "\x00")
+
+// replacementSpans returns where out holds a replacement, ASCII or UTF-16,
+// as [start, end) pairs sorted by start.
+func replacementSpans(out []byte) [][2]int {
+	var spans [][2]int
+	for _, r := range []string{redact.Replacement, wideReplacement} {
+		for _, at := range occurrences(out, r) {
+			spans = append(spans, [2]int{at, at + len(r)})
+		}
+	}
+	slices.SortFunc(spans, func(a, b [2]int) int { return a[0] - b[0] })
+	return spans
+}
+
+// replacements counts the replacements in out, ASCII or UTF-16.
+func replacements(out []byte) int { return len(replacementSpans(out)) }
+
+// overlapsAny reports whether [a, b) overlaps one of spans.
+func overlapsAny(spans [][2]int, a, b int) bool {
+	for _, s := range spans {
+		if s[0] < b && a < s[1] {
+			return true
+		}
+	}
+	return false
 }
 
 // readChunks is an io.Reader returning src in pieces of the given sizes

@@ -2,8 +2,14 @@ package redact
 
 import "encoding/binary"
 
-// span is a half-open range of absolute stream positions.
-type span struct{ start, end int }
+// span is a half-open range of absolute stream positions. wide says that
+// every occurrence merged into it is of a UTF-16 form, and nulFirst that
+// its first byte is a NUL (the high byte of an ASCII character's code
+// unit in UTF-16BE, or of the one before it in UTF-16LE): see replace.
+type span struct {
+	start, end     int
+	wide, nulFirst bool
+}
 
 // matcher finds occurrences in a stream and writes the redacted stream to
 // out. Positions are absolute (counted from the start of the stream); the
@@ -77,7 +83,7 @@ func (m *matcher) verify(buf []byte, i int, k uint32) {
 			if a < 0 || a+len(t) > len(buf) || string(buf[a:a+len(t)]) != string(t) {
 				continue
 			}
-			m.found(m.base+a, m.base+a+len(t))
+			m.found(m.base+a, m.base+a+len(t), f, 0)
 			continue
 		}
 		// Partial form: extend the gram to the longest run of t around it.
@@ -90,7 +96,7 @@ func (m *matcher) verify(buf []byte, i int, k uint32) {
 			r++
 		}
 		if l+r >= f.minRun {
-			m.found(m.base+i-l, m.base+i+r)
+			m.found(m.base+i-l, m.base+i+r, f, off-l)
 		}
 	}
 	// Later samples only find occurrences starting at or after this limit,
@@ -115,18 +121,23 @@ func (m *matcher) covered(a, b int) bool {
 	return n > 0 && m.pending[n-1].start <= max(a, m.done) && b <= m.pending[n-1].end
 }
 
-// found records the occurrence [a, b), merging it with overlapping or
-// adjacent pending ones. Parts already written (found again while rescanning
-// the held context) are ignored.
-func (m *matcher) found(a, b int) {
+// found records the occurrence [a, b) of f, whose bytes are f.text from
+// offset fa on, merging it with overlapping or adjacent pending ones.
+// Parts already written (found again while rescanning the held context)
+// are ignored.
+func (m *matcher) found(a, b int, f *form, fa int) {
 	if b <= m.done {
 		return
 	}
-	a = max(a, m.done)
+	if a < m.done {
+		fa += m.done - a
+		a = m.done
+	}
+	o := span{start: a, end: b, wide: f.wide, nulFirst: f.wide && f.text[fa] == 0}
 	p := m.pending
 	n := len(p)
 	if n == 0 || p[n-1].end < a {
-		m.pending = append(p, span{a, b})
+		m.pending = append(p, o)
 		return
 	}
 	j := n
@@ -135,20 +146,28 @@ func (m *matcher) found(a, b int) {
 	}
 	k := j
 	for k < n && p[k].start <= b {
-		a = min(a, p[k].start)
-		b = max(b, p[k].end)
+		o = merged(o, p[k])
 		k++
 	}
 	switch {
 	case k == j: // no overlap: insert before p[j]
 		p = append(p, span{})
 		copy(p[j+1:], p[j:])
-		p[j] = span{a, b}
+		p[j] = o
 	default: // replace p[j:k] with the merged span
-		p[j] = span{a, b}
+		p[j] = o
 		p = append(p[:j+1], p[k:]...)
 	}
 	m.pending = p
+}
+
+// merged is the span covering the overlapping or adjacent spans o and p.
+func merged(o, p span) span {
+	first := o
+	if p.start < o.start {
+		first = p
+	}
+	return span{start: first.start, end: max(o.end, p.end), wide: o.wide && p.wide, nulFirst: first.nulFirst}
 }
 
 // release writes out everything before frontier: text and the replacement
@@ -163,7 +182,7 @@ func (m *matcher) release(buf []byte, frontier int, final bool) {
 			break
 		}
 		m.text(buf, p.start)
-		m.replace(buf)
+		m.replace(buf, p)
 		m.done = p.end
 	}
 	if n > 0 {
@@ -188,14 +207,42 @@ func (m *matcher) text(buf []byte, to int) {
 	m.done = to
 }
 
-// replace writes one replacement at done.
-func (m *matcher) replace(buf []byte) {
+// replace writes the replacement of p at done.
+func (m *matcher) replace(buf []byte, p span) {
 	if m.lazy && m.count == 0 {
-		m.out = make([]byte, 0, len(buf)+len(Replacement))
+		m.out = make([]byte, 0, len(buf)+2*len(Replacement)+1)
 		m.out = append(m.out, buf[:m.done]...)
 	}
-	m.out = append(m.out, Replacement...)
+	if p.wide {
+		m.out = appendWide(m.out, p.nulFirst, (p.end-p.start)%2)
+	} else {
+		m.out = append(m.out, Replacement...)
+	}
 	m.count++
+}
+
+// appendWide appends Replacement in UTF-16 in place of an occurrence of
+// UTF-16 forms: its characters where the occurrence had the characters'
+// bytes and NULs where it had NULs (nulFirst: from its first byte on), so
+// that a UTF-16LE or UTF-16BE text reads "[REDACTED_BY_AGENTSECRETS]" and
+// the rest of it keeps its alignment. The length keeps the parity of the
+// occurrence's (odd: 1), with a NUL after the last character if needed.
+func appendWide(out []byte, nulFirst bool, odd int) []byte {
+	start := len(out)
+	for i := range len(Replacement) {
+		if nulFirst {
+			out = append(out, 0, Replacement[i])
+		} else {
+			out = append(out, Replacement[i], 0)
+		}
+	}
+	if !nulFirst {
+		out = out[:len(out)-1] // ends with the last character
+	}
+	if (len(out)-start)%2 != odd {
+		out = append(out, 0)
+	}
+	return out
 }
 
 // heldFrom returns the index into buf of the first byte the stream must

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math/bits"
-	"slices"
 )
 
 // Replacement is the text that stands in for every removed occurrence.
@@ -26,11 +25,16 @@ const hashMul = 0x9E3779B1
 // keeps the per-name check as cheap as it was before they were added; so
 // do the case-changed forms, whose runs in a name, compared in fold, are
 // runs of the raw value already, and the UTF-16 ones (a name has no NUL).
+//
+// wide marks a UTF-16 form (or run of one): an occurrence made of such
+// forms alone is replaced by Replacement in UTF-16, so that the rest of a
+// UTF-16 text keeps its alignment.
 type form struct {
 	text    []byte
 	fold    []byte // text in lower case, for header names
 	minRun  int
 	nameRun int
+	wide    bool
 }
 
 func (f *form) whole() bool { return f.minRun == len(f.text) }
@@ -62,32 +66,39 @@ type Set struct {
 func NewSet(secrets ...[]byte) *Set {
 	s := &Set{}
 	index := map[string]int{}
-	add := func(text []byte, minRun, nameRun int) {
+	add := func(text []byte, minRun, nameRun int, wide bool) {
+		if len(text) == 0 {
+			return
+		}
 		if i, ok := index[string(text)]; ok {
 			f := &s.forms[i]
 			f.minRun = min(f.minRun, minRun)
 			f.nameRun = min(f.nameRun, nameRun)
+			f.wide = f.wide && wide
 			return
 		}
 		index[string(text)] = len(s.forms)
-		s.forms = append(s.forms, form{text: append([]byte(nil), text...), fold: bytes.ToLower(text), minRun: minRun, nameRun: nameRun})
+		s.forms = append(s.forms, form{text: append([]byte(nil), text...), fold: bytes.ToLower(text), minRun: minRun, nameRun: nameRun, wide: wide})
 	}
 	for _, v := range secrets {
 		escaped, cased, wide := escapedForms(v), caseForms(v), utf16Forms(v)
-		for _, f := range formsWith(v, escaped, slices.Concat(cased, wide)) {
-			add(f, len(f), len(f))
+		for _, f := range formsWith(v, escaped, cased) {
+			add(f, len(f), len(f), false)
+		}
+		for _, f := range wide {
+			add(f, len(f), len(f), true)
 		}
 		for _, f := range partialForms(v, escaped) {
-			add(f, PartialRun, PartialRun)
+			add(f, PartialRun, PartialRun, false)
 		}
 		for _, f := range encodedPartialForms(v) {
-			add(f, PartialRun, len(f))
+			add(f, PartialRun, len(f), false)
 		}
 		for _, f := range runForms(v, cased, PartialRun) {
-			add(f, PartialRun, len(f))
+			add(f, PartialRun, len(f), false)
 		}
 		for _, f := range runForms(v, wide, utf16Run) {
-			add(f, utf16Run, len(f))
+			add(f, utf16Run, len(f), true)
 		}
 	}
 	if len(s.forms) > 0 {
