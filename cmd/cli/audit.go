@@ -4,7 +4,9 @@ import (
 	"context"
 	"path/filepath"
 
+	"github.com/The-17/agentsecrets/runner"
 	"github.com/The-17/agentsecrets/runner/audit"
+	"github.com/The-17/agentsecrets/runner/redact"
 	"github.com/The-17/agentsecrets/vault"
 )
 
@@ -61,4 +63,77 @@ func (f *Factory) declaredAgent() string {
 		return agent
 	}
 	return "anonymous"
+}
+
+// redactEntry removes every value of set from the strings of e a front end
+// was given: a row records them as they came, and a value may have been
+// typed into a URL, a method or a host. proxy logs (and workspace allowlist
+// log) and the MCP tool audit_logs print every row through it.
+func redactEntry(set *redact.Set, e *audit.Entry) {
+	for _, s := range []*string{&e.Agent, &e.Method, &e.URL, &e.Reason} {
+		*s, _ = set.RedactString(*s)
+	}
+	for i := range e.Keys {
+		e.Keys[i], _ = set.RedactString(e.Keys[i])
+	}
+}
+
+// newValueSet compiles the values of an environment into the set that rows
+// and tool arguments are searched for; values shorter than minGuardedValue
+// would match ordinary text and are left out.
+func newValueSet(values [][]byte) *redact.Set {
+	guarded := values[:0:0]
+	for _, val := range values {
+		if len(val) >= minGuardedValue {
+			guarded = append(guarded, val)
+		}
+	}
+	return redact.NewSet(guarded...)
+}
+
+// envValueSet reads the active environment's values from the vault (the
+// passphrase or the keychain: a locked vault is an error) and compiles them.
+func (f *Factory) envValueSet() (*redact.Set, error) {
+	s, ctx, err := f.storeAndContext()
+	if err != nil {
+		return nil, err
+	}
+	values, err := (&runner.StoreVault{Store: s, Ctx: ctx}).All()
+	if err != nil {
+		return nil, err
+	}
+	return newValueSet(values), nil
+}
+
+// logRedactor redacts the rows proxy logs --watch prints with the
+// environment's values, read again when the vault index changes (a key set
+// or rotated while it runs).
+type logRedactor struct {
+	f     *Factory
+	stamp fileStamp
+	set   *redact.Set
+}
+
+// load reads the values unless the index is unchanged since they were.
+func (r *logRedactor) load() error {
+	s, err := r.f.Store()
+	if err != nil {
+		return err
+	}
+	if st := statIndex(s.Home()); r.set == nil || st != r.stamp {
+		set, err := r.f.envValueSet()
+		if err != nil {
+			return err
+		}
+		r.set, r.stamp = set, st
+	}
+	return nil
+}
+
+func (r *logRedactor) redact(e *audit.Entry) error {
+	if err := r.load(); err != nil {
+		return err
+	}
+	redactEntry(r.set, e)
+	return nil
 }

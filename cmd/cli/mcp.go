@@ -295,13 +295,7 @@ func (b *mcpBackend) guardSet() (*redact.Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	guarded := values[:0:0]
-	for _, val := range values {
-		if len(val) >= minGuardedValue {
-			guarded = append(guarded, val)
-		}
-	}
-	b.guard = &mcpGuard{vault: v, gen: gen, names: names, set: redact.NewSet(guarded...)}
+	b.guard = &mcpGuard{vault: v, gen: gen, names: names, set: newValueSet(values)}
 	return b.guard.set, nil
 }
 
@@ -623,12 +617,7 @@ func (b *mcpBackend) AuditLogs(ctx context.Context, in mcpserver.AuditLogsInput)
 	}
 	out := mcpserver.AuditLogsOutput{Entries: []mcpserver.AuditEntry{}}
 	for _, r := range rows {
-		for _, s := range []*string{&r.Agent, &r.Method, &r.URL, &r.Reason} {
-			*s, _ = set.RedactString(*s)
-		}
-		for i := range r.Keys {
-			r.Keys[i], _ = set.RedactString(r.Keys[i])
-		}
+		redactEntry(set, &r)
 		out.Entries = append(out.Entries, mcpserver.AuditEntry{ID: r.ID, Time: r.Time, Source: r.Source, Agent: r.Agent,
 			Environment: r.Environment, Method: r.Method, URL: r.URL, Keys: r.Keys, AuthStyles: r.AuthStyles,
 			Status: r.Status, DurationMS: float64(r.Duration) / float64(time.Millisecond), Decision: string(r.Decision),
@@ -666,6 +655,7 @@ func mcpError(err error) error {
 		e.Code = mcpserver.CodePolicyDenied
 	case errors.Is(err, runner.ErrTimeout):
 		e.Code = mcpserver.CodeTimeout
+		e.Hint = timeoutHint(fmt.Sprintf("the timeout argument (seconds, up to %v)", mcpMaxTimeout.Seconds()))
 	case errors.Is(err, runner.ErrUpstream), errors.Is(err, runner.ErrUnsafeResponse):
 		e.Code = mcpserver.CodeUpstream
 	case errors.Is(err, vault.ErrNotInitialized), errors.Is(err, vault.ErrProjectNotFound):

@@ -4,6 +4,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -90,4 +92,29 @@ func TestMCPRefusesNameShapedValues(t *testing.T) {
 		}
 	}
 	assertNoValue(t, "stderr", stderr.String(), token)
+}
+
+// TestMCPTimeoutHint: a call that timed out over MCP says how to give it
+// longer there, with the timeout argument, not the call command's flag.
+func TestMCPTimeoutHint(t *testing.T) {
+	v := newMCPVault(t)
+	v.allow(t, "127.0.0.1")
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	defer close(release)
+	cs, _ := startMCP(t, v)
+	res, _ := callMCP(t, cs, mcpserver.ToolAPICall, map[string]any{"url": slow.URL + "/", "timeout": 0.2})
+	text := resultText(res)
+	if !res.IsError || !strings.Contains(text, "TIMEOUT") {
+		t.Fatalf("want a TIMEOUT error, got %s", text)
+	}
+	if strings.Contains(text, "--timeout") || !strings.Contains(text, "timeout argument") {
+		t.Errorf("the hint names the CLI flag, not the tool argument: %s", text)
+	}
 }

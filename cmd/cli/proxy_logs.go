@@ -38,8 +38,10 @@ func newProxyLogsCmd(f *Factory) *cobra.Command {
 		Long: `Show the local audit log: one row per call, proxied request, environment
 injection or secret resolution, with time, agent identity, environment,
 method, target URL (injected query parameters shown by key name), key names,
-status, duration, decision and whether the response was redacted. No value
-is ever logged.
+status, duration, decision and whether the response was redacted. A row
+holds a value only if one was typed into a URL, a method or a host instead
+of a key name: every value of the environment is redacted from each row
+before it is printed, and without the vault (locked) no row is printed.
 
 "(REDACTED)" means the upstream echoed a credential and the response was
 scrubbed before it was passed on ([REDACTED_BY_AGENTSECRETS]).
@@ -138,8 +140,18 @@ func runProxyLogs(ctx context.Context, f *Factory, o *proxyLogsOptions) error {
 }
 
 // printLogEntries prints audit entries as a table, or as JSON; none is
-// the line empty (or [] in JSON).
+// the line empty (or [] in JSON). Every row is redacted first: nothing is
+// printed when the vault cannot be read.
 func printLogEntries(f *Factory, entries []audit.Entry, asJSON bool, empty string) error {
+	if len(entries) > 0 {
+		set, err := f.envValueSet()
+		if err != nil {
+			return err
+		}
+		for i := range entries {
+			redactEntry(set, &entries[i])
+		}
+	}
 	if asJSON {
 		out := make([]logEntry, 0, len(entries))
 		for _, e := range entries {
@@ -159,6 +171,10 @@ func printLogEntries(f *Factory, entries []audit.Entry, asJSON bool, empty strin
 }
 
 func watchAudit(ctx context.Context, f *Factory, store *audit.Store, filter audit.Filter, asJSON bool) error {
+	r := &logRedactor{f: f}
+	if err := r.load(); err != nil { // a locked vault fails now, not at the first row
+		return err
+	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	var tw *tabwriter.Writer
@@ -167,9 +183,15 @@ func watchAudit(ctx context.Context, f *Factory, store *audit.Store, filter audi
 		_ = tw.Flush()
 	}
 	enc := json.NewEncoder(f.IO.Out)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var werr error
 	err := store.Watch(ctx, filter, func(e audit.Entry) {
 		if werr != nil {
+			return
+		}
+		if werr = r.redact(&e); werr != nil {
+			cancel() // no row printed unredacted, nor after it
 			return
 		}
 		if asJSON {

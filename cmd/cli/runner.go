@@ -96,9 +96,15 @@ func callError(err error) error {
 	case errors.Is(err, policies.ErrPolicyNotFound):
 		return &Error{Code: ExitNotFound, Err: err, Msg: err.Error(), Hint: "agentsecrets policy list"}
 	case errors.Is(err, runner.ErrTimeout):
-		return &Error{Code: ExitError, Err: err, Msg: err.Error(), Hint: "the server did not answer in time; retry, or give it longer with --timeout"}
+		return &Error{Code: ExitError, Err: err, Msg: err.Error(), Hint: timeoutHint("--timeout")}
 	case errors.Is(err, runner.ErrUpstream):
 		return &Error{Code: ExitError, Err: err, Msg: err.Error(), Hint: "check the URL and that the server is up and speaks HTTP/1.1"}
 	}
 	return err
+}
+
+// timeoutHint is the hint of a call the server did not answer in time;
+// longer is how the front end gives a call more time (a flag, an argument).
+func timeoutHint(longer string) string {
+	return "the server did not answer in time; retry, or give it longer with " + longer
 }
