@@ -121,7 +121,13 @@
 //	                              or switches protocols (101: the proxy does not tunnel)
 //	504     upstream_timeout      the upstream did not answer in time
 //
-// A request refused with any 4xx code never reached the upstream.
+// A request refused with any 4xx code never reached the upstream. A
+// bad_header message names the header (a seed form by its form,
+// X-AS-Inject-Query-<param>) and says what is wrong, giving a refused key
+// name, header name, parameter, path, field or policy name by its length,
+// never its text: a value sent by mistake where a name goes is not sent
+// back. X-AS-Param's key, the secret a custom policy uses, must be a key
+// name too.
 //
 // # Endpoints
 //

@@ -12,6 +12,7 @@ import (
 
 	"github.com/The-17/agentsecrets/internal/httpsyntax"
 	"github.com/The-17/agentsecrets/policies"
+	"github.com/The-17/agentsecrets/vault"
 )
 
 // The protocol's request headers. Go canonicalises header names, so these
@@ -75,8 +76,10 @@ type Parsed struct {
 // request's own method, the default for X-AS-Method. Any X-AS-* header it
 // does not know, and any header name that is not an HTTP token, is an
 // error, so a misspelt injection never turns into an unauthenticated
-// request. Errors name the header, never its value beyond
-// what a key name or parameter name reveals.
+// request. Errors name the header and say what is wrong, but quote no
+// name, key name or path they refuse (only its length): a value sent by
+// mistake where a name goes must not come back to the client, often the
+// agent's tool.
 func ParseHeaders(h http.Header, method string) (*Parsed, error) {
 	p := &Parsed{Method: method, Agent: "anonymous"}
 	var byStyle chains
@@ -142,6 +145,9 @@ func protocolNames(h http.Header) ([]string, error) {
 	var names []string
 	for name := range h {
 		if !httpsyntax.ValidHeaderName(name) {
+			if prefix := seedPrefix(name); prefix != "" {
+				return nil, fmt.Errorf("%w: header name %s… is not an HTTP token: the name after %s %s holds a space or separator", errBadHeader, prefix, prefix, vault.Characters(name[len(prefix):]))
+			}
 			return nil, fmt.Errorf("%w: header name %.64q is not an HTTP token", errBadHeader, name)
 		}
 		if strings.HasPrefix(name, headerPrefix) {
@@ -152,6 +158,22 @@ func protocolNames(h http.Header) ([]string, error) {
 	}
 	slices.Sort(names)
 	return names, nil
+}
+
+// seedPrefix is the protocol's spelling of the seed-form prefix name
+// starts with in any case (X-AS-Inject-Query-, X-AS-Param-), or "": the
+// rest of such a name is a name the client chose, which may be a value.
+func seedPrefix(name string) string {
+	prefixes := []string{"X-AS-Param-"}
+	for _, s := range styles {
+		prefixes = append(prefixes, "X-AS-Inject-"+s.word+"-")
+	}
+	for _, p := range prefixes {
+		if len(name) >= len(p) && strings.EqualFold(name[:len(p)], p) {
+			return p
+		}
+	}
+	return ""
 }
 
 // protocolLike reports whether name, not an X-AS-* header as the server
@@ -275,18 +297,53 @@ func parseInjection(byStyle *chains, name string, values []string) error {
 	if err != nil {
 		return err
 	}
-	for _, item := range items {
+	for n, item := range items {
 		arg := item
 		if seed {
 			arg = seedName(style, suffix) + "=" + item
 		}
 		spec, err := policies.ParseInjection(style, arg)
 		if err != nil {
-			return fmt.Errorf("%w: %s: %s", errBadHeader, name, strings.TrimPrefix(err.Error(), "policies: "))
+			var ie *policies.InjectionError
+			if !errors.As(err, &ie) {
+				return fmt.Errorf("%w: X-AS-Inject-%s: invalid injection", errBadHeader, word)
+			}
+			which := ""
+			if len(items) > 1 {
+				which = fmt.Sprintf(" item %d", n+1)
+			}
+			return fmt.Errorf("%w: %s", errBadHeader, injectionFault(word, seed, which, ie))
 		}
 		byStyle[i] = append(byStyle[i], spec)
 	}
 	return nil
+}
+
+// injectionFault words an item of an X-AS-Inject-<word> header that
+// ParseInjection refused, from its InjectionError: the header (and item,
+// when it has several), what is wrong and the form wanted, with the length
+// of the refused part but never its text, which may be a value sent where
+// a name goes. A seed-form header is named by its form
+// (X-AS-Inject-Query-<param>): its own name holds the name it gives.
+func injectionFault(word string, seed bool, which string, ie *policies.InjectionError) string {
+	header, want := "X-AS-Inject-"+word, ie.Form
+	if seed {
+		nameForm, _, _ := strings.Cut(ie.Form, "=")
+		header += "-<" + nameForm + ">"
+		want = header + ": KEY"
+	}
+	label := header + which
+	switch ie.Part {
+	case "=":
+		return fmt.Sprintf("%s: no '=' in the item %s (want %s)", label, vault.Characters(ie.Arg), want)
+	case "key":
+		return fmt.Sprintf("%s: invalid secret name %s (want %s); KEY is the name of a secret, never its value", label, vault.Characters(ie.Bad), want)
+	}
+	part := ie.Part
+	if part == "name" {
+		part = "header name"
+	}
+	return fmt.Sprintf("%s: invalid %s %s (want %s)", label, part, vault.Characters(ie.Bad), want)
 }
 
 // styleOf is the index in styles and the style of an injection header's
@@ -320,14 +377,19 @@ func customSpecs(names, params []string) ([]policies.Spec, error) {
 	if len(names) == 0 {
 		return nil, nil
 	}
+	// ParseParams's errors quote the item; these say what is wrong only.
 	pm, err := policies.ParseParams(params)
 	if err != nil {
-		return nil, fmt.Errorf("%w: X-AS-Param: %s", errBadHeader, strings.TrimPrefix(err.Error(), "policies: "))
+		return nil, fmt.Errorf("%w: X-AS-Param: want name=value, each name once: an item has no '=' or a name is given twice", errBadHeader)
+	}
+	// The key param names the secret (the audit log records it as one).
+	if k, ok := pm["key"]; ok && !vault.IsKeyName(k) {
+		return nil, fmt.Errorf("%w: X-AS-Param key: invalid secret name %s (want key=KEY); KEY is the name of a secret, never its value", errBadHeader, vault.Characters(k))
 	}
 	specs := make([]policies.Spec, 0, len(names))
 	for _, n := range names {
 		if !policies.ValidName(n) {
-			return nil, fmt.Errorf("%w: X-AS-Policy %q is not a registered policy name (lower-case letters, digits, - and _)", errBadHeader, n)
+			return nil, fmt.Errorf("%w: X-AS-Policy: a name %s is not a registered policy name (lower-case letters, digits, - and _)", errBadHeader, vault.Characters(n))
 		}
 		specs = append(specs, policies.Spec{Name: n, Params: pm})
 	}
