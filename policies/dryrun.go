@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/The-17/agentsecrets/hostfns"
+	"github.com/The-17/agentsecrets/vault"
 )
 
 // Placeholders is a [hostfns.Secrets] for dry runs: it never touches a
@@ -27,6 +28,9 @@ type Placeholders struct {
 
 // Open implements hostfns.Secrets with a placeholder value.
 func (p *Placeholders) Open(name string) ([]byte, error) {
+	if !vault.IsKeyName(name) { // as the vault refuses it; not repeated (it may be a value)
+		return nil, fmt.Errorf("%w: invalid key name %s", hostfns.ErrSecretNotFound, vault.Characters(name))
+	}
 	if p.Known != nil && !p.Known(name) {
 		return nil, fmt.Errorf("%w: %q", hostfns.ErrSecretNotFound, name)
 	}

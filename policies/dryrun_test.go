@@ -53,3 +53,25 @@ func TestDryRunKnownNames(t *testing.T) {
 		t.Errorf("err = %v, want not found naming TYPO_KEY", err)
 	}
 }
+
+// TestDryRunRefusesNamesThatAreNotKeyNames: a custom policy opens the name
+// its params give (--param key=...), where a value may be typed. As the
+// vault does in a real call, the dry run refuses a name that is not a key
+// name, known names or not, and neither its error nor its text repeats it.
+func TestDryRunRefusesNamesThatAreNotKeyNames(t *testing.T) {
+	e := newTestEngine(t, Config{})
+	u, _ := url.Parse("https://api.example.com/")
+	const typed = "sk_live_4eC39HqLyjWDarjtT1zdp7dc"
+	for _, known := range []func(string) bool{nil, func(string) bool { return false }} {
+		res, err := e.DryRun(context.Background(), []Spec{{Name: guest("handles"), Params: map[string]string{"key": typed}}},
+			&hostfns.Request{Method: "GET", URL: u, Header: http.Header{}}, known)
+		var de *DeniedError
+		if !errors.Is(err, hostfns.ErrSecretNotFound) || !errors.As(err, &de) ||
+			!strings.Contains(err.Error(), "invalid key name (32 characters)") {
+			t.Errorf("known=%v: err = %v, want a refusal saying the name's length", known != nil, err)
+		}
+		if err != nil && strings.Contains(err.Error(), typed) || strings.Contains(res.Text, typed) {
+			t.Errorf("known=%v: the name is repeated: err %v, text %q", known != nil, err, res.Text)
+		}
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -209,6 +208,9 @@ func (e *Engine) load(ctx context.Context, name string) (*policy, error) {
 			return nil, err
 		}
 	}
+	if !ValidName(name) { // not repeated: a value may be typed where a name goes
+		return nil, fmt.Errorf("%w: %s", ErrPolicyNotFound, invalidName(name))
+	}
 	return nil, fmt.Errorf("%w: %q is not a built-in, a registered name or a .wasm file", ErrPolicyNotFound, name)
 }
 
@@ -223,9 +225,9 @@ func IsPath(name string) bool {
 const MaxPolicyFile = 64 << 20
 
 func (e *Engine) loadFile(ctx context.Context, path string) (*policy, error) {
-	st, err := os.Stat(path)
+	st, err := statModuleFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("policies: policy file %q: %w", path, errors.Unwrap(err))
+		return nil, err
 	}
 	if !st.Mode().IsRegular() || st.Size() > MaxPolicyFile {
 		return nil, notModuleFile(path)

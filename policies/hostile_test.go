@@ -123,8 +123,16 @@ func TestUnknownPolicy(t *testing.T) {
 	if !errors.Is(err, ErrPolicyNotFound) || !strings.Contains(err.Error(), `"nope"`) {
 		t.Errorf("err = %v", err)
 	}
+	// A name that is not a policy name, or a file that is not there, is
+	// not repeated (a value may be typed where it goes): its length.
+	const typed = "SK_LIVE_4EC39HQLYJWDARJTT1ZDP7DC"
+	err = e.Run(context.Background(), []Spec{{Name: typed}}, call)
+	if !errors.Is(err, ErrPolicyNotFound) || !strings.Contains(err.Error(), "policy not found: invalid policy name (32 characters): it holds characters other than") ||
+		strings.Contains(err.Error(), typed) {
+		t.Errorf("err = %v", err)
+	}
 	err = e.Run(context.Background(), []Spec{{Name: "./missing.wasm"}}, call)
-	if err == nil || !strings.Contains(err.Error(), "missing.wasm") {
+	if err == nil || !strings.Contains(err.Error(), "policy file (14 characters): no such file") || strings.Contains(err.Error(), "missing") {
 		t.Errorf("err = %v", err)
 	}
 	if _, err := os.Stat("missing.wasm"); err == nil {

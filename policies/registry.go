@@ -7,11 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
+	"github.com/The-17/agentsecrets/vault"
 	"github.com/The-17/agentsecrets/vault/fsutil"
 	"github.com/The-17/agentsecrets/wasm"
 )
@@ -58,6 +61,41 @@ func ValidName(name string) bool {
 	return true
 }
 
+// NameFault says why name, which ValidName refuses, cannot be registered:
+// the words of an error that does not repeat the name.
+func NameFault(name string) string {
+	switch {
+	case wasm.IsBuiltin(name):
+		return "it is a built-in policy's name"
+	case name == "":
+		return "it is empty"
+	case len(name) > 64:
+		return "it is longer than 64 bytes"
+	case strings.ContainsFunc(name, func(r rune) bool { return !('a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '-' || r == '_') }):
+		return "it holds characters other than lower-case letters, digits, '-' and '_'"
+	}
+	return "it does not start with a lower-case letter"
+}
+
+// invalidName says that name, which ValidName refuses, is not a policy
+// name. A built-in's name is quoted; any other only by its length and what
+// is wrong with it (a value may be typed where a name goes).
+func invalidName(name string) string {
+	if wasm.IsBuiltin(name) {
+		return fmt.Sprintf("invalid policy name %q: %s", name, NameFault(name))
+	}
+	return "invalid policy name " + vault.Characters(name) + ": " + NameFault(name)
+}
+
+// notRegistered is the error of Get and Remove for a name not registered:
+// quoted when it is a policy name or a built-in's, else invalidName.
+func notRegistered(name string) error {
+	if !ValidName(name) && !wasm.IsBuiltin(name) {
+		return fmt.Errorf("%w: %s", ErrPolicyNotFound, invalidName(name))
+	}
+	return fmt.Errorf("%w: %q is not registered", ErrPolicyNotFound, name)
+}
+
 // ErrPolicyExists: Add was given a name registered with other code.
 var ErrPolicyExists = errors.New("policies: a policy of that name is registered with other code")
 
@@ -78,7 +116,7 @@ func (r *Registry) Replace(name string, code []byte) (e, old Entry, err error) {
 
 func (r *Registry) add(name string, code []byte, replace bool) (Entry, Entry, error) {
 	if !ValidName(name) {
-		return Entry{}, Entry{}, fmt.Errorf("policies: invalid policy name %q (lower-case letters, digits, '-', '_'; not a built-in)", name)
+		return Entry{}, Entry{}, errors.New("policies: " + invalidName(name))
 	}
 	info, err := Inspect(code)
 	if err != nil {
@@ -137,7 +175,7 @@ func (r *Registry) Remove(name string) error {
 	}
 	e, ok := idx.Policies[name]
 	if !ok {
-		return fmt.Errorf("%w: %q is not registered", ErrPolicyNotFound, name)
+		return notRegistered(name)
 	}
 	delete(idx.Policies, name)
 	if err := r.writeIndex(idx); err != nil {
@@ -169,7 +207,7 @@ func (r *Registry) Get(name string) ([]byte, Entry, error) {
 	}
 	e, ok := idx.Policies[name]
 	if !ok {
-		return nil, Entry{}, fmt.Errorf("%w: %q is not registered", ErrPolicyNotFound, name)
+		return nil, Entry{}, notRegistered(name)
 	}
 	code, err := os.ReadFile(r.blobPath(e.SHA256))
 	if err != nil {
@@ -185,12 +223,13 @@ func (r *Registry) Get(name string) ([]byte, Entry, error) {
 // ReadModuleFile reads a policy file given by the user (policy add,
 // policy inspect). A device, a FIFO, a directory or a file larger than
 // MaxPolicyFile is refused before it is read: reading /dev/zero would not
-// end and opening a FIFO would block.
+// end and opening a FIFO would block. A path that is not there is not
+// repeated (see statModuleFile).
 func ReadModuleFile(path string) ([]byte, error) {
 	errKind := notModuleFile(path)
-	st, err := os.Stat(path)
+	st, err := statModuleFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("policies: policy file %q: %w", path, errors.Unwrap(err))
+		return nil, err
 	}
 	if !st.Mode().IsRegular() || st.Size() > MaxPolicyFile {
 		return nil, errKind
@@ -212,6 +251,39 @@ func ReadModuleFile(path string) ([]byte, error) {
 	}
 	return code, nil
 }
+
+// statModuleFile stats a policy file. A path that cannot be looked at
+// (not there, not allowed) is not repeated, only its length: a value may be
+// typed where the file goes. A file that is there is named by the errors
+// that follow.
+func statModuleFile(path string) (os.FileInfo, error) {
+	st, err := os.Stat(path)
+	if err == nil {
+		return st, nil
+	}
+	cause := errors.Unwrap(err)
+	if cause == nil {
+		cause = err
+	}
+	why := cause.Error()
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		why = "no such file"
+	case errors.Is(err, fs.ErrPermission):
+		why = "permission denied"
+	}
+	return nil, &fileError{msg: "policies: policy file " + vault.Characters(path) + ": " + why, err: cause}
+}
+
+// fileError is a policy file refused without its path; it wraps the cause
+// (errors.Is(err, fs.ErrNotExist) holds).
+type fileError struct {
+	msg string
+	err error
+}
+
+func (e *fileError) Error() string { return e.msg }
+func (e *fileError) Unwrap() error { return e.err }
 
 // notModuleFile refuses a path that is not a regular file of at most
 // MaxPolicyFile bytes.

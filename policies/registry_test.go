@@ -3,6 +3,7 @@ package policies
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,23 +75,62 @@ func TestRegistryRefusesBadInput(t *testing.T) {
 		code []byte
 		want string
 	}{
-		{"bearer", good, "invalid policy name"},
-		{"Upper", good, "invalid policy name"},
-		{"has/slash", good, "invalid policy name"},
-		{"x.wasm", good, "invalid policy name"},
+		{"bearer", good, `invalid policy name "bearer": it is a built-in policy's name`},
+		{"Upper", good, "invalid policy name (5 characters): it holds characters other than lower-case letters, digits, '-' and '_'"},
+		{"has/slash", good, "invalid policy name (9 characters): it holds characters other than"},
+		{"x.wasm", good, "invalid policy name (6 characters): it holds characters other than"},
+		{"0day", good, "invalid policy name (4 characters): it does not start with a lower-case letter"},
+		{"", good, "invalid policy name (0 characters): it is empty"},
+		{"sk_live_4eC39HqLyjWDarjtT1zdp7dc", good, "invalid policy name (32 characters)"},
 		{"evil", readGuest(t, "badimport"), `import "fetch" from module "env" is not allowed`},
 		{"junk", []byte("not wasm"), "not a valid WebAssembly module"},
 		{"noexport", readGuest(t, "noexport"), `does not export "on_request"`},
 	}
 	for _, tt := range tests {
-		if _, err := r.Add(tt.name, tt.code); err == nil || !strings.Contains(err.Error(), tt.want) {
+		_, err := r.Add(tt.name, tt.code)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("Add(%q) = %v, want %q", tt.name, err, tt.want)
+		}
+		// A name that is not a policy name is not repeated (a value may be
+		// typed where it goes); a built-in's is.
+		if err != nil && !ValidName(tt.name) && !wasm.IsBuiltin(tt.name) && len(tt.name) >= 4 && strings.Contains(err.Error(), tt.name) {
+			t.Errorf("Add(%q) = %v: repeats the name", tt.name, err)
 		}
 	}
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		if e.Name() != ".lock" {
 			t.Errorf("refused Add left %q on disk", e.Name())
+		}
+	}
+}
+
+// TestRegistryNotFoundQuotesOnlyPolicyNames: Get and Remove of a name not
+// registered quote it when it is a policy name (or a built-in's); any other
+// is said by its length and what is wrong with it, never repeated.
+func TestRegistryNotFoundQuotesOnlyPolicyNames(t *testing.T) {
+	r := NewRegistry(t.TempDir())
+	if _, err := r.Add("guard", readGuest(t, "deny")); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ name, want string }{
+		{"no-such-policy", `policies: policy not found: "no-such-policy" is not registered`},
+		{"bearer", `policies: policy not found: "bearer" is not registered`},
+		{"SK_LIVE_4EC39HQLYJWDARJTT1ZDP7DC", "policies: policy not found: invalid policy name (32 characters): it holds characters other than lower-case letters, digits, '-' and '_'"},
+		{"sk live 4eC39HqLyjWDarjtT1zdp7dc", "policies: policy not found: invalid policy name (32 characters): it holds characters other than"},
+		{"9" + strings.Repeat("a", 70), "invalid policy name (71 characters): it is longer than 64 bytes"},
+		{"", "invalid policy name (0 characters): it is empty"},
+	}
+	for _, tt := range tests {
+		_, _, getErr := r.Get(tt.name)
+		removeErr := r.Remove(tt.name)
+		for op, err := range map[string]error{"Get": getErr, "Remove": removeErr} {
+			if !errors.Is(err, ErrPolicyNotFound) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("%s(%q) = %v, want %q", op, tt.name, err, tt.want)
+			}
+			if err != nil && !ValidName(tt.name) && !wasm.IsBuiltin(tt.name) && len(tt.name) >= 4 && strings.Contains(err.Error(), tt.name) {
+				t.Errorf("%s(%q) = %v: repeats the name", op, tt.name, err)
+			}
 		}
 	}
 }
@@ -249,7 +289,9 @@ func TestReadModuleFile(t *testing.T) {
 		{os.DevNull, "not a regular file"},
 		{dir, "not a regular file"},
 		{big, "not a regular file of at most 64 MiB"},
-		{filepath.Join(dir, "missing.wasm"), "policies: policy file"},
+		// A path that is not there is not repeated, only its length: a
+		// value may be typed where the file goes.
+		{filepath.Join(dir, "missing.wasm"), fmt.Sprintf("policies: policy file (%d characters): no such file", len(filepath.Join(dir, "missing.wasm")))},
 	}
 	for _, tt := range tests {
 		code, err := ReadModuleFile(tt.path)
@@ -261,6 +303,9 @@ func TestReadModuleFile(t *testing.T) {
 		}
 		if err == nil || !strings.Contains(err.Error(), tt.err) {
 			t.Errorf("ReadModuleFile(%q) err = %v, want %q", tt.path, err, tt.err)
+		}
+		if _, serr := os.Stat(tt.path); serr != nil && err != nil && strings.Contains(err.Error(), "missing") {
+			t.Errorf("ReadModuleFile(%q) err = %v: repeats a path that is not there", tt.path, err)
 		}
 	}
 }

@@ -97,7 +97,7 @@ func ParseParams(args []string) (map[string]string, error) {
 	for _, a := range args {
 		k, v, ok := strings.Cut(a, "=")
 		if !ok || k == "" {
-			return nil, fmt.Errorf("policies: param %q is not name=value", a)
+			return nil, fmt.Errorf("policies: param %s is not name=value", vault.Characters(a)) // a value may be typed where it goes
 		}
 		if _, dup := out[k]; dup {
 			return nil, fmt.Errorf("policies: param %q given twice", k)

@@ -82,6 +82,13 @@ func TestParseParams(t *testing.T) {
 			t.Errorf("ParseParams(%q) accepted", bad)
 		}
 	}
+	// A param that is not name=value may be a value typed where it goes
+	// (the proxy returns this error to its caller): its length, not it.
+	const typed = "sk_live_4eC39HqLyjWDarjtT1zdp7dc"
+	if _, err := ParseParams([]string{typed}); err == nil || strings.Contains(err.Error(), typed) ||
+		!strings.Contains(err.Error(), "param (32 characters) is not name=value") {
+		t.Errorf("ParseParams(%q) = %v, want its length and not it", typed, err)
+	}
 }
 
 func FuzzParseInjection(f *testing.F) {

@@ -245,13 +245,20 @@ func TestRedirectLoopBounded(t *testing.T) {
 func TestBadTargets(t *testing.T) {
 	v := newFakeVault([]string{"127.0.0.1"}, map[string]string{"API_KEY": testSecret})
 	r, _, dc := newTestRunner(t, v)
-	for _, target := range []string{"", "ftp://127.0.0.1/", "http://", "http://user:pw@127.0.0.1/", "::not a url", "/relative"} {
+	// An AWS key id and its secret pasted as the URL parse as scheme and
+	// opaque part: the scheme is not repeated, only its length.
+	const pasted = "AKIAIOSFODNN7EXAMPLE:wJalrXUtnFEMI"
+	for _, target := range []string{"", "ftp://127.0.0.1/", "http://", "http://user:pw@127.0.0.1/", "::not a url", "/relative", pasted} {
 		res, err := r.Do(context.Background(), &Call{URL: target, Policies: []policies.Spec{spec("bearer", "key", "API_KEY")}})
 		if !errors.Is(err, ErrBadRequest) {
 			if res != nil {
 				res.Body.Close()
 			}
 			t.Errorf("Do(%q) = %v, want ErrBadRequest", target, err)
+		}
+		if target == pasted && (err == nil || strings.Contains(strings.ToLower(err.Error()), "akiaiosfodnn7example") ||
+			!strings.Contains(err.Error(), "must be http or https: its scheme (20 characters) is neither")) {
+			t.Errorf("Do(%q) = %v, want the scheme's length, not the scheme", target, err)
 		}
 	}
 	if v.valueReads() != 0 || dc.dials() != 0 {

@@ -20,6 +20,7 @@ import (
 	"github.com/The-17/agentsecrets/policies"
 	"github.com/The-17/agentsecrets/runner/audit"
 	"github.com/The-17/agentsecrets/runner/redact"
+	"github.com/The-17/agentsecrets/vault"
 )
 
 // DefaultTimeout bounds a call when the caller sets none.
@@ -228,8 +229,8 @@ func parseTarget(raw string) (*url.URL, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: target URL does not parse", ErrBadRequest)
 	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("%w: target URL must be http or https, got %q", ErrBadRequest, u.Scheme)
+	if u.Scheme != "http" && u.Scheme != "https" { // not repeated: a value pasted as the URL can parse as a scheme
+		return nil, fmt.Errorf("%w: target URL must be http or https: its scheme %s is neither", ErrBadRequest, vault.Characters(u.Scheme))
 	}
 	if u.Hostname() == "" {
 		return nil, fmt.Errorf("%w: target URL has no host", ErrBadRequest)

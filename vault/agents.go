@@ -100,8 +100,9 @@ func isBase64URL(c byte) bool { return isASCIIAlnum(c) || c == '-' || c == '_' }
 const agentNameHint = "agent names are 1-64 lowercase letters, digits, '-' and '_', not starting with \"ast_\" (billing-tool, ci_bot)"
 
 // ValidateAgentName accepts 1-64 lowercase letters, digits, '-' and '_',
-// not starting with "ast_". A name that looks like a token is refused
-// without being repeated.
+// not starting with "ast_". A refused name is never repeated (a value may
+// be typed where the name goes): one that looks like a token says so, any
+// other gives its length and what is wrong with it.
 func ValidateAgentName(name string) error {
 	switch {
 	case strings.HasPrefix(name, TokenPrefix):
@@ -110,15 +111,20 @@ func ValidateAgentName(name string) error {
 		return nil
 	case holdsToken(name):
 		return newError(ErrInvalid, "pass the agent's name, not its token", "invalid agent name: it holds an agent token")
-	case len(name) > 64:
-		return newError(ErrInvalid, agentNameHint, "invalid agent name: longer than 64 characters")
 	}
-	return newError(ErrInvalid, agentNameHint, "invalid agent name %q", name)
+	fault := "it holds characters other than lower-case letters, digits, '-' and '_'"
+	switch {
+	case name == "":
+		fault = "it is empty"
+	case len(name) > 64:
+		fault = "it is longer than 64 bytes"
+	}
+	return newError(ErrInvalid, agentNameHint, "invalid agent name %s: %s", Characters(name), fault)
 }
 
 // ValidateTokenID accepts token ids as IssueToken makes them: "tok_" and
-// 12 lowercase hex digits. A token given in place of its id is refused
-// without being repeated.
+// 12 lowercase hex digits. A refused id is never repeated: a token given
+// in place of its id says so, anything else gives its length.
 func ValidateTokenID(id string) error {
 	const hint = "token ids look like tok_0123456789ab; see agentsecrets agent token list NAME"
 	switch {
@@ -128,10 +134,8 @@ func ValidateTokenID(id string) error {
 		return nil
 	case holdsToken(id):
 		return newError(ErrInvalid, hint, "invalid token id: it holds a token, not its id")
-	case len(id) > 64:
-		return newError(ErrInvalid, hint, "invalid token id: longer than 64 characters")
 	}
-	return newError(ErrInvalid, hint, "invalid token id %q", id)
+	return newError(ErrInvalid, hint, "invalid token id %s: not tok_ and 12 lower-case hex digits", Characters(id))
 }
 
 // ValidateDeclaredAgent checks an identity a caller declares for itself

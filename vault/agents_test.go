@@ -34,35 +34,48 @@ func issue(t *testing.T, s *Store, agent string) IssuedToken {
 
 func TestValidateAgentName(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		ok   bool
+		name  string
+		ok    bool
+		fault string // in the error: the length and what is wrong, never the name
 	}{
-		{"billing-tool", true},
-		{"ci_bot", true},
-		{"a", true},
-		{"0", true},
-		{strings.Repeat("a", 64), true},
-		{"", false},
-		{strings.Repeat("a", 65), false},
-		{"Billing", false},
-		{"billing tool", false},
-		{"billing.tool", false},
-		{"billing/tool", false},
-		{"émile", false},
-		{"ast_abc", false},
-		{"fast_" + strings.Repeat("a", 43), true},
-		{" " + testToken, false},
-		{"Bearer " + testToken, false},
-		{"'" + testToken + "'", false},
+		{"billing-tool", true, ""},
+		{"ci_bot", true, ""},
+		{"a", true, ""},
+		{"0", true, ""},
+		{strings.Repeat("a", 64), true, ""},
+		{"", false, "invalid agent name (0 characters): it is empty"},
+		{strings.Repeat("a", 65), false, "invalid agent name (65 characters): it is longer than 64 bytes"},
+		{"Billing", false, "invalid agent name (7 characters): it holds characters other than lower-case letters, digits, '-' and '_'"},
+		{"billing tool", false, "invalid agent name (12 characters): it holds characters other than"},
+		{"billing.tool", false, "(12 characters): it holds characters other than"},
+		{"billing/tool", false, "(12 characters): it holds characters other than"},
+		{"émile", false, "(5 characters): it holds characters other than"},
+		{"sk_live_4eC39HqLyjWDarjtT1zdp7dc", false, "(32 characters): it holds characters other than"},
+		{"ast_abc", false, "it looks like an agent token"},
+		{"fast_" + strings.Repeat("a", 43), true, ""},
+		{" " + testToken, false, "it holds an agent token"},
+		{"Bearer " + testToken, false, "it holds an agent token"},
+		{"'" + testToken + "'", false, "it holds an agent token"},
 	} {
 		err := ValidateAgentName(tc.name)
 		if (err == nil) != tc.ok {
 			t.Errorf("ValidateAgentName(%q) = %v, want ok=%v", tc.name, err, tc.ok)
 		}
-		if err != nil && !errors.Is(err, ErrInvalid) {
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, ErrInvalid) {
 			t.Errorf("ValidateAgentName(%q) = %v, not ErrInvalid", tc.name, err)
 		}
-		if err != nil && strings.Contains(err.Error(), testToken) {
+		if !strings.Contains(err.Error(), tc.fault) {
+			t.Errorf("ValidateAgentName(%q) = %v, want %q", tc.name, err, tc.fault)
+		}
+		// A value typed where an agent name goes is not printed.
+		var ve *Error
+		if len(tc.name) >= 4 && (strings.Contains(err.Error(), tc.name) || errors.As(err, &ve) && strings.Contains(ve.Hint(), tc.name)) {
+			t.Errorf("ValidateAgentName(%q): the error repeats the name: %v", tc.name, err)
+		}
+		if strings.Contains(err.Error(), testToken) {
 			t.Errorf("ValidateAgentName(%q): the error repeats a token", tc.name)
 		}
 	}
@@ -74,25 +87,38 @@ var testToken = TokenPrefix + "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde"
 
 func TestValidateTokenID(t *testing.T) {
 	for _, tc := range []struct {
-		id string
-		ok bool
+		id    string
+		ok    bool
+		fault string // in the error: the length and what is wrong, never the id
 	}{
-		{"tok_0123456789ab", true},
-		{"tok_0123456789AB", false},
-		{"tok_0123456789a", false},
-		{"tok_0123456789abc", false},
-		{"0123456789ab", false},
-		{"", false},
-		{"ast_" + strings.Repeat("x", 43), false},
-		{" " + testToken, false},
-		{"tok_" + testToken, false},
+		{"tok_0123456789ab", true, ""},
+		{"tok_0123456789AB", false, "invalid token id (16 characters): not tok_ and 12 lower-case hex digits"},
+		{"tok_0123456789a", false, "(15 characters): not tok_ and 12"},
+		{"tok_0123456789abc", false, "(17 characters): not tok_ and 12"},
+		{"0123456789ab", false, "(12 characters): not tok_ and 12"},
+		{"", false, "(0 characters)"},
+		{"sk_live_4eC39HqLyjWDarjtT1zdp7dc", false, "(32 characters)"},
+		{strings.Repeat("x", 65), false, "(65 characters)"},
+		{"ast_" + strings.Repeat("x", 43), false, "that is a token, not its id"},
+		{" " + testToken, false, "it holds a token, not its id"},
+		{"tok_" + testToken, false, "it holds a token, not its id"},
 	} {
 		err := ValidateTokenID(tc.id)
 		if (err == nil) != tc.ok || err != nil && !errors.Is(err, ErrInvalid) {
 			t.Errorf("ValidateTokenID(%q) = %v, want ok=%v", tc.id, err, tc.ok)
 		}
-		if err != nil && strings.Contains(tc.id, TokenPrefix) && strings.Contains(err.Error(), tc.id[strings.Index(tc.id, TokenPrefix):]) {
+		if err == nil {
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.fault) {
+			t.Errorf("ValidateTokenID(%q) = %v, want %q", tc.id, err, tc.fault)
+		}
+		if strings.Contains(tc.id, TokenPrefix) && strings.Contains(err.Error(), tc.id[strings.Index(tc.id, TokenPrefix):]) {
 			t.Errorf("ValidateTokenID(%q): the error repeats a token", tc.id)
+		}
+		// Nor anything else typed where a token id goes.
+		if len(tc.id) >= 4 && strings.Contains(err.Error(), tc.id) {
+			t.Errorf("ValidateTokenID(%q): the error repeats the id: %v", tc.id, err)
 		}
 	}
 }

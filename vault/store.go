@@ -135,13 +135,15 @@ func (s *Store) BackendKind() (string, error) {
 	return cfg.Backend, checkKind(cfg.Backend, s.path(ConfigFile), "set \"backend\" in "+s.path(ConfigFile)+" to the backend that holds the values (keychain or file)")
 }
 
-// checkKind accepts "" (automatic), "keychain" and "file".
+// checkKind accepts "" (automatic), "keychain" and "file". An unknown
+// kind is not repeated, only its length: a value may be pasted into the
+// variable.
 func checkKind(kind, source, hint string) error {
 	switch kind {
 	case "", keychain.KindKeychain, keychain.KindFile:
 		return nil
 	}
-	return newError(ErrInvalid, hint, "unknown backend %q in %s (want keychain or file)", kind, source)
+	return newError(ErrInvalid, hint, "unknown backend %s in %s: not keychain or file", Characters(kind), source)
 }
 
 // kindOf is BackendKind for a config already read.

@@ -370,6 +370,7 @@ func TestUnknownBackendKindIsRefused(t *testing.T) {
 		{"misspelt variable at init", "kechain", ""},
 		{"other case at init", "File", ""},
 		{"unknown kind recorded", "", "kechain"},
+		{"value pasted into the variable", "sk_live_4eC39HqLyjWDarjtT1zdp7dc", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -397,6 +398,18 @@ func TestUnknownBackendKindIsRefused(t *testing.T) {
 			}
 			if _, err := s.Backend(); !errors.Is(err, ErrInvalid) {
 				t.Errorf("Backend error = %v, want ErrInvalid", err)
+			}
+			// The kind is not repeated (a value may be pasted into the
+			// variable): its length, and the kinds there are.
+			kind := tc.env + tc.recorded
+			_, err = s.BackendKind()
+			if want := fmt.Sprintf("unknown backend (%d characters)", len(kind)); err == nil || !strings.Contains(err.Error(), want) ||
+				!strings.Contains(err.Error(), "not keychain or file") {
+				t.Errorf("BackendKind error = %v, want %q and the kinds", err, want)
+			}
+			var ve *Error
+			if err != nil && (strings.Contains(err.Error(), kind) || errors.As(err, &ve) && strings.Contains(ve.Hint(), kind)) {
+				t.Errorf("BackendKind error = %v: repeats the kind", err)
 			}
 			if tc.recorded != "" {
 				if _, err := s.BackendKind(); err == nil || !strings.Contains(err.Error(), ConfigFile) {

@@ -16,6 +16,7 @@ func TestArgumentsAreNeverEchoed(t *testing.T) {
 	const fragment = "4f9a2b7c1d8e" // survives any change of case or '-' to '_'
 	url := []string{"--url", "https://api.example.com/v1"}
 	wasmFile := filepath.Join("..", "..", "wasm", "builtin", "bearer.wasm")
+	guestFile := filepath.Join("..", "..", "testdata", "guests", "handles.wasm") // opens the secret its key param names
 	tests := []struct {
 		args []string
 		want string // in the error line
@@ -59,6 +60,19 @@ func TestArgumentsAreNeverEchoed(t *testing.T) {
 		{[]string{"policy", "add", strings.ToUpper(secret), wasmFile}, "invalid policy name (20 characters): it holds characters other than"},
 		{[]string{"env", "--", secret}, "command not found (20 characters): not in $PATH"},
 		{[]string{"env", "--", "./" + secret}, "command not found (22 characters): no such file"},
+		{[]string{"agent", "token", "issue", strings.ToUpper(secret)}, "invalid agent name (20 characters): it holds characters other than lower-case letters"},
+		{[]string{"agent", "token", "revoke", "billing-tool", secret}, "invalid token id (20 characters): not tok_ and 12 lower-case hex digits"},
+		{[]string{"project", "delete", "." + secret, "--yes"}, "invalid project name (21 characters): it does not start with a letter or digit"},
+		{[]string{"project", "delete", "." + secret}, "invalid project name (21 characters)"},
+		{[]string{"proxy", "start", "--bind", secret}, "--bind (20 characters): not an IP address or localhost"},
+		{append([]string{"call", "--body", "@" + secret}, url...), "--body file (20 characters): no such file"},
+		{[]string{"policy", "test", "--url", "https://api.example.com/v1", "--policy", guestFile, "--param", "key=" + secret},
+			"the policy opened a secret by a name that is not a key name (20 characters)"},
+		// A name that is not a policy name is not found (exit 6), as a
+		// valid one that is not registered would not be, and not repeated.
+		{[]string{"policy", "remove", strings.ToUpper(secret)}, "policies: policy not found: invalid policy name (20 characters): it holds characters other than"},
+		{[]string{"policy", "inspect", strings.ToUpper(secret)}, "policies: policy not found: invalid policy name (20 characters)"},
+		{append([]string{"policy", "test", "--policy", strings.ToUpper(secret)}, url...), "policies: policy not found: invalid policy name (20 characters)"},
 	}
 	home := filepath.Join(t.TempDir(), "home")
 	getenv := func(k string) string {
@@ -73,8 +87,11 @@ func TestArgumentsAreNeverEchoed(t *testing.T) {
 			t.Errorf("%q: the argument is echoed:\nstdout: %s\nstderr: %s", tt.args, out.String(), errOut.String())
 		}
 		want := ExitUsage
-		if strings.HasPrefix(tt.want, "command not found") { // env -- COMMAND: as a shell says it
+		switch {
+		case strings.HasPrefix(tt.want, "command not found"): // env -- COMMAND: as a shell says it
 			want = exitCommandAbsent
+		case strings.HasPrefix(tt.want, "policies: policy not found"):
+			want = ExitNotFound
 		}
 		if code != want || !strings.HasPrefix(errOut.String(), "agentsecrets: error: ") ||
 			!strings.Contains(errOut.String(), tt.want) || !strings.Contains(errOut.String(), "\nagentsecrets: hint: ") {

@@ -204,6 +204,9 @@ func readBody(f *Factory, arg string) ([]byte, error) {
 		}
 		return checkBody(b)
 	case strings.HasPrefix(arg, "@"):
+		if why := statFault(arg[1:]); why != "" { // a file that is not there is not named
+			return nil, usageError("agentsecrets call", "--body file %s: %s", vault.Characters(arg[1:]), why)
+		}
 		b, err := readBodyFile(arg[1:]) // bounded: the file may be a FIFO or a device
 		if err != nil {
 			return nil, usageError("agentsecrets call", "--body %s: %v", arg, err)

@@ -302,8 +302,10 @@ func TestCallCommand(t *testing.T) {
 			{"agent id holding a token", []string{"--url", api.URL + "/", "--bearer", "API_KEY"}, ExitUsage,
 				[]string{"holds an agent token"}, []string{"AGENTSECRETS_AGENT_ID=ast_" + strings.Repeat("A", 43)}},
 			{"param without policy", []string{"--url", api.URL + "/", "--param", "k=v"}, ExitUsage, []string{"--policy"}, nil},
-			{"not http", []string{"--url", "file:///etc/passwd", "--bearer", "API_KEY"}, ExitUsage, []string{`"file"`}, nil},
-			{"body file missing", []string{"--url", api.URL + "/", "--body", "@/nonexistent/x.json"}, ExitUsage, []string{"x.json"}, nil},
+			// What failed validation is said by its length (a value may be
+			// typed where it goes).
+			{"not http", []string{"--url", "file:///etc/passwd", "--bearer", "API_KEY"}, ExitUsage, []string{"must be http or https: its scheme (4 characters) is neither"}, nil},
+			{"body file missing", []string{"--url", api.URL + "/", "--body", "@/nonexistent/x.json"}, ExitUsage, []string{"--body file (19 characters): no such file"}, nil},
 		}
 		env := sb.env
 		for _, tt := range tests {

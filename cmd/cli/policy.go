@@ -147,17 +147,7 @@ only when asked. Adding the same code again changes nothing.`,
 // length: a value may be typed where the file goes. A file that is there
 // is named in the errors of policies.ReadModuleFile.
 func readPolicyFile(cmdPath, file string) ([]byte, error) {
-	if _, err := os.Stat(file); err != nil {
-		why := "cannot be read"
-		var pe *fs.PathError
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			why = "no such file"
-		case errors.Is(err, fs.ErrPermission):
-			why = "permission denied"
-		case errors.As(err, &pe):
-			why = pe.Err.Error()
-		}
+	if why := statFault(file); why != "" {
 		return nil, usageError(cmdPath, "policy file %s: %s", vault.Characters(file), why)
 	}
 	code, err := policies.ReadModuleFile(file)
@@ -165,6 +155,26 @@ func readPolicyFile(cmdPath, file string) ([]byte, error) {
 		return nil, usageError(cmdPath, "%v", err)
 	}
 	return code, nil
+}
+
+// statFault says why the file at path cannot be looked at (no such file,
+// permission denied, ...), or "" when it is there. An error that uses it
+// gives the path's length, not the path: a value may be typed where a file
+// goes.
+func statFault(path string) string {
+	_, err := os.Stat(path)
+	var pe *fs.PathError
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, fs.ErrNotExist):
+		return "no such file"
+	case errors.Is(err, fs.ErrPermission):
+		return "permission denied"
+	case errors.As(err, &pe):
+		return pe.Err.Error()
+	}
+	return "cannot be read"
 }
 
 // invalidPolicyName refuses name, which policies.ValidName refuses. A
@@ -175,17 +185,8 @@ func invalidPolicyName(cmdPath, name string) error {
 		return newError(ExitUsage, "choose another name; agentsecrets policy list shows the names in use",
 			"invalid policy name %q: it is a built-in policy's name", name)
 	}
-	fault := "it does not start with a lower-case letter"
-	switch {
-	case name == "":
-		fault = "it is empty"
-	case len(name) > 64:
-		fault = "it is longer than 64 bytes"
-	case strings.ContainsFunc(name, func(r rune) bool { return !('a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '-' || r == '_') }):
-		fault = "it holds characters other than lower-case letters, digits, '-' and '_'"
-	}
 	return newError(ExitUsage, "policy names are lower-case letters, digits, '-' and '_', starting with a letter, and not a built-in's name (hmac-sign)",
-		"invalid policy name %s: %s", vault.Characters(name), fault)
+		"invalid policy name %s: %s", vault.Characters(name), policies.NameFault(name))
 }
 
 func newPolicyRemoveCmd(f *Factory) *cobra.Command {
@@ -347,6 +348,11 @@ func policyTestError(err error) error {
 	var de *policies.DeniedError
 	if e, ok := err.(*policies.DeniedError); ok {
 		de = e
+	}
+	if de != nil && de.Secret != "" && !vault.IsKeyName(de.Secret) {
+		// A name from --param, where a value may be typed: not repeated.
+		return &Error{Code: ExitUsage, Err: err, Msg: "the policy opened a secret by a name that is not a key name " + vault.Characters(de.Secret),
+			Hint: "a policy's params name secrets by key (--param key=STRIPE_KEY), never by value; agentsecrets secrets list shows the keys"}
 	}
 	if de != nil && de.Secret != "" {
 		return &Error{Code: ExitNotFound, Err: err, Msg: fmt.Sprintf("secret %q does not exist in the active environment", de.Secret),

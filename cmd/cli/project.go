@@ -152,6 +152,11 @@ This cannot be undone.`,
 		Example: "  agentsecrets project delete old-project\n  agentsecrets project delete old-project --yes",
 		Args:    exactArgs(1, "a project NAME"),
 		RunE: func(c *cobra.Command, args []string) error {
+			// Checked before the lookup, whose error quotes the name: an
+			// invalid one is said by its length (it may be a value).
+			if err := vault.ValidateProjectName(args[0]); err != nil {
+				return err
+			}
 			s, err := f.Store()
 			if err != nil {
 				return err

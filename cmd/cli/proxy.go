@@ -16,6 +16,7 @@ import (
 
 	"github.com/The-17/agentsecrets/runner"
 	"github.com/The-17/agentsecrets/runner/proxy"
+	"github.com/The-17/agentsecrets/vault"
 	"github.com/The-17/agentsecrets/vault/fsutil"
 )
 
@@ -117,8 +118,8 @@ func checkStartOptions(f *Factory, o *proxyStartOptions) error {
 		return newError(ExitUsage, "keep the default (127.0.0.1), or pass --allow-remote if other machines must reach it",
 			"refusing to listen on %s: it is not a loopback address", o.Bind)
 	}
-	if err != nil {
-		return usageError("agentsecrets proxy start", "--bind: %v", err)
+	if err != nil { // the address is not repeated: a value may be typed where it goes
+		return usageError("agentsecrets proxy start", "--bind %s: not an IP address or localhost", vault.Characters(o.Bind))
 	}
 	if remote && !o.Foreground {
 		fmt.Fprintf(f.IO.ErrOut, "agentsecrets: WARNING: the proxy will listen on %s, reachable from other machines; anyone with the session token can make calls with your secrets\n", o.Bind)
