@@ -153,7 +153,7 @@ func (r *Runner) Do(ctx context.Context, c *Call) (*Result, error) {
 func (r *Runner) newEvent(c *Call, u *url.URL) *audit.Event {
 	ws, project, env := r.Vault.Where()
 	ev := &audit.Event{Source: c.Source, Agent: c.Agent, Workspace: ws, Project: project,
-		Environment: env, Method: c.method(), Decision: audit.DecisionOK}
+		Environment: env, Method: auditMethod(c.method()), Decision: audit.DecisionOK}
 	if ev.Agent == "" {
 		ev.Agent = "anonymous"
 	}
@@ -161,19 +161,42 @@ func (r *Runner) newEvent(c *Call, u *url.URL) *audit.Event {
 	for _, s := range c.Policies {
 		ev.AuthStyles = append(ev.AuthStyles, s.Name)
 		if k := s.Params["key"]; k != "" {
-			ev.Keys = append(ev.Keys, k)
+			ev.Keys = append(ev.Keys, auditKey(k))
 		}
 		if s.Name == "query" && s.Params["param"] != "" {
 			if credParams == nil {
 				credParams = map[string]string{}
 			}
-			credParams[s.Params["param"]] = s.Params["key"]
+			credParams[s.Params["param"]] = auditKey(s.Params["key"])
 		}
 	}
 	if u != nil {
 		ev.URL = audit.SanitizeURL(u, credParams)
 	}
 	return ev
+}
+
+// auditKey is how the audit row names the secret key: the key name, or,
+// for anything that is not one (a value given where a name goes), only its
+// length. Agents read the log; no column may hold a value.
+func auditKey(k string) string {
+	if vault.IsKeyName(k) {
+		return k
+	}
+	return "(not a key name: " + strings.Trim(vault.Characters(k), "()") + ")"
+}
+
+// maxAuditMethod is the longest method the audit row records as given.
+const maxAuditMethod = 24
+
+// auditMethod is how the audit row records method: as given when it is
+// made of letters and '-' (GET, PROPFIND, M-SEARCH), else only by its
+// length, "(N characters)" (a value may be given where the method goes).
+func auditMethod(method string) string {
+	if method != "" && len(method) <= maxAuditMethod && strings.IndexFunc(method, func(r rune) bool { return (r < 'A' || r > 'Z') && r != '-' }) < 0 {
+		return method
+	}
+	return vault.Characters(method)
 }
 
 func (c *Call) method() string {
