@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -149,7 +151,9 @@ func printPlans(f *Factory, plans []*install.Plan) error {
 	}
 	out := map[string]printed{}
 	for _, p := range plans {
-		out[p.Client] = printed{Path: p.Path, Config: json.RawMessage(p.Result())}
+		// A byte order mark (in a file left unchanged) is not JSON.
+		config := bytes.TrimPrefix(p.Result(), []byte("\xef\xbb\xbf"))
+		out[p.Client] = printed{Path: p.Path, Config: json.RawMessage(config)}
 	}
 	return f.printJSON(out)
 }
@@ -176,8 +180,11 @@ func planInstall(f *Factory, clients []string, srv install.Server) ([]*install.P
 		}
 		p, err := install.Prepare(c, path, mcpserver.Name, srv)
 		if err != nil {
-			return nil, newError(ExitUsage, "fix the file (or move it aside) and rerun agentsecrets mcp install; nothing was written",
-				"%v", err)
+			hint := "fix the file (or move it aside) and rerun agentsecrets mcp install; nothing was written"
+			if errors.Is(err, install.ErrOtherUser) {
+				hint = "rerun it without sudo; nothing was written"
+			}
+			return nil, newError(ExitUsage, hint, "%v", err)
 		}
 		plans = append(plans, p)
 	}

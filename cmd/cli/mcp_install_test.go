@@ -282,3 +282,64 @@ func TestMCPInstallCarriesTheContext(t *testing.T) {
 		t.Errorf("a rerun with the same entry wrote a backup: %v", b)
 	}
 }
+
+// TestMCPInstallPrintAllKeepsByteOrderMark: a config saved with a byte
+// order mark and already holding the entry is printed by --print for every
+// client as one JSON document, not a JSON encoding error.
+func TestMCPInstallPrintAllKeepsByteOrderMark(t *testing.T) {
+	h := newInstallHome(t)
+	exe, err := executablePath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.write(t, h.cursor, "\xef\xbb\xbf"+`{"mcpServers":{"agentsecrets":{"command":`+string(mustJSON(t, exe))+`,"args":["mcp","serve"]}}}`)
+	code, out, errOut := h.run("--print")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	var doc map[string]struct {
+		Config json.RawMessage `json:"config"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("--print is not one JSON document: %v\n%s", err, out)
+	}
+	assertMerged(t, decodeJSON(t, doc["cursor"].Config), "{}")
+}
+
+// TestMCPInstallRerunKeepsUserArgs: the README says to add "--agent",
+// "claude-desktop" to the entry's args; running install again keeps it and
+// changes nothing.
+func TestMCPInstallRerunKeepsUserArgs(t *testing.T) {
+	h := newInstallHome(t)
+	exe, err := executablePath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.write(t, h.claude, `{"mcpServers":{"agentsecrets":{"command":`+string(mustJSON(t, exe))+`,"args":["mcp","serve","--agent","claude-desktop"]}}}`)
+	before := tree(t, h.home)
+	code, out, errOut := h.run("--client", "claude")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "already configured") || tree(t, h.home) != before {
+		t.Errorf("the rerun rewrote the entry:\n%s\n%s", out, mustReadString(t, h.claude))
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func mustReadString(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -13,6 +13,9 @@ import (
 // maxConfig bounds the config files read.
 const maxConfig = 8 << 20
 
+// ErrOtherUser marks a file root would take from the user it belongs to.
+var ErrOtherUser = errors.New("run agentsecrets mcp install as that user, not as root")
+
 // Plan is what installing into one client's file will do.
 type Plan struct {
 	Client string
@@ -37,6 +40,9 @@ func Prepare(client, path, name string, srv Server) (*Plan, error) {
 		p.Path = target
 	} else if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
 		return nil, fmt.Errorf("install: %s: a symbolic link to a missing file", path)
+	}
+	if err := checkOwner(p.Path); err != nil {
+		return nil, err
 	}
 	data, err := readConfig(p.Path)
 	switch {

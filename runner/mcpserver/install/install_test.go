@@ -163,6 +163,60 @@ func TestMergeErrorsSayWhere(t *testing.T) {
 	}
 }
 
+// TestMergeErrorsSayWhereAfterBOM: a byte order mark does not move the
+// reported position of a syntax error to the start of the file.
+func TestMergeErrorsSayWhereAfterBOM(t *testing.T) {
+	for _, in := range []string{"\xef\xbb\xbf{\n  \"a\": 1,\n  \"b\": x\n}", "\xef\xbb\xbf{\n  \"a\": 1,\n  \"b\": 2,\n}"} {
+		_, _, err := install.Merge([]byte(in), "agentsecrets", srv)
+		if err == nil || !strings.Contains(err.Error(), "line 3, column") && !strings.Contains(err.Error(), "line 4, column") {
+			t.Errorf("%q: err = %v, want the line of the error", in, err)
+		}
+	}
+}
+
+// TestMergeKeepsArgsTheUserAdded: the README tells users to add
+// "--agent", "claude-desktop" (or --project, --env) after "mcp serve";
+// installing again keeps them, replacing only the flags install sets.
+func TestMergeKeepsArgsTheUserAdded(t *testing.T) {
+	withProject := install.Server{Command: srv.Command, Args: []string{"mcp", "serve", "--project", "api"}}
+	tests := []struct {
+		name     string
+		srv      install.Server
+		args     string // the entry's args before
+		want     []any
+		wantSame bool
+	}{
+		{"agent kept, nothing to do", srv, `["mcp","serve","--agent","claude-desktop"]`, []any{"mcp", "serve", "--agent", "claude-desktop"}, true},
+		{"project and env kept", srv, `["mcp","serve","--project","web","--env=staging"]`, []any{"mcp", "serve", "--project", "web", "--env=staging"}, true},
+		{"project replaced, agent kept", withProject, `["mcp","serve","--project","web","--agent","cursor"]`, []any{"mcp", "serve", "--project", "api", "--agent", "cursor"}, false},
+		{"project= replaced", withProject, `["mcp","serve","--project=web"]`, []any{"mcp", "serve", "--project", "api"}, false},
+		{"other command replaced", srv, `["serve","--agent","x"]`, []any{"mcp", "serve"}, false},
+		{"not strings replaced", srv, `["mcp","serve",1]`, []any{"mcp", "serve"}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := `{"mcpServers":{"agentsecrets":{"command":"` + srv.Command + `","args":` + tc.args + `}}}`
+			out, changed, err := install.Merge([]byte(in), "agentsecrets", tc.srv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if changed == tc.wantSame {
+				t.Fatalf("changed = %v:\n%s", changed, out)
+			}
+			if !changed {
+				return
+			}
+			entry := decode(t, out)["mcpServers"].(map[string]any)["agentsecrets"].(map[string]any)
+			if !reflect.DeepEqual(entry["args"], tc.want) {
+				t.Errorf("args %v, want %v", entry["args"], tc.want)
+			}
+			if _, changed, _ := install.Merge(out, "agentsecrets", tc.srv); changed {
+				t.Error("a second merge changed the file")
+			}
+		})
+	}
+}
+
 func FuzzMerge(f *testing.F) {
 	for _, s := range []string{"", "{}", `{"mcpServers":{"x":{"command":"y"}}}`, `{"a":[1,{"b":null}],"mcpServers":null}`,
 		`{"mcpServers":{"agentsecrets":{"command":"c","args":[]}}}`, `{"k":"\u2028<"}`, `{"a":1,"a":2}`} {
@@ -215,7 +269,9 @@ func hasEntry(config []byte) bool {
 		json.Unmarshal(servers["agentsecrets"], &entry) != nil {
 		return false
 	}
-	return sameJSON(entry["command"], []byte(`"`+srv.Command+`"`)) && sameJSON(entry["args"], []byte(`["mcp","serve"]`))
+	var args []string
+	return sameJSON(entry["command"], []byte(`"`+srv.Command+`"`)) && json.Unmarshal(entry["args"], &args) == nil &&
+		len(args) >= 2 && args[0] == "mcp" && args[1] == "serve"
 }
 
 func sameJSON(a, b []byte) bool {

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"strings"
 )
 
 // ServersKey is the top-level key holding the servers in both clients.
@@ -27,9 +28,13 @@ type Server struct {
 var ErrMalformed = errors.New("malformed config")
 
 // Merge returns config with mcpServers[name] running srv, and whether that
-// changed anything. Everything else is kept, in order; the result is
-// indented with two spaces. An empty config counts as {}.
+// changed anything. Everything else is kept, in order, and so are the
+// arguments the entry's args already add after srv's leading words ("mcp",
+// "serve"), less the flags srv.Args sets; the result is indented with two
+// spaces. An empty config counts as {}.
 func Merge(config []byte, name string, srv Server) ([]byte, bool, error) {
+	// Without its byte order mark, so that errors say where they are.
+	config = bytes.TrimPrefix(config, []byte("\xef\xbb\xbf"))
 	root, err := parseObject(config)
 	if err != nil {
 		return nil, false, fmt.Errorf("%w: %s", ErrMalformed, describe(err, config))
@@ -46,8 +51,8 @@ func Merge(config []byte, name string, srv Server) ([]byte, bool, error) {
 			entry = e
 		}
 	}
-	command, args := marshal(srv.Command), marshal(srv.Args)
-	if srv.Args == nil {
+	command, args := marshal(srv.Command), marshal(mergeArgs(entry, srv.Args))
+	if string(args) == "null" {
 		args = []byte("[]")
 	}
 	env, envSame := mergeEnv(entry, srv.Env)
@@ -67,6 +72,43 @@ func Merge(config []byte, name string, srv Server) ([]byte, bool, error) {
 	}
 	out.WriteByte('\n')
 	return out.Bytes(), true, nil
+}
+
+// mergeArgs is want followed by the arguments the entry's args add after
+// want's leading words (those before its first flag): flags such as
+// "--agent NAME" the user put there, less the flags want sets itself
+// ("--project X" or "--project=X"). Args that do not start with those
+// words are replaced by want.
+func mergeArgs(entry object, want []string) []string {
+	var old []string
+	if raw, ok := entry.get("args"); !ok || json.Unmarshal(raw, &old) != nil {
+		return want
+	}
+	words := 0
+	for words < len(want) && !strings.HasPrefix(want[words], "-") {
+		words++
+	}
+	if words == 0 || len(old) < words || !slices.Equal(old[:words], want[:words]) {
+		return want
+	}
+	var set []string
+	for _, a := range want[words:] {
+		if strings.HasPrefix(a, "-") {
+			set = append(set, a)
+		}
+	}
+	args := slices.Clone(want)
+	for i := words; i < len(old); i++ {
+		flag, _, inline := strings.Cut(old[i], "=")
+		if strings.HasPrefix(flag, "-") && slices.Contains(set, flag) {
+			if !inline {
+				i++ // its value
+			}
+			continue
+		}
+		args = append(args, old[i])
+	}
+	return args
 }
 
 // mergeEnv is the entry's "env" object with the variables of vars set,
