@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"os/exec"
 	"path/filepath"
@@ -13,10 +14,12 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/creack/pty"
 
 	"github.com/The-17/agentsecrets/runner/audit"
+	"github.com/The-17/agentsecrets/runner/childenv"
 	"github.com/The-17/agentsecrets/runner/redact"
 )
 
@@ -141,6 +144,34 @@ func TestEnvStdinPassesThrough(t *testing.T) {
 	out, _, code := sb.run("line one\nline two\n", "env", "--", "sh", "-c", "wc -l")
 	if code != 0 || strings.TrimSpace(out) != "2" {
 		t.Fatalf("exit %d, stdout %q", code, out)
+	}
+}
+
+// TestEnvSlowReaderGetsAllOutput: a reader that takes its time (a pager,
+// a paused terminal, an agent reading the pipe late) gets all the command
+// wrote before it exited, and exit 0, however long after the exit it
+// reads the end.
+func TestEnvSlowReaderGetsAllOutput(t *testing.T) {
+	sb := envSandbox(t)
+	const n = 110000 // more than the pipe to the reader and one read hold
+	cmd := sb.command("", "env", "--", "sh", "-c", fmt.Sprintf("head -c %d /dev/zero; echo; echo end", n))
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(4 * childenv.OutputGrace) // the command has long exited
+	out, err := io.ReadAll(stdout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	if err != nil || len(out) != n+5 || !bytes.HasSuffix(out, []byte("\nend\n")) {
+		t.Fatalf("wait %v, %d bytes of %d (ending %q), stderr %q", err, len(out), n+5, out[max(0, len(out)-8):], errOut.String())
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -137,18 +138,9 @@ func Run(c Command) (Result, error) {
 	}
 	cmd := &exec.Cmd{Path: c.Path, Args: c.Args, Env: env, Stdin: c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr,
 		WaitDelay: OutputGrace}
-	var outs []*redact.Writer
-	switch {
-	case c.Mask != nil && sameFile(c.Stdout, c.Stderr):
-		// One pipe and one redactor for both (2>&1, a terminal): the
-		// child's lines keep their order.
-		out := c.Mask.NewWriter(c.Stdout)
-		cmd.Stdout, cmd.Stderr = out, out
-		outs = append(outs, out)
-	case c.Mask != nil:
-		stdout, stderr := c.Mask.NewWriter(orDiscard(c.Stdout)), c.Mask.NewWriter(orDiscard(c.Stderr))
-		cmd.Stdout, cmd.Stderr = stdout, stderr
-		outs = append(outs, stdout, stderr)
+	outs, err := pipeOutputs(cmd, c)
+	if err != nil {
+		return Result{}, err
 	}
 	sigs := c.Signals
 	if sigs == nil {
@@ -157,18 +149,48 @@ func Run(c Command) (Result, error) {
 	ch := make(chan os.Signal, 8)
 	signal.Notify(ch, append(append([]os.Signal{}, sigs...), c.Absorbed...)...)
 	defer signal.Stop(ch)
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	for _, o := range outs {
+		o.w.Close() // the child has its own
+	}
+	if err != nil {
+		for _, o := range outs {
+			o.r.Close()
+		}
 		return Result{}, startError(c.Args[0], err)
+	}
+	for _, o := range outs {
+		go o.copy()
 	}
 	done := make(chan struct{})
 	go forward(ch, cmd.Process.Signal, c.Absorbed, done)
 	waitErr := cmd.Wait()
 	close(done)
 	res := result(cmd.ProcessState)
-	var closeErr error
-	for _, w := range outs {
-		closeErr = errors.Join(closeErr, w.Close())
-		res.Redactions += w.Count()
+	var copyErr, closeErr error
+	var undated []*output // no read deadlines here: closed OutputGrace after the exit
+	for _, o := range outs {
+		if !o.childExited() {
+			undated = append(undated, o)
+		}
+	}
+	if len(undated) > 0 {
+		defer time.AfterFunc(OutputGrace, func() {
+			for _, o := range undated {
+				o.r.Close()
+			}
+		}).Stop()
+	}
+	for _, o := range outs {
+		<-o.done
+		copyErr = errors.Join(copyErr, o.err)
+	}
+	for _, o := range outs {
+		closeErr = errors.Join(closeErr, o.dst.Close())
+		res.Redactions += o.dst.Count()
+	}
+	if waitErr == nil && copyErr != nil { // as exec.Cmd reports its copying's error
+		waitErr = copyErr
 	}
 	var exitErr *exec.ExitError
 	if waitErr != nil && !errors.As(waitErr, &exitErr) && !errors.Is(waitErr, exec.ErrWaitDelay) {
@@ -177,9 +199,119 @@ func Run(c Command) (Result, error) {
 	return res, closeErr
 }
 
-// OutputGrace is how long Run waits, once the child has exited, for the
-// rest of its output: a process it left running in the background may hold
-// the output pipe open for much longer, and Run does not wait for that.
+// output copies one of the child's output pipes to its redactor. Once the
+// child has exited, what it left in the pipe is still passed on whole,
+// however slowly the redactor's reader takes it; what comes after (from a
+// process the child left running) is waited for OutputGrace more.
+type output struct {
+	r    *os.File // the read end of the pipe
+	w    *os.File // the write end, the child's, closed here once it started
+	dst  *redact.Writer
+	read int64 // bytes read so far; copy's alone
+
+	mu     sync.Mutex
+	exited bool      // the child has exited
+	owed   int64     // then: the bytes to read before the grace starts (-1: not known yet)
+	stopAt time.Time // then: when the grace ends
+
+	done chan struct{} // closed when copy returns
+	err  error         // writing to dst failed
+}
+
+// pipeOutputs gives the child a pipe for each of its output streams (one
+// for both when they are the same file), read through c.Mask: none when
+// c.Mask is nil.
+func pipeOutputs(cmd *exec.Cmd, c Command) ([]*output, error) {
+	if c.Mask == nil {
+		return nil, nil
+	}
+	dsts := []io.Writer{orDiscard(c.Stdout), orDiscard(c.Stderr)}
+	if sameFile(c.Stdout, c.Stderr) {
+		// One pipe and one redactor for both (2>&1, a terminal): the
+		// child's lines keep their order.
+		dsts = dsts[:1]
+	}
+	var outs []*output
+	for _, dst := range dsts {
+		r, w, err := os.Pipe()
+		if err != nil {
+			for _, o := range outs {
+				o.r.Close()
+				o.w.Close()
+			}
+			return nil, fmt.Errorf("childenv: output pipe: %w", err)
+		}
+		outs = append(outs, &output{r: r, w: w, dst: c.Mask.NewWriter(dst), owed: -1, done: make(chan struct{})})
+	}
+	cmd.Stdout, cmd.Stderr = outs[0].w, outs[len(outs)-1].w
+	return outs, nil
+}
+
+// copy reads the pipe until every writer has closed it, or the grace
+// after the child's exit is over.
+func (o *output) copy() {
+	defer close(o.done)
+	defer o.r.Close() // a process still writing gets EPIPE
+	buf := make([]byte, 32<<10)
+	for o.arm() {
+		n, err := o.r.Read(buf)
+		o.read += int64(n)
+		if n > 0 {
+			if _, werr := o.dst.Write(buf[:n]); werr != nil {
+				o.err = werr
+				return
+			}
+		}
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) { // a deadline: arm decides
+			return
+		}
+	}
+}
+
+// arm sets the deadline of the next read: none while the child runs or
+// while what it left in the pipe is read, then the end of the grace. It
+// returns false once that has passed.
+func (o *output) arm() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.exited && o.owed < 0 { // no read is under way: the count is exact
+		o.owed = o.read + buffered(o.r)
+	}
+	if o.exited && o.stopAt.IsZero() && o.read >= o.owed {
+		o.stopAt = time.Now().Add(OutputGrace)
+	}
+	if !o.stopAt.IsZero() && !time.Now().Before(o.stopAt) {
+		return false
+	}
+	_ = o.r.SetReadDeadline(o.stopAt)
+	return true
+}
+
+// childExited tells copy that the child has exited, waking a read that
+// waits for a process it left running. It returns false when the pipe
+// takes no deadline, and copy cannot be woken.
+func (o *output) childExited() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.exited = true
+	return o.r.SetReadDeadline(time.Now()) == nil || isDone(o.done)
+}
+
+func isDone(done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
+}
+
+// OutputGrace is how long Run waits, once the child has exited and what it
+// wrote has been passed on, for more output: a process it left running in
+// the background may hold the output pipe open for much longer, and Run
+// does not wait for that. What the child wrote is passed on whole however
+// slowly it is read (where the system tells how much a pipe holds: Linux,
+// macOS, the BSDs).
 const OutputGrace = 500 * time.Millisecond
 
 // startError words a child that could not start the way a shell does: a

@@ -77,6 +77,11 @@ func child(mode string, args []string) int {
 		}
 		_ = os.WriteFile(args[0], []byte(strconv.Itoa(bg.Process.Pid)), 0o600)
 		fmt.Println("started")
+	case "bulk":
+		// args[0] bytes in one write, then exit at once: what the parent
+		// has not read yet is left in the pipe.
+		n, _ := strconv.Atoi(args[0])
+		_, _ = os.Stdout.Write(bytes.Repeat([]byte("x"), n))
 	case "interactive":
 		fmt.Println("first")
 		line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
@@ -405,4 +410,65 @@ func TestStartErrorsAreShellLike(t *testing.T) {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
 		}
 	}
+}
+
+// slowWriter is a reader that takes its time: each Write waits delay
+// first (a pager, a paused terminal, an agent reading its pipe late).
+type slowWriter struct {
+	delay time.Duration
+	buf   bytes.Buffer
+}
+
+func (w *slowWriter) Write(p []byte) (int, error) {
+	time.Sleep(w.delay)
+	return w.buf.Write(p)
+}
+
+// TestOutputWrittenBeforeExitIsKept: what the child wrote before it exited
+// reaches a slow reader whole, however long passing it on takes; only a
+// background process's output is given up on after OutputGrace.
+func TestOutputWrittenBeforeExitIsKept(t *testing.T) {
+	t.Run("own streams", func(t *testing.T) {
+		// More than two reads take, less than one read and a pipe hold:
+		// each read after the exit is passed on slower than OutputGrace.
+		const n = 80 << 10
+		c := command(t, "bulk", strconv.Itoa(n))
+		c.Mask = redact.NewSet([]byte("sk_live_never_printed_0123"))
+		out := &slowWriter{delay: 2 * OutputGrace}
+		c.Stdout, c.Stderr = out, io.Discard
+		res, err := Run(c)
+		if err != nil || res.ExitCode != 0 {
+			t.Fatalf("Run: %+v, %v", res, err)
+		}
+		if out.buf.Len() != n {
+			t.Fatalf("the reader got %d bytes of %d", out.buf.Len(), n)
+		}
+	})
+	t.Run("joined", func(t *testing.T) {
+		// stdout and stderr one pipe, not read until after OutputGrace:
+		// the child's last bytes wait in its own pipe meanwhile.
+		const n = 120 << 10
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pr.Close()
+		got := make(chan int, 1)
+		go func() {
+			time.Sleep(3 * OutputGrace)
+			b, _ := io.ReadAll(pr)
+			got <- len(b)
+		}()
+		c := command(t, "bulk", strconv.Itoa(n))
+		c.Mask = redact.NewSet([]byte("sk_live_never_printed_0123"))
+		c.Stdout, c.Stderr = pw, pw
+		res, err := Run(c)
+		pw.Close()
+		if err != nil || res.ExitCode != 0 {
+			t.Fatalf("Run: %+v, %v", res, err)
+		}
+		if m := <-got; m != n {
+			t.Fatalf("the reader got %d bytes of %d", m, n)
+		}
+	})
 }
