@@ -9,7 +9,9 @@ import (
 // controlVars are environment variables that decide which program,
 // library or startup code a command (or a program it starts) runs: the
 // dynamic loader's, the shells', the interpreters' and the tools that run
-// a helper (an editor, a pager, an askpass, git's configuration).
+// a helper (an editor, a pager, an askpass, git's configuration), and the
+// build tools' flags that load an agent or a wrapper (GOFLAGS -toolexec,
+// -javaagent in JAVA_OPTS, a rustc wrapper, .NET startup hooks).
 var controlVars = []string{
 	"PATH", "PATHEXT", "COMSPEC", "HOME", "XDG_CONFIG_HOME", "SHELL", "ZDOTDIR",
 	"IFS", "ENV", "BASH_ENV", "SHELLOPTS", "BASHOPTS", "PS0", "PS1", "PS2", "PS4", "PROMPT_COMMAND", "CDPATH", "GLOBIGNORE",
@@ -20,6 +22,9 @@ var controlVars = []string{
 	"SSH_ASKPASS", "SUDO_ASKPASS", "GCONV_PATH", "OPENSSL_CONF",
 	"GIT_ASKPASS", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_EXEC_PATH", "GIT_EXTERNAL_DIFF",
 	"GIT_PAGER", "GIT_EDITOR", "GIT_PROXY_COMMAND", "GIT_TEMPLATE_DIR",
+	"GOFLAGS", "GOTOOLCHAIN", "DOTNET_STARTUP_HOOKS", "JAVA_OPTS", "GRADLE_OPTS", "MAVEN_OPTS",
+	"CARGO_BUILD_RUSTC", "CARGO_BUILD_RUSTC_WRAPPER", "CARGO_BUILD_RUSTC_WORKSPACE_WRAPPER",
+	"R_PROFILE", "R_PROFILE_USER", "R_ENVIRON", "R_ENVIRON_USER",
 }
 
 // controlPrefixes are families of such variables: the dynamic loaders'
@@ -33,6 +38,9 @@ var controlPrefixes = []string{"LD_", "DYLD_", "GIT_CONFIG", "NPM_CONFIG_"}
 func isControlVar(name string) bool {
 	if slices.Contains(controlVars, name) {
 		return true
+	}
+	if strings.HasPrefix(name, "CARGO_TARGET_") && (strings.HasSuffix(name, "_RUNNER") || strings.HasSuffix(name, "_LINKER")) {
+		return true // cargo runs the program it names for a target
 	}
 	return slices.ContainsFunc(controlPrefixes, func(p string) bool { return strings.HasPrefix(name, p) })
 }
