@@ -62,7 +62,10 @@
 // (delete, clean, project delete) first asks the backend whether it would
 // refuse it (keychain.Check: a wrong or missing passphrase for the
 // encrypted file, an OS keychain locked or not answering), so that it
-// never drops keys from the index whose values it then cannot remove.
+// never drops keys from the index whose values it then cannot remove. A
+// value that still fails to go (or a process killed once the index is
+// written) is left unlisted: the error names every such key, and Delete
+// of that key again (RemoveLeftover) removes it.
 //
 // # Allowlist changes
 //

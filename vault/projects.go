@@ -405,7 +405,7 @@ func (s *Store) DeleteProject(name string) (int, error) {
 			cfg.Project = ""
 		}
 		return nil
-	}, func() error { return removeValues(b, stale) })
+	}, func() error { return removeValues(b, stale, "") })
 	return len(stale), err
 }
 

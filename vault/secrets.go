@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/The-17/agentsecrets/vault/keychain"
@@ -146,13 +147,33 @@ func checkRemovable(b keychain.Backend, refs []keychain.Ref) error {
 // runs only once the index no longer lists them: a failure or a killed
 // process half way leaves values nothing lists, never a listed key whose
 // value is gone. Removals call checkRemovable before they edit the index.
-func removeValues(b keychain.Backend, refs []keychain.Ref) error {
+// A value that fails to go does not stop the others; the error names
+// every key whose value is left, with hint (when not "") saying how to
+// remove them.
+func removeValues(b keychain.Backend, refs []keychain.Ref, hint string) error {
+	var left []string
+	var first error
 	for _, r := range refs {
 		if err := b.Delete(r); err != nil && !errors.Is(err, keychain.ErrNotFound) {
-			return fmt.Errorf("vault: %s is removed from the index, but removing its value from the %s backend failed: %w", r.Key, b.Name(), err)
+			left = append(left, fmt.Sprintf("%s (%s)", r.Key, r.Environment))
+			if first == nil {
+				first = err
+			}
 		}
 	}
-	return nil
+	if first == nil {
+		return nil
+	}
+	if len(left) == 1 {
+		return newError(first, hint, "%s is removed from the index, but its value is left in the %s backend: %v", left[0], b.Name(), first)
+	}
+	return newError(first, hint, "%s are removed from the index, but their values are left in the %s backend: %v", strings.Join(left, ", "), b.Name(), first)
+}
+
+// deleteAgainHint tells how to remove the values removeValues left of
+// keys deleted from ctx's environment (see Delete).
+func deleteAgainHint(ctx Context) string {
+	return "delete each key again to remove its value: agentsecrets secrets delete --env " + ctx.Environment + " KEY --yes"
 }
 
 // Entry returns the index entry (metadata, no value) of key in ctx.
@@ -249,10 +270,15 @@ func (s *Store) GetMany(ctx Context, keys []string) ([]Secret, error) {
 	return out, nil
 }
 
-// Delete removes key from ctx. A missing key is ErrNotFound and changes
-// nothing.
+// Delete removes key from ctx. A key the index does not list is
+// ErrNotFound, unless a removal that failed or was killed once the index
+// no longer listed it left its value in the backend: that value is
+// removed, so that a delete run again finishes the one interrupted (with
+// no backend to open, no passphrase, it is ErrNotFound).
 func (s *Store) Delete(ctx Context, key string) error {
-	if _, err := s.Entry(ctx, key); err != nil {
+	if _, err := s.Entry(ctx, key); errors.Is(err, ErrNotFound) {
+		return s.RemoveLeftover(ctx, key)
+	} else if err != nil {
 		return err
 	}
 	stale := []keychain.Ref{ref(ctx, ctx.Environment, key)}
@@ -265,7 +291,40 @@ func (s *Store) Delete(ctx Context, key string) error {
 		}
 		delete(p.Environments[ctx.Environment], key)
 		return nil
-	}, func(b keychain.Backend) error { return removeValues(b, stale) })
+	}, func(b keychain.Backend) error { return removeValues(b, stale, deleteAgainHint(ctx)) })
+}
+
+// RemoveLeftover removes the value of key from the backend when the index
+// does not list key in ctx: one an interrupted removal left (see Delete).
+// A key the index lists is refused and keeps its value; no value there,
+// or no backend to look in (no passphrase), is ErrNotFound. It changes no
+// file.
+func (s *Store) RemoveLeftover(ctx Context, key string) error {
+	_, notListed := s.Entry(ctx, key)
+	if notListed == nil {
+		return fmt.Errorf("vault: %q is set in project %q (%s); nothing removed", key, ctx.Project, ctx.Environment)
+	}
+	if !errors.Is(notListed, ErrNotFound) {
+		return notListed
+	}
+	b, err := s.Backend()
+	if err != nil {
+		return notListed
+	}
+	return s.update("", "", func(_ *Config, ix *Index) error {
+		p, err := projectOf(ix, ctx)
+		if err != nil {
+			return err
+		}
+		if p.Environments[ctx.Environment][key] != nil {
+			return fmt.Errorf("vault: %q was set in project %q (%s) meanwhile; nothing removed", key, ctx.Project, ctx.Environment)
+		}
+		err = b.Delete(ref(ctx, ctx.Environment, key))
+		if errors.Is(err, keychain.ErrNotFound) || errors.Is(err, keychain.ErrNoPassphrase) {
+			return notListed
+		}
+		return err
+	})
 }
 
 // KeyStatus is one key of a project with its coverage across environments.
@@ -506,7 +565,7 @@ func (s *Store) Clean(ctx Context) ([]string, error) {
 		}
 		stale = refs
 		return nil
-	}, func(b keychain.Backend) error { return removeValues(b, stale) })
+	}, func(b keychain.Backend) error { return removeValues(b, stale, deleteAgainHint(ctx)) })
 	return removed, err
 }
 

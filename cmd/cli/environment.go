@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -145,21 +146,36 @@ should have in TO; an empty answer skips the key. Needs a human at a terminal.`,
 					"environment merge asks a human for each value and there is no terminal")
 			}
 			defer tty.Close()
-			set := 0
+			var set []string
+			// stopped names the keys set before err stopped the merge.
+			stopped := func(err error) error {
+				if len(set) > 0 {
+					fmt.Fprintf(f.IO.Out, "Set %s in %s (%s) before stopping\n", plural(len(set), "secret"), args[1], strings.Join(set, ", "))
+				}
+				return err
+			}
 			for _, k := range keys {
 				v, err := tty.PromptHidden(fmt.Sprintf("%s value in %s (empty to skip): ", k, args[1]))
+				if errors.Is(err, errSeveralLines) {
+					line := "agentsecrets secrets set"
+					if f.Project != "" {
+						line += " --project " + shellQuote(f.Project)
+					}
+					return stopped(newError(ExitUsage, "give a value of several lines on stdin: "+line+" --env "+args[1]+" "+k+" < FILE",
+						"the value typed for %s has more than one line (a paste?); it was not stored", k))
+				}
 				if err != nil {
-					return err
+					return stopped(err)
 				}
 				if len(v) == 0 {
 					continue
 				}
 				if err := s.Set(ctx.WithEnvironment(args[1]), k, v); err != nil {
-					return err
+					return stopped(err)
 				}
-				set++
+				set = append(set, k)
 			}
-			fmt.Fprintf(f.IO.Out, "Set %s in %s\n", plural(set, "secret"), args[1])
+			fmt.Fprintf(f.IO.Out, "Set %s in %s\n", plural(len(set), "secret"), args[1])
 			return nil
 		},
 	}

@@ -14,6 +14,10 @@ import (
 // ErrNoTTY means there is no controlling terminal to ask a human on.
 var ErrNoTTY = errors.New("no controlling terminal")
 
+// errSeveralLines means a hidden prompt got more than one line at once (a
+// value of several lines pasted): none of it is used.
+var errSeveralLines = errors.New("more than one line typed at a hidden prompt")
+
 // IOStreams are the streams a command reads and writes, with what is known
 // about them.
 type IOStreams struct {
@@ -100,10 +104,11 @@ func (t *TTY) Prompt(msg string) (string, error) {
 	return strings.TrimRight(line, "\r\n"), nil
 }
 
-// PromptHidden writes msg and reads a line without echo.
+// PromptHidden writes msg and reads a line without echo (errSeveralLines
+// when more than one was pasted, see readHiddenLine).
 func (t *TTY) PromptHidden(msg string) ([]byte, error) {
 	fmt.Fprint(t.f, msg)
-	b, err := term.ReadPassword(int(t.f.Fd()))
+	b, err := readHiddenLine(int(t.f.Fd()))
 	fmt.Fprintln(t.f)
 	return b, err
 }
@@ -112,14 +117,14 @@ func (t *TTY) PromptHidden(msg string) ([]byte, error) {
 func (t *TTY) Close() error { return t.f.Close() }
 
 // readHiddenStdin reads a value from stdin without echo (stdin must be a
-// terminal), prompting on stderr.
+// terminal), prompting on stderr; errSeveralLines as PromptHidden.
 func (s *IOStreams) readHiddenStdin(prompt string) ([]byte, error) {
 	f, ok := s.In.(*os.File)
 	if !ok || !s.IsStdinTTY() {
 		return nil, ErrNoTTY
 	}
 	fmt.Fprint(s.ErrOut, prompt)
-	b, err := term.ReadPassword(int(f.Fd()))
+	b, err := readHiddenLine(int(f.Fd()))
 	fmt.Fprintln(s.ErrOut)
 	return b, err
 }

@@ -68,7 +68,8 @@ func newSecretsSetCmd(f *Factory) *cobra.Command {
 		Use:   "set KEY | KEY=value [KEY=value ...]",
 		Short: "Store a secret in the active environment",
 		Long: `Store a secret. With a bare KEY the value comes from a hidden prompt when
-stdin is a terminal, or from stdin when it is piped (one trailing newline is
+stdin is a terminal (one line: a value of several lines is refused there and
+must be piped), or from stdin when it is piped (one trailing newline is
 removed). KEY=value pairs are accepted too, several at once, but a value on the
 command line is visible to other processes and shell history, so a warning is
 printed. --expires records when the value stops being valid (see secrets
@@ -165,10 +166,15 @@ func parseAssignments(cmdPath string, args []string, setLine func(key string) st
 }
 
 // readValue reads a value from a hidden prompt (stdin a terminal) or from
-// piped stdin, removing one trailing newline.
+// piped stdin, removing one trailing newline. It never reads a terminal
+// with echo on (AGENTSECRETS_NO_TTY=1 with a terminal on stdin).
 func (f *Factory) readValue(key string) ([]byte, error) {
 	if f.IO.IsStdinTTY() {
 		v, err := f.IO.readHiddenStdin(fmt.Sprintf("Value for %s (hidden): ", key))
+		if errors.Is(err, errSeveralLines) {
+			return nil, newError(ExitUsage, "give a value of several lines on stdin: "+f.setLine(key)+" < FILE",
+				"the value typed for %s has more than one line (a paste?); nothing stored", key)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -179,6 +185,10 @@ func (f *Factory) readValue(key string) ([]byte, error) {
 	}
 	if f.IO.In == nil {
 		return nil, newError(ExitUsage, "pipe the value: printf %s \"$VALUE\" | "+f.setLine(key), "no value for %s on stdin", key)
+	}
+	if f.IO.stdinTTY { // AGENTSECRETS_NO_TTY=1: read as a pipe, the value would show as typed
+		return nil, newError(ExitUsage, "unset AGENTSECRETS_NO_TTY to type the value at a hidden prompt, or pipe it: printf %s \"$VALUE\" | "+f.setLine(key),
+			"stdin is a terminal and AGENTSECRETS_NO_TTY=1 turns off the hidden prompt; nothing stored")
 	}
 	// Room for the trailing newline removed below.
 	v, err := io.ReadAll(io.LimitReader(f.IO.In, maxValueSize+3))
@@ -351,14 +361,28 @@ func bindings(m map[string][]string) string {
 func newSecretsDeleteCmd(f *Factory) *cobra.Command {
 	var yes bool
 	cmd := &cobra.Command{
-		Use:     "delete KEY",
-		Short:   "Delete a secret from the active environment",
-		Long:    "Delete KEY from the active environment (or --env). Asks on the terminal; --yes confirms. Cannot be undone.",
+		Use:   "delete KEY",
+		Short: "Delete a secret from the active environment",
+		Long: `Delete KEY from the active environment (or --env). Asks on the terminal; --yes confirms. Cannot be undone.
+Run again after a delete that failed or was interrupted, it removes the value that delete left in the vault.`,
 		Example: "  agentsecrets secrets delete OLD_KEY --yes",
 		Args:    exactArgs(1, "a KEY"),
 		RunE: func(c *cobra.Command, args []string) error {
 			s, ctx, err := f.storedSecret(args[0])
-			if errors.Is(err, vault.ErrNotFound) { // nothing to delete: not a reason to set it
+			if errors.Is(err, vault.ErrNotFound) {
+				// Not listed: a delete interrupted once the index no
+				// longer listed the key may have left its value, which
+				// running it again removes. Nothing to delete: not a
+				// reason to set it.
+				if s, ctx, err = f.storeAndContext(); err != nil {
+					return err
+				}
+				if err = s.RemoveLeftover(ctx, args[0]); err == nil {
+					fmt.Fprintf(f.IO.Out, "Deleted %s from %s (%s): its value, left in the vault by an earlier delete\n", args[0], ctx.Project, ctx.Environment)
+					return nil
+				}
+			}
+			if errors.Is(err, vault.ErrNotFound) {
 				return &Error{Code: ExitNotFound, Err: err, Msg: err.Error(), Hint: f.commandLine("secrets list", nil)}
 			}
 			if err != nil {
