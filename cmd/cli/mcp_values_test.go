@@ -3,7 +3,6 @@ package cli
 import (
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -25,20 +24,7 @@ func nameShapedSecret() string {
 // had it) is in the row. The model reads none of it.
 func TestMCPAuditLogsRedactValues(t *testing.T) {
 	v := newMCPVault(t)
-	secret, token := randomSecret("sk_live_"), nameShapedSecret()
-	host := "h" + hex.EncodeToString([]byte(randomSecret("")))[:40] // a DNS label
-	v.set(t, "STRIPE_KEY", secret)
-	v.set(t, "AWS_KEY_ID", token)
-	v.set(t, "HOST_KEY", host)
-	v.allow(t, "127.0.0.1")
-	up := newEchoUpstream(t)
-	for _, args := range [][]string{
-		{"call", "--url", up.URL + "/?token=" + secret},
-		{"call", "--url", up.URL + "/", "--method", token},
-		{"call", "--url", "http://" + host + ".example/", "--bearer", "STRIPE_KEY"},
-	} {
-		Run(args, NewIOStreams(strings.NewReader(""), io.Discard, io.Discard, v.getenv), v.getenv)
-	}
+	values := loggedValues(t, v)
 	cs, _ := startMCP(t, v)
 	res, raw := callMCP(t, cs, mcpserver.ToolAuditLogs, map[string]any{"last": 10})
 	if res.IsError {
@@ -52,7 +38,7 @@ func TestMCPAuditLogsRedactValues(t *testing.T) {
 	if len(out.Entries) != 3 {
 		t.Fatalf("%d entries, want the three calls:\n%s", len(out.Entries), raw)
 	}
-	assertNoValue(t, "audit_logs", raw, secret, token, host)
+	assertNoValue(t, "audit_logs", raw, values...)
 	if !strings.Contains(raw, redact.Replacement) {
 		t.Errorf("audit_logs marks no redaction:\n%s", raw)
 	}
