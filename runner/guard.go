@@ -220,6 +220,7 @@ var reservedPrefixes = []netip.Prefix{
 	netip.MustParsePrefix("192.0.0.0/24"),
 	netip.MustParsePrefix("198.18.0.0/15"),
 	netip.MustParsePrefix("240.0.0.0/4"),
+	netip.MustParsePrefix("fec0::/10"), // IPv6 site-local (RFC 3879): deprecated, not IsPrivate, still routed on some networks
 }
 
 func isSharedOrReserved(a netip.Addr) bool {

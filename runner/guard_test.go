@@ -1,7 +1,9 @@
 package runner
 
 import (
+	"context"
 	"errors"
+	"net"
 	"net/netip"
 	"slices"
 	"testing"
@@ -336,4 +338,33 @@ func teredo(server, client [4]byte) string {
 		b[12+i] = ^c
 	}
 	return netip.AddrFrom16(b).String()
+}
+
+// TestCheckAddrSiteLocal: deprecated IPv6 site-local addresses (fec0::/10,
+// RFC 3879) are as non-public as ULAs, and legacy networks still route them
+// (Windows' well-known DNS servers fec0:0:0:ffff::1-3): a host reached
+// through a wildcard entry must not connect to one, nor through a name
+// that resolves to one at dial time.
+func TestCheckAddrSiteLocal(t *testing.T) {
+	for _, a := range []string{"fec0::1", "fec0:0:0:ffff::1", "feff:ffff::1", "fec0::1%eth0"} {
+		addr := netip.MustParseAddr(a)
+		if err := CheckAddr(addr, false); !errors.Is(err, ErrSSRF) {
+			t.Errorf("CheckAddr(%s, false) = %v, want ErrSSRF", a, err)
+		}
+		if err := CheckAddr(addr, true); err != nil {
+			t.Errorf("CheckAddr(%s, true) = %v: an exact entry may reach it", a, err)
+		}
+		ctx := withPrivateOK(context.Background(), false)
+		if err := dialControl(ctx, "tcp6", net.JoinHostPort(a, "443"), nil); !errors.Is(err, ErrSSRF) {
+			t.Errorf("dialControl(%s) = %v, want ErrSSRF", a, err)
+		}
+	}
+	// Its neighbours stay as they were: fe80::/10 is link-local, and
+	// 2000::/3 global.
+	if err := CheckAddr(netip.MustParseAddr("febf::1"), true); !errors.Is(err, ErrSSRF) {
+		t.Errorf("link-local febf::1 not refused: %v", err)
+	}
+	if err := CheckAddr(netip.MustParseAddr("2606:4700::1"), false); err != nil {
+		t.Errorf("public 2606:4700::1 refused: %v", err)
+	}
 }
