@@ -531,12 +531,18 @@ func quotedToken(msg string) (string, bool) {
 
 // bodyError is what a failed read of the response body reports: whether
 // the deadline passed, never the parser's text (which may quote the body).
+// It reads the decoded body, so it checks the deadline itself: a small
+// compressed body arrives at once and then decodes without touching the
+// connection, for as long as its expansion lasts (a decompression bomb).
 type bodyError struct {
 	io.ReadCloser
 	ctx context.Context
 }
 
 func (b *bodyError) Read(p []byte) (int, error) {
+	if errors.Is(b.ctx.Err(), context.DeadlineExceeded) {
+		return 0, fmt.Errorf("%w: the response body did not arrive in time", ErrTimeout)
+	}
 	n, err := b.ReadCloser.Read(p)
 	if err == nil || err == io.EOF {
 		return n, err

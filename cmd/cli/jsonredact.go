@@ -19,10 +19,33 @@ func redactDecodedBody(body json.RawMessage, redact func(string) (string, int)) 
 		return body, 0
 	}
 	v, n := redactStrings(v, redact)
+	if n == 0 && bytes.IndexByte(body, '\\') >= 0 {
+		// Decoding keeps only the last of members of the same name; the
+		// model still reads the others in the body passed on as it came.
+		n = redactTokens(body, redact)
+	}
 	if n == 0 {
 		return body, 0
 	}
 	return v, n
+}
+
+// redactTokens counts the redactions in every string of body, member
+// names included, duplicate members too.
+func redactTokens(body json.RawMessage, redact func(string) (string, int)) int {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	n := 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return n
+		}
+		if s, ok := tok.(string); ok {
+			_, k := redact(s)
+			n += k
+		}
+	}
 }
 
 // redactStrings redacts every string of a decoded JSON value.

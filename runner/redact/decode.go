@@ -26,8 +26,9 @@ const AcceptEncoding = "identity, gzip;q=0.5, deflate;q=0.5"
 // Content-Encoding says (gzip, deflate as zlib or raw, identity, or a list
 // of these), ready to be redacted. It removes Content-Encoding and
 // Content-Length from h, since the body passed on is decoded and redacted.
-// An encoding it cannot decode gives ErrUnsupportedEncoding and leaves h
-// unchanged; on error the caller still owns and must close body.
+// An encoding it cannot decode, or more than maxCodings of them, gives
+// ErrUnsupportedEncoding and leaves h unchanged; on error the caller still
+// owns and must close body.
 func DecodeBody(h http.Header, body io.ReadCloser) (io.ReadCloser, error) {
 	codings, err := contentCodings(h)
 	if err != nil {
@@ -58,6 +59,11 @@ func DecodeBody(h http.Header, body io.ReadCloser) (io.ReadCloser, error) {
 	return d, nil
 }
 
+// maxCodings bounds the codings DecodeBody stacks: each takes a decoder
+// with a 32 KiB window, so thousands of them (a header line's worth of
+// "gzip,") would hold hundreds of MiB for one small body.
+const maxCodings = 4
+
 // contentCodings returns the codings of h's Content-Encoding in the order
 // they were applied, without identity.
 func contentCodings(h http.Header) ([]string, error) {
@@ -68,6 +74,9 @@ func contentCodings(h http.Header) ([]string, error) {
 			switch c {
 			case "", "identity":
 			case "gzip", "x-gzip", "deflate":
+				if len(codings) == maxCodings {
+					return nil, fmt.Errorf("%w: more than %d codings", ErrUnsupportedEncoding, maxCodings)
+				}
 				codings = append(codings, c)
 			default:
 				return nil, fmt.Errorf("%w %q", ErrUnsupportedEncoding, c)
